@@ -1,0 +1,292 @@
+//! The command line: clap definitions and the wiring from arguments to pipeline stages.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::{self, Engine, RunId};
+use crate::probe::Probe;
+use crate::report::{self, Format};
+use crate::trace::{self, ModeChoice, RunOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rofs-audit",
+    version,
+    about = "Will this container image survive a read-only root filesystem?",
+    long_about = "Will this container image survive a read-only root filesystem?\n\n\
+        rofs-audit runs the image on the local Docker Engine with its normal writable root, \
+        records every path it writes while it starts, answers its health probes, idles and \
+        shuts down, and tells you which of those writes a read-only root would break.",
+    after_help = "Examples:\n  \
+        rofs-audit trace my-app:latest --port 8080 --probe /health --probe /health/ready\n  \
+        rofs-audit trace my-app:latest --format json --output trace.json\n  \
+        rofs-audit clean"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the image with a writable root and record every path it writes, by phase
+    Trace(TraceArgs),
+    /// Remove containers and volumes that earlier runs left behind (found by label)
+    Clean(CleanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Also remove what belongs to audits that are still running, or to other hosts
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// How to run the image: the same flags for every command that runs it.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Image to audit, by name or ID (pulled if not present locally)
+    pub image: String,
+    /// Container port to probe [default: the image's single EXPOSEd port]
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// HTTP path to GET once ready, in order (repeatable), or `tcp` for a bare port check
+    #[arg(long = "probe", value_name = "PATH|tcp", default_value = "/health", value_parser = Probe::parse)]
+    pub probes: Vec<Probe>,
+    /// HTTP status a probe must answer
+    #[arg(long, value_name = "CODE", default_value_t = 200)]
+    pub expect_status: u16,
+    /// Environment variable for the container, K=V (or K to pass this shell's value)
+    #[arg(long = "env", short = 'e', value_name = "K=V")]
+    pub env: Vec<String>,
+    /// File of K=V lines (# comments and blank lines skipped), as docker's --env-file
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+    /// Run as this user (name or UID[:GID]) instead of the image's USER
+    #[arg(long, short = 'u')]
+    pub user: Option<String>,
+    /// Override the image's ENTRYPOINT (a single executable, as with docker run)
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Override the image's CMD: words split on spaces, or a JSON array
+    #[arg(long)]
+    pub cmd: Option<String>,
+    /// How long the app may take to start and answer its first probe
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub startup_timeout: Duration,
+    /// How long one probe may take
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub probe_timeout: Duration,
+    /// How long to watch the app idle after the probes
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub idle: Duration,
+    /// Grace period between SIGTERM and SIGKILL at shutdown
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub stop_timeout: Duration,
+    /// How writes are seen: overlay (inotify on the writable layer) or api (the engine's diff)
+    #[arg(long, value_enum, default_value_t = ModeChoice::Auto)]
+    pub mode: ModeChoice,
+    /// Command for the container, as after the image name on `docker run`
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Report format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to FILE instead of standard output
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+impl RunArgs {
+    pub fn options(&self) -> Result<RunOptions> {
+        let mut env = vec![];
+        for file in &self.env_files {
+            env.extend(read_env_file(file)?);
+        }
+        for kv in &self.env {
+            env.push(match kv.split_once('=') {
+                Some(_) => kv.clone(),
+                // docker run -e K passes the caller's value, and nothing if it is unset.
+                None => match std::env::var(kv) {
+                    Ok(v) => format!("{kv}={v}"),
+                    Err(_) => continue,
+                },
+            });
+        }
+        let cmd = match (&self.cmd, self.command.is_empty()) {
+            (Some(_), false) => bail!("give the command either with --cmd or after --, not both"),
+            (Some(cmd), true) => Some(parse_command(cmd)?),
+            (None, false) => Some(self.command.clone()),
+            (None, true) => None,
+        };
+        Ok(RunOptions {
+            image: self.image.clone(),
+            port: self.port,
+            probes: self.probes.clone(),
+            expect_status: self.expect_status,
+            env,
+            user: self.user.clone(),
+            entrypoint: self.entrypoint.clone().map(|e| vec![e]),
+            cmd,
+            startup_timeout: self.startup_timeout,
+            probe_timeout: self.probe_timeout,
+            idle: self.idle,
+            stop_timeout: self.stop_timeout,
+        })
+    }
+}
+
+/// `30s`, `500ms`, `2m`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration; write it like 30s, 500ms or 2m"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        _ => return Err(format!("unknown unit {unit:?} in {s:?}; use ms, s or m")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn parse_command(cmd: &str) -> Result<Vec<String>> {
+    if cmd.trim_start().starts_with('[') {
+        serde_json::from_str(cmd).map_err(|e| {
+            anyhow!("--cmd looks like a JSON array but is not one ({e}); write [\"a\", \"b\"]")
+        })
+    } else {
+        Ok(cmd.split_whitespace().map(str::to_string).collect())
+    }
+}
+
+fn read_env_file(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow!(
+            "cannot read env file {}: {e}; check the path given to --env-file",
+            path.display()
+        )
+    })?;
+    let mut env = vec![];
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((k, _)) if !k.is_empty() && !k.contains(char::is_whitespace) => {
+                env.push(line.to_string())
+            }
+            _ => bail!(
+                "{}:{}: expected K=V, found {line:?}; fix or comment out that line",
+                path.display(),
+                n + 1
+            ),
+        }
+    }
+    Ok(env)
+}
+
+fn emit(output: &OutputArgs, text: &str) -> Result<()> {
+    match &output.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| anyhow!("cannot write {}: {e}; check --output", path.display())),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .context("cannot write to standard output")
+        }
+    }
+}
+
+/// Runs the command; the exit code is the caller's to map.
+pub async fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Trace(args) => {
+            let opts = args.run.options()?;
+            let engine = Engine::connect().await?;
+            let run_id = RunId::new();
+            let mode = args.run.mode;
+            let work_engine = engine.clone();
+            let work_run = run_id.clone();
+            let trace = engine::guarded(&engine, &run_id, async move {
+                trace::trace(&work_engine, &work_run, &opts, mode).await
+            })
+            .await?;
+            emit(
+                &args.output,
+                &report::render_trace(&trace, args.output.format),
+            )?;
+            Ok(0)
+        }
+        Command::Clean(args) => {
+            let engine = Engine::connect().await?;
+            let report = engine.clean(args.all).await?;
+            println!(
+                "removed {} container(s) and {} volume(s) left by earlier runs",
+                report.containers.len(),
+                report.volumes.len()
+            );
+            if report.kept > 0 {
+                println!(
+                    "kept {} that belong to audits still running or to another host (--all removes them)",
+                    report.kept
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_docker_flags() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon").unwrap_err().contains("30s"));
+        assert!(parse_duration("3h").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn env_file_errors_name_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("rofs-audit-env-{}", std::process::id()));
+        std::fs::write(&dir, "# comment\nA=1\n\nnot a pair\n").unwrap();
+        let err = read_env_file(&dir).unwrap_err().to_string();
+        std::fs::remove_file(&dir).unwrap();
+        assert!(err.contains(":4: expected K=V"), "{err}");
+    }
+
+    #[test]
+    fn commands_are_words_or_json() {
+        assert_eq!(parse_command("uv run app").unwrap(), ["uv", "run", "app"]);
+        assert_eq!(parse_command(r#"["a b", "c"]"#).unwrap(), ["a b", "c"]);
+        assert!(parse_command("[oops").is_err());
+    }
+}

@@ -1,0 +1,319 @@
+//! One container run: create (labelled), start, wait until ready, stop as a platform does
+//! (SIGTERM, then SIGKILL after the stop timeout), with its logs collected as they come.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
+use bollard::query_parameters::{LogsOptionsBuilder, StopContainerOptionsBuilder};
+use futures_util::StreamExt;
+use tokio::sync::watch;
+
+use super::{Engine, RunId};
+use crate::model::{ExitStatus, LogLine, ProbeResult};
+use crate::probe::Probe;
+
+/// What to run. Mirrors the `docker run` flags rofs-audit needs and nothing more: never
+/// privileged, ports published on 127.0.0.1 only.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    pub image_id: String,
+    pub user: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub port: Option<u16>,
+    pub readonly_rootfs: bool,
+    /// Mount point → tmpfs options, as after `--tmpfs PATH:` on the docker CLI.
+    pub tmpfs: Vec<(String, String)>,
+    /// (volume name, mount point)
+    pub volumes: Vec<(String, String)>,
+    /// `none` where the platform gives the container no /dev/shm.
+    pub ipc_mode: Option<String>,
+}
+
+impl ContainerSpec {
+    fn body(&self) -> ContainerCreateBody {
+        let port_key = self.port.map(|p| format!("{p}/tcp"));
+        let mounts = self
+            .volumes
+            .iter()
+            .map(|(name, target)| Mount {
+                target: Some(target.clone()),
+                source: Some(name.clone()),
+                typ: Some(MountType::VOLUME),
+                ..Default::default()
+            })
+            .collect::<Vec<_>>();
+        let host_config = HostConfig {
+            port_bindings: port_key.clone().map(|k| {
+                HashMap::from([(
+                    k,
+                    Some(vec![PortBinding {
+                        host_ip: Some(Ipv4Addr::LOCALHOST.to_string()),
+                        host_port: Some(String::new()),
+                    }]),
+                )])
+            }),
+            readonly_rootfs: Some(self.readonly_rootfs),
+            tmpfs: (!self.tmpfs.is_empty()).then(|| self.tmpfs.iter().cloned().collect()),
+            mounts: (!mounts.is_empty()).then_some(mounts),
+            ipc_mode: self.ipc_mode.clone(),
+            privileged: Some(false),
+            ..Default::default()
+        };
+        ContainerCreateBody {
+            image: Some(self.image_id.clone()),
+            user: self.user.clone(),
+            entrypoint: self.entrypoint.clone(),
+            cmd: self.cmd.clone(),
+            env: (!self.env.is_empty()).then(|| self.env.clone()),
+            exposed_ports: port_key.map(|k| vec![k]),
+            host_config: Some(host_config),
+            ..Default::default()
+        }
+    }
+}
+
+pub struct Container {
+    engine: Engine,
+    pub id: String,
+    logs: Arc<Mutex<Vec<LogLine>>>,
+    log_task: Option<tokio::task::JoinHandle<()>>,
+    exited: watch::Receiver<Option<i64>>,
+    exit_sender: Option<watch::Sender<Option<i64>>>,
+    port: Option<u16>,
+    addr: Option<SocketAddr>,
+}
+
+/// How a wait for readiness ended.
+#[derive(Debug)]
+pub enum Readiness {
+    Ready {
+        elapsed: Duration,
+        probe: ProbeResult,
+    },
+    Exited {
+        code: i64,
+    },
+    /// Nothing ever listened on the port.
+    NeverOpened,
+    /// The port answered, but the probe never got the expected answer.
+    ProbeFailing {
+        last: ProbeResult,
+    },
+}
+
+impl Container {
+    pub async fn create(
+        engine: &Engine,
+        run: &RunId,
+        role: &str,
+        spec: &ContainerSpec,
+    ) -> Result<Self> {
+        let id = engine.create_container(run, role, spec.body()).await?;
+        let (tx, rx) = watch::channel(None);
+        Ok(Container {
+            engine: engine.clone(),
+            id,
+            logs: Arc::default(),
+            log_task: None,
+            exited: rx,
+            exit_sender: Some(tx),
+            port: spec.port,
+            addr: None,
+        })
+    }
+
+    pub async fn inspect(&self) -> Result<bollard::models::ContainerInspectResponse> {
+        self.engine
+            .docker()
+            .inspect_container(&self.id, None)
+            .await
+            .with_context(|| format!("cannot inspect container {}", short(&self.id)))
+    }
+
+    pub async fn start(&mut self) -> Result<()> {
+        let docker = self.engine.docker().clone();
+        docker
+            .start_container(&self.id, None)
+            .await
+            .with_context(|| format!("cannot start container {}", short(&self.id)))?;
+        let sender = self
+            .exit_sender
+            .take()
+            .expect("a container is started once");
+        let id = self.id.clone();
+        let waiter = docker.clone();
+        tokio::spawn(async move {
+            let mut wait = waiter.wait_container(&id, None);
+            let code = match wait.next().await {
+                Some(Ok(r)) => r.status_code,
+                // bollard reports a non-zero exit as an error carrying the code.
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+                _ => return,
+            };
+            let _ = sender.send(Some(code));
+        });
+        self.log_task = Some(tokio::spawn(collect_logs(
+            docker,
+            self.id.clone(),
+            self.logs.clone(),
+        )));
+        if let Some(port) = self.port {
+            self.addr = self.published(port).await?;
+        }
+        Ok(())
+    }
+
+    async fn published(&self, port: u16) -> Result<Option<SocketAddr>> {
+        let inspect = self.inspect().await?;
+        let host_port = inspect
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|p| p.get(&format!("{port}/tcp")).cloned().flatten())
+            .and_then(|b| b.into_iter().find_map(|b| b.host_port))
+            .and_then(|p| p.parse::<u16>().ok());
+        Ok(host_port.map(|p| SocketAddr::from((Ipv4Addr::LOCALHOST, p))))
+    }
+
+    pub fn exit_code(&self) -> Option<i64> {
+        *self.exited.borrow()
+    }
+
+    /// Probes until the first probe answers as expected, the container exits, or `timeout`.
+    pub async fn wait_ready(&self, probe: &Probe, expect: u16, timeout: Duration) -> Readiness {
+        let started = Instant::now();
+        let Some(addr) = self.addr else {
+            // Without a port there is nothing to probe: ready means still running.
+            let mut exited = self.exited.clone();
+            return match tokio::time::timeout(timeout, exited.wait_for(Option::is_some)).await {
+                Ok(Ok(code)) => Readiness::Exited {
+                    code: code.unwrap_or_default(),
+                },
+                _ => Readiness::Ready {
+                    elapsed: started.elapsed(),
+                    probe: ProbeResult {
+                        target: "running".into(),
+                        status: None,
+                        latency_ms: 0,
+                        ok: true,
+                        error: None,
+                    },
+                },
+            };
+        };
+        let mut last: Option<ProbeResult> = None;
+        loop {
+            if let Some(code) = self.exit_code() {
+                return Readiness::Exited { code };
+            }
+            let left = timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return match last {
+                    Some(last) if last.status.is_some() => Readiness::ProbeFailing { last },
+                    _ => Readiness::NeverOpened,
+                };
+            }
+            let result = probe
+                .check(addr, expect, left.min(Duration::from_secs(10)))
+                .await;
+            if result.ok {
+                return Readiness::Ready {
+                    elapsed: started.elapsed(),
+                    probe: result,
+                };
+            }
+            // Keep the last answer that came from the app itself, for the error message.
+            if result.status.is_some() || last.as_ref().is_none_or(|l| l.status.is_none()) {
+                last = Some(result);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    /// Stops as a platform does: the image's stop signal (SIGTERM), then SIGKILL after
+    /// `timeout`. Returns how the container ended and how long stopping took.
+    pub async fn stop(&mut self, timeout: Duration) -> Result<(ExitStatus, Duration)> {
+        let started = Instant::now();
+        let options = StopContainerOptionsBuilder::default()
+            .t(timeout.as_secs().try_into().unwrap_or(i32::MAX))
+            .build();
+        self.engine
+            .docker()
+            .stop_container(&self.id, Some(options))
+            .await
+            .with_context(|| format!("cannot stop container {}", short(&self.id)))?;
+        let took = started.elapsed();
+        let state = self.inspect().await?.state.unwrap_or_default();
+        if let Some(task) = self.log_task.take() {
+            // The log stream ends with the container; don't hang on a daemon that keeps it open.
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        Ok((
+            ExitStatus::from_code(state.exit_code.unwrap_or_default()),
+            took,
+        ))
+    }
+
+    pub fn logs(&self) -> Vec<LogLine> {
+        self.logs.lock().expect("log buffer lock").clone()
+    }
+
+    /// The last `n` log lines, joined for a one-line error message.
+    pub fn tail(&self, n: usize) -> String {
+        let logs = self.logs();
+        let tail = logs[logs.len().saturating_sub(n)..]
+            .iter()
+            .map(|l| l.line.as_str())
+            .collect::<Vec<_>>();
+        if tail.is_empty() {
+            "(no log output)".to_string()
+        } else {
+            tail.join(" | ")
+        }
+    }
+}
+
+pub fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+async fn collect_logs(docker: bollard::Docker, id: String, sink: Arc<Mutex<Vec<LogLine>>>) {
+    let options = LogsOptionsBuilder::default()
+        .follow(true)
+        .stdout(true)
+        .stderr(true)
+        .timestamps(true)
+        .build();
+    let mut stream = docker.logs(&id, Some(options));
+    while let Some(Ok(output)) = stream.next().await {
+        let (stream_name, bytes) = match output {
+            LogOutput::StdErr { message } => ("stderr", message),
+            LogOutput::StdOut { message } | LogOutput::Console { message } => ("stdout", message),
+            LogOutput::StdIn { .. } => continue,
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let mut sink = sink.lock().expect("log buffer lock");
+        for raw in text.lines().filter(|l| !l.is_empty()) {
+            // With timestamps on, the engine prefixes each line with an RFC 3339 time and a space.
+            let (time, line) = match raw.split_once(' ') {
+                Some((t, rest)) if t.len() >= 20 && t.as_bytes()[4] == b'-' => (Some(t), rest),
+                _ => (None, raw),
+            };
+            sink.push(LogLine {
+                stream: stream_name.to_string(),
+                line: crate::model::escape_text(line),
+                time: time.map(str::to_string),
+            });
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! The Docker Engine, as rofs-audit uses it: one connection with a negotiated API version, labels
+//! on everything we create, and a guard that removes a run's containers and volumes however the
+//! run ends (success, error, Ctrl-C, SIGTERM, panic).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+mod container;
+pub use container::{Container, ContainerSpec, Readiness};
+
+/// Present on every container and volume rofs-audit creates.
+pub const LABEL_MANAGED: &str = "dev.rofs-audit.managed";
+/// Identifies one run, so that its guard removes exactly what the run created.
+pub const LABEL_RUN: &str = "dev.rofs-audit.run";
+/// The creating process, so `clean` can leave the resources of a live audit alone.
+pub const LABEL_PID: &str = "dev.rofs-audit.pid";
+pub const LABEL_HOST: &str = "dev.rofs-audit.host";
+
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    host: String,
+}
+
+/// Ended by a signal; main maps this to exit code 130.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {0}; removed this run's containers and volumes")]
+pub struct Interrupted(pub &'static str);
+
+impl Engine {
+    pub async fn connect() -> Result<Engine> {
+        let host = std::env::var("DOCKER_HOST")
+            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let hint = "start the Docker daemon, or point DOCKER_HOST at one";
+        let docker = Docker::connect_with_defaults()
+            .map_err(|e| anyhow!("cannot use the Docker Engine at {host}: {e}; {hint}"))?;
+        let docker = tokio::time::timeout(Duration::from_secs(15), docker.negotiate_version())
+            .await
+            .map_err(|_| anyhow!("the Docker Engine at {host} did not answer in 15s; {hint}"))?
+            .map_err(|e| anyhow!("cannot reach the Docker Engine at {host}: {e}; {hint}"))?;
+        Ok(Engine { docker, host })
+    }
+
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Whether the engine runs on this machine, so its storage is readable from here.
+    pub fn is_local(&self) -> bool {
+        self.host.starts_with("unix://") || !self.host.contains("://")
+    }
+
+    /// Inspects an image, pulling it first if it is not present locally.
+    pub async fn image(&self, reference: &str) -> Result<bollard::models::ImageInspect> {
+        if let Ok(image) = self.docker.inspect_image(reference).await {
+            return Ok(image);
+        }
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(reference)
+            .build();
+        let mut pull = self.docker.create_image(Some(options), None, None);
+        while let Some(progress) = pull.next().await {
+            if let Err(e) = progress {
+                bail!(
+                    "image {reference:?} is not present locally and pulling it failed ({}); \
+                     build it or check the name with `docker images`",
+                    one_line(&e.to_string())
+                );
+            }
+        }
+        self.docker.inspect_image(reference).await.map_err(|e| {
+            anyhow!(
+                "image {reference:?} could not be inspected after pulling ({e}); \
+                 check the name with `docker images`"
+            )
+        })
+    }
+
+    /// Creates a container carrying the run's labels.
+    pub async fn create_container(
+        &self,
+        run: &RunId,
+        role: &str,
+        mut body: ContainerCreateBody,
+    ) -> Result<String> {
+        body.labels
+            .get_or_insert_with(HashMap::new)
+            .extend(run.labels());
+        let name = run.name(role);
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .with_context(|| format!("cannot create container {name}"))?;
+        Ok(created.id)
+    }
+
+    pub async fn create_volume(&self, run: &RunId, role: &str) -> Result<String> {
+        let name = run.name(role);
+        let body = bollard::models::VolumeCreateRequest {
+            name: Some(name.clone()),
+            labels: Some(run.labels()),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(body)
+            .await
+            .with_context(|| format!("cannot create volume {name}"))?;
+        Ok(name)
+    }
+
+    /// Removes every container and volume carrying the run's label.
+    pub async fn remove_run(&self, run: &RunId) {
+        let filter = format!("{LABEL_RUN}={}", run.id);
+        self.remove_labelled(&filter, |_| true).await;
+    }
+
+    /// Removes leftovers of earlier runs. Resources of an audit that is still running on this
+    /// host are kept unless `all` is set.
+    pub async fn clean(&self, all: bool) -> Result<CleanReport> {
+        let this_host = hostname();
+        let keep = |labels: &HashMap<String, String>| {
+            if all {
+                return false;
+            }
+            let same_host = labels.get(LABEL_HOST) == Some(&this_host);
+            let pid = labels.get(LABEL_PID).and_then(|p| p.parse::<u32>().ok());
+            // A resource of another host cannot be judged from here: keep it unless --all.
+            !same_host || pid.is_some_and(process_is_rofs_audit)
+        };
+        let mut report = self.remove_labelled(LABEL_MANAGED, |l| !keep(l)).await;
+        report.errors.retain(|e| !e.is_empty());
+        if let Some(e) = report.errors.first() {
+            bail!("cannot remove every leftover ({e}); retry, or remove it with docker rm -f");
+        }
+        Ok(report)
+    }
+
+    async fn remove_labelled(
+        &self,
+        label_filter: &str,
+        select: impl Fn(&HashMap<String, String>) -> bool,
+    ) -> CleanReport {
+        let mut report = CleanReport::default();
+        let filters = HashMap::from([("label", vec![label_filter])]);
+        let list = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        match self.docker.list_containers(Some(list)).await {
+            Ok(containers) => {
+                for c in containers {
+                    let (Some(id), labels) = (c.id, c.labels.unwrap_or_default()) else {
+                        continue;
+                    };
+                    if !select(&labels) {
+                        report.kept += 1;
+                        continue;
+                    }
+                    let rm = RemoveContainerOptionsBuilder::default()
+                        .force(true)
+                        .v(true)
+                        .build();
+                    match self.docker.remove_container(&id, Some(rm)).await {
+                        Ok(()) => report.containers.push(id),
+                        Err(e) if is_not_found(&e) => {}
+                        Err(e) => report.errors.push(e.to_string()),
+                    }
+                }
+            }
+            Err(e) => report.errors.push(e.to_string()),
+        }
+        let list = ListVolumesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        match self.docker.list_volumes(Some(list)).await {
+            Ok(volumes) => {
+                for v in volumes.volumes.unwrap_or_default() {
+                    if !select(&v.labels) {
+                        report.kept += 1;
+                        continue;
+                    }
+                    let rm = RemoveVolumeOptionsBuilder::default().force(true).build();
+                    match self.docker.remove_volume(&v.name, Some(rm)).await {
+                        Ok(()) => report.volumes.push(v.name),
+                        Err(e) if is_not_found(&e) => {}
+                        Err(e) => report.errors.push(e.to_string()),
+                    }
+                }
+            }
+            Err(e) => report.errors.push(e.to_string()),
+        }
+        report
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct CleanReport {
+    pub containers: Vec<String>,
+    pub volumes: Vec<String>,
+    /// Resources left alone because an audit that owns them is still running.
+    pub kept: usize,
+    pub errors: Vec<String>,
+}
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+/// Engine errors can span lines (pull progress, daemon messages); our errors are one line.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn process_is_rofs_audit(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "rofs-audit")
+}
+
+/// One audit run: names and labels for what it creates.
+#[derive(Debug, Clone)]
+pub struct RunId {
+    pub id: String,
+}
+
+impl RunId {
+    pub fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        RunId {
+            id: format!("{:x}{:05x}", std::process::id(), nanos >> 12),
+        }
+    }
+
+    pub fn name(&self, role: &str) -> String {
+        format!("rofs-audit-{}-{role}", self.id)
+    }
+
+    pub fn labels(&self) -> HashMap<String, String> {
+        HashMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_RUN.to_string(), self.id.clone()),
+            (LABEL_PID.to_string(), std::process::id().to_string()),
+            (LABEL_HOST.to_string(), hostname()),
+        ])
+    }
+}
+
+impl Default for RunId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Runs `work` and then removes everything the run created, also when `work` fails, panics, or
+/// the process receives SIGINT or SIGTERM.
+pub async fn guarded<T, F>(engine: &Engine, run: &RunId, work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T>> + Send + 'static,
+{
+    let mut task = tokio::spawn(work);
+    let mut interrupted = false;
+    let outcome = tokio::select! {
+        joined = &mut task => joined.unwrap_or_else(|e| Err(anyhow!("internal error: {e}"))),
+        signal = termination_signal() => {
+            interrupted = true;
+            task.abort();
+            let _ = task.await;
+            Err(Interrupted(signal).into())
+        }
+    };
+    engine.remove_run(run).await;
+    if interrupted {
+        // An aborted create request may still complete inside the daemon after the first pass.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        engine.remove_run(run).await;
+    }
+    outcome
+}
+
+async fn termination_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}

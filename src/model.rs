@@ -1,0 +1,230 @@
+//! Plain data passed between pipeline stages. Everything here is serialisable so that each stage
+//! can be run, tested and re-rendered on its own (`suggest --from trace.json`).
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped only on incompatible changes; new fields are added without a bump.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Trace {
+    pub schema_version: u32,
+    pub image: ImageInfo,
+    /// The configuration the image was traced with, after command-line overrides.
+    pub run: RunInfo,
+    pub tracing: Tracing,
+    pub phases: Vec<PhaseTiming>,
+    pub probes: Vec<ProbeResult>,
+    pub writes: Vec<Write>,
+    pub logs: Vec<LogLine>,
+    pub startup_ms: u64,
+    pub exit: ExitStatus,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ImageInfo {
+    pub reference: String,
+    pub id: String,
+    pub user: String,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub exposed_ports: Vec<String>,
+    pub volumes: Vec<String>,
+    pub workdir: String,
+    /// Names only: values may hold secrets and reports get pasted into pull requests.
+    pub env_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct RunInfo {
+    pub user: String,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub port: Option<u16>,
+    pub env_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TracingMode {
+    /// inotify on the container's overlay upper dir plus walks at phase boundaries.
+    Overlay,
+    /// The engine's changes API, polled at phase boundaries.
+    Api,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Tracing {
+    pub mode: TracingMode,
+    pub blind_spots: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Startup,
+    Probe,
+    Idle,
+    Shutdown,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Startup => "startup",
+            Phase::Probe => "probe",
+            Phase::Idle => "idle",
+            Phase::Shutdown => "shutdown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhaseTiming {
+    pub name: Phase,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProbeResult {
+    /// An HTTP path such as `/health`, or `tcp`.
+    pub target: String,
+    pub status: Option<u16>,
+    pub latency_ms: u64,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Created,
+    Modified,
+    Deleted,
+    /// Created and gone again before the run ended: invisible to the engine's diff, but it
+    /// fails all the same under a read-only root.
+    Transient,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum FileType {
+    File,
+    Dir,
+    Symlink,
+    Other,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Write {
+    /// The path inside the container. Bytes that are not UTF-8 are written as `\xNN`.
+    pub path: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub non_utf8: bool,
+    pub change: Change,
+    pub file_type: FileType,
+    pub bytes: Option<u64>,
+    /// Permission bits in octal, e.g. `0644`.
+    pub mode: Option<String>,
+    pub uid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+    pub phase: Phase,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+    pub volume: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LogLine {
+    pub stream: String,
+    pub line: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ExitStatus {
+    pub code: Option<i64>,
+    /// The signal that ended the container, read from the 128+N exit code convention.
+    pub signal: Option<i32>,
+}
+
+impl ExitStatus {
+    pub fn from_code(code: i64) -> Self {
+        let signal = (129..=128 + 64)
+            .contains(&code)
+            .then(|| (code - 128) as i32);
+        ExitStatus {
+            code: Some(code),
+            signal,
+        }
+    }
+}
+
+/// Escapes a path so that it is valid UTF-8 and cannot drive a terminal: non-UTF-8 bytes and
+/// control characters become `\xNN`. Returns the text and whether the name was not UTF-8.
+pub fn escape_path(raw: &[u8]) -> (String, bool) {
+    let mut out = String::with_capacity(raw.len());
+    let mut non_utf8 = false;
+    for chunk in raw.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() || c == '\\' {
+                if c == '\\' {
+                    out.push_str("\\\\");
+                } else {
+                    for b in c.to_string().bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            non_utf8 = true;
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    (out, non_utf8)
+}
+
+/// Escapes control characters only, for free text such as log lines and commands.
+pub fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            for b in c.to_string().bytes() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_invalid_utf8_and_control_characters() {
+        assert_eq!(escape_path(b"/tmp/ok"), ("/tmp/ok".to_string(), false));
+        assert_eq!(
+            escape_path(b"/tmp/\xff\x1b[31m"),
+            ("/tmp/\\xff\\x1b[31m".to_string(), true)
+        );
+        assert_eq!(escape_path(b"/a\\b"), ("/a\\\\b".to_string(), false));
+        assert_eq!(escape_text("a\x1b[2Jb'\\"), "a\\x1b[2Jb'\\");
+    }
+
+    #[test]
+    fn exit_signal_follows_the_128_plus_n_convention() {
+        assert_eq!(ExitStatus::from_code(137).signal, Some(9));
+        assert_eq!(ExitStatus::from_code(0).signal, None);
+        assert_eq!(ExitStatus::from_code(3).signal, None);
+    }
+}

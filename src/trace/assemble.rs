@@ -1,0 +1,334 @@
+//! Turns per-phase observations into the trace's list of writes. Both tracing modes feed it the
+//! same shape: the state of the written paths at each phase boundary, plus the paths seen touched
+//! in between (inotify events in overlay mode), so the rules live in one place.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use crate::model::{escape_path, Change, FileType, Phase, Write};
+
+/// A container path, as raw bytes: names need not be UTF-8.
+pub type CPath = Vec<u8>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Meta {
+    pub file_type: Option<FileType>,
+    /// An overlay whiteout, or a deletion reported by the changes API.
+    pub whiteout: bool,
+    pub size: Option<u64>,
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// Nanoseconds; with ctime, what tells a rewrite of the same size apart.
+    pub mtime: Option<i128>,
+    pub ctime: Option<i128>,
+}
+
+pub type Snapshot = BTreeMap<CPath, Meta>;
+
+/// What was observed during one phase (or one probe).
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub phase: Phase,
+    pub probe: Option<String>,
+    /// State of the writable layer at the end of the segment.
+    pub state: Snapshot,
+    /// Paths seen written during the segment, with their metadata when it could be read.
+    pub touched: BTreeMap<CPath, Option<Meta>>,
+}
+
+/// Facts about the image that the assembler needs but cannot see in the writable layer.
+pub trait Image {
+    /// Whether the image itself has this path (so a write there modifies, not creates).
+    fn has(&self, path: &[u8]) -> bool;
+    /// Metadata of the image's file at `path`, for deletions.
+    fn meta(&self, path: &[u8]) -> Option<Meta>;
+}
+
+/// Paths that never count as the app's writes.
+pub struct Noise {
+    /// Mount points the engine creates (volumes, tmpfs) and the files it bind-mounts.
+    pub mount_points: Vec<CPath>,
+    pub volumes: Vec<CPath>,
+}
+
+/// Files the engine bind-mounts or creates in every container.
+const ENGINE_MANAGED: &[&str] = &[
+    "/etc/hosts",
+    "/etc/hostname",
+    "/etc/resolv.conf",
+    "/etc/mtab",
+    "/.dockerenv",
+    "/dev",
+    "/proc",
+    "/sys",
+];
+
+impl Noise {
+    fn is_noise(&self, path: &[u8]) -> bool {
+        ENGINE_MANAGED.iter().any(|m| is_within(path, m.as_bytes()))
+            || self.mount_points.iter().any(|m| m.as_slice() == path)
+    }
+
+    fn in_volume(&self, path: &[u8]) -> bool {
+        self.volumes.iter().any(|v| is_within(path, v))
+    }
+}
+
+/// `path` is `root` or below it.
+pub fn is_within(path: &[u8], root: &[u8]) -> bool {
+    if root == b"/" {
+        return true;
+    }
+    path.starts_with(root) && (path.len() == root.len() || path[root.len()] == b'/')
+}
+
+pub fn assemble(
+    baseline: &Snapshot,
+    segments: &[Segment],
+    image: &dyn Image,
+    noise: &Noise,
+) -> Vec<Write> {
+    let empty = Snapshot::new();
+    let last = segments.last().map_or(&empty, |s| &s.state);
+    let mut written_before: HashSet<&[u8]> = HashSet::new();
+    let mut raw: Vec<(CPath, Meta, Change, &Segment)> = Vec::new();
+    let mut prev = baseline;
+    for seg in segments {
+        let mut touched: BTreeSet<&CPath> = seg.touched.keys().collect();
+        for (path, meta) in &seg.state {
+            if prev.get(path) != Some(meta) {
+                touched.insert(path);
+            }
+        }
+        for path in touched {
+            let now = seg.state.get(path);
+            if now.is_none() && prev.contains_key(path) {
+                // Removal of a file the app made earlier: its creation is reported as transient.
+                continue;
+            }
+            let meta = now
+                .cloned()
+                .or_else(|| seg.touched.get(path).cloned().flatten())
+                .unwrap_or_default();
+            let change = if meta.whiteout {
+                Change::Deleted
+            } else if !last.contains_key(path) && !image.has(path) {
+                Change::Transient
+            } else if image.has(path)
+                || baseline.contains_key(path)
+                || written_before.contains(path.as_slice())
+            {
+                Change::Modified
+            } else {
+                Change::Created
+            };
+            written_before.insert(path);
+            raw.push((path.clone(), meta, change, seg));
+        }
+        prev = &seg.state;
+    }
+
+    // Only leaves: a directory is reported when nothing below it is, and an image directory
+    // only changes because a child did (its copy-up is not a write of its own).
+    let all: Vec<&[u8]> = raw.iter().map(|(p, ..)| p.as_slice()).collect();
+    let has_descendant = |dir: &[u8]| all.iter().any(|p| p.len() > dir.len() && is_within(p, dir));
+    raw.iter()
+        .filter(|(path, meta, change, _)| {
+            let is_dir = meta.file_type == Some(FileType::Dir);
+            let dir_noise = is_dir
+                && (has_descendant(path)
+                    || (*change == Change::Modified
+                        && (image.has(path) || baseline.contains_key(path))));
+            !dir_noise && !noise.is_noise(path)
+        })
+        .map(|(path, meta, change, seg)| {
+            let meta = if *change == Change::Deleted {
+                image.meta(path).unwrap_or_default()
+            } else {
+                meta.clone()
+            };
+            to_write(path, &meta, *change, seg, noise.in_volume(path))
+        })
+        .collect()
+}
+
+fn to_write(path: &[u8], meta: &Meta, change: Change, seg: &Segment, volume: bool) -> Write {
+    let (path, non_utf8) = escape_path(path);
+    let file_type = meta.file_type.unwrap_or(FileType::Unknown);
+    Write {
+        path,
+        non_utf8,
+        change,
+        file_type,
+        bytes: match (change, file_type) {
+            (Change::Deleted, _) | (_, FileType::Dir) => None,
+            _ => meta.size,
+        },
+        mode: meta.mode.map(|m| format!("{:04o}", m & 0o7777)),
+        uid: meta.uid,
+        gid: meta.gid,
+        phase: seg.phase,
+        probe: seg.probe.clone(),
+        volume,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct FakeImage(Vec<&'static str>);
+    impl Image for FakeImage {
+        fn has(&self, path: &[u8]) -> bool {
+            self.0.iter().any(|p| p.as_bytes() == path)
+        }
+        fn meta(&self, _: &[u8]) -> Option<Meta> {
+            Some(Meta {
+                file_type: Some(FileType::File),
+                ..Meta::default()
+            })
+        }
+    }
+
+    fn file(size: u64) -> Meta {
+        Meta {
+            file_type: Some(FileType::File),
+            size: Some(size),
+            ..Meta::default()
+        }
+    }
+    fn dir() -> Meta {
+        Meta {
+            file_type: Some(FileType::Dir),
+            ..Meta::default()
+        }
+    }
+    fn seg(phase: Phase, state: &[(&str, Meta)], touched: &[&str]) -> Segment {
+        Segment {
+            phase,
+            probe: None,
+            state: state
+                .iter()
+                .map(|(p, m)| (p.as_bytes().to_vec(), m.clone()))
+                .collect(),
+            touched: touched
+                .iter()
+                .map(|p| (p.as_bytes().to_vec(), Some(file(3))))
+                .collect(),
+        }
+    }
+    fn summary(writes: &[Write]) -> Vec<(String, Change, Phase)> {
+        writes
+            .iter()
+            .map(|w| (w.path.clone(), w.change, w.phase))
+            .collect()
+    }
+
+    #[test]
+    fn attributes_each_write_to_its_phase_and_keeps_only_leaves() {
+        let image = FakeImage(vec!["/var", "/etc/app.conf"]);
+        let noise = Noise {
+            mount_points: vec![],
+            volumes: vec![],
+        };
+        let startup = seg(
+            Phase::Startup,
+            &[
+                ("/var", dir()),
+                ("/var/run", dir()),
+                ("/var/run/app.pid", file(5)),
+            ],
+            &[],
+        );
+        let mut probe = seg(
+            Phase::Probe,
+            &[
+                ("/var", dir()),
+                ("/var/run", dir()),
+                ("/var/run/app.pid", file(5)),
+                ("/etc/app.conf", file(9)),
+            ],
+            &["/tmp/lock"],
+        );
+        probe.probe = Some("/work".into());
+        let writes = assemble(&Snapshot::new(), &[startup, probe], &image, &noise);
+        assert_eq!(
+            summary(&writes),
+            vec![
+                ("/var/run/app.pid".into(), Change::Created, Phase::Startup),
+                ("/etc/app.conf".into(), Change::Modified, Phase::Probe),
+                ("/tmp/lock".into(), Change::Transient, Phase::Probe),
+            ]
+        );
+        assert_eq!(writes[2].probe.as_deref(), Some("/work"));
+    }
+
+    #[test]
+    fn a_file_created_then_removed_in_a_later_phase_is_transient() {
+        let image = FakeImage(vec![]);
+        let noise = Noise {
+            mount_points: vec![],
+            volumes: vec![],
+        };
+        let startup = seg(Phase::Startup, &[("/run.lock", file(1))], &[]);
+        let idle = seg(Phase::Idle, &[], &[]);
+        let writes = assemble(&Snapshot::new(), &[startup, idle], &image, &noise);
+        assert_eq!(
+            summary(&writes),
+            vec![("/run.lock".into(), Change::Transient, Phase::Startup)]
+        );
+    }
+
+    #[test]
+    fn whiteouts_are_deletions_and_engine_files_are_noise() {
+        let image = FakeImage(vec!["/bin/ls", "/etc/hosts"]);
+        let noise = Noise {
+            mount_points: vec![b"/data".to_vec()],
+            volumes: vec![b"/data".to_vec()],
+        };
+        let whiteout = Meta {
+            whiteout: true,
+            ..Meta::default()
+        };
+        let startup = seg(
+            Phase::Startup,
+            &[
+                ("/bin/ls", whiteout),
+                ("/etc/hosts", file(100)),
+                ("/data", dir()),
+                ("/data/v", file(2)),
+                ("/data2", dir()),
+            ],
+            &[],
+        );
+        let writes = assemble(&Snapshot::new(), &[startup], &image, &noise);
+        assert_eq!(
+            summary(&writes),
+            vec![
+                ("/bin/ls".into(), Change::Deleted, Phase::Startup),
+                ("/data/v".into(), Change::Created, Phase::Startup),
+                ("/data2".into(), Change::Created, Phase::Startup),
+            ]
+        );
+        assert!(writes[1].volume && !writes[2].volume);
+        assert_eq!(writes[0].file_type, FileType::File);
+    }
+
+    #[test]
+    fn content_present_before_start_is_not_a_write_until_it_changes() {
+        let image = FakeImage(vec![]);
+        let noise = Noise {
+            mount_points: vec![],
+            volumes: vec![],
+        };
+        let baseline: Snapshot = [(b"/data/seed".to_vec(), file(4))].into();
+        let unchanged = seg(Phase::Startup, &[("/data/seed", file(4))], &[]);
+        assert!(assemble(&baseline, &[unchanged], &image, &noise).is_empty());
+        let grown = seg(Phase::Startup, &[("/data/seed", file(8))], &[]);
+        let writes = assemble(&baseline, &[grown], &image, &noise);
+        assert_eq!(
+            summary(&writes),
+            vec![("/data/seed".into(), Change::Modified, Phase::Startup)]
+        );
+    }
+}

@@ -1,0 +1,403 @@
+//! Trace: run the image with its normal writable root and record every path it writes, phase by
+//! phase (startup, each probe, idle, shutdown).
+
+mod api;
+pub mod assemble;
+mod overlay;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use bollard::models::ImageInspect;
+
+use crate::engine::{Container, ContainerSpec, Engine, Readiness, RunId};
+use crate::model::{
+    ImageInfo, Phase, PhaseTiming, RunInfo, Trace, Tracing, TracingMode, SCHEMA_VERSION,
+};
+use crate::probe::Probe;
+use assemble::{CPath, Noise};
+
+/// How to run the image: shared by trace, audit and verify.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub image: String,
+    pub port: Option<u16>,
+    pub probes: Vec<Probe>,
+    pub expect_status: u16,
+    /// `K=V`, as `docker run --env` takes them.
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub startup_timeout: Duration,
+    pub probe_timeout: Duration,
+    pub idle: Duration,
+    pub stop_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeChoice {
+    /// overlay where the engine's storage is readable from here, else api
+    Auto,
+    Overlay,
+    Api,
+}
+
+/// The image as rofs-audit needs it, with the command-line overrides applied.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub image: ImageInfo,
+    pub run: RunInfo,
+}
+
+impl Subject {
+    pub async fn resolve(engine: &Engine, opts: &RunOptions) -> Result<Subject> {
+        let inspect = engine.image(&opts.image).await?;
+        let image = image_info(&opts.image, &inspect);
+        let port = choose_port(opts.port, &image.exposed_ports, &opts.probes)?;
+        let env_names = opts
+            .env
+            .iter()
+            .map(|kv| {
+                kv.split_once('=')
+                    .map_or(kv.as_str(), |(k, _)| k)
+                    .to_string()
+            })
+            .collect();
+        let run = RunInfo {
+            user: opts.user.clone().unwrap_or_else(|| image.user.clone()),
+            entrypoint: opts
+                .entrypoint
+                .clone()
+                .unwrap_or_else(|| image.entrypoint.clone()),
+            // As with docker run, a new entrypoint drops the image's CMD.
+            cmd: opts.cmd.clone().unwrap_or_else(|| {
+                if opts.entrypoint.is_some() {
+                    vec![]
+                } else {
+                    image.cmd.clone()
+                }
+            }),
+            port,
+            env_names,
+        };
+        Ok(Subject { image, run })
+    }
+
+    pub fn spec(&self, opts: &RunOptions) -> ContainerSpec {
+        ContainerSpec {
+            image_id: self.image.id.clone(),
+            user: opts.user.clone(),
+            entrypoint: opts.entrypoint.clone(),
+            cmd: opts.cmd.clone(),
+            env: opts.env.clone(),
+            port: self.run.port,
+            ..ContainerSpec::default()
+        }
+    }
+}
+
+fn image_info(reference: &str, inspect: &ImageInspect) -> ImageInfo {
+    let config = inspect.config.clone().unwrap_or_default();
+    let mut exposed_ports: Vec<String> = config.exposed_ports.unwrap_or_default();
+    exposed_ports.sort();
+    let mut volumes: Vec<String> = config.volumes.unwrap_or_default();
+    volumes.sort();
+    ImageInfo {
+        reference: reference.to_string(),
+        id: inspect.id.clone().unwrap_or_default(),
+        user: config.user.unwrap_or_default(),
+        entrypoint: config.entrypoint.unwrap_or_default(),
+        cmd: config.cmd.unwrap_or_default(),
+        exposed_ports,
+        volumes,
+        workdir: config.working_dir.unwrap_or_default(),
+        env_names: config
+            .env
+            .unwrap_or_default()
+            .iter()
+            .map(|kv| {
+                kv.split_once('=')
+                    .map_or(kv.as_str(), |(k, _)| k)
+                    .to_string()
+            })
+            .collect(),
+    }
+}
+
+fn choose_port(given: Option<u16>, exposed: &[String], probes: &[Probe]) -> Result<Option<u16>> {
+    if given.is_some() {
+        return Ok(given);
+    }
+    let tcp: Vec<u16> = exposed
+        .iter()
+        .filter_map(|p| p.strip_suffix("/tcp").unwrap_or(p).parse().ok())
+        .collect();
+    match tcp.as_slice() {
+        [one] => Ok(Some(*one)),
+        [] if probes.is_empty() => Ok(None),
+        [] => bail!(
+            "the image exposes no port to probe; give the port the app listens on with --port N"
+        ),
+        many => bail!(
+            "the image exposes several ports ({}); choose the one to probe with --port N",
+            many.iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Runs the image once with a writable root and records what it writes.
+pub async fn trace(
+    engine: &Engine,
+    run_id: &RunId,
+    opts: &RunOptions,
+    mode: ModeChoice,
+) -> Result<Trace> {
+    let subject = Subject::resolve(engine, opts).await?;
+    let mut spec = subject.spec(opts);
+    // Declared VOLUMEs get a volume of ours, so their writes can be seen and are removed with us.
+    for (i, dest) in subject.image.volumes.iter().enumerate() {
+        let name = engine.create_volume(run_id, &format!("volume{i}")).await?;
+        spec.volumes.push((name, dest.clone()));
+    }
+    let mut container = Container::create(engine, run_id, "trace", &spec).await?;
+    let inspect = container.inspect().await?;
+    let noise = Noise {
+        mount_points: spec
+            .volumes
+            .iter()
+            .map(|(_, d)| d.clone().into_bytes())
+            .collect(),
+        volumes: spec
+            .volumes
+            .iter()
+            .map(|(_, d)| d.clone().into_bytes())
+            .collect(),
+    };
+    let mut recorder = Recorder::start(engine, &container, &inspect, &noise.volumes, mode).await?;
+
+    container.start().await?;
+    let first = opts.probes.first().cloned().unwrap_or(Probe::Tcp);
+    let startup_ms = match container
+        .wait_ready(&first, opts.expect_status, opts.startup_timeout)
+        .await
+    {
+        Readiness::Ready { elapsed, .. } => elapsed.as_millis() as u64,
+        not_ready => return Err(not_ready_error(&container, not_ready, &first, opts)),
+    };
+    let mut phases = vec![PhaseTiming {
+        name: Phase::Startup,
+        duration_ms: startup_ms,
+    }];
+    recorder.boundary(Phase::Startup, None).await?;
+
+    let probe_started = Instant::now();
+    let mut probes = vec![];
+    if let Some(addr) = container.addr() {
+        for probe in &opts.probes {
+            let result = probe
+                .check(addr, opts.expect_status, opts.probe_timeout)
+                .await;
+            probes.push(result);
+            recorder
+                .boundary(Phase::Probe, Some(probe.target().to_string()))
+                .await?;
+        }
+    }
+    phases.push(PhaseTiming {
+        name: Phase::Probe,
+        duration_ms: probe_started.elapsed().as_millis() as u64,
+    });
+
+    tokio::time::sleep(opts.idle).await;
+    recorder.boundary(Phase::Idle, None).await?;
+    phases.push(PhaseTiming {
+        name: Phase::Idle,
+        duration_ms: opts.idle.as_millis() as u64,
+    });
+
+    let (exit, stop_took) = container.stop(opts.stop_timeout).await?;
+    recorder.boundary(Phase::Shutdown, None).await?;
+    phases.push(PhaseTiming {
+        name: Phase::Shutdown,
+        duration_ms: stop_took.as_millis() as u64,
+    });
+
+    let (tracing, writes) = recorder.finish(&noise).await;
+    Ok(Trace {
+        schema_version: SCHEMA_VERSION,
+        image: subject.image,
+        run: subject.run,
+        tracing,
+        phases,
+        probes,
+        writes,
+        logs: container.logs(),
+        startup_ms,
+        exit,
+    })
+}
+
+fn not_ready_error(
+    container: &Container,
+    readiness: Readiness,
+    probe: &Probe,
+    opts: &RunOptions,
+) -> anyhow::Error {
+    let budget = opts.startup_timeout.as_secs();
+    let logs = container.tail(5);
+    match readiness {
+        Readiness::Exited { code } => anyhow!(
+            "the container exited with code {code} before it was ready; last log lines: {logs}"
+        ),
+        Readiness::NeverOpened => anyhow!(
+            "nothing answered on port {} within {budget}s; check --port, that the app listens on \
+             0.0.0.0, or raise --startup-timeout; last log lines: {logs}",
+            opts.port
+                .map_or_else(|| "(exposed)".to_string(), |p| p.to_string()),
+        ),
+        Readiness::ProbeFailing { last } => anyhow!(
+            "probe {} kept answering {} (expected {}) for {budget}s; check --probe and \
+             --expect-status; last log lines: {logs}",
+            probe.target(),
+            last.status
+                .map_or_else(|| "nothing".to_string(), |s| s.to_string()),
+            opts.expect_status,
+        ),
+        Readiness::Ready { .. } => unreachable!("only called when not ready"),
+    }
+}
+
+enum Recorder {
+    Overlay {
+        recorder: overlay::OverlayRecorder,
+        lower: overlay::LowerDirs,
+    },
+    Api(api::ApiRecorder),
+}
+
+impl Recorder {
+    async fn start(
+        engine: &Engine,
+        container: &Container,
+        inspect: &bollard::models::ContainerInspectResponse,
+        volumes: &[CPath],
+        mode: ModeChoice,
+    ) -> Result<Self> {
+        let driver = inspect.graph_driver.clone().unwrap_or_default().data;
+        let upper = driver.get("UpperDir").map(PathBuf::from);
+        let readable =
+            engine.is_local() && upper.as_ref().is_some_and(|u| std::fs::read_dir(u).is_ok());
+        let use_overlay = match mode {
+            ModeChoice::Overlay if !readable => bail!(
+                "cannot read the container's overlay upper dir ({}); run as root on the engine's \
+                 own host, or use --mode api",
+                upper.map_or_else(
+                    || "the storage driver has none".to_string(),
+                    |u| u.display().to_string()
+                )
+            ),
+            ModeChoice::Api => false,
+            _ => readable,
+        };
+        if !use_overlay {
+            let volumes = volumes.to_vec();
+            return Ok(Recorder::Api(
+                api::ApiRecorder::start(engine.docker().clone(), container.id.clone(), volumes)
+                    .await?,
+            ));
+        }
+        let mut roots = vec![overlay::Root {
+            host: upper.expect("readable"),
+            container: b"/".to_vec(),
+        }];
+        for mount in inspect.mounts.clone().unwrap_or_default() {
+            let (Some(source), Some(dest)) = (mount.source, mount.destination) else {
+                continue;
+            };
+            if volumes.iter().any(|v| v.as_slice() == dest.as_bytes()) {
+                roots.push(overlay::Root {
+                    host: source.into(),
+                    container: dest.into_bytes(),
+                });
+            }
+        }
+        let lower = driver
+            .get("LowerDir")
+            .map(|l| l.split(':').map(PathBuf::from).collect())
+            .unwrap_or_default();
+        let recorder =
+            overlay::OverlayRecorder::start(roots).context("cannot trace the overlay")?;
+        Ok(Recorder::Overlay {
+            recorder,
+            lower: overlay::LowerDirs(lower),
+        })
+    }
+
+    async fn boundary(&mut self, phase: Phase, probe: Option<String>) -> Result<()> {
+        match self {
+            Recorder::Overlay { recorder, .. } => {
+                recorder.boundary(phase, probe).await;
+                Ok(())
+            }
+            Recorder::Api(recorder) => recorder.boundary(phase, probe).await,
+        }
+    }
+
+    async fn finish(self, noise: &Noise) -> (Tracing, Vec<crate::model::Write>) {
+        match self {
+            Recorder::Overlay { recorder, lower } => {
+                let writes =
+                    assemble::assemble(&recorder.baseline, &recorder.segments, &lower, noise);
+                (
+                    Tracing {
+                        mode: TracingMode::Overlay,
+                        blind_spots: vec![],
+                    },
+                    writes,
+                )
+            }
+            Recorder::Api(mut recorder) => {
+                recorder.describe().await;
+                let writes =
+                    assemble::assemble(&recorder.baseline, &recorder.segments, &recorder, noise);
+                let blind_spots = api::BLIND_SPOTS.iter().map(|s| s.to_string()).collect();
+                (
+                    Tracing {
+                        mode: TracingMode::Api,
+                        blind_spots,
+                    },
+                    writes,
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_is_the_single_exposed_one_or_must_be_given() {
+        let http = [Probe::Http("/health".into())];
+        assert_eq!(
+            choose_port(None, &["8080/tcp".into()], &http).unwrap(),
+            Some(8080)
+        );
+        assert_eq!(choose_port(Some(1), &[], &http).unwrap(), Some(1));
+        let none = choose_port(None, &[], &http).unwrap_err().to_string();
+        assert!(none.contains("--port"), "{none}");
+        let many = choose_port(None, &["80/tcp".into(), "443/tcp".into()], &http)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            many.contains("80, 443") && many.contains("--port"),
+            "{many}"
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! Overlay mode: watch the container's writable layer (the overlay upper dir) and the host
+//! directories of its volumes with inotify from before the container starts, and walk them at
+//! each phase boundary. Sees what the engine's diff cannot: transient files and volume writes.
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use notify::{EventKind, RecursiveMode, Watcher};
+
+use super::assemble::{CPath, Image, Meta, Segment, Snapshot};
+use crate::model::{FileType, Phase};
+
+/// A host directory and the container path it shows up at.
+#[derive(Debug, Clone)]
+pub struct Root {
+    pub host: PathBuf,
+    pub container: CPath,
+}
+
+pub struct OverlayRecorder {
+    roots: Vec<Root>,
+    // Dropping the watcher stops it; it is kept for the recorder's lifetime.
+    _watcher: notify::RecommendedWatcher,
+    events: mpsc::Receiver<(CPath, Option<Meta>)>,
+    pub baseline: Snapshot,
+    pub segments: Vec<Segment>,
+}
+
+/// How long inotify events of writes that happened before a boundary may take to reach us.
+const EVENT_SETTLE: Duration = Duration::from_millis(30);
+
+impl OverlayRecorder {
+    /// Starts watching. Call before the container starts, or its first writes are missed.
+    pub fn start(roots: Vec<Root>) -> Result<Self> {
+        let (tx, events) = mpsc::channel();
+        let handler_roots = roots.clone();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                let Ok(event) = event else { return };
+                if !matches!(
+                    event.kind,
+                    EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
+                ) {
+                    return;
+                }
+                for host in &event.paths {
+                    let Some((root, cpath)) = to_container(&handler_roots, host) else {
+                        continue;
+                    };
+                    let meta = std::fs::symlink_metadata(host).ok().map(|m| meta_of(&m));
+                    // A new directory's watch is added after it appears: what was made in it
+                    // before then raised no event, so look inside now.
+                    if matches!(event.kind, EventKind::Create(_)) && host.is_dir() {
+                        for (p, m) in walk(root, host) {
+                            let _ = tx.send((p, Some(m)));
+                        }
+                    }
+                    let _ = tx.send((cpath, meta));
+                }
+            })
+            .context("cannot start the inotify watcher")?;
+        for root in &roots {
+            watcher
+                .watch(&root.host, RecursiveMode::Recursive)
+                .with_context(|| format!("cannot watch {}", root.host.display()))?;
+        }
+        let baseline = roots.iter().flat_map(|r| walk(r, &r.host)).collect();
+        Ok(OverlayRecorder {
+            roots,
+            _watcher: watcher,
+            events,
+            baseline,
+            segments: vec![],
+        })
+    }
+
+    /// Closes the current segment: everything written up to now belongs to it.
+    pub async fn boundary(&mut self, phase: Phase, probe: Option<String>) {
+        tokio::time::sleep(EVENT_SETTLE).await;
+        let mut touched: BTreeMap<CPath, Option<Meta>> = BTreeMap::new();
+        for (path, meta) in self.events.try_iter() {
+            // Keep the last metadata that could be read: a transient file's removal event has none.
+            let slot = touched.entry(path).or_default();
+            if meta.is_some() {
+                *slot = meta;
+            }
+        }
+        let state = self.roots.iter().flat_map(|r| walk(r, &r.host)).collect();
+        self.segments.push(Segment {
+            phase,
+            probe,
+            state,
+            touched,
+        });
+    }
+}
+
+/// Maps a host path under one of the roots to its container path, resolving whiteout names.
+fn to_container<'a>(roots: &'a [Root], host: &Path) -> Option<(&'a Root, CPath)> {
+    let root = roots
+        .iter()
+        .filter(|r| host.starts_with(&r.host))
+        .max_by_key(|r| r.host.as_os_str().len())?;
+    let rel = host.strip_prefix(&root.host).ok()?;
+    let mut path = root.container.clone();
+    for part in rel.components() {
+        let name = part.as_os_str().as_bytes();
+        let name = match whiteout_name(name) {
+            WhiteoutName::Plain => name,
+            WhiteoutName::Marker => return None,
+            WhiteoutName::Deletes(target) => target,
+        };
+        if path.last() != Some(&b'/') {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
+    }
+    Some((root, path))
+}
+
+enum WhiteoutName<'a> {
+    Plain,
+    /// An opaque-directory marker: bookkeeping, not a file of the app.
+    Marker,
+    /// `.wh.NAME`: NAME was deleted (the form used where a 0:0 device cannot be made).
+    Deletes(&'a [u8]),
+}
+
+fn whiteout_name(name: &[u8]) -> WhiteoutName<'_> {
+    if name.starts_with(b".wh..wh.") || name == b".wh..opq" {
+        WhiteoutName::Marker
+    } else if let Some(target) = name.strip_prefix(b".wh.") {
+        WhiteoutName::Deletes(target)
+    } else {
+        WhiteoutName::Plain
+    }
+}
+
+fn walk(root: &Root, from: &Path) -> Vec<(CPath, Meta)> {
+    walkdir::WalkDir::new(from)
+        .min_depth(if from == root.host { 1 } else { 0 })
+        .follow_links(false)
+        .into_iter()
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let (_, path) = to_container(std::slice::from_ref(root), entry.path())?;
+            let mut meta = meta_of(&entry.metadata().ok()?);
+            if entry.file_name().as_bytes().starts_with(b".wh.") {
+                meta.whiteout = true;
+            }
+            Some((path, meta))
+        })
+        .collect()
+}
+
+fn meta_of(m: &std::fs::Metadata) -> Meta {
+    let ft = m.file_type();
+    // Kernel overlayfs and fuse-overlayfs mark a deleted lower file with a 0:0 character device.
+    let whiteout = ft.is_char_device() && m.rdev() == 0;
+    Meta {
+        file_type: Some(if ft.is_dir() {
+            FileType::Dir
+        } else if ft.is_file() {
+            FileType::File
+        } else if ft.is_symlink() {
+            FileType::Symlink
+        } else {
+            FileType::Other
+        }),
+        whiteout,
+        size: Some(m.len()),
+        mode: Some(m.mode()),
+        uid: Some(m.uid()),
+        gid: Some(m.gid()),
+        mtime: Some(m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128),
+        ctime: Some(m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128),
+    }
+}
+
+/// The image as the overlay's lower dirs show it (topmost first).
+pub struct LowerDirs(pub Vec<PathBuf>);
+
+impl LowerDirs {
+    fn find(&self, path: &[u8]) -> Option<std::fs::Metadata> {
+        let rel = Path::new(std::ffi::OsStr::from_bytes(
+            path.strip_prefix(b"/").unwrap_or(path),
+        ));
+        self.0
+            .iter()
+            .find_map(|dir| std::fs::symlink_metadata(dir.join(rel)).ok())
+    }
+}
+
+impl Image for LowerDirs {
+    fn has(&self, path: &[u8]) -> bool {
+        self.find(path)
+            .is_some_and(|m| !(m.file_type().is_char_device() && m.rdev() == 0))
+    }
+
+    fn meta(&self, path: &[u8]) -> Option<Meta> {
+        self.find(path).map(|m| meta_of(&m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_host_paths_and_whiteout_names_to_container_paths() {
+        let roots = vec![
+            Root {
+                host: "/u".into(),
+                container: b"/".to_vec(),
+            },
+            Root {
+                host: "/vol/_data".into(),
+                container: b"/data".to_vec(),
+            },
+        ];
+        let map = |p: &str| {
+            to_container(&roots, Path::new(p)).map(|(_, c)| String::from_utf8(c).unwrap())
+        };
+        assert_eq!(
+            map("/u/var/run/app.pid").as_deref(),
+            Some("/var/run/app.pid")
+        );
+        assert_eq!(map("/u/bin/.wh.ls").as_deref(), Some("/bin/ls"));
+        assert_eq!(map("/u/data/.wh..wh..opq"), None);
+        assert_eq!(map("/vol/_data/v").as_deref(), Some("/data/v"));
+        assert_eq!(map("/elsewhere/x"), None);
+    }
+}
