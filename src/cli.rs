@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the image with a writable root and record every path it writes, by phase
-    Trace(TraceArgs),
+    Trace(Box<TraceArgs>),
     /// Remove containers and volumes that earlier runs left behind (found by label)
     Clean(CleanArgs),
 }

@@ -229,7 +229,7 @@ impl Container {
                 };
             }
             // Keep the last answer that came from the app itself, for the error message.
-            if result.status.is_some() || last.as_ref().is_none_or(|l| l.status.is_none()) {
+            if result.status.is_some() || !last.as_ref().is_some_and(|l| l.status.is_some()) {
                 last = Some(result);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -254,14 +254,19 @@ impl Container {
             .with_context(|| format!("cannot stop container {}", short(&self.id)))?;
         let took = started.elapsed();
         let state = self.inspect().await?.state.unwrap_or_default();
-        if let Some(task) = self.log_task.take() {
-            // The log stream ends with the container; don't hang on a daemon that keeps it open.
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-        }
+        self.drain_logs().await;
         Ok((
             ExitStatus::from_code(state.exit_code.unwrap_or_default()),
             took,
         ))
+    }
+
+    /// Waits for the log stream of a stopped container to deliver its last lines.
+    pub async fn drain_logs(&mut self) {
+        if let Some(task) = self.log_task.take() {
+            // The stream ends with the container; don't hang on a daemon that keeps it open.
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
     }
 
     pub fn logs(&self) -> Vec<LogLine> {

@@ -128,18 +128,15 @@ pub fn assemble(
         prev = &seg.state;
     }
 
-    // Only leaves: a directory is reported when nothing below it is, and an image directory
-    // only changes because a child did (its copy-up is not a write of its own).
+    // Only leaves: a directory that changed because something below it did is not a write of
+    // its own. One with nothing reported below still is: something was written in it and is
+    // gone, or its metadata changed, and that is where a mount would be needed.
     let all: Vec<&[u8]> = raw.iter().map(|(p, ..)| p.as_slice()).collect();
     let has_descendant = |dir: &[u8]| all.iter().any(|p| p.len() > dir.len() && is_within(p, dir));
     raw.iter()
-        .filter(|(path, meta, change, _)| {
-            let is_dir = meta.file_type == Some(FileType::Dir);
-            let dir_noise = is_dir
-                && (has_descendant(path)
-                    || (*change == Change::Modified
-                        && (image.has(path) || baseline.contains_key(path))));
-            !dir_noise && !noise.is_noise(path)
+        .filter(|(path, meta, ..)| {
+            let ancestor = meta.file_type == Some(FileType::Dir) && has_descendant(path);
+            !ancestor && !noise.is_noise(path)
         })
         .map(|(path, meta, change, seg)| {
             let meta = if *change == Change::Deleted {
@@ -261,6 +258,21 @@ mod tests {
             ]
         );
         assert_eq!(writes[2].probe.as_deref(), Some("/work"));
+    }
+
+    #[test]
+    fn a_directory_written_into_with_nothing_left_below_is_reported() {
+        let image = FakeImage(vec!["/tmp"]);
+        let noise = Noise {
+            mount_points: vec![],
+            volumes: vec![],
+        };
+        let startup = seg(Phase::Startup, &[("/tmp", dir())], &[]);
+        let writes = assemble(&Snapshot::new(), &[startup], &image, &noise);
+        assert_eq!(
+            summary(&writes),
+            vec![("/tmp".into(), Change::Modified, Phase::Startup)]
+        );
     }
 
     #[test]

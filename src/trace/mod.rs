@@ -187,7 +187,12 @@ pub async fn trace(
         .await
     {
         Readiness::Ready { elapsed, .. } => elapsed.as_millis() as u64,
-        not_ready => return Err(not_ready_error(&container, not_ready, &first, opts)),
+        not_ready => {
+            if matches!(not_ready, Readiness::Exited { .. }) {
+                container.drain_logs().await;
+            }
+            return Err(not_ready_error(&container, not_ready, &first, opts));
+        }
     };
     let mut phases = vec![PhaseTiming {
         name: Phase::Startup,
@@ -353,10 +358,11 @@ impl Recorder {
             Recorder::Overlay { recorder, lower } => {
                 let writes =
                     assemble::assemble(&recorder.baseline, &recorder.segments, &lower, noise);
+                let blind_spots = overlay::BLIND_SPOTS.iter().map(|s| s.to_string()).collect();
                 (
                     Tracing {
                         mode: TracingMode::Overlay,
-                        blind_spots: vec![],
+                        blind_spots,
                     },
                     writes,
                 )

@@ -31,6 +31,10 @@ pub struct OverlayRecorder {
     pub segments: Vec<Segment>,
 }
 
+pub const BLIND_SPOTS: &[&str] = &[
+    "a file that lives under a millisecond in a directory created (or first written into) at the same instant can be missed; that directory is then reported instead",
+];
+
 /// How long inotify events of writes that happened before a boundary may take to reach us.
 const EVENT_SETTLE: Duration = Duration::from_millis(30);
 

@@ -1,0 +1,464 @@
+//! Shared by rofs-audit's integration tests (`mod common;`): the fixture
+//! program (tests/fixture), `FROM scratch` images built around it, and thin
+//! wrappers over the docker CLI.
+//!
+//! Every image carries the label `dev.rofs-audit.test=1`, and so does every
+//! container created from one, which lets a test (or a person) find leftovers
+//! with `docker ps -a --filter label=dev.rofs-audit.test=1`.
+
+// Each test binary compiles this module and uses a different subset of it.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The label on every test image (and inherited by its containers).
+pub const TEST_LABEL: &str = "dev.rofs-audit.test=1";
+
+/// The fixture is linked statically for this target, so it runs in an image
+/// that has no C library at all.
+const FIXTURE_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// Builds tests/fixture (once per test process) and returns the binary.
+///
+/// Several test processes may call this at once: cargo's lock on the target
+/// directory serialises them, and all but the first find it up to date.
+pub fn fixture_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(build_fixture).clone()
+}
+
+fn build_fixture() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target_dir = root.join("target").join("fixture");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(&cargo)
+        .args(["build", "--release", "--target", FIXTURE_TARGET])
+        .arg("--manifest-path")
+        .arg(root.join("tests").join("fixture").join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        // Inherited from an outer cargo, it would override RUSTFLAGS.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cargo:?} to build the fixture: {e}"));
+    if !output.status.success() {
+        panic!(
+            "building tests/fixture failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let binary = target_dir
+        .join(FIXTURE_TARGET)
+        .join("release")
+        .join("rofs-fixture");
+    assert!(
+        binary.is_file(),
+        "cargo built the fixture but {} is missing",
+        binary.display()
+    );
+    binary
+}
+
+/// Runs the docker CLI and returns whatever it did; the caller judges.
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `docker {}`: {e}", args.join(" ")))
+}
+
+/// Runs the docker CLI, panics with its stderr unless it succeeds, and
+/// returns its stdout, trimmed.
+pub fn docker_ok(args: &[&str]) -> String {
+    let output = docker(args);
+    if !output.status.success() {
+        panic!(
+            "`docker {}` failed ({}):\n{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Container IDs, then volume names, that carry a label, e.g.
+/// `leftovers("dev.rofs-audit.pid=1234")` (a leading `label=` is accepted).
+pub fn leftovers(label_filter: &str) -> Vec<String> {
+    let label = label_filter.strip_prefix("label=").unwrap_or(label_filter);
+    let filter = format!("label={label}");
+    let containers = docker_ok(&["ps", "-a", "-q", "--no-trunc", "--filter", &filter]);
+    let volumes = docker_ok(&["volume", "ls", "-q", "--filter", &filter]);
+    containers
+        .lines()
+        .chain(volumes.lines())
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Removes a container (and its anonymous volumes) when dropped, so a failing
+/// assertion does not leave it behind.
+pub struct ContainerGuard(pub String);
+
+impl ContainerGuard {
+    pub fn id(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        // Best effort: a panic here would abort a test that is already failing.
+        let _ = docker(&["rm", "-f", "-v", &self.0]);
+    }
+}
+
+/// A file or an empty directory to put into the image.
+struct Entry {
+    path: String,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    /// `None` for a directory.
+    contents: Option<Vec<u8>>,
+}
+
+/// A `FROM scratch` image around the fixture:
+///
+/// ```text
+/// FROM scratch
+/// COPY skeleton/ /                (root:root 0755 parents of the entries)
+/// COPY fixture /app/fixture
+/// COPY fixture /usr/local/bin/uv  (with a launcher)
+/// ... the dirs and files ...
+/// EXPOSE 8080
+/// ENTRYPOINT ["/app/fixture"]     (not with a launcher)
+/// ... the extra lines, in order ...
+/// LABEL dev.rofs-audit.test=1
+/// ```
+pub struct ImageSpec {
+    name: String,
+    lines: Vec<String>,
+    entries: Vec<Entry>,
+    launcher: Option<String>,
+}
+
+impl ImageSpec {
+    /// `name` becomes the repository `rofs-audit-test/<name>`, so it must be a
+    /// valid lowercase docker repository component.
+    pub fn new(name: &str) -> ImageSpec {
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            && name.as_bytes()[0].is_ascii_alphanumeric();
+        assert!(
+            valid,
+            "image name {name:?}: use [a-z0-9._-], starting with a letter or digit"
+        );
+        ImageSpec {
+            name: name.to_owned(),
+            lines: Vec::new(),
+            entries: Vec::new(),
+            launcher: None,
+        }
+    }
+
+    /// An extra Dockerfile line (`ENV A=b`, `USER 1000`, `VOLUME /data`, ...),
+    /// added after the base in the order given.
+    pub fn line(mut self, line: &str) -> ImageSpec {
+        self.lines.push(line.to_owned());
+        self
+    }
+
+    /// An empty directory owned by `uid:gid` with exactly `mode` (e.g. 0o1777).
+    /// Missing parents are created as root:root 0755.
+    pub fn dir(mut self, path: &str, uid: u32, gid: u32, mode: u32) -> ImageSpec {
+        self.entries.push(Entry::new(path, uid, gid, mode, None));
+        self
+    }
+
+    /// A file with `contents`, owned by `uid:gid` with exactly `mode`.
+    /// Missing parents are created as root:root 0755.
+    pub fn file(
+        mut self,
+        path: &str,
+        contents: impl AsRef<[u8]>,
+        uid: u32,
+        gid: u32,
+        mode: u32,
+    ) -> ImageSpec {
+        let contents = Some(contents.as_ref().to_vec());
+        self.entries
+            .push(Entry::new(path, uid, gid, mode, contents));
+        self
+    }
+
+    /// Also installs the fixture as `/usr/local/bin/<name>` (`uv`, `poetry`)
+    /// and leaves ENTRYPOINT unset, so a line such as
+    /// `CMD ["uv","run","app"]` starts it in launcher mode.
+    pub fn launcher(mut self, name: &str) -> ImageSpec {
+        assert!(
+            !name.is_empty() && !name.contains(['/', ' ', '"']),
+            "launcher name {name:?}"
+        );
+        self.launcher = Some(name.to_owned());
+        self
+    }
+
+    /// Builds the image unless an identical one exists, and returns its tag,
+    /// `rofs-audit-test/<name>:<hash of everything that goes into it>`.
+    pub fn build(&self) -> String {
+        let binary_path = fixture_binary();
+        let binary = fs::read(&binary_path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", binary_path.display()));
+        let dockerfile = self.dockerfile();
+        let tag = format!(
+            "rofs-audit-test/{}:{}",
+            self.name,
+            self.hash(&dockerfile, &binary)
+        );
+
+        // Same tag, same inputs: the build would produce the same image.
+        if docker(&["image", "inspect", "--format", "{{.Id}}", &tag])
+            .status
+            .success()
+        {
+            return tag;
+        }
+
+        // A directory of our own, so two test processes building the same tag
+        // at once cannot trip over each other's context; the second build
+        // merely re-tags an identical image.
+        let context = TempDir::new("rofs-audit-image");
+        self.write_context(context.path(), &binary);
+        let output = Command::new("docker")
+            .args(["build", "-q", "-t", &tag])
+            .arg(context.path())
+            // The classic builder: no buildx here, and COPY --chown/mode
+            // behaviour was verified with it.
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run `docker build`: {e}"));
+        if !output.status.success() {
+            panic!(
+                "docker build of {tag} failed ({}):\n{}\nDockerfile:\n{dockerfile}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        // Another process may have tagged its identical build after ours,
+        // leaving ours dangling: remove it rather than let it pile up.
+        let built = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        let tagged = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &tag]);
+        if !built.is_empty() && built != tagged {
+            let _ = docker(&["image", "rm", &built]);
+        }
+        tag
+    }
+
+    /// Entries in the order they are copied, parents before children. Only
+    /// for a readable Dockerfile: the skeleton already holds every parent,
+    /// and copying into an existing directory leaves its mode and owner alone.
+    fn ordered_entries(&self) -> Vec<(usize, &Entry)> {
+        let mut entries: Vec<_> = self.entries.iter().enumerate().collect();
+        entries.sort_by_key(|(_, entry)| entry.path.matches('/').count());
+        entries
+    }
+
+    /// Every proper ancestor of an entry, created root:root 0755 up front.
+    /// Without them, COPY would create a missing parent owned by the entry's
+    /// --chown owner (classic builder behaviour, seen with Docker 20.10).
+    fn skeleton(&self) -> BTreeSet<String> {
+        let mut dirs = BTreeSet::new();
+        for entry in &self.entries {
+            let mut path = Path::new(&entry.path);
+            while let Some(parent) = path.parent() {
+                if parent != Path::new("/") {
+                    dirs.insert(parent.to_string_lossy().into_owned());
+                }
+                path = parent;
+            }
+        }
+        dirs
+    }
+
+    fn dockerfile(&self) -> String {
+        let mut text = String::from("FROM scratch\n");
+        if !self.skeleton().is_empty() {
+            text += "COPY skeleton/ /\n";
+        }
+        text += "COPY fixture /app/fixture\n";
+        if let Some(launcher) = &self.launcher {
+            text += &format!("COPY fixture /usr/local/bin/{launcher}\n");
+        }
+        // Each entry sits alone in entry<i>/ under its own name and is copied
+        // into its parent: copying a directory's *contents* is the only way
+        // the classic builder keeps that directory's own mode (a directory
+        // given as the source arrives as 0755 whatever its mode). Copying
+        // over an existing directory does apply the entry's mode and owner.
+        for (i, entry) in self.ordered_entries() {
+            text += &format!(
+                "COPY --chown={}:{} entry{i}/ {}/\n",
+                entry.uid,
+                entry.gid,
+                entry.parent()
+            );
+        }
+        text += "EXPOSE 8080\n";
+        if self.launcher.is_none() {
+            text += "ENTRYPOINT [\"/app/fixture\"]\n";
+        }
+        for line in &self.lines {
+            text += line;
+            text += "\n";
+        }
+        // Last, so the classic builder's short-lived intermediate containers
+        // for the steps above do not carry the label and pass for leftovers.
+        text += &format!("LABEL {TEST_LABEL}\n");
+        text
+    }
+
+    /// FNV-1a over the Dockerfile, the entries (modes and contents are not in
+    /// the Dockerfile) and the fixture binary: stable across Rust versions,
+    /// unlike std's `DefaultHasher`, and no dependency needed.
+    fn hash(&self, dockerfile: &str, binary: &[u8]) -> String {
+        let mut hash = Fnv::new();
+        hash.part(dockerfile.as_bytes());
+        for entry in &self.entries {
+            let meta = format!(
+                "{} {}:{} {:o}",
+                entry.path, entry.uid, entry.gid, entry.mode
+            );
+            hash.part(meta.as_bytes());
+            match &entry.contents {
+                Some(contents) => hash.part(contents),
+                None => hash.part(b"<dir>"),
+            }
+        }
+        hash.part(binary);
+        format!("{:012x}", hash.0 >> 16)
+    }
+
+    fn write_context(&self, dir: &Path, binary: &[u8]) {
+        let fixture = dir.join("fixture");
+        write(&fixture, binary);
+        set_mode(&fixture, 0o755);
+        fs::write(dir.join("Dockerfile"), self.dockerfile()).expect("write Dockerfile");
+        for path in self.skeleton() {
+            let dir = dir.join("skeleton").join(path.trim_start_matches('/'));
+            fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+            set_mode(&dir, 0o755);
+        }
+        for (i, entry) in self.entries.iter().enumerate() {
+            let wrapper = dir.join(format!("entry{i}"));
+            fs::create_dir(&wrapper).unwrap_or_else(|e| panic!("mkdir {}: {e}", wrapper.display()));
+            let target = wrapper.join(entry.name());
+            match &entry.contents {
+                Some(contents) => write(&target, contents),
+                None => fs::create_dir(&target)
+                    .unwrap_or_else(|e| panic!("mkdir {}: {e}", target.display())),
+            }
+            // Explicitly, since the umask would otherwise decide; COPY keeps it.
+            set_mode(&target, entry.mode);
+        }
+    }
+}
+
+impl Entry {
+    fn new(path: &str, uid: u32, gid: u32, mode: u32, contents: Option<Vec<u8>>) -> Entry {
+        // Dockerfile COPY lines are space-separated and not quoted here.
+        let plain = path
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"'\\$".contains(&b));
+        assert!(
+            path.starts_with('/') && path.len() > 1 && !path.ends_with('/') && plain,
+            "image path {path:?}: must be absolute, not /, and plain ASCII without quotes or spaces"
+        );
+        assert!(mode <= 0o7777, "mode {mode:o} of {path}");
+        Entry {
+            path: path.to_owned(),
+            uid,
+            gid,
+            mode,
+            contents,
+        }
+    }
+
+    fn parent(&self) -> &str {
+        let (parent, _) = self.path.rsplit_once('/').expect("absolute path");
+        parent
+    }
+
+    fn name(&self) -> &str {
+        let (_, name) = self.path.rsplit_once('/').expect("absolute path");
+        name
+    }
+}
+
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    /// Length first, so ("ab", "c") and ("a", "bc") differ.
+    fn part(&mut self, bytes: &[u8]) {
+        for &b in (bytes.len() as u64).to_le_bytes().iter().chain(bytes) {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+fn write(path: &Path, contents: &[u8]) {
+    fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {:o} {}: {e}", mode, path.display()));
+}
+
+/// A fresh directory under the system temp dir, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        // create_dir, not create_dir_all: failing on an existing path is what
+        // makes the directory ours alone.
+        fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,382 @@
+//! `rofs-audit trace` against the real Docker Engine, on fixture images built by the tests.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{leftovers, ImageSpec};
+use serde_json::Value;
+
+fn rofs_audit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rofs-audit"))
+}
+
+/// Runs the CLI and asserts that nothing it created survives it.
+fn run(args: &[&str]) -> Output {
+    let child = rofs_audit()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rofs-audit");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("wait for rofs-audit");
+    let left = leftovers(&format!("dev.rofs-audit.pid={pid}"));
+    assert!(left.is_empty(), "rofs-audit {args:?} left {left:?} behind");
+    output
+}
+
+fn trace_json(args: &[&str]) -> Value {
+    let mut all = vec!["trace", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert!(
+        out.status.success(),
+        "trace failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("trace prints JSON")
+}
+
+fn writes(trace: &Value) -> &Vec<Value> {
+    trace["writes"].as_array().expect("writes is an array")
+}
+
+fn write<'a>(trace: &'a Value, path: &str) -> &'a Value {
+    writes(trace)
+        .iter()
+        .find(|w| w["path"] == path)
+        .unwrap_or_else(|| panic!("no write of {path} in {:#}", trace["writes"]))
+}
+
+/// Files that outlive the run. (A directory the app made for a transient file is a leaf only
+/// where the transient file itself is not seen.)
+fn persistent_files(trace: &Value) -> Vec<String> {
+    let mut paths: Vec<String> = writes(trace)
+        .iter()
+        .filter(|w| w["change"] != "transient" && w["file_type"] != "dir")
+        .map(|w| w["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// One image exercising every phase, a transient file, a deletion and a volume.
+fn phases_image() -> String {
+    ImageSpec::new("phases")
+        .file("/etc/app/old.conf", b"stale", 0, 0, 0o644)
+        .line("VOLUME /data")
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/run/app.pid,/var/cache/app/blob=100000,/data/state.db=64")
+        .line("ENV FIXTURE_TRANSIENT_WRITES=/tmp/startup.lock")
+        .line("ENV FIXTURE_DELETES=/etc/app/old.conf")
+        .line("ENV FIXTURE_HEALTH_PATHS=/health,/work")
+        .line("ENV FIXTURE_REQUEST_WRITES=/work>/var/lib/app/requests.log=10")
+        .line("ENV FIXTURE_DELAYED_WRITES=/var/lib/app/idle.txt@700")
+        .line("ENV FIXTURE_SHUTDOWN_WRITES=/var/lib/app/state.json=32")
+        .build()
+}
+
+const PHASE_ARGS: &[&str] = &["--probe", "/health", "--probe", "/work", "--idle", "2s"];
+
+#[test]
+fn every_phase_write_is_attributed_and_the_json_matches_the_contract() {
+    let image = phases_image();
+    let mut args = vec![image.as_str()];
+    args.extend_from_slice(PHASE_ARGS);
+    let trace = trace_json(&args);
+
+    assert_eq!(trace["schema_version"], 1);
+    assert_eq!(trace["tracing"]["mode"], "overlay");
+    for key in [
+        "reference",
+        "id",
+        "user",
+        "entrypoint",
+        "cmd",
+        "exposed_ports",
+        "volumes",
+    ] {
+        assert!(trace["image"].get(key).is_some(), "image.{key} missing");
+    }
+    assert_eq!(
+        trace["image"]["exposed_ports"],
+        serde_json::json!(["8080/tcp"])
+    );
+    assert_eq!(trace["image"]["volumes"], serde_json::json!(["/data"]));
+    let phases: Vec<&str> = trace["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["startup", "probe", "idle", "shutdown"]);
+    let probes = trace["probes"].as_array().unwrap();
+    assert_eq!(probes.len(), 2);
+    assert_eq!(
+        (
+            probes[1]["target"].as_str(),
+            probes[1]["status"].as_u64(),
+            probes[1]["ok"].as_bool()
+        ),
+        (Some("/work"), Some(200), Some(true))
+    );
+    assert!(probes[0]["latency_ms"].is_u64());
+    assert!(trace["startup_ms"].is_u64());
+    assert_eq!(trace["exit"]["code"], 0, "the fixture exits 0 on SIGTERM");
+    assert!(trace["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["line"].as_str().unwrap().contains("listening on")));
+
+    for w in writes(&trace) {
+        for key in [
+            "path",
+            "change",
+            "file_type",
+            "bytes",
+            "mode",
+            "uid",
+            "phase",
+            "volume",
+        ] {
+            assert!(w.get(key).is_some(), "write {w} lacks {key}");
+        }
+    }
+    let expect = [
+        ("/var/run/app.pid", "created", "startup"),
+        ("/var/cache/app/blob", "created", "startup"),
+        ("/tmp/startup.lock", "transient", "startup"),
+        ("/etc/app/old.conf", "deleted", "startup"),
+        ("/data/state.db", "created", "startup"),
+        ("/var/lib/app/requests.log", "created", "probe"),
+        ("/var/lib/app/idle.txt", "created", "idle"),
+        ("/var/lib/app/state.json", "created", "shutdown"),
+    ];
+    for (path, change, phase) in expect {
+        let w = write(&trace, path);
+        assert_eq!(
+            (w["change"].as_str(), w["phase"].as_str()),
+            (Some(change), Some(phase)),
+            "{path}: {w}"
+        );
+    }
+    assert_eq!(write(&trace, "/var/lib/app/requests.log")["probe"], "/work");
+    assert_eq!(write(&trace, "/data/state.db")["volume"], true);
+    assert_eq!(write(&trace, "/var/run/app.pid")["volume"], false);
+    assert_eq!(write(&trace, "/var/run/app.pid")["file_type"], "file");
+    let blob = write(&trace, "/var/cache/app/blob")["bytes"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        blob.abs_diff(100_000) <= 4096,
+        "blob reported as {blob} bytes"
+    );
+    // Only leaves: the directories made for these files are not writes of their own.
+    for dir in ["/var", "/var/run", "/var/cache/app", "/tmp", "/data"] {
+        assert!(
+            writes(&trace).iter().all(|w| w["path"] != dir),
+            "{dir} reported"
+        );
+    }
+}
+
+#[test]
+fn api_mode_sees_the_same_persistent_paths_but_not_the_transient_file() {
+    let image = phases_image();
+    let mut args = vec![image.as_str()];
+    args.extend_from_slice(PHASE_ARGS);
+    let overlay = trace_json(&args);
+    args.extend_from_slice(&["--mode", "api"]);
+    let api = trace_json(&args);
+
+    assert_eq!(api["tracing"]["mode"], "api");
+    let blind: Vec<&str> = api["tracing"]["blind_spots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        blind.iter().any(|s| s.starts_with("transient")),
+        "{blind:?}"
+    );
+    assert_eq!(persistent_files(&api), persistent_files(&overlay));
+    // The engine's own diff misses the short-lived lock file; overlay tracing does not.
+    assert_eq!(write(&overlay, "/tmp/startup.lock")["change"], "transient");
+    assert!(writes(&api)
+        .iter()
+        .all(|w| w["path"] != "/tmp/startup.lock"));
+    // Phases still hold at api granularity, and sizes come from the archive API.
+    assert_eq!(write(&api, "/var/lib/app/requests.log")["phase"], "probe");
+    assert_eq!(write(&api, "/var/lib/app/state.json")["phase"], "shutdown");
+    let blob = write(&api, "/var/cache/app/blob")["bytes"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        blob.abs_diff(100_000) <= 4096,
+        "blob reported as {blob} bytes"
+    );
+}
+
+fn assert_one_line_error(out: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr}"
+    );
+    for needle in needles {
+        assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
+    }
+}
+
+#[test]
+fn an_image_that_does_not_exist_is_a_one_line_error() {
+    let out = run(&["trace", "rofs-audit-test/no-such-image:never"]);
+    assert_one_line_error(
+        &out,
+        &[
+            "rofs-audit-test/no-such-image:never",
+            "not present locally",
+            "docker images",
+        ],
+    );
+}
+
+#[test]
+fn an_unreachable_engine_is_a_one_line_error() {
+    let socket =
+        std::env::temp_dir().join(format!("rofs-audit-closed-{}.sock", std::process::id()));
+    // A socket file nobody listens on: connections are refused.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    let out = rofs_audit()
+        .args(["trace", "anything"])
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&socket);
+    assert_one_line_error(&out, &["cannot reach the Docker Engine", "DOCKER_HOST"]);
+}
+
+#[test]
+fn a_container_that_exits_before_ready_shows_its_code_and_last_logs() {
+    let image = ImageSpec::new("exits")
+        .line("ENV FIXTURE_EXIT_CODE=7")
+        .build();
+    let out = run(&["trace", &image]);
+    assert_one_line_error(
+        &out,
+        &["exited with code 7 before it was ready", "giving up"],
+    );
+}
+
+#[test]
+fn a_port_that_never_opens_times_out() {
+    let image = ImageSpec::new("no-listen")
+        .line("ENV FIXTURE_NO_LISTEN=1")
+        .build();
+    let out = run(&["trace", &image, "--startup-timeout", "2s"]);
+    assert_one_line_error(&out, &["nothing answered on port", "--startup-timeout"]);
+}
+
+#[test]
+fn a_probe_that_keeps_failing_names_the_status() {
+    let image = ImageSpec::new("unhealthy")
+        .line("ENV FIXTURE_HEALTH_STATUS=500")
+        .build();
+    let out = run(&["trace", &image, "--startup-timeout", "2s"]);
+    assert_one_line_error(&out, &["probe /health kept answering 500 (expected 200)"]);
+}
+
+#[test]
+fn several_exposed_ports_need_a_choice() {
+    let image = ImageSpec::new("two-ports").line("EXPOSE 9090").build();
+    let out = run(&["trace", &image]);
+    assert_one_line_error(&out, &["8080, 9090", "--port"]);
+}
+
+/// Starts a trace that idles long enough to be caught mid-run, and waits for its container.
+fn start_long_trace(image: &str) -> std::process::Child {
+    let child = rofs_audit()
+        .args(["trace", image, "--idle", "120s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let label = format!("dev.rofs-audit.pid={}", child.id());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while leftovers(&label).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no container appeared for {label}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn ctrl_c_mid_trace_removes_everything_of_ours() {
+    let image = ImageSpec::new("long").line("VOLUME /data").build();
+    let child = start_long_trace(&image);
+    let pid = child.id();
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted by SIGINT"));
+    assert_eq!(
+        leftovers(&format!("dev.rofs-audit.pid={pid}")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn clean_removes_what_a_killed_run_left_and_spares_a_live_one() {
+    let image = ImageSpec::new("long").line("VOLUME /data").build();
+    let mut crashed = start_long_trace(&image);
+    let crashed_label = format!("dev.rofs-audit.pid={}", crashed.id());
+    signal(&crashed, "-KILL");
+    crashed.wait().unwrap();
+    assert!(
+        !leftovers(&crashed_label).is_empty(),
+        "a killed run cannot clean up after itself"
+    );
+
+    let live = start_long_trace(&image);
+    let live_label = format!("dev.rofs-audit.pid={}", live.id());
+    let out = run(&["clean"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed"));
+    assert_eq!(leftovers(&crashed_label), Vec::<String>::new());
+    assert!(
+        !leftovers(&live_label).is_empty(),
+        "clean removed a live audit's container"
+    );
+
+    signal(&live, "-TERM");
+    let out = live.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(leftovers(&live_label), Vec::<String>::new());
+}
