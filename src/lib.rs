@@ -5,5 +5,6 @@ pub mod cli;
 pub mod engine;
 pub mod model;
 pub mod probe;
+pub mod profile;
 pub mod report;
 pub mod trace;

@@ -135,6 +135,91 @@ pub struct Write {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<String>,
     pub volume: bool,
+    /// Under the audited profile: whether this write fails with a read-only root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub would_fail: Option<bool>,
+}
+
+/// The judgement of a trace for one platform profile, and the fix.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Plan {
+    pub profile: String,
+    pub verdict: Verdict,
+    /// The fewest mounts that cover every failing write that a mount can fix.
+    pub mounts: Vec<Mount>,
+    /// Mounts the audited configuration already declares (`--tmpfs`); writes there are covered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declared_mounts: Vec<String>,
+    pub remedies: Vec<Remedy>,
+    pub unfixable: Vec<Unfixable>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Nothing would fail.
+    Compatible,
+    /// Every failing write can be given a mount.
+    NeedsMounts,
+    /// Something cannot be fixed by a mount: the image or its configuration must change.
+    NeedsChanges,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Compatible => "compatible",
+            Verdict::NeedsMounts => "needs-mounts",
+            Verdict::NeedsChanges => "needs-changes",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// In-memory, emptied at every start.
+    Tmpfs,
+    /// Data that looks meant to last (a database, uploads): a volume, not memory.
+    Volume,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Mount {
+    pub path: String,
+    pub kind: MountKind,
+    pub size_mib: u64,
+    /// tmpfs mount options exactly as `docker run --tmpfs PATH:` takes them (size aside).
+    pub options: Vec<String>,
+    /// The failing writes this mount makes succeed.
+    pub covers: Vec<String>,
+    /// Whether the image has a directory at `path` (so the mount replaces it).
+    pub exists_in_image: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Remedy {
+    pub id: String,
+    pub title: String,
+    pub fix: String,
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Unfixable {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What `audit` reports: the trace and its judgement, as one JSON object.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    #[serde(flatten)]
+    pub trace: Trace,
+    #[serde(flatten)]
+    pub plan: Plan,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -167,6 +167,7 @@ fn to_write(path: &[u8], meta: &Meta, change: Change, seg: &Segment, volume: boo
         phase: seg.phase,
         probe: seg.probe.clone(),
         volume,
+        would_fail: None,
     }
 }
 
