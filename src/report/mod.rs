@@ -1,8 +1,21 @@
 //! Report: one renderer per output format. Renderers take finished data and only format it.
+//!
+//! Every renderer that lists problems iterates the same [`findings::Finding`] list, so the text,
+//! Markdown, SARIF, JUnit and GitHub outputs always agree on what failed and what fixes it. The
+//! fix snippets (`docker run` flags, compose, ECS, CDK, Kubernetes) live in [`fixes`].
 
+mod findings;
+mod fixes;
+mod github;
+mod json;
+mod junit;
+mod markdown;
+mod sarif;
 mod text;
+mod yaml;
 
-use crate::model::Trace;
+use crate::model::{Report, Trace};
+use crate::profile::{FixFormat, Profile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -10,17 +23,118 @@ pub enum Format {
     Text,
     /// the stable contract (schema_version 1)
     Json,
+    /// the JSON contract as YAML
+    Yaml,
+    /// a pull-request comment
+    Markdown,
+    /// SARIF 2.1.0, for code scanning
+    Sarif,
+    /// JUnit XML, for CI test reports
+    Junit,
+    /// GitHub Actions workflow commands (annotations)
+    Github,
 }
 
+/// Rendering choices that are not part of the data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// ANSI colour in the text format (never in any other).
+    pub color: bool,
+    /// The fix snippets to include, in this order (text and Markdown show them).
+    pub emit: Vec<FixFormat>,
+}
+
+/// Where SARIF's `tool.driver.informationUri` points: the package's repository when Cargo.toml
+/// names one, else its crates.io page.
+pub(crate) const INFORMATION_URI: &str = if env!("CARGO_PKG_REPOSITORY").is_empty() {
+    "https://crates.io/crates/rofs-audit"
+} else {
+    env!("CARGO_PKG_REPOSITORY")
+};
+
+/// Renders a bare trace (`rofs-audit trace`). A trace carries no judgement, so the formats that
+/// report findings have nothing to list: Markdown wraps the text rendering in a fenced block (to
+/// paste into a pull request), and SARIF, JUnit and GitHub fall back to the JSON contract, which
+/// loses nothing.
 pub fn render_trace(trace: &Trace, format: Format) -> String {
     match format {
         Format::Text => text::trace(trace),
-        Format::Json => json(trace),
+        Format::Yaml => yaml::to_yaml(trace),
+        Format::Markdown => markdown::trace(trace),
+        Format::Json | Format::Sarif | Format::Junit | Format::Github => json::to_json(trace),
     }
 }
 
-fn json<T: serde::Serialize>(value: &T) -> String {
-    let mut out = serde_json::to_string_pretty(value).expect("report types serialise");
-    out.push('\n');
-    out
+/// Renders an audit: the trace judged for `profile`, with the plan to fix it.
+pub fn render_report(
+    report: &Report,
+    profile: &Profile,
+    format: Format,
+    options: &RenderOptions,
+) -> String {
+    match format {
+        Format::Text => text::report(report, profile, options),
+        Format::Json => json::to_json(report),
+        Format::Yaml => yaml::to_yaml(report),
+        Format::Markdown => markdown::report(report, profile, options),
+        Format::Sarif => sarif::report(report, profile),
+        Format::Junit => junit::report(report, profile),
+        Format::Github => github::report(report, profile),
+    }
+}
+
+/// One fix snippet, complete enough to paste (`rofs-audit suggest`).
+pub fn render_fix(report: &Report, profile: &Profile, fix: FixFormat) -> String {
+    fixes::render(report, profile, fix)
+}
+
+/// Recorded reports and profiles for the golden tests in every renderer.
+#[cfg(test)]
+pub(crate) mod testdata {
+    use crate::model::Report;
+    use crate::profile::Profile;
+
+    fn report(json: &str) -> Report {
+        serde_json::from_str(json).expect("test report parses")
+    }
+
+    fn profile(yaml: &str) -> Profile {
+        serde_yaml::from_str(yaml).expect("test profile parses")
+    }
+
+    /// The phases fixture run as UID 1000 on ECS Fargate: four mounts and a remedy fix it.
+    pub fn needs_mounts() -> (Report, Profile) {
+        (
+            report(include_str!("../../tests/data/report-needs-mounts.json")),
+            profile(include_str!(
+                "../../tests/data/report-profile-ecs-fargate.yaml"
+            )),
+        )
+    }
+
+    /// The phases fixture as recorded (root) on Kubernetes: it deletes a file of the image.
+    pub fn needs_changes() -> (Report, Profile) {
+        (
+            report(include_str!("../../tests/data/report-needs-changes.json")),
+            profile(include_str!(
+                "../../tests/data/report-profile-kubernetes.yaml"
+            )),
+        )
+    }
+
+    /// The seed webhook after the rework, on plain Docker: nothing fails.
+    pub fn compatible() -> (Report, Profile) {
+        (
+            report(include_str!("../../tests/data/report-compatible.json")),
+            profile(include_str!("../../tests/data/report-profile-docker.yaml")),
+        )
+    }
+
+    pub fn all() -> [(&'static str, (Report, Profile)); 3] {
+        [
+            ("needs_mounts", needs_mounts()),
+            ("needs_changes", needs_changes()),
+            ("compatible", compatible()),
+        ]
+    }
 }

@@ -1,9 +1,13 @@
 //! Plain text for a terminal or a log. Every path and log line in the model is already escaped,
-//! so nothing printed here can drive the terminal.
+//! and free text from the plan goes through `clean`, so nothing printed here can drive the
+//! terminal; colour comes only from `Style`, and only when asked for.
 
 use std::fmt::Write as _;
 
-use crate::model::{Change, Trace, TracingMode};
+use super::findings::{self, clean, Cause};
+use super::{fixes, RenderOptions};
+use crate::model::{Change, Report, Trace, TracingMode, Verdict};
+use crate::profile::Profile;
 
 pub fn trace(t: &Trace) -> String {
     let mut out = String::new();
@@ -106,20 +110,254 @@ pub fn shell_words(entrypoint: &[String], cmd: &[String]) -> String {
     let words: Vec<String> = entrypoint
         .iter()
         .chain(cmd)
-        .map(|w| {
-            if !w.is_empty()
-                && w.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
-            {
-                w.clone()
-            } else {
-                format!("'{}'", w.replace('\'', r"'\''"))
-            }
-        })
+        .map(|w| shell_quote(w))
         .collect();
     if words.is_empty() {
         "(none)".to_string()
     } else {
         crate::model::escape_text(&words.join(" "))
+    }
+}
+
+/// One shell word, single-quoted unless it is made only of characters a shell leaves alone.
+pub fn shell_quote(w: &str) -> String {
+    if !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+    {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', r"'\''"))
+    }
+}
+
+/// ANSI styling, or none at all.
+#[derive(Debug, Clone, Copy)]
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+    fn red(self, text: &str) -> String {
+        self.paint("1;31", text)
+    }
+    fn yellow(self, text: &str) -> String {
+        self.paint("33", text)
+    }
+    fn green(self, text: &str) -> String {
+        self.paint("1;32", text)
+    }
+    fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+}
+
+/// The audit for a person: what would fail, grouped by the mount that fixes it, what nothing
+/// can fix and why, remedies, the requested fix snippets, and a one-line summary.
+pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String {
+    let s = Style {
+        color: options.color,
+    };
+    let t = &r.trace;
+    let plan = &r.plan;
+    let all = findings::findings(r);
+    let mut out = String::new();
+
+    let id = t.image.id.strip_prefix("sha256:").unwrap_or(&t.image.id);
+    let _ = writeln!(
+        out,
+        "{}",
+        s.bold(&format!(
+            "Audit of {} ({}) for {} ({})",
+            clean(&t.image.reference),
+            clean(&id[..id.len().min(12)]),
+            clean(&profile.title),
+            clean(&plan.profile)
+        ))
+    );
+    let _ = writeln!(
+        out,
+        "user {}, command {}",
+        if t.run.user.is_empty() {
+            "root (image default)".to_string()
+        } else {
+            clean(&t.run.user).into_owned()
+        },
+        shell_words(&t.run.entrypoint, &t.run.cmd)
+    );
+    let ok = t.probes.iter().filter(|p| p.ok).count();
+    let _ = writeln!(
+        out,
+        "startup: ready after {} ms, {ok} of {} ok",
+        t.startup_ms,
+        findings::plural(t.probes.len(), "probe", "probes")
+    );
+    for p in t.probes.iter().filter(|p| !p.ok) {
+        let status = p.status.map_or_else(|| "-".to_string(), |c| c.to_string());
+        let _ = write!(
+            out,
+            "  {} {}: {status}",
+            s.red("probe FAILED"),
+            clean(&p.target)
+        );
+        if let Some(e) = &p.error {
+            let _ = write!(out, " ({})", clean(e));
+        }
+        out.push('\n');
+    }
+    for spot in &t.tracing.blind_spots {
+        let _ = writeln!(out, "{}", s.dim(&format!("cannot see: {}", clean(spot))));
+    }
+    let (word, meaning) = findings::verdict_words(plan.verdict);
+    let word = match plan.verdict {
+        Verdict::Compatible => s.green(word),
+        Verdict::NeedsMounts => s.yellow(word),
+        Verdict::NeedsChanges => s.red(word),
+    };
+    let _ = writeln!(out, "verdict: {word}: {meaning}");
+
+    let failing = all.iter().filter(|f| f.write.is_some()).count();
+    if failing > 0 {
+        let _ = writeln!(
+            out,
+            "\n{failing} of {} would fail under a read-only root ({}):",
+            findings::plural(t.writes.len(), "write", "writes"),
+            clean(&profile.read_only_setting)
+        );
+    }
+    for (i, m) in plan.mounts.iter().enumerate() {
+        let _ = writeln!(out, "\n{} covers:", s.bold(&findings::describe_mount(m)));
+        let mut any = false;
+        for f in all
+            .iter()
+            .filter(|f| matches!(f.cause, Cause::Mount { index, .. } if index == i))
+        {
+            finding_line(&mut out, f);
+            any = true;
+        }
+        if !any {
+            let _ = writeln!(out, "  (no traced write)");
+        }
+        for w in &m.warnings {
+            let _ = writeln!(out, "  {} {}", s.yellow("warning:"), clean(w));
+        }
+    }
+    if all.iter().any(|f| f.is_error()) {
+        let _ = writeln!(out, "\n{}", s.red("Cannot be fixed by a mount:"));
+        for f in all.iter().filter(|f| f.is_error()) {
+            finding_line(&mut out, f);
+            if let Cause::Unfixable { reason } = f.cause {
+                let _ = writeln!(out, "      {}", clean(reason));
+            }
+        }
+    }
+    if !plan.remedies.is_empty() {
+        let _ = writeln!(out, "\n{}", s.bold("Remedies:"));
+        for rem in &plan.remedies {
+            let _ = writeln!(out, "  {}: {}", clean(&rem.id), clean(&rem.title));
+            let _ = writeln!(out, "      {}", clean(&rem.fix));
+            if !rem.paths.is_empty() {
+                let paths: Vec<_> = rem.paths.iter().map(|p| clean(p)).collect();
+                let _ = writeln!(out, "      for {}", paths.join(", "));
+            }
+        }
+    }
+    if !plan.declared_mounts.is_empty() {
+        let paths: Vec<_> = plan.declared_mounts.iter().map(|p| clean(p)).collect();
+        let _ = writeln!(out, "\nAlready mounted (declared): {}", paths.join(", "));
+    }
+    for &fix in &options.emit {
+        let _ = writeln!(out, "\n{}", s.bold(&format!("Fix: {}", fixes::title(fix))));
+        out.push_str(&fixes::render(r, profile, fix));
+    }
+    let _ = writeln!(out, "\n{}", findings::summary(r, profile, &all));
+    out
+}
+
+/// `  probe     created    /var/lib/app/requests.log  (GET /work)  remedy: log-files`
+fn finding_line(out: &mut String, f: &findings::Finding) {
+    let _ = match f.write {
+        Some(w) => write!(
+            out,
+            "  {:<9} {:<10} {}",
+            w.phase.as_str(),
+            change(w.change),
+            clean(f.path)
+        ),
+        None => write!(out, "  {:<9} {:<10} {}", "-", "-", clean(f.path)),
+    };
+    if let Some(p) = f.write.and_then(|w| w.probe.as_deref()) {
+        let _ = write!(out, "  (GET {})", clean(p));
+    }
+    if !f.remedies.is_empty() {
+        let ids: Vec<_> = f.remedies.iter().map(|r| clean(&r.id)).collect();
+        let label = if ids.len() == 1 { "remedy" } else { "remedies" };
+        let _ = write!(out, "  {label}: {}", ids.join(", "));
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::FixFormat;
+    use crate::report::{render_report, render_trace, testdata, Format};
+
+    #[test]
+    fn trace_text_golden() {
+        let trace: crate::model::Trace =
+            serde_json::from_str(include_str!("../../tests/data/trace-phases.json")).unwrap();
+        insta::assert_snapshot!(render_trace(&trace, Format::Text));
+    }
+
+    #[test]
+    fn report_text_golden() {
+        for (name, (report, profile)) in testdata::all() {
+            let options = RenderOptions {
+                color: false,
+                emit: profile.emit.clone(),
+            };
+            let out = render_report(&report, &profile, Format::Text, &options);
+            insta::assert_snapshot!(format!("text_{name}"), out);
+        }
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        for (name, (report, profile)) in testdata::all() {
+            let mut options = RenderOptions {
+                color: false,
+                emit: vec![FixFormat::Docker, FixFormat::Kubernetes],
+            };
+            let plain = render_report(&report, &profile, Format::Text, &options);
+            assert!(!plain.contains('\x1b'), "{name}: {plain}");
+            assert!(
+                !plain.chars().any(|c| c.is_control() && c != '\n'),
+                "{name}"
+            );
+            options.color = true;
+            let coloured = render_report(&report, &profile, Format::Text, &options);
+            assert!(coloured.contains("\x1b["), "{name}");
+        }
+    }
+
+    #[test]
+    fn control_characters_in_free_text_are_escaped() {
+        let (mut report, profile) = testdata::needs_changes();
+        report.plan.unfixable[0].reason = "evil\x1b[2J reason\r".to_string();
+        report.plan.remedies[0].title = "title\x07".to_string();
+        let out = render_report(&report, &profile, Format::Text, &RenderOptions::default());
+        assert!(!out.contains('\x1b') && !out.contains('\r') && !out.contains('\x07'));
+        assert!(out.contains("evil\\x1b[2J reason\\x0d"));
     }
 }

@@ -1,0 +1,370 @@
+//! What every problem-listing renderer shares: the findings (failing writes, each linked to the
+//! mount that fixes it or the reason nothing can, and to its remedies), their wording, the
+//! summary line, and the names that fix snippets derive from paths.
+//!
+//! Free text here goes through [`clean`]: paths in the model are already escaped, but remedy
+//! titles and reasons are prose from the planner, and nothing rendered may carry a control
+//! character.
+
+use std::borrow::Cow;
+
+use crate::model::{escape_text, Mount, MountKind, Remedy, Report, Verdict, Write};
+use crate::profile::Profile;
+
+pub(crate) const RULE_MOUNT: &str = "read-only-write";
+pub(crate) const RULE_UNFIXABLE: &str = "unfixable-write";
+
+/// The reason given for a failing write that the plan neither mounts nor lists as unfixable. A
+/// consistent plan never has one; if it does, it is reported, not dropped.
+const UNPLANNED: &str = "the plan has no mount for it";
+
+/// Control characters become `\xNN`; everything else is kept. Idempotent on escaped paths.
+pub(crate) fn clean(text: &str) -> Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        Cow::Owned(escape_text(text))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Cause<'a> {
+    /// `plan.mounts[index]` makes the write succeed.
+    Mount { index: usize, mount: &'a Mount },
+    /// No mount can: the image or its configuration must change.
+    Unfixable { reason: &'a str },
+}
+
+/// One write that would fail under a read-only root (or one entry of `plan.unfixable` that no
+/// traced write matches).
+#[derive(Debug, Clone)]
+pub(crate) struct Finding<'a> {
+    pub path: &'a str,
+    pub write: Option<&'a Write>,
+    pub cause: Cause<'a>,
+    pub remedies: Vec<&'a Remedy>,
+}
+
+/// The findings of a report, in trace order, unfixable entries without a write last.
+pub(crate) fn findings(report: &Report) -> Vec<Finding<'_>> {
+    let plan = &report.plan;
+    let remedies_for = |path: &str| -> Vec<&Remedy> {
+        plan.remedies
+            .iter()
+            .filter(|r| r.paths.iter().any(|p| p == path))
+            .collect()
+    };
+    let mut out: Vec<Finding> = report
+        .trace
+        .writes
+        .iter()
+        .filter(|w| w.would_fail == Some(true))
+        .map(|w| {
+            let cause = if let Some(u) = plan.unfixable.iter().find(|u| u.path == w.path) {
+                Cause::Unfixable { reason: &u.reason }
+            } else if let Some((index, mount)) = covering_mount(&plan.mounts, &w.path) {
+                Cause::Mount { index, mount }
+            } else {
+                Cause::Unfixable { reason: UNPLANNED }
+            };
+            Finding {
+                path: &w.path,
+                write: Some(w),
+                cause,
+                remedies: remedies_for(&w.path),
+            }
+        })
+        .collect();
+    for u in &plan.unfixable {
+        if !out.iter().any(|f| f.path == u.path) {
+            out.push(Finding {
+                path: &u.path,
+                write: None,
+                cause: Cause::Unfixable { reason: &u.reason },
+                remedies: remedies_for(&u.path),
+            });
+        }
+    }
+    out
+}
+
+/// The mount that lists `path` in `covers`, else the first one whose directory holds it.
+fn covering_mount<'a>(mounts: &'a [Mount], path: &str) -> Option<(usize, &'a Mount)> {
+    mounts
+        .iter()
+        .enumerate()
+        .find(|(_, m)| m.covers.iter().any(|c| c == path))
+        .or_else(|| {
+            mounts
+                .iter()
+                .enumerate()
+                .find(|(_, m)| is_under(path, &m.path))
+        })
+}
+
+fn is_under(path: &str, dir: &str) -> bool {
+    let dir = dir.trim_end_matches('/');
+    path == dir
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+impl<'a> Finding<'a> {
+    pub fn is_error(&self) -> bool {
+        matches!(self.cause, Cause::Unfixable { .. })
+    }
+
+    pub fn rule_id(&self) -> &'static str {
+        match self.cause {
+            Cause::Mount { .. } => RULE_MOUNT,
+            Cause::Unfixable { .. } => RULE_UNFIXABLE,
+        }
+    }
+
+    pub fn mount(&self) -> Option<&'a Mount> {
+        match self.cause {
+            Cause::Mount { mount, .. } => Some(mount),
+            Cause::Unfixable { .. } => None,
+        }
+    }
+
+    /// `startup, created` or `probe, created by GET /work`; empty without a write.
+    pub fn when(&self) -> String {
+        let Some(w) = self.write else {
+            return String::new();
+        };
+        let mut out = format!("{}, {}", w.phase.as_str(), change(w));
+        if let Some(p) = &w.probe {
+            out.push_str(&format!(" by GET {}", clean(p)));
+        }
+        out
+    }
+
+    /// A short title: `read-only write: /var/run/app.pid`.
+    pub fn title(&self) -> String {
+        let kind = match self.cause {
+            Cause::Mount { .. } => "read-only write",
+            Cause::Unfixable { .. } => "unfixable write",
+        };
+        format!("{kind}: {}", clean(self.path))
+    }
+
+    /// One sentence or three naming the path, the phase and the fix, for annotations and tests.
+    pub fn message(&self, profile: &Profile) -> String {
+        let mut out = clean(self.path).into_owned();
+        if self.write.is_some() {
+            out.push_str(&format!(" ({})", self.when()));
+        }
+        out.push_str(&format!(
+            " would fail under a read-only root on {}",
+            clean(&profile.title)
+        ));
+        match self.cause {
+            Cause::Mount { mount, .. } => {
+                out.push_str(&format!(". Fix: mount {}.", describe_mount(mount)));
+            }
+            Cause::Unfixable { reason } => {
+                out.push_str(&format!(", and no mount can fix it: {}.", clean(reason)));
+            }
+        }
+        for r in &self.remedies {
+            let lead = if self.is_error() { "Fix" } else { "Or" };
+            out.push_str(&format!(
+                " {lead} ({}): {}: {}",
+                clean(&r.id),
+                clean(&r.title),
+                clean(&r.fix)
+            ));
+        }
+        out
+    }
+}
+
+pub(crate) fn change(w: &Write) -> &'static str {
+    super::text::change(w.change)
+}
+
+/// `tmpfs /var/run (16 MiB, noexec,nosuid,nodev,uid=1000,gid=1000)` or `volume /data (64 MiB)`.
+pub(crate) fn describe_mount(m: &Mount) -> String {
+    let kind = match m.kind {
+        MountKind::Tmpfs => "tmpfs",
+        MountKind::Volume => "volume",
+    };
+    let mut details = vec![];
+    if m.size_mib > 0 {
+        details.push(format!("{} MiB", m.size_mib));
+    }
+    if !m.options.is_empty() {
+        details.push(clean(&m.options.join(",")).into_owned());
+    }
+    let mut out = format!("{kind} {}", clean(&m.path));
+    if !details.is_empty() {
+        out.push_str(&format!(" ({})", details.join(", ")));
+    }
+    out
+}
+
+/// The verdict as a status word and what it means.
+pub(crate) fn verdict_words(v: Verdict) -> (&'static str, &'static str) {
+    match v {
+        Verdict::Compatible => (
+            "compatible",
+            "nothing it wrote would fail under a read-only root",
+        ),
+        Verdict::NeedsMounts => (
+            "needs mounts",
+            "every write that would fail can be given a mount",
+        ),
+        Verdict::NeedsChanges => (
+            "needs changes",
+            "some writes cannot be fixed by a mount: the image or its configuration must change",
+        ),
+    }
+}
+
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The one-line summary that closes the text, Markdown and GitHub outputs.
+pub(crate) fn summary(report: &Report, profile: &Profile, findings: &[Finding]) -> String {
+    let plan = &report.plan;
+    let total = report.trace.writes.len();
+    let failing = findings.iter().filter(|f| f.write.is_some()).count();
+    let unfixable = findings.iter().filter(|f| f.is_error()).count();
+    let mounts = plan.mounts.len();
+    let title = clean(&profile.title);
+    let mut out = format!("{}: ", plan.verdict.as_str());
+    if failing == 0 && unfixable == 0 {
+        if total == 0 {
+            out.push_str(&format!(
+                "the image wrote nothing, so nothing would fail under a read-only root on {title}"
+            ));
+        } else {
+            out.push_str(&format!(
+                "none of the {} would fail under a read-only root on {title}",
+                plural(total, "traced write", "traced writes")
+            ));
+        }
+    } else {
+        out.push_str(&format!(
+            "{failing} of {} would fail under a read-only root on {title}; ",
+            plural(total, "write", "writes")
+        ));
+        if unfixable == 0 {
+            let them = if failing == 1 { "it" } else { "them all" };
+            out.push_str(&format!(
+                "{} {}",
+                plural(mounts, "mount fixes", "mounts fix"),
+                them
+            ));
+        } else {
+            out.push_str(&format!(
+                "{} {} of them, {} cannot be fixed by a mount",
+                plural(mounts, "mount fixes", "mounts fix"),
+                failing.saturating_sub(unfixable),
+                unfixable
+            ));
+        }
+    }
+    if !plan.remedies.is_empty() {
+        out.push_str(&format!(
+            "; {}",
+            plural(plan.remedies.len(), "remedy", "remedies")
+        ));
+    }
+    out.push('.');
+    out
+}
+
+/// A name for a mount, derived from its path (`/var/run` → `var-run`), unique within the plan
+/// and valid as a Kubernetes volume, compose volume and ECS volume name.
+pub(crate) fn mount_names(mounts: &[Mount]) -> Vec<String> {
+    let mut names: Vec<String> = vec![];
+    for m in mounts {
+        let base = dns_label(&m.path, "root");
+        let mut name = base.clone();
+        let mut n = 2;
+        while names.contains(&name) {
+            let suffix = format!("-{n}");
+            name = format!("{}{suffix}", &base[..base.len().min(63 - suffix.len())]);
+            n += 1;
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// A container or service name from the image reference: `registry:5000/team/app:tag` → `app`.
+pub(crate) fn container_name(report: &Report) -> String {
+    let reference = &report.trace.image.reference;
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    let last = last.split('@').next().unwrap_or(last);
+    let last = last.split(':').next().unwrap_or(last);
+    dns_label(last, "app")
+}
+
+/// Lowercase letters, digits and single dashes, at most 63 characters.
+fn dns_label(text: &str, fallback: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.truncate(63);
+    let out = out.trim_end_matches('-');
+    if out.is_empty() {
+        fallback.to_string()
+    } else {
+        out.to_string()
+    }
+}
+
+/// The value of an owner option such as `uid=1000` in a mount's options.
+pub(crate) fn option_value<'m>(m: &'m Mount, key: &str) -> Option<&'m str> {
+    m.options.iter().find_map(|o| {
+        o.strip_prefix(key)
+            .and_then(|rest| rest.strip_prefix('='))
+            .filter(|v| !v.is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testdata;
+
+    #[test]
+    fn findings_link_mounts_unfixable_and_remedies() {
+        let (report, _) = testdata::needs_changes();
+        let f = findings(&report);
+        // /tmp is declared, so 7 of 8 writes fail.
+        assert_eq!(f.len(), 7);
+        let old = f.iter().find(|f| f.path == "/etc/app/old.conf").unwrap();
+        assert!(old.is_error());
+        assert_eq!(old.remedies[0].id, "root-writes-system-paths");
+        let log = f
+            .iter()
+            .find(|f| f.path == "/var/lib/app/requests.log")
+            .unwrap();
+        assert_eq!(log.mount().unwrap().path, "/var/lib/app");
+        assert_eq!(log.when(), "probe, created by GET /work");
+    }
+
+    #[test]
+    fn names_derive_from_paths() {
+        let (report, _) = testdata::needs_mounts();
+        assert_eq!(
+            mount_names(&report.plan.mounts),
+            ["data", "tmp", "var-cache-app", "var-lib-app", "var-run"]
+        );
+        assert_eq!(container_name(&report), "phases");
+        assert!(is_under("/var/run/x", "/var/run/"));
+        assert!(!is_under("/var/runner", "/var/run"));
+        assert!(is_under("/x", "/"));
+    }
+}
