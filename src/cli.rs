@@ -7,9 +7,12 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use crate::analyze::{self, Catalogue, FailOn};
 use crate::engine::{self, Engine, RunId};
+use crate::model::Trace;
 use crate::probe::Probe;
-use crate::report::{self, Format};
+use crate::profile::{self, FixFormat, Profile};
+use crate::report::{self, Format, RenderOptions};
 use crate::trace::{self, ModeChoice, RunOptions};
 
 #[derive(Debug, Parser)]
@@ -22,9 +25,13 @@ use crate::trace::{self, ModeChoice, RunOptions};
         records every path it writes while it starts, answers its health probes, idles and \
         shuts down, and tells you which of those writes a read-only root would break.",
     after_help = "Examples:\n  \
-        rofs-audit trace my-app:latest --port 8080 --probe /health --probe /health/ready\n  \
+        rofs-audit audit my-app:latest --port 8080 --probe /health --probe /health/ready\n  \
+        rofs-audit audit my-app:latest --profile kubernetes --format sarif -o rofs.sarif\n  \
         rofs-audit trace my-app:latest --format json --output trace.json\n  \
-        rofs-audit clean"
+        rofs-audit suggest --from trace.json --profile ecs-fargate --emit cdk\n  \
+        rofs-audit clean\n\n\
+        Exit codes: 0 compatible, 1 findings (see --fail-on), 2 usage or environment error, \
+        130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -33,8 +40,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Trace the image, judge it for a platform, and print the fix
+    Audit(Box<AuditArgs>),
     /// Run the image with a writable root and record every path it writes, by phase
     Trace(Box<TraceArgs>),
+    /// Judge a recorded trace again (another profile, another format) without running anything
+    Suggest(SuggestArgs),
+    /// List the platform profiles, or show one
+    Profiles(ProfilesArgs),
     /// Remove containers and volumes that earlier runs left behind (found by label)
     Clean(CleanArgs),
 }
@@ -45,6 +58,65 @@ pub struct TraceArgs {
     pub run: RunArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    /// Skip the read-only proof run (accepted for scripts; the proof is not part of this version)
+    #[arg(long)]
+    pub no_verify: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    /// A trace or report written with --format json
+    #[arg(long, value_name = "TRACE.json")]
+    pub from: PathBuf,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How to judge a trace: the same flags for audit and suggest.
+#[derive(Debug, Args, Clone)]
+pub struct JudgeArgs {
+    /// Target platform: a built-in profile (see `rofs-audit profiles`) or a YAML file
+    #[arg(long, default_value = crate::profile::DEFAULT_PROFILE, value_name = "NAME|FILE")]
+    pub profile: String,
+    /// Also print the fix in this format (repeatable); the profile's own formats are always shown
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub emit: Vec<FixFormat>,
+    /// A mount the deployment already has, as on the docker CLI (PATH[:OPTIONS]); writes under it are covered
+    #[arg(long, value_name = "PATH[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+    /// Which verdict makes the exit code 1
+    #[arg(long, value_enum, default_value_t = FailOn::NeedsMounts)]
+    pub fail_on: FailOn,
+    /// More remedies (a YAML list shaped like the built-in catalogue); same ids replace built-ins
+    #[arg(long, value_name = "FILE")]
+    pub remedies: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
+    #[command(subcommand)]
+    pub command: Option<ProfilesCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// Print one profile as YAML (a starting point for --profile FILE)
+    Show {
+        /// A built-in profile name, or a YAML file
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -208,7 +280,86 @@ fn read_env_file(path: &Path) -> Result<Vec<String>> {
     Ok(env)
 }
 
-fn emit(output: &OutputArgs, text: &str) -> Result<()> {
+/// A profile and remedies, loaded and checked before anything runs.
+struct Judge<'a> {
+    args: &'a JudgeArgs,
+    profile: Profile,
+    catalogue: Catalogue,
+}
+
+impl JudgeArgs {
+    fn prepare(&self) -> Result<Judge<'_>> {
+        let profile = profile::load(&self.profile)?;
+        for mount in &self.tmpfs {
+            if !mount.starts_with('/') {
+                bail!("--tmpfs {mount:?}: the mount point must be an absolute path, as in --tmpfs /tmp:size=64m");
+            }
+        }
+        let catalogue = match &self.remedies {
+            Some(file) => Catalogue::with_file(file)?,
+            None => Catalogue::builtin(),
+        };
+        Ok(Judge {
+            args: self,
+            profile,
+            catalogue,
+        })
+    }
+}
+
+impl Judge<'_> {
+    /// Judges the trace, prints the report and returns the exit code.
+    fn report(&self, trace: Trace, output: &OutputArgs) -> Result<i32> {
+        let report = analyze::analyze(trace, &self.profile, &self.args.tmpfs, &self.catalogue);
+        let mut emit = self.profile.emit.clone();
+        for extra in &self.args.emit {
+            if !emit.contains(extra) {
+                emit.push(*extra);
+            }
+        }
+        let color = output.output.is_none()
+            && std::env::var_os("NO_COLOR").is_none()
+            && std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let options = RenderOptions { color, emit };
+        emit_output(
+            output,
+            &report::render_report(&report, &self.profile, output.format, &options),
+        )?;
+        Ok(self.args.fail_on.exit_code(report.plan.verdict))
+    }
+}
+
+/// Runs the image under the cleanup guard and returns its trace.
+async fn run_trace(run: &RunArgs) -> Result<Trace> {
+    let opts = run.options()?;
+    let engine = Engine::connect().await?;
+    let run_id = RunId::new();
+    let mode = run.mode;
+    let (work_engine, work_run) = (engine.clone(), run_id.clone());
+    engine::guarded(&engine, &run_id, async move {
+        trace::trace(&work_engine, &work_run, &opts, mode).await
+    })
+    .await
+}
+
+fn read_trace(path: &Path) -> Result<Trace> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow!(
+            "cannot read {}: {e}; give a file written by `rofs-audit trace --format json`",
+            path.display()
+        )
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        anyhow!(
+            "{}:{}:{}: not a rofs-audit trace ({e}); write one with `rofs-audit trace IMAGE --format json -o FILE`",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+fn emit_output(output: &OutputArgs, text: &str) -> Result<()> {
     match &output.output {
         Some(path) => std::fs::write(path, text)
             .map_err(|e| anyhow!("cannot write {}: {e}; check --output", path.display())),
@@ -224,21 +375,32 @@ fn emit(output: &OutputArgs, text: &str) -> Result<()> {
 /// Runs the command; the exit code is the caller's to map.
 pub async fn run(cli: Cli) -> Result<i32> {
     match cli.command {
+        Command::Audit(args) => {
+            // Judge-side mistakes (unknown profile, bad --tmpfs) fail before anything runs.
+            let judge = args.judge.prepare()?;
+            let trace = run_trace(&args.run).await?;
+            judge.report(trace, &args.output)
+        }
         Command::Trace(args) => {
-            let opts = args.run.options()?;
-            let engine = Engine::connect().await?;
-            let run_id = RunId::new();
-            let mode = args.run.mode;
-            let work_engine = engine.clone();
-            let work_run = run_id.clone();
-            let trace = engine::guarded(&engine, &run_id, async move {
-                trace::trace(&work_engine, &work_run, &opts, mode).await
-            })
-            .await?;
-            emit(
+            let trace = run_trace(&args.run).await?;
+            emit_output(
                 &args.output,
                 &report::render_trace(&trace, args.output.format),
             )?;
+            Ok(0)
+        }
+        Command::Suggest(args) => {
+            let judge = args.judge.prepare()?;
+            judge.report(read_trace(&args.from)?, &args.output)
+        }
+        Command::Profiles(args) => {
+            let text = match args.command {
+                None => profile::render_list(),
+                Some(ProfilesCommand::Show { name }) => {
+                    profile::render_show(&profile::load(&name)?)
+                }
+            };
+            print!("{text}");
             Ok(0)
         }
         Command::Clean(args) => {

@@ -1,6 +1,7 @@
 //! rofs-audit: does a container image survive a read-only root filesystem, and what must change
 //! when it doesn't. The pipeline, in the order data flows: engine → trace → probe → report.
 
+pub mod analyze;
 pub mod cli;
 pub mod engine;
 pub mod model;

@@ -19,6 +19,27 @@ pub struct Trace {
     pub logs: Vec<LogLine>,
     pub startup_ms: u64,
     pub exit: ExitStatus,
+    /// What the image holds at each directory above a write: where a mount can go without
+    /// hiding the image's files.
+    #[serde(default)]
+    pub image_dirs: Vec<ImageDir>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImageDir {
+    pub path: String,
+    /// Whether the image has a directory here.
+    pub exists: bool,
+    /// Entries of the image below `path` that the app did not write itself: a mount at `path`
+    /// would hide them. A lower bound when the directory is very large.
+    pub hidden: u64,
+    /// A few of them, for the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden_sample: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

@@ -5,38 +5,13 @@ mod common;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{leftovers, ImageSpec};
+use common::{leftovers, rofs_audit, run, run_json, ImageSpec};
 use serde_json::Value;
 
-fn rofs_audit() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rofs-audit"))
-}
-
-/// Runs the CLI and asserts that nothing it created survives it.
-fn run(args: &[&str]) -> Output {
-    let child = rofs_audit()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run rofs-audit");
-    let pid = child.id();
-    let output = child.wait_with_output().expect("wait for rofs-audit");
-    let left = leftovers(&format!("dev.rofs-audit.pid={pid}"));
-    assert!(left.is_empty(), "rofs-audit {args:?} left {left:?} behind");
-    output
-}
-
 fn trace_json(args: &[&str]) -> Value {
-    let mut all = vec!["trace", "--format", "json"];
+    let mut all = vec!["trace"];
     all.extend_from_slice(args);
-    let out = run(&all);
-    assert!(
-        out.status.success(),
-        "trace failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("trace prints JSON")
+    run_json(&all, &[0])
 }
 
 fn writes(trace: &Value) -> &Vec<Value> {

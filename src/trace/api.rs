@@ -13,7 +13,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 use super::assemble::{is_within, CPath, Image, Meta, Segment, Snapshot};
-use crate::model::{FileType, Phase};
+use crate::model::{FileType, ImageDir, Phase};
 
 pub const BLIND_SPOTS: &[&str] = &[
     "transient files: a file created and removed between two phase boundaries is not seen",
@@ -30,10 +30,14 @@ pub struct ApiRecorder {
     pub segments: Vec<Segment>,
     /// Paths the changes API ever called modified or deleted: they come from the image.
     from_image: HashSet<CPath>,
+    /// Paths the changes API called added, directories above the reported leaves included.
+    added: HashSet<CPath>,
 }
 
 /// Volume contents above this size are not listed, to keep a fallback from copying a database.
 const VOLUME_ARCHIVE_LIMIT: usize = 256 << 20;
+/// Enough to tell whether a directory hides anything; a large one is simply not a mount target.
+const IMAGE_DIR_ARCHIVE_LIMIT: usize = 8 << 20;
 
 impl ApiRecorder {
     pub async fn start(docker: Docker, container: String, volumes: Vec<CPath>) -> Result<Self> {
@@ -44,6 +48,7 @@ impl ApiRecorder {
             baseline: Snapshot::new(),
             segments: vec![],
             from_image: HashSet::new(),
+            added: HashSet::new(),
         };
         // Volumes already hold the image's files there when the container is created.
         recorder.baseline = recorder.volume_state().await?;
@@ -63,7 +68,9 @@ impl ApiRecorder {
             if self.volumes.iter().any(|v| is_within(&path, v)) {
                 continue;
             }
-            if change.kind != ChangeType::_1 {
+            if change.kind == ChangeType::_1 {
+                self.added.insert(path.clone());
+            } else {
                 self.from_image.insert(path.clone());
             }
             let meta = Meta {
@@ -115,57 +122,97 @@ impl ApiRecorder {
     async fn volume_state(&self) -> Result<Snapshot> {
         let mut state = Snapshot::new();
         for volume in &self.volumes {
-            let dest = String::from_utf8_lossy(volume).into_owned();
-            let options = DownloadFromContainerOptionsBuilder::default()
-                .path(&dest)
-                .build();
-            let mut stream = self
-                .docker
-                .download_from_container(&self.container, Some(options));
-            let mut bytes = Vec::new();
-            while let Some(chunk) = stream.next().await {
-                bytes.extend_from_slice(
-                    &chunk.with_context(|| format!("cannot read volume {dest}"))?,
+            let (entries, truncated) = self.archive_entries(volume, VOLUME_ARCHIVE_LIMIT).await?;
+            if truncated {
+                anyhow::bail!(
+                    "volume {} holds more than {} MiB; trace on the engine's own host \
+                     (overlay mode) to see writes there",
+                    String::from_utf8_lossy(volume),
+                    VOLUME_ARCHIVE_LIMIT >> 20
                 );
-                if bytes.len() > VOLUME_ARCHIVE_LIMIT {
-                    anyhow::bail!(
-                        "volume {dest} holds more than {} MiB; trace on the engine's own host \
-                         (overlay mode) to see writes there",
-                        VOLUME_ARCHIVE_LIMIT >> 20
-                    );
-                }
             }
-            // Archive entries are named from the volume's last component: /var/data → data/...
-            let parent = dest.rsplit_once('/').map_or("", |(p, _)| p);
-            let mut archive = tar::Archive::new(bytes.as_slice());
-            for entry in archive.entries().context("unreadable volume archive")? {
-                let entry = entry.context("unreadable volume archive")?;
-                let header = entry.header();
-                let name = entry.path_bytes();
-                let mut path = format!("{parent}/").into_bytes();
-                path.extend_from_slice(name.strip_suffix(b"/").unwrap_or(&name));
-                if path.as_slice() == volume.as_slice() {
-                    continue;
-                }
-                let file_type = match header.entry_type() {
-                    tar::EntryType::Directory => FileType::Dir,
-                    tar::EntryType::Regular => FileType::File,
-                    tar::EntryType::Symlink => FileType::Symlink,
-                    _ => FileType::Other,
-                };
-                let meta = Meta {
-                    file_type: Some(file_type),
-                    size: header.size().ok(),
-                    mode: header.mode().ok(),
-                    uid: header.uid().ok().map(|u| u as u32),
-                    gid: header.gid().ok().map(|g| g as u32),
-                    mtime: header.mtime().ok().map(|t| t as i128 * 1_000_000_000),
-                    ..Meta::default()
-                };
-                state.insert(path, meta);
-            }
+            state.extend(entries.into_iter().filter(|(p, _)| p != volume));
         }
         Ok(state)
+    }
+
+    /// What the container holds at `dir`, through the archive API. Reads at most `limit` bytes
+    /// of archive and says whether it stopped there.
+    async fn archive_entries(
+        &self,
+        dir: &[u8],
+        limit: usize,
+    ) -> Result<(Vec<(CPath, Meta)>, bool)> {
+        let dest = String::from_utf8_lossy(dir).into_owned();
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(&dest)
+            .build();
+        let mut stream = self
+            .docker
+            .download_from_container(&self.container, Some(options));
+        let mut bytes = Vec::new();
+        let mut truncated = false;
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.with_context(|| format!("cannot read {dest}"))?);
+            if bytes.len() > limit {
+                truncated = true;
+                break;
+            }
+        }
+        // Entries are named from the directory's last component: /var/data → data/...
+        let parent = dest.rsplit_once('/').map_or("", |(p, _)| p);
+        let mut entries = vec![];
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        // A truncated archive ends in a parse error: keep what came before it.
+        for entry in archive
+            .entries()
+            .context("unreadable archive")?
+            .map_while(Result::ok)
+        {
+            let header = entry.header();
+            let name = entry.path_bytes();
+            let mut path = format!("{parent}/").into_bytes();
+            path.extend_from_slice(name.strip_suffix(b"/").unwrap_or(&name));
+            let file_type = match header.entry_type() {
+                tar::EntryType::Directory => FileType::Dir,
+                tar::EntryType::Regular => FileType::File,
+                tar::EntryType::Symlink => FileType::Symlink,
+                _ => FileType::Other,
+            };
+            let meta = Meta {
+                file_type: Some(file_type),
+                size: header.size().ok(),
+                mode: header.mode().ok(),
+                uid: header.uid().ok().map(|u| u as u32),
+                gid: header.gid().ok().map(|g| g as u32),
+                mtime: header.mtime().ok().map(|t| t as i128 * 1_000_000_000),
+                ..Meta::default()
+            };
+            entries.push((path, meta));
+        }
+        Ok((entries, truncated))
+    }
+
+    /// What the image holds at `dir`: the container's content there now, less what the app made.
+    pub async fn image_dir(&self, dir: &str, written: &HashSet<&[u8]>) -> ImageDir {
+        let created = |p: &[u8]| written.contains(p) || self.added.contains(p);
+        let (entries, _) = match self
+            .archive_entries(dir.as_bytes(), IMAGE_DIR_ARCHIVE_LIMIT)
+            .await
+        {
+            Ok(listing) if !created(dir.as_bytes()) => listing,
+            _ => return ImageDir::absent(dir),
+        };
+        let own = entries
+            .iter()
+            .find(|(p, _)| p.as_slice() == dir.as_bytes())
+            .map(|(_, m)| m.clone());
+        let hidden = entries
+            .iter()
+            .map(|(p, _)| p)
+            .filter(|p| p.as_slice() != dir.as_bytes() && !created(p))
+            .collect::<Vec<_>>();
+        ImageDir::listing(dir, own, &hidden)
     }
 }
 

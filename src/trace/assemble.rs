@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::model::{escape_path, Change, FileType, Phase, Write};
+use crate::model::{escape_path, Change, FileType, ImageDir, Phase, Write};
 
 /// A container path, as raw bytes: names need not be UTF-8.
 pub type CPath = Vec<u8>;
@@ -169,6 +169,52 @@ fn to_write(path: &[u8], meta: &Meta, change: Change, seg: &Segment, volume: boo
         volume,
         would_fail: None,
     }
+}
+
+impl ImageDir {
+    pub fn absent(dir: &str) -> ImageDir {
+        ImageDir {
+            path: dir.to_string(),
+            exists: false,
+            hidden: 0,
+            hidden_sample: vec![],
+            uid: None,
+            gid: None,
+        }
+    }
+
+    /// `own` is the directory's metadata, `hidden` what a mount at it would hide.
+    pub fn listing(dir: &str, own: Option<Meta>, hidden: &[&CPath]) -> ImageDir {
+        let own = own.unwrap_or_default();
+        ImageDir {
+            path: dir.to_string(),
+            exists: true,
+            hidden: hidden.len() as u64,
+            hidden_sample: hidden.iter().take(5).map(|p| escape_path(p).0).collect(),
+            uid: own.uid,
+            gid: own.gid,
+        }
+    }
+}
+
+/// Every directory above a write (and a written directory itself), but never `/`: the places a
+/// mount could go.
+pub fn mount_candidates(writes: &[Write]) -> BTreeSet<String> {
+    let mut dirs = BTreeSet::new();
+    for w in writes {
+        if w.file_type == FileType::Dir {
+            dirs.insert(w.path.clone());
+        }
+        let mut path = w.path.as_str();
+        while let Some((parent, _)) = path.rsplit_once('/') {
+            if parent.is_empty() {
+                break;
+            }
+            dirs.insert(parent.to_string());
+            path = parent;
+        }
+    }
+    dirs
 }
 
 #[cfg(test)]

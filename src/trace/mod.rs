@@ -13,7 +13,7 @@ use bollard::models::ImageInspect;
 
 use crate::engine::{Container, ContainerSpec, Engine, Readiness, RunId};
 use crate::model::{
-    ImageInfo, Phase, PhaseTiming, RunInfo, Trace, Tracing, TracingMode, SCHEMA_VERSION,
+    ImageDir, ImageInfo, Phase, PhaseTiming, RunInfo, Trace, Tracing, TracingMode, SCHEMA_VERSION,
 };
 use crate::probe::Probe;
 use assemble::{CPath, Noise};
@@ -232,7 +232,7 @@ pub async fn trace(
         duration_ms: stop_took.as_millis() as u64,
     });
 
-    let (tracing, writes) = recorder.finish(&noise).await;
+    let (tracing, writes, image_dirs) = recorder.finish(&noise).await;
     Ok(Trace {
         schema_version: SCHEMA_VERSION,
         image: subject.image,
@@ -244,7 +244,12 @@ pub async fn trace(
         logs: container.logs(),
         startup_ms,
         exit,
+        image_dirs,
     })
+}
+
+fn written_set(writes: &[crate::model::Write]) -> std::collections::HashSet<&[u8]> {
+    writes.iter().map(|w| w.path.as_bytes()).collect()
 }
 
 fn not_ready_error(
@@ -353,24 +358,32 @@ impl Recorder {
         }
     }
 
-    async fn finish(self, noise: &Noise) -> (Tracing, Vec<crate::model::Write>) {
+    async fn finish(self, noise: &Noise) -> (Tracing, Vec<crate::model::Write>, Vec<ImageDir>) {
         match self {
             Recorder::Overlay { recorder, lower } => {
                 let writes =
                     assemble::assemble(&recorder.baseline, &recorder.segments, &lower, noise);
+                let written = written_set(&writes);
+                let dirs = assemble::mount_candidates(&writes)
+                    .iter()
+                    .map(|d| lower.image_dir(d, &written))
+                    .collect();
                 let blind_spots = overlay::BLIND_SPOTS.iter().map(|s| s.to_string()).collect();
-                (
-                    Tracing {
-                        mode: TracingMode::Overlay,
-                        blind_spots,
-                    },
-                    writes,
-                )
+                let tracing = Tracing {
+                    mode: TracingMode::Overlay,
+                    blind_spots,
+                };
+                (tracing, writes, dirs)
             }
             Recorder::Api(mut recorder) => {
                 recorder.describe().await;
                 let writes =
                     assemble::assemble(&recorder.baseline, &recorder.segments, &recorder, noise);
+                let written = written_set(&writes);
+                let mut dirs = vec![];
+                for dir in assemble::mount_candidates(&writes) {
+                    dirs.push(recorder.image_dir(&dir, &written).await);
+                }
                 let blind_spots = api::BLIND_SPOTS.iter().map(|s| s.to_string()).collect();
                 (
                     Tracing {
@@ -378,6 +391,7 @@ impl Recorder {
                         blind_spots,
                     },
                     writes,
+                    dirs,
                 )
             }
         }

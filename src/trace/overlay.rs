@@ -2,7 +2,7 @@
 //! directories of its volumes with inotify from before the container starts, and walk them at
 //! each phase boundary. Sees what the engine's diff cannot: transient files and volume writes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use notify::{EventKind, RecursiveMode, Watcher};
 
 use super::assemble::{CPath, Image, Meta, Segment, Snapshot};
-use crate::model::{FileType, Phase};
+use crate::model::{FileType, ImageDir, Phase};
 
 /// A host directory and the container path it shows up at.
 #[derive(Debug, Clone)]
@@ -197,6 +197,45 @@ impl LowerDirs {
         self.0
             .iter()
             .find_map(|dir| std::fs::symlink_metadata(dir.join(rel)).ok())
+    }
+}
+
+/// Entries counted below one directory before it is judged large enough: no mount target.
+const IMAGE_DIR_WALK_LIMIT: usize = 20_000;
+
+impl LowerDirs {
+    /// What the image holds at `dir`, from the union of the lower layers.
+    pub fn image_dir(&self, dir: &str, written: &HashSet<&[u8]>) -> ImageDir {
+        let rel = dir.trim_start_matches('/');
+        let own = self.find(dir.as_bytes()).filter(|m| m.is_dir());
+        let Some(own) = own else {
+            return ImageDir::absent(dir);
+        };
+        let mut hidden: BTreeSet<CPath> = BTreeSet::new();
+        for layer in &self.0 {
+            let root = layer.join(rel);
+            let entries = walkdir::WalkDir::new(&root)
+                .min_depth(1)
+                .into_iter()
+                .filter_map(Result::ok);
+            for entry in entries.take(IMAGE_DIR_WALK_LIMIT) {
+                let name = entry.file_name().as_bytes();
+                let whiteout = name.starts_with(b".wh.")
+                    || entry
+                        .metadata()
+                        .is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == 0);
+                let Ok(sub) = entry.path().strip_prefix(&root) else {
+                    continue;
+                };
+                let mut path = dir.as_bytes().to_vec();
+                path.push(b'/');
+                path.extend_from_slice(sub.as_os_str().as_bytes());
+                if !whiteout && !written.contains(path.as_slice()) {
+                    hidden.insert(path);
+                }
+            }
+        }
+        ImageDir::listing(dir, Some(meta_of(&own)), &hidden.iter().collect::<Vec<_>>())
     }
 }
 

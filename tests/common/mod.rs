@@ -462,3 +462,70 @@ impl Drop for TempDir {
         let _ = fs::remove_dir_all(&self.0);
     }
 }
+
+/// The rofs-audit binary under test.
+pub fn rofs_audit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rofs-audit"))
+}
+
+/// Runs the CLI and asserts that nothing it created survives it.
+pub fn run(args: &[&str]) -> Output {
+    let child = rofs_audit()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run rofs-audit");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("wait for rofs-audit");
+    let left = leftovers(&format!("dev.rofs-audit.pid={pid}"));
+    assert!(left.is_empty(), "rofs-audit {args:?} left {left:?} behind");
+    output
+}
+
+/// Runs the CLI with `--format json` and parses what it prints; `codes` are the acceptable exits.
+pub fn run_json(args: &[&str], codes: &[i32]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--format", "json"]);
+    let out = run(&all);
+    let code = out.status.code().unwrap_or(-1);
+    assert!(
+        codes.contains(&code),
+        "rofs-audit {all:?} exited {code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("rofs-audit prints JSON")
+}
+
+/// Polls `GET path` on 127.0.0.1:`port` until it answers 200, for up to `timeout`.
+pub fn wait_for_200(port: u16, path: &str, timeout: std::time::Duration) -> bool {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            if s.write_all(request.as_bytes()).is_ok()
+                && s.read_to_string(&mut answer).is_ok()
+                && answer.starts_with("HTTP/1.1 200")
+            {
+                return true;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+/// The host port Docker published for a container's port 8080.
+pub fn published_port(container: &str) -> u16 {
+    let mapping = docker_ok(&["port", container, "8080"]);
+    mapping
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no published port in {mapping:?}"))
+}

@@ -1,0 +1,87 @@
+//! Analyze: judge a trace for a platform profile (which writes would fail), plan the mounts that
+//! fix what a mount can fix, and name the root causes.
+
+mod mounts;
+pub mod remedies;
+
+use crate::model::{Plan, Report, Trace, Verdict};
+use crate::profile::Profile;
+
+pub use mounts::is_below;
+pub use remedies::Catalogue;
+
+/// Judges `trace` for `profile`. `declared` are mount points the audited configuration already
+/// has (as `--tmpfs PATH[:OPTIONS]`); writes under them are covered.
+pub fn analyze(
+    mut trace: Trace,
+    profile: &Profile,
+    declared: &[String],
+    catalogue: &Catalogue,
+) -> Report {
+    let declared_paths: Vec<&str> = declared
+        .iter()
+        .map(|d| d.split(':').next().unwrap_or(d))
+        .collect();
+    for w in &mut trace.writes {
+        let covered = profile.is_writable(&w.path)
+            || declared_paths
+                .iter()
+                .any(|d| w.path == *d || is_below(&w.path, d))
+            || (w.volume && profile.image_volumes_writable);
+        w.would_fail = Some(!covered);
+    }
+    let failing: Vec<&crate::model::Write> = trace
+        .writes
+        .iter()
+        .filter(|w| w.would_fail == Some(true))
+        .collect();
+    let planner = mounts::Planner {
+        dirs: trace
+            .image_dirs
+            .iter()
+            .map(|d| (d.path.as_str(), d))
+            .collect(),
+        profile,
+        user: &trace.run.user,
+    };
+    let (mounts, unfixable) = planner.plan(&failing);
+    let remedies = catalogue.matches(&trace, &failing);
+    let verdict = if failing.is_empty() {
+        Verdict::Compatible
+    } else if !unfixable.is_empty() {
+        Verdict::NeedsChanges
+    } else {
+        Verdict::NeedsMounts
+    };
+    let plan = Plan {
+        profile: profile.name.clone(),
+        verdict,
+        mounts,
+        declared_mounts: declared.to_vec(),
+        remedies,
+        unfixable,
+    };
+    Report { trace, plan }
+}
+
+/// When a verdict fails a CI gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// any write that would fail (needs-mounts or needs-changes)
+    NeedsMounts,
+    /// only what no mount can fix
+    NeedsChanges,
+    /// never: report only
+    Never,
+}
+
+impl FailOn {
+    pub fn exit_code(self, verdict: Verdict) -> i32 {
+        let fails = match self {
+            FailOn::NeedsMounts => verdict != Verdict::Compatible,
+            FailOn::NeedsChanges => verdict == Verdict::NeedsChanges,
+            FailOn::Never => false,
+        };
+        i32::from(fails)
+    }
+}

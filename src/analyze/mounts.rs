@@ -1,0 +1,361 @@
+//! Mount planning: the fewest mount points that make every failing write succeed, placed where
+//! they hide none of the image's files, sized from what was written and owned by the app's user.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::model::{FileType, ImageDir, Mount, MountKind, Unfixable, Write};
+use crate::profile::Profile;
+
+/// Every tmpfs gets at least this much: apps write more on a busy day than in a trace.
+const FLOOR_MIB: u64 = 16;
+/// Observed bytes are doubled, then rounded up to a power of two.
+const HEADROOM: u64 = 2;
+
+/// Paths that hold data meant to outlive the container: memory would lose it at every start.
+const PERSISTENT: &[&str] = &[
+    "**/*.db",
+    "**/*.sqlite",
+    "**/*.sqlite3",
+    "**/*.mdb",
+    "/var/lib/postgresql/**",
+    "/var/lib/mysql/**",
+    "**/uploads/**",
+];
+
+pub struct Planner<'a> {
+    pub dirs: HashMap<&'a str, &'a ImageDir>,
+    pub profile: &'a Profile,
+    /// The container's user, as `docker run --user` takes it.
+    pub user: &'a str,
+}
+
+impl Planner<'_> {
+    pub fn plan(&self, failing: &[&Write]) -> (Vec<Mount>, Vec<Unfixable>) {
+        let mut unfixable = vec![];
+        if !self.profile.tmpfs.available && self.profile.fallback.is_none() {
+            let writable: Vec<&str> = self
+                .profile
+                .writable
+                .iter()
+                .map(|w| w.path.as_str())
+                .collect();
+            for w in failing {
+                unfixable.push(Unfixable {
+                    path: w.path.clone(),
+                    reason: format!(
+                        "{} cannot add writable mounts; only {} is writable: make the app write there",
+                        self.profile.title,
+                        writable.join(", ")
+                    ),
+                });
+            }
+            return (vec![], unfixable);
+        }
+        let mut chosen: Vec<String> = vec![];
+        for w in failing {
+            match self.mount_point(w) {
+                Ok(dir) => chosen.push(dir),
+                Err(reason) => unfixable.push(Unfixable {
+                    path: w.path.clone(),
+                    reason,
+                }),
+            }
+        }
+        chosen.sort();
+        chosen.dedup();
+        let outermost: Vec<&String> = chosen
+            .iter()
+            .filter(|d| !chosen.iter().any(|o| o != *d && is_below(d, o)))
+            .collect();
+        let mounts = outermost
+            .into_iter()
+            .map(|dir| {
+                let covers: Vec<&Write> = failing
+                    .iter()
+                    .copied()
+                    .filter(|w| w.path == *dir || is_below(&w.path, dir))
+                    .collect();
+                self.mount(dir, &covers)
+            })
+            .collect();
+        (mounts, unfixable)
+    }
+
+    /// The highest directory above `w` that hides nothing of the image: the fewest mounts cover
+    /// the most writes, and none makes the app lose a file it reads.
+    fn mount_point(&self, w: &Write) -> Result<String, String> {
+        let mut chain: Vec<&str> = vec![];
+        if w.file_type == FileType::Dir {
+            chain.push(&w.path);
+        }
+        let mut path = w.path.as_str();
+        while let Some((parent, _)) = path.rsplit_once('/') {
+            if parent.is_empty() {
+                break;
+            }
+            chain.push(parent);
+            path = parent;
+        }
+        let Some(deepest) = chain.first() else {
+            return Err(format!(
+                "{} is written directly in /, where no mount can go; move it into a directory of its own",
+                w.path
+            ));
+        };
+        let hides = |d: &str| self.dirs.get(d).filter(|i| i.hidden > 0);
+        if let Some(info) = hides(deepest) {
+            return Err(format!(
+                "{} is written inside {deepest}, which holds {} of the image ({}{}); a mount there \
+                 would hide them. Make the app write elsewhere (an env var or config option \
+                 pointing at a mounted path such as /tmp), or create the file at build time",
+                w.path,
+                plural(info.hidden, "entry", "entries"),
+                info.hidden_sample.join(", "),
+                if info.hidden as usize > info.hidden_sample.len() { ", …" } else { "" },
+            ));
+        }
+        let highest = chain
+            .iter()
+            .take_while(|d| hides(d).is_none())
+            .last()
+            .expect("deepest is clean");
+        Ok(highest.to_string())
+    }
+
+    fn mount(&self, dir: &str, covers: &[&Write]) -> Mount {
+        let mut bytes: BTreeMap<&str, u64> = BTreeMap::new();
+        for w in covers {
+            let b = bytes.entry(&w.path).or_default();
+            *b = (*b).max(w.bytes.unwrap_or(0));
+        }
+        let total: u64 = bytes.values().sum();
+        let mut size_mib = total
+            .saturating_mul(HEADROOM)
+            .div_ceil(1 << 20)
+            .next_power_of_two()
+            .max(FLOOR_MIB);
+        let mut warnings = vec![];
+        if let Some(max) = self.profile.tmpfs.max_size_mib.filter(|m| size_mib > *m) {
+            warnings.push(format!(
+                "{size_mib} MiB wanted, but {} allows {max} MiB",
+                self.profile.title
+            ));
+            size_mib = max;
+        }
+        let executable = covers.iter().any(|w| {
+            w.file_type == FileType::File
+                && w.mode
+                    .as_deref()
+                    .and_then(|m| u32::from_str_radix(m, 8).ok())
+                    .is_some_and(|m| m & 0o111 != 0)
+        });
+        let mut options = vec![
+            if executable { "exec" } else { "noexec" }.to_string(),
+            "nosuid".into(),
+            "nodev".into(),
+        ];
+        match self.owner(covers) {
+            Owner::Root => {}
+            Owner::Ids(uid, gid) => {
+                // Docker does not carry an image directory's owner over to a tmpfs mounted on
+                // it: without these the app's own user could not write there.
+                options.push(format!("uid={uid}"));
+                options.push(format!("gid={gid}"));
+            }
+            Owner::Unknown => warnings.push(format!(
+                "the app runs as {:?}, whose numeric uid the trace could not see: add uid=/gid= for it",
+                self.user
+            )),
+        }
+        let info = self.dirs.get(dir);
+        let exists_in_image = info.is_some_and(|i| i.exists);
+        if exists_in_image {
+            warnings.push(format!(
+                "replaces the image's directory {dir}, which holds nothing the app did not write"
+            ));
+        }
+        let persistent: Vec<&str> = covers
+            .iter()
+            .filter(|w| PERSISTENT.iter().any(|g| super::remedies::glob(g, &w.path)))
+            .map(|w| w.path.as_str())
+            .collect();
+        let kind = if persistent.is_empty() {
+            MountKind::Tmpfs
+        } else {
+            warnings.push(format!(
+                "{} looks like data meant to last: a tmpfs empties at every start, use a volume",
+                persistent.join(", ")
+            ));
+            MountKind::Volume
+        };
+        Mount {
+            path: dir.to_string(),
+            kind,
+            size_mib,
+            options,
+            covers: bytes.keys().map(|p| p.to_string()).collect(),
+            exists_in_image,
+            warnings,
+        }
+    }
+
+    fn owner(&self, covers: &[&Write]) -> Owner {
+        let mut parts = self.user.splitn(2, ':');
+        let user = parts.next().unwrap_or("");
+        let group = parts.next();
+        if matches!(user, "" | "0" | "root") {
+            return Owner::Root;
+        }
+        // The app's own files carry its uid and gid: the trace saw them.
+        let seen = covers.iter().find_map(|w| Some((w.uid?, w.gid?)));
+        let uid = user.parse::<u32>().ok().or(seen.map(|s| s.0));
+        let gid = group
+            .and_then(|g| g.parse().ok())
+            .or(seen.map(|s| s.1))
+            .or(uid);
+        match (uid, gid) {
+            (Some(u), Some(g)) => Owner::Ids(u, g),
+            _ => Owner::Unknown,
+        }
+    }
+}
+
+enum Owner {
+    Root,
+    Ids(u32, u32),
+    Unknown,
+}
+
+pub fn is_below(path: &str, dir: &str) -> bool {
+    path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Change, Phase};
+
+    fn write(path: &str, bytes: u64, uid: u32) -> Write {
+        Write {
+            path: path.into(),
+            non_utf8: false,
+            change: Change::Created,
+            file_type: FileType::File,
+            bytes: Some(bytes),
+            mode: Some("0644".into()),
+            uid: Some(uid),
+            gid: Some(uid),
+            phase: Phase::Startup,
+            probe: None,
+            volume: false,
+            would_fail: Some(true),
+        }
+    }
+
+    fn dir(path: &str, hidden: &[&str], uid: u32) -> ImageDir {
+        ImageDir {
+            path: path.into(),
+            exists: true,
+            hidden: hidden.len() as u64,
+            hidden_sample: hidden.iter().map(|h| h.to_string()).collect(),
+            uid: Some(uid),
+            gid: Some(uid),
+        }
+    }
+
+    fn plan(writes: &[Write], dirs: &[ImageDir], user: &str) -> (Vec<Mount>, Vec<Unfixable>) {
+        let profile = crate::profile::load("docker").unwrap();
+        let planner = Planner {
+            dirs: dirs.iter().map(|d| (d.path.as_str(), d)).collect(),
+            profile: &profile,
+            user,
+        };
+        planner.plan(&writes.iter().collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn mounts_go_as_high_as_hides_nothing_and_one_covers_many() {
+        // /srv does not exist in the image; /var holds the image's /var/lib.
+        let writes = [
+            write("/srv/a/x", 10, 0),
+            write("/srv/b/y", 10, 0),
+            write("/var/run/app.pid", 5, 0),
+        ];
+        let dirs = [dir("/var", &["/var/lib"], 0), dir("/var/run", &[], 0)];
+        let (mounts, unfixable) = plan(&writes, &dirs, "");
+        assert!(unfixable.is_empty());
+        let paths: Vec<&str> = mounts.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["/srv", "/var/run"]);
+        assert_eq!(mounts[0].covers, ["/srv/a/x", "/srv/b/y"]);
+        assert_eq!(
+            mounts[0].options,
+            ["noexec", "nosuid", "nodev"],
+            "root needs no owner options"
+        );
+        assert_eq!(mounts[0].size_mib, 16);
+        assert!(mounts[1].exists_in_image && !mounts[0].exists_in_image);
+    }
+
+    #[test]
+    fn a_hidden_empty_directory_keeps_the_mount_below_it() {
+        // Mounting /var would hide the image's empty /var/run, which the app expects to exist.
+        let writes = [write("/var/cache/app/blob", 10, 0)];
+        let dirs = [dir("/var", &["/var/run"], 0)];
+        let (mounts, _) = plan(&writes, &dirs, "");
+        assert_eq!(mounts[0].path, "/var/cache");
+    }
+
+    #[test]
+    fn a_file_rewritten_next_to_files_the_app_needs_cannot_be_mounted() {
+        let writes = [write("/etc/app/state.conf", 10, 0)];
+        let dirs = [
+            dir("/etc", &["/etc/app", "/etc/app/base.conf"], 0),
+            dir("/etc/app", &["/etc/app/base.conf"], 0),
+        ];
+        let (mounts, unfixable) = plan(&writes, &dirs, "");
+        assert!(mounts.is_empty());
+        assert_eq!(unfixable.len(), 1);
+        let reason = &unfixable[0].reason;
+        assert!(
+            reason.contains("/etc/app/base.conf") && reason.contains("would hide"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_non_root_app_gets_owner_options_even_on_an_image_directory() {
+        let writes = [write("/var/run/app.pid", 5, 1000)];
+        let dirs = [dir("/var", &["/var/lib"], 0), dir("/var/run", &[], 1000)];
+        let (mounts, _) = plan(&writes, &dirs, "1000");
+        assert_eq!(
+            mounts[0].options,
+            ["noexec", "nosuid", "nodev", "uid=1000", "gid=1000"]
+        );
+        // A user given by name: the ids come from the files the app wrote.
+        let (mounts, _) = plan(&writes, &dirs, "appuser");
+        assert!(mounts[0].options.contains(&"uid=1000".to_string()));
+    }
+
+    #[test]
+    fn sizes_follow_observed_bytes_and_state_gets_a_volume() {
+        let writes = [write("/data/app.db", 30 << 20, 0)];
+        let (mounts, _) = plan(&writes, &[], "");
+        assert_eq!(mounts[0].size_mib, 64);
+        assert_eq!(mounts[0].kind, MountKind::Volume);
+        assert!(mounts[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("use a volume")));
+    }
+
+    #[test]
+    fn a_write_directly_in_root_is_unfixable() {
+        let (mounts, unfixable) = plan(&[write("/app.pid", 5, 0)], &[], "");
+        assert!(mounts.is_empty());
+        assert!(unfixable[0].reason.contains("directly in /"));
+    }
+}

@@ -1,0 +1,294 @@
+//! `rofs-audit audit`, `suggest` and `profiles` against the real Docker Engine.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    docker, docker_ok, published_port, run, run_json, wait_for_200, ContainerGuard, ImageSpec,
+    TempDir,
+};
+use serde_json::Value;
+
+fn mounts(report: &Value) -> Vec<&Value> {
+    report["mounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .collect()
+}
+
+/// A UID 1000 app that writes its pid file into /var/run, a directory of the image it owns.
+fn owned_dir_image() -> String {
+    ImageSpec::new("owned-var-run")
+        .dir("/var/run", 1000, 1000, 0o755)
+        .line("USER 1000")
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/run/app.pid")
+        .build()
+}
+
+/// Runs `image` read-only with `tmpfs` mounts exactly as the report says to, the way a user
+/// would paste them: `docker run --read-only --tmpfs PATH:OPTIONS,size=Nm`.
+fn run_read_only(image: &str, tmpfs: &[String]) -> ContainerGuard {
+    let mut args = vec![
+        "run",
+        "-d",
+        "--read-only",
+        "-p",
+        "127.0.0.1::8080",
+        "--label",
+        "dev.rofs-audit.test=1",
+    ];
+    for t in tmpfs {
+        args.extend_from_slice(&["--tmpfs", t]);
+    }
+    args.push(image);
+    ContainerGuard(docker_ok(&args))
+}
+
+fn docker_tmpfs_flag(mount: &Value) -> String {
+    let options: Vec<&str> = mount["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    format!(
+        "{}:{},size={}m",
+        mount["path"].as_str().unwrap(),
+        options.join(","),
+        mount["size_mib"]
+    )
+}
+
+#[test]
+fn the_suggested_mount_for_a_uid_1000_app_lets_it_start_read_only() {
+    let image = owned_dir_image();
+    let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
+    assert_eq!(report["verdict"], "needs-mounts");
+    assert_eq!(report["profile"], "docker");
+    let pid = report["writes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["path"] == "/var/run/app.pid")
+        .unwrap();
+    assert_eq!(
+        (pid["would_fail"].as_bool(), pid["uid"].as_u64()),
+        (Some(true), Some(1000))
+    );
+    let mounts = mounts(&report);
+    assert_eq!(mounts.len(), 1, "{mounts:?}");
+    // Not /var: that would hide nothing here but the image's /var/run, which the app needs.
+    assert_eq!(mounts[0]["path"], "/var/run");
+    assert_eq!(mounts[0]["exists_in_image"], true);
+    let options = mounts[0]["options"].as_array().unwrap();
+    // `USER 1000` with no group runs with gid 0: the owner is what the trace saw the app use.
+    let gid = format!("gid={}", pid["gid"]);
+    assert!(
+        options.contains(&"uid=1000".into()) && options.contains(&gid.as_str().into()),
+        "{options:?}"
+    );
+
+    // Applied by hand, the suggestion works.
+    let fixed = run_read_only(&image, &[docker_tmpfs_flag(mounts[0])]);
+    let port = published_port(fixed.id());
+    assert!(
+        wait_for_200(port, "/health", Duration::from_secs(20)),
+        "logs: {}",
+        docker_ok(&["logs", fixed.id()])
+    );
+    let logs = String::from_utf8_lossy(&docker(&["logs", fixed.id()]).stderr).into_owned();
+    assert!(
+        !logs.contains("Read-only") && !logs.contains("Permission denied"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn the_ownership_trap_is_real_a_tmpfs_without_owner_options_is_root_owned() {
+    // Pins the measured fact the owner options exist for: Docker does not carry the image
+    // directory's owner (1000) over to a tmpfs mounted on it.
+    let image = owned_dir_image();
+    let plain = run_read_only(&image, &["/var/run:size=16m".to_string()]);
+    let status = docker_ok(&["wait", plain.id()]);
+    let logs = docker(&["logs", plain.id()]);
+    let stderr = String::from_utf8_lossy(&logs.stderr);
+    assert_eq!(status, "3", "the app should fail: {stderr}");
+    assert!(
+        stderr.contains("cannot write /var/run/app.pid: Permission denied (os error 13)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn rewriting_a_file_next_to_files_the_app_needs_is_needs_changes_with_no_mount_there() {
+    let image = ImageSpec::new("rewrites-config")
+        .file("/etc/app/base.conf", b"base", 0, 0, 0o644)
+        .file("/etc/app/state.conf", b"old", 0, 0, 0o644)
+        .line("ENV FIXTURE_STARTUP_WRITES=/etc/app/state.conf,/var/run/app.pid")
+        .build();
+    let report = run_json(&["audit", &image], &[1]);
+    assert_eq!(report["verdict"], "needs-changes");
+    assert_eq!(report["profile"], "ecs-fargate", "the default profile");
+    let unfixable = report["unfixable"].as_array().unwrap();
+    assert_eq!(unfixable.len(), 1, "{unfixable:?}");
+    assert_eq!(unfixable[0]["path"], "/etc/app/state.conf");
+    assert!(unfixable[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("/etc/app/base.conf"));
+    for m in mounts(&report) {
+        let path = m["path"].as_str().unwrap();
+        assert!(
+            !"/etc/app".starts_with(path),
+            "a mount at {path} would hide /etc/app/base.conf"
+        );
+    }
+    // What a mount can fix still gets one.
+    assert!(mounts(&report)
+        .iter()
+        .any(|m| m["path"] == "/var/run" || m["path"] == "/var"));
+}
+
+#[test]
+fn a_uv_run_launcher_gets_the_launcher_remedy() {
+    let image = ImageSpec::new("uv-launcher")
+        .launcher("uv")
+        .line("ENV HOME=/root")
+        .line(r#"CMD ["uv", "run", "python", "-m", "app"]"#)
+        .build();
+    let report = run_json(&["audit", &image], &[1]);
+    let remedies = report["remedies"].as_array().unwrap();
+    let uv = remedies
+        .iter()
+        .find(|r| r["id"] == "uv-run")
+        .unwrap_or_else(|| panic!("no uv-run in {remedies:?}"));
+    assert!(uv["fix"].as_str().unwrap().contains(".venv/bin/python"));
+    assert_eq!(
+        uv["paths"],
+        serde_json::json!(["/root/.cache/uv/launcher.lock"])
+    );
+}
+
+#[test]
+fn writes_only_where_the_platform_is_writable_pass_with_exit_0() {
+    let image = ImageSpec::new("shm-only")
+        .line("ENV FIXTURE_STARTUP_WRITES=/dev/shm/heartbeat")
+        .build();
+    let report = run_json(&["audit", &image, "--profile", "docker"], &[0]);
+    assert_eq!(report["verdict"], "compatible");
+    // A declared mount covers what it covers: the same gate passes with the fix in place.
+    let pid_image = owned_dir_image();
+    let report = run_json(
+        &[
+            "audit",
+            &pid_image,
+            "--profile",
+            "docker",
+            "--tmpfs",
+            "/var/run:uid=1000,gid=1000",
+        ],
+        &[0],
+    );
+    assert_eq!(report["verdict"], "compatible");
+}
+
+#[test]
+fn suggest_rejudges_a_recorded_trace_without_an_engine() {
+    let dir = TempDir::new("suggest");
+    let trace_file = dir.path().join("trace.json");
+    let image = owned_dir_image();
+    let out = run(&[
+        "trace",
+        &image,
+        "--format",
+        "json",
+        "-o",
+        trace_file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = common::rofs_audit()
+        .args([
+            "suggest",
+            "--from",
+            trace_file.to_str().unwrap(),
+            "--profile",
+            "kubernetes",
+            "--format",
+            "json",
+        ])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["profile"].as_str(), report["verdict"].as_str()),
+        (Some("kubernetes"), Some("needs-mounts"))
+    );
+    // Another format of the same judgement, also without an engine.
+    let out = common::rofs_audit()
+        .args([
+            "suggest",
+            "--from",
+            trace_file.to_str().unwrap(),
+            "--profile",
+            "ecs-fargate",
+            "--emit",
+            "cdk",
+        ])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("readonlyRootFilesystem") && text.contains("addTmpfs"),
+        "{text}"
+    );
+}
+
+#[test]
+fn profiles_are_listed_shown_and_a_malformed_one_is_rejected_with_its_position() {
+    let list = run(&["profiles"]);
+    let list = String::from_utf8_lossy(&list.stdout);
+    for name in [
+        "ecs-fargate",
+        "ecs-ec2",
+        "kubernetes",
+        "docker",
+        "podman",
+        "lambda",
+    ] {
+        assert!(list.contains(name), "{name} not in {list}");
+    }
+    let shown = run(&["profiles", "show", "lambda"]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("/tmp"));
+
+    let dir = TempDir::new("bad-profile");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "name: broken\ntitle: [unclosed\n").unwrap();
+    let out = run(&[
+        "suggest",
+        "--from",
+        "/dev/null",
+        "--profile",
+        bad.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:2:", bad.display())),
+        "no file:line in {stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
