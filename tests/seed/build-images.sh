@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Builds the seed images the auditor is tested against, without any registry:
+#   rofs-audit-seed/base:bookworm    debootstrap'd Debian with python3 (docker import)
+#   rofs-audit-seed/webhook:before   Flask app started by `uv run` (fails read-only)
+#   rofs-audit-seed/webhook:after    same app started by the venv's python (survives read-only)
+# Only missing tags are built; remove a tag (docker rmi) to rebuild it.
+# Downloads (rootfs tarball, wheels, uv) are cached in $SEED_CACHE, outside the repo.
+# --verify also runs each app image and checks the behaviour the tests rely on.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BASE=rofs-audit-seed/base:bookworm
+BEFORE=rofs-audit-seed/webhook:before
+AFTER=rofs-audit-seed/webhook:after
+LABEL=dev.rofs-audit.test=1
+UV_VERSION=0.13.9
+SEED_CACHE=${SEED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rofs-audit-seed}
+# Wheels for the image's interpreter (Debian bookworm: CPython 3.11, glibc x86_64), not the host's.
+PIP_TARGET=(--only-binary=:all: --python-version 3.11 --implementation cp --abi cp311
+            --platform manylinux2014_x86_64)
+
+VERIFY=0
+case "${1:-}" in
+  --verify) VERIFY=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--verify]" >&2; exit 2 ;;
+esac
+
+WORK=$(mktemp -d /tmp/rofs-audit-seed.XXXXXX)
+CONTAINERS=()
+cleanup() {
+  if ((${#CONTAINERS[@]})); then docker rm -f "${CONTAINERS[@]}" >/dev/null 2>&1 || true; fi
+  # An interrupted debootstrap leaves /proc and /sys mounted inside the target.
+  awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r |
+    while read -r m; do umount -l "$m" || true; done
+  rm -rf --one-file-system "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log() { printf '==> %s\n' "$*"; }
+# Runs "$@" and reports its wall time.
+timed() {
+  local t0=$EPOCHREALTIME
+  "$@"
+  awk -v a="$t0" -v b="$EPOCHREALTIME" -v s="$1" 'BEGIN { printf "    %s: %.1fs\n", s, b - a }'
+}
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+debian_mirror() {
+  local m
+  m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+        2>/dev/null | grep -v '^[[:space:]]*#' | grep -oE 'https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
+        | head -n1 | tr -d '[:space:]') || true
+  echo "${SEED_DEBIAN_MIRROR:-${m:-http://deb.debian.org/debian}}"
+}
+
+rootfs_tarball() {
+  local dir=$WORK/rootfs tar=$SEED_CACHE/rootfs-bookworm.tar mirror
+  mirror=$(debian_mirror)
+  log "debootstrap bookworm (minbase + python3, python3-venv) from $mirror"
+  debootstrap --variant=minbase --include=python3,python3-venv bookworm "$dir" "$mirror" \
+    >"$WORK/debootstrap.log" 2>&1 || { tail -n 30 "$WORK/debootstrap.log" >&2; return 1; }
+  # Same trimming as Debian's slim images: nothing here is needed at runtime.
+  rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/* "$dir"/var/log/* \
+         "$dir"/usr/share/{doc,man,info,locale}/*
+  mkdir -p "$SEED_CACHE"
+  tar --numeric-owner -C "$dir" -cf "$tar.partial" .
+  mv "$tar.partial" "$tar"
+}
+
+import_base() {
+  docker import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' \
+    --change "LABEL $LABEL" "$SEED_CACHE/rootfs-bookworm.tar" "$BASE" >/dev/null
+}
+
+uv_binary() {
+  local dir=$SEED_CACHE/uv
+  log "downloading uv $UV_VERSION wheel"
+  python3 -m pip download -q "${PIP_TARGET[@]}" --no-deps -d "$dir" "uv==$UV_VERSION"
+  python3 - "$dir" "$UV_VERSION" <<'PY'
+import glob, os, sys, zipfile
+d, v = sys.argv[1:]
+whl = zipfile.ZipFile(glob.glob(f"{d}/uv-{v}-*.whl")[0])
+with open(f"{d}/uv-{v}.partial", "wb") as out:
+    out.write(whl.read(f"uv-{v}.data/scripts/uv"))
+os.chmod(f"{d}/uv-{v}.partial", 0o755)
+os.replace(f"{d}/uv-{v}.partial", f"{d}/uv-{v}")
+PY
+}
+
+wheels() {
+  local req=$1 dir=$SEED_CACHE/wheels stamp
+  stamp=$dir/.complete-$(sha256sum "$req" | cut -c1-16)
+  [[ -e $stamp ]] && { log "wheels pinned by uv.lock: cached"; return 0; }
+  log "downloading wheels pinned by uv.lock"
+  python3 -m pip download -q "${PIP_TARGET[@]}" --require-hashes -r "$req" -d "$dir"
+  touch "$stamp"
+}
+
+docker_build() {
+  local tag=$1 ctx=$2
+  docker build --force-rm -t "$tag" "$ctx" >"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; return 1; }
+}
+
+build_before() {
+  local ctx=$WORK/ctx-before uv=$SEED_CACHE/uv/uv-$UV_VERSION
+  [[ -x $uv ]] || timed uv_binary
+  mkdir -p "$ctx/app/app" "$ctx/wheels"
+  cp "$HERE/before.Dockerfile" "$ctx/Dockerfile"
+  cp "$uv" "$ctx/uv"
+  cp "$HERE"/app/{pyproject.toml,uv.lock} "$ctx/app/"
+  cp "$HERE"/app/app/*.py "$ctx/app/app/"
+  UV_NO_CACHE=1 "$uv" export --quiet --frozen --no-dev --no-emit-project --no-header \
+    --project "$ctx/app" -o "$ctx/requirements.txt"
+  timed wheels "$ctx/requirements.txt"
+  # Only the pinned wheels go in: the cache may hold older versions.
+  sed -nE 's/^([A-Za-z0-9_.-]+)==([^ ]+).*/\1 \2/p' "$ctx/requirements.txt" | while read -r n v; do
+    n=$(tr '[:upper:]-' '[:lower:]_' <<<"$n")
+    find "$SEED_CACHE/wheels" -maxdepth 1 -iname "${n}-${v}-*.whl" -exec cp {} "$ctx/wheels/" \;
+  done
+  log "docker build $BEFORE"
+  timed docker_build "$BEFORE" "$ctx"
+}
+
+build_after() {
+  mkdir -p "$WORK/ctx-after"
+  cp "$HERE/after.Dockerfile" "$WORK/ctx-after/Dockerfile"
+  log "docker build $AFTER"
+  timed docker_build "$AFTER" "$WORK/ctx-after"
+}
+
+# Starts a labelled container into $CID and records it for cleanup.
+start() {
+  CID=$(docker run -d --label "$LABEL" -p 127.0.0.1::5000 "$@")
+  CONTAINERS+=("$CID")
+}
+
+# Prints the HTTP status of GET path, waiting up to 15s for the server to come up.
+http_status() {
+  local id=$1 path=$2 addr code i
+  for ((i = 0; i < 30; i++)); do
+    if [[ $(docker inspect -f '{{.State.Running}}' "$id") != true ]]; then echo exited; return; fi
+    if addr=$(docker port "$id" 5000/tcp 2>/dev/null | head -n1) && [[ -n $addr ]]; then
+      code=$(curl -sS -o /dev/null -w '%{http_code}' "http://$addr$path" 2>/dev/null) || true
+      if [[ $code != 000 ]]; then echo "$code"; return; fi
+    fi
+    sleep 0.5
+  done
+  echo timeout
+}
+
+verify() {
+  local st fail=0
+  log "verify $BEFORE, writable root"
+  start "$BEFORE"
+  st=$(http_status "$CID" /health); echo "    GET /health: $st"; [[ $st == 200 ]] || fail=1
+  docker diff "$CID" | sort | sed 's/^/    /'
+  docker diff "$CID" | grep -qx 'A /home/appuser/.cache/uv' || fail=1
+  log "verify $BEFORE, --read-only (must fail)"
+  start --read-only "$BEFORE"
+  st=$(http_status "$CID" /health); echo "    GET /health: $st"; [[ $st == exited ]] || fail=1
+  docker logs "$CID" 2>&1 | sed 's/^/    /'
+  docker logs "$CID" 2>&1 | grep -q 'Read-only file system' || fail=1
+  log "verify $AFTER, --read-only"
+  start --read-only "$AFTER"
+  st=$(http_status "$CID" /health); echo "    GET /health: $st"; [[ $st == 200 ]] || fail=1
+  st=$(http_status "$CID" /health/ready); echo "    GET /health/ready: $st"; [[ $st == 200 ]] || fail=1
+  if docker logs "$CID" 2>&1 | grep -i 'read-only'; then fail=1; fi
+  docker logs "$CID" 2>&1 | sed 's/^/    /'
+  ((fail == 0)) || { echo "verification FAILED" >&2; return 1; }
+  log "verified"
+}
+
+T0=$EPOCHREALTIME
+# Each image is built from the previous one, so a fresh one makes the later ones stale.
+stale=0
+if have_image "$BASE"; then
+  log "$BASE: present"
+else
+  [[ -s $SEED_CACHE/rootfs-bookworm.tar ]] || timed rootfs_tarball
+  log "docker import $BASE"
+  timed import_base
+  stale=1
+fi
+if ((stale)) || ! have_image "$BEFORE"; then
+  docker rmi "$BEFORE" "$AFTER" >/dev/null 2>&1 || true
+  build_before
+  stale=1
+else
+  log "$BEFORE: present"
+fi
+if ((stale)) || ! have_image "$AFTER"; then build_after; else log "$AFTER: present"; fi
+awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "==> images ready in %.1fs\n", b - a }'
+docker image ls --format '    {{.Repository}}:{{.Tag}}  {{.Size}}' --filter 'reference=rofs-audit-seed/*'
+((VERIFY == 0)) || verify
