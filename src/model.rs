@@ -65,6 +65,18 @@ pub struct RunInfo {
     pub env_names: Vec<String>,
 }
 
+impl RunInfo {
+    /// The user part of `user[:group]`, as `docker run --user` takes it.
+    pub fn user_name(&self) -> &str {
+        self.user.split(':').next().unwrap_or("")
+    }
+
+    /// No user means the image's default, which is root.
+    pub fn runs_as_root(&self) -> bool {
+        matches!(self.user_name(), "" | "0" | "root")
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum TracingMode {
@@ -277,16 +289,10 @@ pub fn escape_path(raw: &[u8]) -> (String, bool) {
     let mut non_utf8 = false;
     for chunk in raw.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if c.is_control() || c == '\\' {
-                if c == '\\' {
-                    out.push_str("\\\\");
-                } else {
-                    for b in c.to_string().bytes() {
-                        out.push_str(&format!("\\x{b:02x}"));
-                    }
-                }
+            if c == '\\' {
+                out.push_str("\\\\");
             } else {
-                out.push(c);
+                push_escaped(&mut out, c);
             }
         }
         for b in chunk.invalid() {
@@ -301,15 +307,20 @@ pub fn escape_path(raw: &[u8]) -> (String, bool) {
 pub fn escape_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() {
-            for b in c.to_string().bytes() {
-                out.push_str(&format!("\\x{b:02x}"));
-            }
-        } else {
-            out.push(c);
-        }
+        push_escaped(&mut out, c);
     }
     out
+}
+
+/// Pushes `c`, or its UTF-8 bytes as `\xNN` when it is a control character.
+fn push_escaped(out: &mut String, c: char) {
+    if c.is_control() {
+        for b in c.to_string().bytes() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    } else {
+        out.push(c);
+    }
 }
 
 #[cfg(test)]
@@ -325,6 +336,20 @@ mod tests {
         );
         assert_eq!(escape_path(b"/a\\b"), ("/a\\\\b".to_string(), false));
         assert_eq!(escape_text("a\x1b[2Jb'\\"), "a\\x1b[2Jb'\\");
+    }
+
+    #[test]
+    fn root_is_no_user_uid_0_or_root_with_any_group() {
+        let run = |user: &str| RunInfo {
+            user: user.into(),
+            ..RunInfo::default()
+        };
+        for user in ["", "0", "root", "0:0", "root:wheel"] {
+            assert!(run(user).runs_as_root(), "{user:?}");
+        }
+        for user in ["1000", "1000:0", "appuser"] {
+            assert!(!run(user).runs_as_root(), "{user:?}");
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub fn analyze(
             .map(|d| (d.path.as_str(), d))
             .collect(),
         profile,
-        user: &trace.run.user,
+        run: &trace.run,
     };
     let (mounts, unfixable) = planner.plan(&failing);
     let remedies = catalogue.matches(&trace, &failing);

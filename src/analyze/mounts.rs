@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::model::{FileType, ImageDir, Mount, MountKind, Unfixable, Write};
+use crate::model::{FileType, ImageDir, Mount, MountKind, RunInfo, Unfixable, Write};
 use crate::profile::Profile;
 
 /// Every tmpfs gets at least this much: apps write more on a busy day than in a trace.
@@ -25,8 +25,8 @@ const PERSISTENT: &[&str] = &[
 pub struct Planner<'a> {
     pub dirs: HashMap<&'a str, &'a ImageDir>,
     pub profile: &'a Profile,
-    /// The container's user, as `docker run --user` takes it.
-    pub user: &'a str,
+    /// The container's user.
+    pub run: &'a RunInfo,
 }
 
 impl Planner<'_> {
@@ -164,7 +164,7 @@ impl Planner<'_> {
             }
             Owner::Unknown => warnings.push(format!(
                 "the app runs as {:?}, whose numeric uid the trace could not see: add uid=/gid= for it",
-                self.user
+                self.run.user
             )),
         }
         let info = self.dirs.get(dir);
@@ -200,15 +200,18 @@ impl Planner<'_> {
     }
 
     fn owner(&self, covers: &[&Write]) -> Owner {
-        let mut parts = self.user.splitn(2, ':');
-        let user = parts.next().unwrap_or("");
-        let group = parts.next();
-        if matches!(user, "" | "0" | "root") {
+        if self.run.runs_as_root() {
             return Owner::Root;
         }
+        let group = self.run.user.split_once(':').map(|(_, g)| g);
         // The app's own files carry its uid and gid: the trace saw them.
         let seen = covers.iter().find_map(|w| Some((w.uid?, w.gid?)));
-        let uid = user.parse::<u32>().ok().or(seen.map(|s| s.0));
+        let uid = self
+            .run
+            .user_name()
+            .parse::<u32>()
+            .ok()
+            .or(seen.map(|s| s.0));
         let gid = group
             .and_then(|g| g.parse().ok())
             .or(seen.map(|s| s.1))
@@ -269,10 +272,14 @@ mod tests {
 
     fn plan(writes: &[Write], dirs: &[ImageDir], user: &str) -> (Vec<Mount>, Vec<Unfixable>) {
         let profile = crate::profile::load("docker").unwrap();
+        let run = RunInfo {
+            user: user.into(),
+            ..RunInfo::default()
+        };
         let planner = Planner {
             dirs: dirs.iter().map(|d| (d.path.as_str(), d)).collect(),
             profile: &profile,
-            user,
+            run: &run,
         };
         planner.plan(&writes.iter().collect::<Vec<_>>())
     }

@@ -71,8 +71,7 @@ impl Catalogue {
             .chain(&trace.run.env_names)
             .map(String::as_str)
             .collect();
-        let root = matches!(trace.run.user.as_str(), "" | "0" | "root")
-            || trace.run.user.starts_with("0:");
+        let root = trace.run.runs_as_root();
         self.0
             .iter()
             .filter_map(|entry| {
@@ -112,8 +111,7 @@ impl Catalogue {
 
 /// The app's HOME: root's for root, else the home the writes show (`/home/NAME/...`).
 fn home_of(trace: &Trace) -> String {
-    let user = trace.run.user.split(':').next().unwrap_or("");
-    if matches!(user, "" | "0" | "root") {
+    if trace.run.runs_as_root() {
         return "/root".to_string();
     }
     trace
@@ -123,7 +121,7 @@ fn home_of(trace: &Trace) -> String {
             let rest = w.path.strip_prefix("/home/")?;
             Some(format!("/home/{}", rest.split('/').next()?))
         })
-        .unwrap_or_else(|| format!("/home/{user}"))
+        .unwrap_or_else(|| format!("/home/{}", trace.run.user_name()))
 }
 
 fn expand_home(glob: &str, home: &str) -> String {

@@ -95,7 +95,6 @@ pub struct Container {
 pub enum Readiness {
     Ready {
         elapsed: Duration,
-        probe: ProbeResult,
     },
     Exited {
         code: i64,
@@ -197,13 +196,6 @@ impl Container {
                 },
                 _ => Readiness::Ready {
                     elapsed: started.elapsed(),
-                    probe: ProbeResult {
-                        target: "running".into(),
-                        status: None,
-                        latency_ms: 0,
-                        ok: true,
-                        error: None,
-                    },
                 },
             };
         };
@@ -225,7 +217,6 @@ impl Container {
             if result.ok {
                 return Readiness::Ready {
                     elapsed: started.elapsed(),
-                    probe: result,
                 };
             }
             // Keep the last answer that came from the app itself, for the error message.

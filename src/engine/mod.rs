@@ -139,8 +139,7 @@ impl Engine {
             // A resource of another host cannot be judged from here: keep it unless --all.
             !same_host || pid.is_some_and(process_is_rofs_audit)
         };
-        let mut report = self.remove_labelled(LABEL_MANAGED, |l| !keep(l)).await;
-        report.errors.retain(|e| !e.is_empty());
+        let report = self.remove_labelled(LABEL_MANAGED, |l| !keep(l)).await;
         if let Some(e) = report.errors.first() {
             bail!("cannot remove every leftover ({e}); retry, or remove it with docker rm -f");
         }

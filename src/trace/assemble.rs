@@ -44,10 +44,9 @@ pub trait Image {
     fn meta(&self, path: &[u8]) -> Option<Meta>;
 }
 
-/// Paths that never count as the app's writes.
+/// Where the run mounted volumes: their mount points are the engine's, not the app's writes,
+/// and what is written below them is marked as a volume write.
 pub struct Noise {
-    /// Mount points the engine creates (volumes, tmpfs) and the files it bind-mounts.
-    pub mount_points: Vec<CPath>,
     pub volumes: Vec<CPath>,
 }
 
@@ -66,7 +65,7 @@ const ENGINE_MANAGED: &[&str] = &[
 impl Noise {
     fn is_noise(&self, path: &[u8]) -> bool {
         ENGINE_MANAGED.iter().any(|m| is_within(path, m.as_bytes()))
-            || self.mount_points.iter().any(|m| m.as_slice() == path)
+            || self.volumes.iter().any(|m| m.as_slice() == path)
     }
 
     fn in_volume(&self, path: &[u8]) -> bool {
@@ -271,10 +270,7 @@ mod tests {
     #[test]
     fn attributes_each_write_to_its_phase_and_keeps_only_leaves() {
         let image = FakeImage(vec!["/var", "/etc/app.conf"]);
-        let noise = Noise {
-            mount_points: vec![],
-            volumes: vec![],
-        };
+        let noise = Noise { volumes: vec![] };
         let startup = seg(
             Phase::Startup,
             &[
@@ -310,10 +306,7 @@ mod tests {
     #[test]
     fn a_directory_written_into_with_nothing_left_below_is_reported() {
         let image = FakeImage(vec!["/tmp"]);
-        let noise = Noise {
-            mount_points: vec![],
-            volumes: vec![],
-        };
+        let noise = Noise { volumes: vec![] };
         let startup = seg(Phase::Startup, &[("/tmp", dir())], &[]);
         let writes = assemble(&Snapshot::new(), &[startup], &image, &noise);
         assert_eq!(
@@ -325,10 +318,7 @@ mod tests {
     #[test]
     fn a_file_created_then_removed_in_a_later_phase_is_transient() {
         let image = FakeImage(vec![]);
-        let noise = Noise {
-            mount_points: vec![],
-            volumes: vec![],
-        };
+        let noise = Noise { volumes: vec![] };
         let startup = seg(Phase::Startup, &[("/run.lock", file(1))], &[]);
         let idle = seg(Phase::Idle, &[], &[]);
         let writes = assemble(&Snapshot::new(), &[startup, idle], &image, &noise);
@@ -342,7 +332,6 @@ mod tests {
     fn whiteouts_are_deletions_and_engine_files_are_noise() {
         let image = FakeImage(vec!["/bin/ls", "/etc/hosts"]);
         let noise = Noise {
-            mount_points: vec![b"/data".to_vec()],
             volumes: vec![b"/data".to_vec()],
         };
         let whiteout = Meta {
@@ -376,10 +365,7 @@ mod tests {
     #[test]
     fn content_present_before_start_is_not_a_write_until_it_changes() {
         let image = FakeImage(vec![]);
-        let noise = Noise {
-            mount_points: vec![],
-            volumes: vec![],
-        };
+        let noise = Noise { volumes: vec![] };
         let baseline: Snapshot = [(b"/data/seed".to_vec(), file(4))].into();
         let unchanged = seg(Phase::Startup, &[("/data/seed", file(4))], &[]);
         assert!(assemble(&baseline, &[unchanged], &image, &noise).is_empty());

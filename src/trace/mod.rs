@@ -56,15 +56,7 @@ impl Subject {
         let inspect = engine.image(&opts.image).await?;
         let image = image_info(&opts.image, &inspect);
         let port = choose_port(opts.port, &image.exposed_ports, &opts.probes)?;
-        let env_names = opts
-            .env
-            .iter()
-            .map(|kv| {
-                kv.split_once('=')
-                    .map_or(kv.as_str(), |(k, _)| k)
-                    .to_string()
-            })
-            .collect();
+        let env_names = opts.env.iter().map(|kv| env_name(kv)).collect();
         let run = RunInfo {
             user: opts.user.clone().unwrap_or_else(|| image.user.clone()),
             entrypoint: opts
@@ -117,13 +109,14 @@ fn image_info(reference: &str, inspect: &ImageInspect) -> ImageInfo {
             .env
             .unwrap_or_default()
             .iter()
-            .map(|kv| {
-                kv.split_once('=')
-                    .map_or(kv.as_str(), |(k, _)| k)
-                    .to_string()
-            })
+            .map(|kv| env_name(kv))
             .collect(),
     }
+}
+
+/// The name of a `K=V` environment entry.
+fn env_name(kv: &str) -> String {
+    kv.split_once('=').map_or(kv, |(k, _)| k).to_string()
 }
 
 fn choose_port(given: Option<u16>, exposed: &[String], probes: &[Probe]) -> Result<Option<u16>> {
@@ -167,11 +160,6 @@ pub async fn trace(
     let mut container = Container::create(engine, run_id, "trace", &spec).await?;
     let inspect = container.inspect().await?;
     let noise = Noise {
-        mount_points: spec
-            .volumes
-            .iter()
-            .map(|(_, d)| d.clone().into_bytes())
-            .collect(),
         volumes: spec
             .volumes
             .iter()
@@ -359,7 +347,7 @@ impl Recorder {
     }
 
     async fn finish(self, noise: &Noise) -> (Tracing, Vec<crate::model::Write>, Vec<ImageDir>) {
-        match self {
+        let (mode, blind_spots, writes, dirs) = match self {
             Recorder::Overlay { recorder, lower } => {
                 let writes =
                     assemble::assemble(&recorder.baseline, &recorder.segments, &lower, noise);
@@ -368,12 +356,7 @@ impl Recorder {
                     .iter()
                     .map(|d| lower.image_dir(d, &written))
                     .collect();
-                let blind_spots = overlay::BLIND_SPOTS.iter().map(|s| s.to_string()).collect();
-                let tracing = Tracing {
-                    mode: TracingMode::Overlay,
-                    blind_spots,
-                };
-                (tracing, writes, dirs)
+                (TracingMode::Overlay, overlay::BLIND_SPOTS, writes, dirs)
             }
             Recorder::Api(mut recorder) => {
                 recorder.describe().await;
@@ -384,17 +367,11 @@ impl Recorder {
                 for dir in assemble::mount_candidates(&writes) {
                     dirs.push(recorder.image_dir(&dir, &written).await);
                 }
-                let blind_spots = api::BLIND_SPOTS.iter().map(|s| s.to_string()).collect();
-                (
-                    Tracing {
-                        mode: TracingMode::Api,
-                        blind_spots,
-                    },
-                    writes,
-                    dirs,
-                )
+                (TracingMode::Api, api::BLIND_SPOTS, writes, dirs)
             }
-        }
+        };
+        let blind_spots = blind_spots.iter().map(|s| s.to_string()).collect();
+        (Tracing { mode, blind_spots }, writes, dirs)
     }
 }
 

@@ -162,10 +162,14 @@ fn walk(root: &Root, from: &Path) -> Vec<(CPath, Meta)> {
         .collect()
 }
 
+/// Kernel overlayfs and fuse-overlayfs mark a deleted lower file with a 0:0 character device.
+fn is_whiteout_device(m: &std::fs::Metadata) -> bool {
+    m.file_type().is_char_device() && m.rdev() == 0
+}
+
 fn meta_of(m: &std::fs::Metadata) -> Meta {
     let ft = m.file_type();
-    // Kernel overlayfs and fuse-overlayfs mark a deleted lower file with a 0:0 character device.
-    let whiteout = ft.is_char_device() && m.rdev() == 0;
+    let whiteout = is_whiteout_device(m);
     Meta {
         file_type: Some(if ft.is_dir() {
             FileType::Dir
@@ -186,6 +190,9 @@ fn meta_of(m: &std::fs::Metadata) -> Meta {
     }
 }
 
+/// Entries counted below one directory before it is judged large enough: no mount target.
+const IMAGE_DIR_WALK_LIMIT: usize = 20_000;
+
 /// The image as the overlay's lower dirs show it (topmost first).
 pub struct LowerDirs(pub Vec<PathBuf>);
 
@@ -198,12 +205,7 @@ impl LowerDirs {
             .iter()
             .find_map(|dir| std::fs::symlink_metadata(dir.join(rel)).ok())
     }
-}
 
-/// Entries counted below one directory before it is judged large enough: no mount target.
-const IMAGE_DIR_WALK_LIMIT: usize = 20_000;
-
-impl LowerDirs {
     /// What the image holds at `dir`, from the union of the lower layers.
     pub fn image_dir(&self, dir: &str, written: &HashSet<&[u8]>) -> ImageDir {
         let rel = dir.trim_start_matches('/');
@@ -220,10 +222,8 @@ impl LowerDirs {
                 .filter_map(Result::ok);
             for entry in entries.take(IMAGE_DIR_WALK_LIMIT) {
                 let name = entry.file_name().as_bytes();
-                let whiteout = name.starts_with(b".wh.")
-                    || entry
-                        .metadata()
-                        .is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == 0);
+                let whiteout = !matches!(whiteout_name(name), WhiteoutName::Plain)
+                    || entry.metadata().is_ok_and(|m| is_whiteout_device(&m));
                 let Ok(sub) = entry.path().strip_prefix(&root) else {
                     continue;
                 };
@@ -241,8 +241,7 @@ impl LowerDirs {
 
 impl Image for LowerDirs {
     fn has(&self, path: &[u8]) -> bool {
-        self.find(path)
-            .is_some_and(|m| !(m.file_type().is_char_device() && m.rdev() == 0))
+        self.find(path).is_some_and(|m| !is_whiteout_device(&m))
     }
 
     fn meta(&self, path: &[u8]) -> Option<Meta> {
