@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use notify::event::ModifyKind;
 use notify::{EventKind, RecursiveMode, Watcher};
 
 use super::assemble::{CPath, Image, Meta, Segment, Snapshot};
@@ -58,8 +59,16 @@ impl OverlayRecorder {
                     };
                     let meta = std::fs::symlink_metadata(host).ok().map(|m| meta_of(&m));
                     // A new directory's watch is added after it appears: what was made in it
-                    // before then raised no event, so look inside now.
-                    if matches!(event.kind, EventKind::Create(_)) && host.is_dir() {
+                    // before then raised no event, so look inside now. Overlay drivers make
+                    // directories by renaming them in from their work dir.
+                    let arrived = matches!(
+                        event.kind,
+                        EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_))
+                    );
+                    let is_dir = meta
+                        .as_ref()
+                        .is_some_and(|m| m.file_type == Some(FileType::Dir));
+                    if arrived && is_dir {
                         for (p, m) in walk(root, host) {
                             let _ = tx.send((p, Some(m)));
                         }
@@ -252,6 +261,34 @@ impl Image for LowerDirs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_short_lived_file_in_a_directory_renamed_into_place_is_seen() {
+        // Both overlay drivers make a directory in the work dir and rename it into the upper
+        // dir: a file made in it before the rename raises no event of its own.
+        let base = std::env::temp_dir().join(format!("rofs-audit-overlay-{}", std::process::id()));
+        let (upper, work) = (base.join("upper"), base.join("work"));
+        std::fs::create_dir_all(&upper).unwrap();
+        std::fs::create_dir_all(work.join("tmp")).unwrap();
+        std::fs::write(work.join("tmp/app.lock"), b"1234").unwrap();
+        let root = Root {
+            host: upper.clone(),
+            container: b"/".to_vec(),
+        };
+        let mut recorder = OverlayRecorder::start(vec![root]).unwrap();
+        std::fs::rename(work.join("tmp"), upper.join("tmp")).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        std::fs::remove_file(upper.join("tmp/app.lock")).unwrap();
+        recorder.boundary(Phase::Startup, None).await;
+        std::fs::remove_dir_all(&base).unwrap();
+        let touched = &recorder.segments[0].touched;
+        let lock = touched.get(b"/tmp/app.lock".as_slice());
+        assert_eq!(
+            lock.cloned().flatten().and_then(|m| m.size),
+            Some(4),
+            "{touched:?}"
+        );
+    }
 
     #[test]
     fn maps_host_paths_and_whiteout_names_to_container_paths() {
