@@ -255,7 +255,10 @@ fn a_port_that_never_opens_times_out() {
         .line("ENV FIXTURE_NO_LISTEN=1")
         .build();
     let out = run(&["trace", &image, "--startup-timeout", "2s"]);
-    assert_one_line_error(&out, &["nothing answered on port", "--startup-timeout"]);
+    assert_one_line_error(
+        &out,
+        &["nothing answered on port 8080", "--startup-timeout"],
+    );
 }
 
 #[test]

@@ -179,7 +179,13 @@ pub async fn trace(
             if matches!(not_ready, Readiness::Exited { .. }) {
                 container.drain_logs().await;
             }
-            return Err(not_ready_error(&container, not_ready, &first, opts));
+            return Err(not_ready_error(
+                &container,
+                not_ready,
+                &first,
+                &subject.run,
+                opts,
+            ));
         }
     };
     let mut phases = vec![PhaseTiming {
@@ -244,6 +250,7 @@ fn not_ready_error(
     container: &Container,
     readiness: Readiness,
     probe: &Probe,
+    run: &RunInfo,
     opts: &RunOptions,
 ) -> anyhow::Error {
     let budget = opts.startup_timeout.as_secs();
@@ -255,8 +262,8 @@ fn not_ready_error(
         Readiness::NeverOpened => anyhow!(
             "nothing answered on port {} within {budget}s; check --port, that the app listens on \
              0.0.0.0, or raise --startup-timeout; last log lines: {logs}",
-            opts.port
-                .map_or_else(|| "(exposed)".to_string(), |p| p.to_string()),
+            run.port
+                .map_or_else(|| "(none)".to_string(), |p| p.to_string()),
         ),
         Readiness::ProbeFailing { last } => anyhow!(
             "probe {} kept answering {} (expected {}) for {budget}s; check --probe and \
