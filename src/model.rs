@@ -140,6 +140,17 @@ pub enum Change {
     Transient,
 }
 
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Created => "created",
+            Change::Modified => "modified",
+            Change::Deleted => "deleted",
+            Change::Transient => "transient",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum FileType {
@@ -217,6 +228,15 @@ pub enum MountKind {
     Volume,
 }
 
+impl MountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MountKind::Tmpfs => "tmpfs",
+            MountKind::Volume => "volume",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Mount {
     pub path: String,
@@ -282,6 +302,14 @@ impl ExitStatus {
     }
 }
 
+/// `path` is `dir` or below it, comparing whole components (/tmpfoo is not below /tmp). A
+/// trailing slash on `dir` is ignored, and `/` holds everything.
+pub fn is_within(path: impl AsRef<[u8]>, dir: impl AsRef<[u8]>) -> bool {
+    let (path, dir) = (path.as_ref(), dir.as_ref());
+    let dir = dir.strip_suffix(b"/").unwrap_or(dir);
+    path.starts_with(dir) && (path.len() == dir.len() || path[dir.len()] == b'/')
+}
+
 /// Escapes a path so that it is valid UTF-8 and cannot drive a terminal: non-UTF-8 bytes and
 /// control characters become `\xNN`. Returns the text and whether the name was not UTF-8.
 pub fn escape_path(raw: &[u8]) -> (String, bool) {
@@ -336,6 +364,15 @@ mod tests {
         );
         assert_eq!(escape_path(b"/a\\b"), ("/a\\\\b".to_string(), false));
         assert_eq!(escape_text("a\x1b[2Jb'\\"), "a\\x1b[2Jb'\\");
+    }
+
+    #[test]
+    fn within_compares_whole_components() {
+        assert!(is_within("/var/run/x", "/var/run/"));
+        assert!(is_within("/var/run", "/var/run"));
+        assert!(!is_within("/var/runner", "/var/run"));
+        assert!(is_within("/x", "/"));
+        assert!(is_within(b"/tmp/a".as_slice(), b"/tmp".as_slice()));
     }
 
     #[test]

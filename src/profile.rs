@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::is_within;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -173,7 +175,7 @@ fn yaml_error(source: &str, e: &serde_yaml::Error) -> anyhow::Error {
 impl Profile {
     /// Checks what serde cannot: a non-empty name, absolute normalized writable paths, and a
     /// positive tmpfs size limit. The error names `source` and the field.
-    pub fn validate(&self, source: &str) -> anyhow::Result<()> {
+    fn validate(&self, source: &str) -> anyhow::Result<()> {
         if self.name.trim().is_empty() {
             anyhow::bail!(
                 "{source}: name is empty; give the profile a name, e.g. name: my-platform"
@@ -203,37 +205,11 @@ impl Profile {
         Ok(())
     }
 
-    /// The `writable` entry that covers `path`: `path` is that entry's path or below it,
-    /// component-wise (/tmpfoo is not below /tmp). The deepest match wins.
-    pub fn writable_entry(&self, path: &str) -> Option<&WritablePath> {
-        self.writable
-            .iter()
-            .filter(|w| is_within(path, &w.path))
-            .max_by_key(|w| trim_slashes(&w.path).len())
-    }
-
     /// Whether `path` stays writable under a read-only root with no configuration: it equals or
     /// is below one of `writable` (component-wise: /tmpfoo is not below /tmp).
     pub fn is_writable(&self, path: &str) -> bool {
-        self.writable_entry(path).is_some()
+        self.writable.iter().any(|w| is_within(path, &w.path))
     }
-}
-
-/// `path` is `root` or below it, comparing whole components; trailing slashes are ignored.
-fn is_within(path: &str, root: &str) -> bool {
-    let (path, root) = (trim_slashes(path), trim_slashes(root));
-    if root.is_empty() {
-        return path.starts_with('/') || path.is_empty();
-    }
-    match path.strip_prefix(root) {
-        Some(rest) => rest.is_empty() || rest.starts_with('/'),
-        None => false,
-    }
-}
-
-/// `/tmp/` → `/tmp`; `/` → `` (the root, which covers everything).
-fn trim_slashes(path: &str) -> &str {
-    path.trim_end_matches('/')
 }
 
 /// The table `rofs-audit profiles` prints: NAME, TMPFS, TITLE, the default marked.
@@ -265,8 +241,7 @@ pub fn render_list() -> String {
 
 /// The profile as YAML, for `rofs-audit profiles show NAME`; it loads back as the same profile.
 pub fn render_show(p: &Profile) -> String {
-    serde_yaml::to_string(p)
-        .unwrap_or_else(|e| format!("# cannot render profile {}: {e}\n", p.name))
+    serde_yaml::to_string(p).expect("profiles serialise")
 }
 
 #[cfg(test)]
@@ -453,14 +428,6 @@ sources: [https://example.com]
 
         q.writable[0].path = "/".into();
         assert!(q.is_writable("/anything/at/all"));
-    }
-
-    #[test]
-    fn the_deepest_writable_entry_wins() {
-        let p = by_name("docker");
-        assert_eq!(p.writable_entry("/dev/shm/x").unwrap().path, "/dev/shm");
-        assert_eq!(p.writable_entry("/dev/null").unwrap().path, "/dev");
-        assert!(p.writable_entry("/devx").is_none());
     }
 
     #[test]

@@ -4,10 +4,9 @@
 mod mounts;
 pub mod remedies;
 
-use crate::model::{Plan, Report, Trace, Verdict};
+use crate::model::{is_within, Plan, Report, Trace, Verdict};
 use crate::profile::Profile;
 
-pub use mounts::is_below;
 pub use remedies::Catalogue;
 
 /// Judges `trace` for `profile`. `declared` are mount points the audited configuration already
@@ -24,9 +23,7 @@ pub fn analyze(
         .collect();
     for w in &mut trace.writes {
         let covered = profile.is_writable(&w.path)
-            || declared_paths
-                .iter()
-                .any(|d| w.path == *d || is_below(&w.path, d))
+            || declared_paths.iter().any(|d| is_within(&w.path, d))
             || (w.volume && profile.image_volumes_writable);
         w.would_fail = Some(!covered);
     }

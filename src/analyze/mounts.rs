@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::model::{FileType, ImageDir, Mount, MountKind, RunInfo, Unfixable, Write};
+use crate::model::{is_within, FileType, ImageDir, Mount, MountKind, RunInfo, Unfixable, Write};
 use crate::profile::Profile;
 
 /// Every tmpfs gets at least this much: apps write more on a busy day than in a trace.
@@ -65,7 +65,7 @@ impl Planner<'_> {
         chosen.dedup();
         let outermost: Vec<&String> = chosen
             .iter()
-            .filter(|d| !chosen.iter().any(|o| o != *d && is_below(d, o)))
+            .filter(|d| !chosen.iter().any(|o| o != *d && is_within(d, o)))
             .collect();
         let mounts = outermost
             .into_iter()
@@ -73,7 +73,7 @@ impl Planner<'_> {
                 let covers: Vec<&Write> = failing
                     .iter()
                     .copied()
-                    .filter(|w| w.path == *dir || is_below(&w.path, dir))
+                    .filter(|w| is_within(&w.path, dir))
                     .collect();
                 self.mount(dir, &covers)
             })
@@ -227,10 +227,6 @@ enum Owner {
     Root,
     Ids(u32, u32),
     Unknown,
-}
-
-pub fn is_below(path: &str, dir: &str) -> bool {
-    path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {

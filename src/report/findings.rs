@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use crate::model::{escape_text, Mount, MountKind, Remedy, Report, Verdict, Write};
+use crate::model::{escape_text, is_within, Mount, Remedy, Report, Verdict, Write};
 use crate::profile::Profile;
 
 pub(crate) const RULE_MOUNT: &str = "read-only-write";
@@ -98,16 +98,8 @@ fn covering_mount<'a>(mounts: &'a [Mount], path: &str) -> Option<(usize, &'a Mou
             mounts
                 .iter()
                 .enumerate()
-                .find(|(_, m)| is_under(path, &m.path))
+                .find(|(_, m)| is_within(path, &m.path))
         })
-}
-
-fn is_under(path: &str, dir: &str) -> bool {
-    let dir = dir.trim_end_matches('/');
-    path == dir
-        || path
-            .strip_prefix(dir)
-            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 impl<'a> Finding<'a> {
@@ -134,7 +126,7 @@ impl<'a> Finding<'a> {
         let Some(w) = self.write else {
             return String::new();
         };
-        let mut out = format!("{}, {}", w.phase.as_str(), change(w));
+        let mut out = format!("{}, {}", w.phase.as_str(), w.change.as_str());
         if let Some(p) = &w.probe {
             out.push_str(&format!(" by GET {}", clean(p)));
         }
@@ -181,16 +173,9 @@ impl<'a> Finding<'a> {
     }
 }
 
-pub(crate) fn change(w: &Write) -> &'static str {
-    super::text::change(w.change)
-}
-
 /// `tmpfs /var/run (16 MiB, noexec,nosuid,nodev,uid=1000,gid=1000)` or `volume /data (64 MiB)`.
 pub(crate) fn describe_mount(m: &Mount) -> String {
-    let kind = match m.kind {
-        MountKind::Tmpfs => "tmpfs",
-        MountKind::Volume => "volume",
-    };
+    let kind = m.kind.as_str();
     let mut details = vec![];
     if m.size_mib > 0 {
         details.push(format!("{} MiB", m.size_mib));
@@ -363,8 +348,5 @@ mod tests {
             ["data", "tmp", "var-cache-app", "var-lib-app", "var-run"]
         );
         assert_eq!(container_name(&report), "phases");
-        assert!(is_under("/var/run/x", "/var/run/"));
-        assert!(!is_under("/var/runner", "/var/run"));
-        assert!(is_under("/x", "/"));
     }
 }

@@ -67,10 +67,7 @@ impl<'a> Ctx<'a> {
         let names = findings::mount_names(&plan.mounts);
         let mounts: Vec<_> = names.into_iter().zip(&plan.mounts).collect();
         let mut notes = vec![];
-        let unfixable = findings::findings(report)
-            .iter()
-            .filter(|f| f.is_error())
-            .count();
+        let unfixable = plan.unfixable.len();
         if unfixable > 0 {
             notes.push(format!(
                 "Not enough on its own: {} cannot be fixed by a mount (see the report).",
@@ -458,9 +455,11 @@ fn fs_group(ctx: &Ctx) -> Option<String> {
     if let Some(v) = from_options {
         return Some(v.to_string());
     }
-    findings::findings(ctx.report)
+    ctx.report
+        .trace
+        .writes
         .iter()
-        .filter_map(|f| f.write)
+        .filter(|w| w.would_fail == Some(true))
         .find_map(|w| w.gid.or(w.uid).filter(|&id| id != 0))
         .map(|id| id.to_string())
 }
@@ -574,7 +573,7 @@ mod tests {
     fn fix_golden() {
         for (report_name, (report, profile)) in testdata::all() {
             for fix in ALL {
-                let out = crate::report::render_fix(&report, &profile, fix);
+                let out = render(&report, &profile, fix);
                 insta::assert_snapshot!(format!("fix_{}_{report_name}", name(fix)), out);
             }
         }

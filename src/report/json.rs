@@ -11,7 +11,6 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> String {
 /// A JSON value that keeps its keys in insertion order.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum J {
-    Null,
     Bool(bool),
     Num(u64),
     Str(String),
@@ -39,7 +38,6 @@ impl J {
     /// The one-line form: always for a scalar, for a container of scalars when it is short.
     fn inline(&self) -> Option<String> {
         let text = match self {
-            J::Null => "null".to_string(),
             J::Bool(b) => b.to_string(),
             J::Num(n) => n.to_string(),
             J::Str(s) => quote(s),
@@ -165,12 +163,6 @@ impl From<usize> for J {
     }
 }
 
-impl<T: Into<J>> From<Option<T>> for J {
-    fn from(v: Option<T>) -> J {
-        v.map_or(J::Null, Into::into)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,13 +172,13 @@ mod tests {
     fn ordered_values_print_as_valid_json() {
         let v = J::obj([
             ("b", J::from("x\"\u{1b}")),
-            ("a", J::arr([J::from(1u64), J::from(true), J::Null])),
+            ("a", J::arr([J::from(1u64), J::from(true)])),
             ("c", J::obj::<&str>([])),
             ("d", J::arr([J::obj([("k", J::from("v"))])])),
         ]);
         let text = v.pretty();
         assert!(text.starts_with("{\n  \"b\""), "{text}");
-        assert!(text.contains("[1, true, null]"));
+        assert!(text.contains("[1, true]"));
         assert!(text.contains("\"d\": [\n    {\"k\": \"v\"}\n  ]"), "{text}");
         // A long string is never split, and an empty container is inline.
         let long = J::obj([("s", J::from("x".repeat(100))), ("e", J::arr([]))]).pretty();

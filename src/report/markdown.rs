@@ -49,20 +49,15 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
                 phase.push_str(&format!(" (GET {})", code(p)));
             }
             let covered = match f.cause {
-                Cause::Mount { mount, .. } => format!(
-                    "{} {}",
-                    match mount.kind {
-                        crate::model::MountKind::Tmpfs => "tmpfs",
-                        crate::model::MountKind::Volume => "volume",
-                    },
-                    code(&mount.path)
-                ),
+                Cause::Mount { mount, .. } => {
+                    format!("{} {}", mount.kind.as_str(), code(&mount.path))
+                }
                 Cause::Unfixable { .. } => "**nothing: cannot be fixed by a mount**".to_string(),
             };
             rows.push(vec![
                 code(f.path),
                 phase,
-                findings::change(w).to_string(),
+                w.change.as_str().to_string(),
                 covered,
             ]);
         }
@@ -82,10 +77,7 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
                     .count();
                 vec![
                     code(&m.path),
-                    match m.kind {
-                        crate::model::MountKind::Tmpfs => "tmpfs".to_string(),
-                        crate::model::MountKind::Volume => "volume".to_string(),
-                    },
+                    m.kind.as_str().to_string(),
                     format!("{} MiB", m.size_mib),
                     if m.options.is_empty() {
                         "-".to_string()

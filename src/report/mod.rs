@@ -83,11 +83,6 @@ pub fn render_report(
     }
 }
 
-/// One fix snippet, complete enough to paste (`rofs-audit suggest`).
-pub fn render_fix(report: &Report, profile: &Profile, fix: FixFormat) -> String {
-    fixes::render(report, profile, fix)
-}
-
 /// Recorded reports and profiles for the golden tests in every renderer.
 #[cfg(test)]
 pub(crate) mod testdata {
@@ -98,17 +93,15 @@ pub(crate) mod testdata {
         serde_json::from_str(json).expect("test report parses")
     }
 
-    fn profile(yaml: &str) -> Profile {
-        serde_yaml::from_str(yaml).expect("test profile parses")
+    fn profile(name: &str) -> Profile {
+        crate::profile::load(name).expect("built-in profile")
     }
 
     /// The phases fixture run as UID 1000 on ECS Fargate: four mounts and a remedy fix it.
     pub fn needs_mounts() -> (Report, Profile) {
         (
             report(include_str!("../../tests/data/report-needs-mounts.json")),
-            profile(include_str!(
-                "../../tests/data/report-profile-ecs-fargate.yaml"
-            )),
+            profile("ecs-fargate"),
         )
     }
 
@@ -116,9 +109,7 @@ pub(crate) mod testdata {
     pub fn needs_changes() -> (Report, Profile) {
         (
             report(include_str!("../../tests/data/report-needs-changes.json")),
-            profile(include_str!(
-                "../../tests/data/report-profile-kubernetes.yaml"
-            )),
+            profile("kubernetes"),
         )
     }
 
@@ -126,7 +117,7 @@ pub(crate) mod testdata {
     pub fn compatible() -> (Report, Profile) {
         (
             report(include_str!("../../tests/data/report-compatible.json")),
-            profile(include_str!("../../tests/data/report-profile-docker.yaml")),
+            profile("docker"),
         )
     }
 

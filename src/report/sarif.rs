@@ -136,7 +136,7 @@ fn finding_result(f: &Finding, rules: &[Rule], profile: &Profile) -> J {
     let properties = f.write.map(|w| {
         let mut props = vec![
             ("phase", J::from(w.phase.as_str())),
-            ("change", J::from(findings::change(w))),
+            ("change", J::from(w.change.as_str())),
         ];
         if let Some(m) = f.mount() {
             props.push(("mount", J::from(clean(&m.path).into_owned())));

@@ -71,7 +71,7 @@ pub fn trace(t: &Trace) -> String {
             out,
             "{:<9} {:<10} {bytes:>9}  {}",
             w.phase.as_str(),
-            change(w.change),
+            w.change.as_str(),
             w.path
         );
         if let Some(p) = &w.probe {
@@ -94,15 +94,6 @@ pub fn trace(t: &Trace) -> String {
         t.writes.len()
     );
     out
-}
-
-pub fn change(c: Change) -> &'static str {
-    match c {
-        Change::Created => "created",
-        Change::Modified => "modified",
-        Change::Deleted => "deleted",
-        Change::Transient => "transient",
-    }
 }
 
 /// The command as a person would type it.
@@ -291,7 +282,7 @@ fn finding_line(out: &mut String, f: &findings::Finding) {
             out,
             "  {:<9} {:<10} {}",
             w.phase.as_str(),
-            change(w.change),
+            w.change.as_str(),
             clean(f.path)
         ),
         None => write!(out, "  {:<9} {:<10} {}", "-", "-", clean(f.path)),

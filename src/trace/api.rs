@@ -12,8 +12,8 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 
-use super::assemble::{is_within, CPath, Image, Meta, Segment, Snapshot};
-use crate::model::{FileType, ImageDir, Phase};
+use super::assemble::{CPath, Image, Meta, Segment, Snapshot};
+use crate::model::{is_within, FileType, ImageDir, Phase};
 
 pub const BLIND_SPOTS: &[&str] = &[
     "transient files: a file created and removed between two phase boundaries is not seen",

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::model::{escape_path, Change, FileType, ImageDir, Phase, Write};
+use crate::model::{escape_path, is_within, Change, FileType, ImageDir, Phase, Write};
 
 /// A container path, as raw bytes: names need not be UTF-8.
 pub type CPath = Vec<u8>;
@@ -71,14 +71,6 @@ impl Noise {
     fn in_volume(&self, path: &[u8]) -> bool {
         self.volumes.iter().any(|v| is_within(path, v))
     }
-}
-
-/// `path` is `root` or below it.
-pub fn is_within(path: &[u8], root: &[u8]) -> bool {
-    if root == b"/" {
-        return true;
-    }
-    path.starts_with(root) && (path.len() == root.len() || path[root.len()] == b'/')
 }
 
 pub fn assemble(
