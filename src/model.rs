@@ -242,14 +242,25 @@ pub struct Mount {
     pub path: String,
     pub kind: MountKind,
     pub size_mib: u64,
-    /// tmpfs mount options exactly as `docker run --tmpfs PATH:` takes them (size aside).
+    /// tmpfs mount options exactly as `docker run --tmpfs PATH:` takes them (size aside), in the
+    /// platform's own terms: `uid=`/`gid=` on Docker and ECS, `U` on podman, none on Kubernetes.
     pub options: Vec<String>,
+    /// Who must be able to write there, when the app is not root: the platform's owner options
+    /// above, or its own mechanism (Kubernetes fsGroup), make the mount theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<MountOwner>,
     /// The failing writes this mount makes succeed.
     pub covers: Vec<String>,
     /// Whether the image has a directory at `path` (so the mount replaces it).
     pub exists_in_image: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountOwner {
+    pub uid: u32,
+    pub gid: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::is_within;
+use crate::model::{is_within, MountOwner};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -45,16 +45,44 @@ pub struct Tmpfs {
     pub available: bool,
     #[serde(default)]
     pub max_size_mib: Option<u64>,
-    /// Whether mount options can set the owner (uid=, gid=); where not, another mechanism must
-    /// make the mount writable for a non-root user (e.g. Kubernetes fsGroup).
-    pub owner_options: bool,
+    /// How a mount is made writable for a non-root app.
+    pub owner: TmpfsOwner,
     pub note: String,
+}
+
+/// How a platform makes a mount belong to the app's user. Docker does not carry an image
+/// directory's owner over to a tmpfs, so a non-root app needs one of these.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TmpfsOwner {
+    /// `uid=` and `gid=` mount options (Docker, ECS).
+    Options,
+    /// podman's `U` option: the mount is chowned to the container's user.
+    Chown,
+    /// No owner options; the pod's `securityContext.fsGroup` makes volumes group-writable.
+    FsGroup,
+    /// Nothing sets the owner.
+    None,
+}
+
+impl TmpfsOwner {
+    /// The mount options that give a mount to `owner` (none where the mechanism is no option).
+    pub fn options(self, owner: MountOwner) -> Vec<String> {
+        match self {
+            TmpfsOwner::Options => vec![format!("uid={}", owner.uid), format!("gid={}", owner.gid)],
+            TmpfsOwner::Chown => vec!["U".to_string()],
+            TmpfsOwner::FsGroup | TmpfsOwner::None => vec![],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Fallback {
     pub kind: String,
+    /// Whether the fallback is a disk-backed mount the fix can add (a volume), rather than a
+    /// change to the app (write somewhere already writable).
+    pub mount: bool,
     pub note: String,
 }
 
@@ -65,6 +93,8 @@ pub struct Fallback {
 pub enum FixFormat {
     /// docker run flags
     Docker,
+    /// podman run flags
+    Podman,
     /// a docker compose service snippet
     Compose,
     /// an ECS task definition container fragment
@@ -263,7 +293,7 @@ shm: true
 image_volumes_writable: false
 tmpfs:
   available: true
-  owner_options: true
+  owner: options
   note: n
 emit: [docker]
 sources: [https://example.com]
@@ -349,7 +379,7 @@ sources: [https://example.com]
         assert_eq!(DEFAULT_PROFILE, "ecs-fargate");
         let p = by_name(DEFAULT_PROFILE);
         assert!(p.tmpfs.available);
-        assert!(p.tmpfs.owner_options);
+        assert_eq!(p.tmpfs.owner, TmpfsOwner::Options);
         assert!(p.shm);
         assert!(p.is_writable("/dev/shm/gunicorn-heartbeat"));
         assert!(!p.is_writable("/tmp/x"));
@@ -378,13 +408,13 @@ sources: [https://example.com]
             assert!(podman.is_writable(path), "podman: {path}");
         }
         assert!(
-            !podman.tmpfs.owner_options,
+            podman.tmpfs.owner == TmpfsOwner::Chown,
             "podman rejects tmpfs uid=/gid="
         );
 
         let k8s = by_name("kubernetes");
         assert!(k8s.tmpfs.available);
-        assert!(!k8s.tmpfs.owner_options);
+        assert_eq!(k8s.tmpfs.owner, TmpfsOwner::FsGroup);
         assert!(k8s.tmpfs.note.contains("fsGroup"));
         assert_eq!(k8s.fallback.as_ref().unwrap().kind, "emptyDir");
 
@@ -405,7 +435,7 @@ sources: [https://example.com]
         assert_eq!(emit("ecs-ec2"), [Ecs, Cdk, Docker]);
         assert_eq!(emit("kubernetes"), [Kubernetes]);
         assert_eq!(emit("docker"), [Docker, Compose]);
-        assert_eq!(emit("podman"), [Docker]);
+        assert_eq!(emit("podman"), [Podman]);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::model::{is_within, FileType, ImageDir, Mount, MountKind, RunInfo, Unfixable, Write};
-use crate::profile::Profile;
+use crate::model::{
+    is_within, FileType, ImageDir, Mount, MountKind, MountOwner, RunInfo, Unfixable, Write,
+};
+use crate::profile::{Profile, TmpfsOwner};
 
 /// Every tmpfs gets at least this much: apps write more on a busy day than in a trace.
 const FLOOR_MIB: u64 = 16;
@@ -32,7 +34,8 @@ pub struct Planner<'a> {
 impl Planner<'_> {
     pub fn plan(&self, failing: &[&Write]) -> (Vec<Mount>, Vec<Unfixable>) {
         let mut unfixable = vec![];
-        if !self.profile.tmpfs.available && self.profile.fallback.is_none() {
+        let fallback_mounts = self.profile.fallback.as_ref().is_some_and(|f| f.mount);
+        if !self.profile.tmpfs.available && !fallback_mounts {
             let writable: Vec<&str> = self
                 .profile
                 .writable
@@ -154,18 +157,28 @@ impl Planner<'_> {
             "nosuid".into(),
             "nodev".into(),
         ];
-        match self.owner(covers) {
-            Owner::Root => {}
-            Owner::Ids(uid, gid) => {
-                // Docker does not carry an image directory's owner over to a tmpfs mounted on
-                // it: without these the app's own user could not write there.
-                options.push(format!("uid={uid}"));
-                options.push(format!("gid={gid}"));
+        let owner = match self.owner(covers) {
+            Owner::Root => None,
+            Owner::Ids(owner) => Some(owner),
+            Owner::Unknown => {
+                warnings.push(format!(
+                    "the app runs as {:?}, whose numeric uid the trace could not see: make the \
+                     mount writable for it",
+                    self.run.user
+                ));
+                None
             }
-            Owner::Unknown => warnings.push(format!(
-                "the app runs as {:?}, whose numeric uid the trace could not see: add uid=/gid= for it",
-                self.run.user
-            )),
+        };
+        // Docker does not carry an image directory's owner over to a tmpfs mounted on it:
+        // without the platform's owner mechanism the app's own user could not write there.
+        if let Some(o) = owner {
+            options.extend(self.profile.tmpfs.owner.options(o));
+            if self.profile.tmpfs.owner == TmpfsOwner::None {
+                warnings.push(format!(
+                    "{} cannot set a mount's owner: make {dir} writable for uid {} another way",
+                    self.profile.title, o.uid
+                ));
+            }
         }
         let info = self.dirs.get(dir);
         let exists_in_image = info.is_some_and(|i| i.exists);
@@ -179,20 +192,27 @@ impl Planner<'_> {
             .filter(|w| PERSISTENT.iter().any(|g| super::remedies::glob(g, &w.path)))
             .map(|w| w.path.as_str())
             .collect();
-        let kind = if persistent.is_empty() {
-            MountKind::Tmpfs
-        } else {
+        let kind = if !persistent.is_empty() {
             warnings.push(format!(
                 "{} looks like data meant to last: a tmpfs empties at every start, use a volume",
                 persistent.join(", ")
             ));
             MountKind::Volume
+        } else if !self.profile.tmpfs.available {
+            warnings.push(format!(
+                "{} has no tmpfs: a disk-backed volume instead",
+                self.profile.title
+            ));
+            MountKind::Volume
+        } else {
+            MountKind::Tmpfs
         };
         Mount {
             path: dir.to_string(),
             kind,
             size_mib,
             options,
+            owner,
             covers: bytes.keys().map(|p| p.to_string()).collect(),
             exists_in_image,
             warnings,
@@ -217,7 +237,7 @@ impl Planner<'_> {
             .or(seen.map(|s| s.1))
             .or(uid);
         match (uid, gid) {
-            (Some(u), Some(g)) => Owner::Ids(u, g),
+            (Some(uid), Some(gid)) => Owner::Ids(MountOwner { uid, gid }),
             _ => Owner::Unknown,
         }
     }
@@ -225,7 +245,7 @@ impl Planner<'_> {
 
 enum Owner {
     Root,
-    Ids(u32, u32),
+    Ids(MountOwner),
     Unknown,
 }
 
@@ -267,7 +287,16 @@ mod tests {
     }
 
     fn plan(writes: &[Write], dirs: &[ImageDir], user: &str) -> (Vec<Mount>, Vec<Unfixable>) {
-        let profile = crate::profile::load("docker").unwrap();
+        plan_for("docker", writes, dirs, user)
+    }
+
+    fn plan_for(
+        profile: &str,
+        writes: &[Write],
+        dirs: &[ImageDir],
+        user: &str,
+    ) -> (Vec<Mount>, Vec<Unfixable>) {
+        let profile = crate::profile::load(profile).unwrap();
         let run = RunInfo {
             user: user.into(),
             ..RunInfo::default()
@@ -341,6 +370,37 @@ mod tests {
         // A user given by name: the ids come from the files the app wrote.
         let (mounts, _) = plan(&writes, &dirs, "appuser");
         assert!(mounts[0].options.contains(&"uid=1000".to_string()));
+    }
+
+    #[test]
+    fn each_platform_gives_the_mount_to_the_app_its_own_way() {
+        let writes = [write("/var/run/app.pid", 5, 1000)];
+        let dirs = [dir("/var/run", &[], 1000)];
+        let owner = Some(MountOwner {
+            uid: 1000,
+            gid: 1000,
+        });
+        let options = |profile: &str| {
+            let (mounts, _) = plan_for(profile, &writes, &dirs, "1000:1000");
+            assert_eq!(mounts[0].owner, owner, "{profile}");
+            mounts[0].options.clone()
+        };
+        assert_eq!(options("ecs-fargate")[3..], ["uid=1000", "gid=1000"]);
+        // podman rejects uid=/gid= on a tmpfs; its U option chowns the mount.
+        assert_eq!(options("podman")[3..], ["U"]);
+        // emptyDir takes no options: the fix sets fsGroup from the owner.
+        assert_eq!(options("kubernetes"), ["noexec", "nosuid", "nodev"]);
+    }
+
+    #[test]
+    fn where_nothing_can_be_mounted_every_failing_write_is_unfixable() {
+        let (mounts, unfixable) = plan_for("lambda", &[write("/var/run/app.pid", 5, 0)], &[], "");
+        assert!(mounts.is_empty());
+        assert!(
+            unfixable[0].reason.contains("only /tmp is writable"),
+            "{}",
+            unfixable[0].reason
+        );
     }
 
     #[test]

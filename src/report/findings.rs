@@ -309,15 +309,6 @@ fn dns_label(text: &str, fallback: &str) -> String {
     }
 }
 
-/// The value of an owner option such as `uid=1000` in a mount's options.
-pub(crate) fn option_value<'m>(m: &'m Mount, key: &str) -> Option<&'m str> {
-    m.options.iter().find_map(|o| {
-        o.strip_prefix(key)
-            .and_then(|rest| rest.strip_prefix('='))
-            .filter(|v| !v.is_empty())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,12 +11,13 @@ use super::json::J;
 use super::text::shell_quote;
 use super::yaml::scalar;
 use crate::model::{Mount, MountKind, Report};
-use crate::profile::{FixFormat, Profile};
+use crate::profile::{FixFormat, Profile, TmpfsOwner};
 
 /// A heading for the snippet.
 pub(crate) fn title(fix: FixFormat) -> &'static str {
     match fix {
         FixFormat::Docker => "docker run",
+        FixFormat::Podman => "podman run",
         FixFormat::Compose => "Docker Compose service",
         FixFormat::Ecs => "Amazon ECS task definition (JSON)",
         FixFormat::Cdk => "AWS CDK (TypeScript)",
@@ -28,7 +29,7 @@ pub(crate) fn title(fix: FixFormat) -> &'static str {
 /// carry `//` comments).
 pub(crate) fn lang(fix: FixFormat) -> &'static str {
     match fix {
-        FixFormat::Docker => "sh",
+        FixFormat::Docker | FixFormat::Podman => "sh",
         FixFormat::Compose | FixFormat::Kubernetes => "yaml",
         FixFormat::Ecs => "jsonc",
         FixFormat::Cdk => "typescript",
@@ -38,7 +39,7 @@ pub(crate) fn lang(fix: FixFormat) -> &'static str {
 pub(crate) fn render(report: &Report, profile: &Profile, fix: FixFormat) -> String {
     let ctx = Ctx::new(report, profile);
     let mut out = match fix {
-        FixFormat::Docker => docker(&ctx),
+        FixFormat::Docker | FixFormat::Podman => run_command(&ctx, fix),
         FixFormat::Compose => compose(&ctx),
         FixFormat::Ecs => ecs(&ctx),
         FixFormat::Cdk => cdk(&ctx),
@@ -91,19 +92,16 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Mounts the platform makes tmpfs; where it has no tmpfs, every mount is a volume.
     fn tmpfs(&self) -> impl Iterator<Item = &(String, &'a Mount)> {
-        let available = self.profile.tmpfs.available;
         self.mounts
             .iter()
-            .filter(move |(_, m)| available && m.kind == MountKind::Tmpfs)
+            .filter(|(_, m)| m.kind == MountKind::Tmpfs)
     }
 
     fn volumes(&self) -> impl Iterator<Item = &(String, &'a Mount)> {
-        let available = self.profile.tmpfs.available;
         self.mounts
             .iter()
-            .filter(move |(_, m)| !available || m.kind == MountKind::Volume)
+            .filter(|(_, m)| m.kind == MountKind::Volume)
     }
 
     /// The user the audit ran as, when it is not the image's own.
@@ -119,20 +117,56 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// `NAME:OPTIONS,size=16m` for `docker run --tmpfs` and compose's `tmpfs:` list.
-fn tmpfs_spec(m: &Mount) -> String {
-    let mut opts = m.options.clone();
-    opts.push(format!("size={}m", m.size_mib));
-    format!("{}:{}", m.path, opts.join(","))
+/// How each fix format's platform gives a mount to the app's user.
+fn owner_mechanism(fix: FixFormat) -> TmpfsOwner {
+    match fix {
+        FixFormat::Docker | FixFormat::Compose | FixFormat::Ecs | FixFormat::Cdk => {
+            TmpfsOwner::Options
+        }
+        FixFormat::Podman => TmpfsOwner::Chown,
+        FixFormat::Kubernetes => TmpfsOwner::FsGroup,
+    }
 }
 
-fn docker(ctx: &Ctx) -> String {
+impl Ctx<'_> {
+    /// A mount's options in `fix`'s terms: the plan speaks the audited profile's (`uid=` on ECS,
+    /// `U` on podman), and `--emit` may ask for another platform's.
+    fn options(&self, m: &Mount, fix: FixFormat) -> Vec<String> {
+        let Some(owner) = m.owner else {
+            return m.options.clone();
+        };
+        let planned = self.profile.tmpfs.owner.options(owner);
+        let mut options: Vec<String> = m
+            .options
+            .iter()
+            .filter(|o| !planned.contains(o))
+            .cloned()
+            .collect();
+        options.extend(owner_mechanism(fix).options(owner));
+        options
+    }
+
+    /// `NAME:OPTIONS,size=16m` for `--tmpfs` and compose's `tmpfs:` list.
+    fn tmpfs_spec(&self, m: &Mount, fix: FixFormat) -> String {
+        let mut opts = self.options(m, fix);
+        opts.push(format!("size={}m", m.size_mib));
+        format!("{}:{}", m.path, opts.join(","))
+    }
+}
+
+/// `docker run` or `podman run`: the same flags, each mount's options in the plan's terms.
+fn run_command(ctx: &Ctx, fix: FixFormat) -> String {
+    let cli = if fix == FixFormat::Podman {
+        "podman"
+    } else {
+        "docker"
+    };
     let t = &ctx.report.trace;
     let mut out = String::new();
     ctx.comments(&mut out, "#");
     let mut args = vec!["--read-only".to_string()];
     for (_, m) in ctx.tmpfs() {
-        args.push(format!("--tmpfs {}", shell_quote(&tmpfs_spec(m))));
+        args.push(format!("--tmpfs {}", shell_quote(&ctx.tmpfs_spec(m, fix))));
     }
     for (name, m) in ctx.volumes() {
         args.push(format!("-v {}", shell_quote(&format!("{name}:{}", m.path))));
@@ -157,7 +191,7 @@ fn docker(ctx: &Ctx) -> String {
         last.push_str(&shell_quote(word));
     }
     args.push(last);
-    out.push_str("docker run");
+    let _ = write!(out, "{cli} run");
     for arg in args {
         let _ = write!(out, " \\\n  {}", clean(&arg));
     }
@@ -178,7 +212,11 @@ fn compose(ctx: &Ctx) -> String {
     if ctx.tmpfs().next().is_some() {
         let _ = writeln!(out, "    tmpfs:");
         for (_, m) in ctx.tmpfs() {
-            let _ = writeln!(out, "      - {}", scalar(&tmpfs_spec(m)));
+            let _ = writeln!(
+                out,
+                "      - {}",
+                scalar(&ctx.tmpfs_spec(m, FixFormat::Compose))
+            );
         }
     }
     if ctx.volumes().next().is_some() {
@@ -194,11 +232,14 @@ fn compose(ctx: &Ctx) -> String {
     out
 }
 
-fn ecs_tmpfs(m: &Mount) -> J {
+fn ecs_tmpfs(ctx: &Ctx, m: &Mount) -> J {
     J::obj([
         ("containerPath", J::from(&m.path)),
         ("size", J::from(m.size_mib)),
-        ("mountOptions", J::arr(m.options.iter().map(J::from))),
+        (
+            "mountOptions",
+            J::arr(ctx.options(m, FixFormat::Ecs).iter().map(J::from)),
+        ),
     ])
 }
 
@@ -218,7 +259,7 @@ fn ecs(ctx: &Ctx) -> String {
     let mut out = String::new();
     ctx.comments(&mut out, "//");
     let mut container = vec![("readonlyRootFilesystem", J::from(true))];
-    let tmpfs: Vec<J> = ctx.tmpfs().map(|(_, m)| ecs_tmpfs(m)).collect();
+    let tmpfs: Vec<J> = ctx.tmpfs().map(|(_, m)| ecs_tmpfs(ctx, m)).collect();
     if !tmpfs.is_empty() {
         container.push(("linuxParameters", J::obj([("tmpfs", J::Arr(tmpfs))])));
     }
@@ -334,7 +375,11 @@ fn cdk(ctx: &Ctx) -> String {
         out,
         "// In the stack, where taskDefinition is the service's task definition."
     );
-    let tmpfs: Vec<_> = ctx.tmpfs().collect();
+    // Each tmpfs mount with its options in ECS's terms.
+    let tmpfs: Vec<(&Mount, Vec<String>)> = ctx
+        .tmpfs()
+        .map(|(_, m)| (*m, ctx.options(m, FixFormat::Cdk)))
+        .collect();
     let camel: String = ctx
         .container
         .split('-')
@@ -357,7 +402,7 @@ fn cdk(ctx: &Ctx) -> String {
         );
         if tmpfs
             .iter()
-            .any(|(_, m)| m.options.iter().any(|o| !CDK_OPTIONS.contains(&o.as_str())))
+            .any(|(_, options)| options.iter().any(|o| !CDK_OPTIONS.contains(&o.as_str())))
         {
             let _ = writeln!(
                 out,
@@ -367,18 +412,16 @@ fn cdk(ctx: &Ctx) -> String {
             );
         }
         let _ = writeln!(out, "linuxParameters.addTmpfs(");
-        for (_, m) in &tmpfs {
+        for (m, options) in &tmpfs {
             let _ = writeln!(out, "  {{");
             let _ = writeln!(out, "    containerPath: {},", ts_str(&m.path));
             let _ = writeln!(out, "    size: {}, // MiB", m.size_mib);
-            let members: Vec<String> = m
-                .options
+            let members: Vec<String> = options
                 .iter()
                 .filter(|o| CDK_OPTIONS.contains(&o.as_str()))
                 .map(|o| format!("ecs.TmpfsMountOption.{}", o.to_ascii_uppercase()))
                 .collect();
-            let valued: Vec<&String> = m
-                .options
+            let valued: Vec<&String> = options
                 .iter()
                 .filter(|o| !CDK_OPTIONS.contains(&o.as_str()))
                 .collect();
@@ -446,22 +489,9 @@ fn cdk(ctx: &Ctx) -> String {
     out
 }
 
-/// The group that must be able to write the emptyDir volumes: the mounts' `gid=` (or `uid=`)
-/// option, else the group of the failing writes when it is not root's.
-fn fs_group(ctx: &Ctx) -> Option<String> {
-    let from_options = ctx.tmpfs().find_map(|(_, m)| {
-        findings::option_value(m, "gid").or_else(|| findings::option_value(m, "uid"))
-    });
-    if let Some(v) = from_options {
-        return Some(v.to_string());
-    }
-    ctx.report
-        .trace
-        .writes
-        .iter()
-        .filter(|w| w.would_fail == Some(true))
-        .find_map(|w| w.gid.or(w.uid).filter(|&id| id != 0))
-        .map(|id| id.to_string())
+/// The group that must be able to write the emptyDir volumes: the mounts' owner's.
+fn fs_group(ctx: &Ctx) -> Option<u32> {
+    ctx.mounts.iter().find_map(|(_, m)| m.owner).map(|o| o.gid)
 }
 
 fn kubernetes(ctx: &Ctx) -> String {
@@ -518,7 +548,16 @@ fn kubernetes(ctx: &Ctx) -> String {
                 out,
                 "  # Memory-backed emptyDir counts against the container's memory limit and takes \
                  no mount options ({}).",
-                ["noexec", "nosuid", "nodev"].join(", ")
+                tmpfs
+                    .iter()
+                    .flat_map(|(_, m)| ctx.options(m, FixFormat::Kubernetes))
+                    .fold(Vec::<String>::new(), |mut all, o| {
+                        if !all.contains(&o) {
+                            all.push(o);
+                        }
+                        all
+                    })
+                    .join(", ")
             );
         }
         for (name, m) in &ctx.mounts {
@@ -551,8 +590,9 @@ mod tests {
     use super::*;
     use crate::report::testdata;
 
-    const ALL: [FixFormat; 5] = [
+    const ALL: [FixFormat; 6] = [
         FixFormat::Docker,
+        FixFormat::Podman,
         FixFormat::Compose,
         FixFormat::Ecs,
         FixFormat::Cdk,
@@ -562,6 +602,7 @@ mod tests {
     fn name(fix: FixFormat) -> &'static str {
         match fix {
             FixFormat::Docker => "docker",
+            FixFormat::Podman => "podman",
             FixFormat::Compose => "compose",
             FixFormat::Ecs => "ecs",
             FixFormat::Cdk => "cdk",
