@@ -46,24 +46,20 @@ fn run_read_only(image: &str, tmpfs: &[String]) -> ContainerGuard {
     ContainerGuard(docker_ok(&args))
 }
 
-fn docker_tmpfs_flag(mount: &Value) -> String {
-    let options: Vec<&str> = mount["options"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o.as_str().unwrap())
-        .collect();
-    format!(
-        "{}:{},size={}m",
-        mount["path"].as_str().unwrap(),
-        options.join(","),
-        mount["size_mib"]
-    )
+/// The `--tmpfs` arguments of the `docker run` fix the text report prints, as a user copies them.
+fn printed_tmpfs_flags(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("--tmpfs "))
+        .map(|arg| arg.trim_end_matches(" \\").trim_matches('\'').to_string())
+        .collect()
 }
 
 #[test]
 fn the_suggested_mount_for_a_uid_1000_app_lets_it_start_read_only() {
     let image = owned_dir_image();
+    let out = run(&["audit", &image, "--profile", "docker"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
     let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
     assert_eq!(report["verdict"], "needs-mounts");
     assert_eq!(report["profile"], "docker");
@@ -90,8 +86,14 @@ fn the_suggested_mount_for_a_uid_1000_app_lets_it_start_read_only() {
         "{options:?}"
     );
 
-    // Applied by hand, the suggestion works.
-    let fixed = run_read_only(&image, &[docker_tmpfs_flag(mounts[0])]);
+    // The fix as printed, pasted into docker run, works.
+    let flags = printed_tmpfs_flags(&text);
+    assert_eq!(flags.len(), 1, "{text}");
+    assert!(
+        flags[0].starts_with("/var/run:") && flags[0].contains("uid=1000"),
+        "{flags:?}"
+    );
+    let fixed = run_read_only(&image, &flags);
     let port = published_port(fixed.id());
     assert!(
         wait_for_200(port, "/health", Duration::from_secs(20)),

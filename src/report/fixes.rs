@@ -655,19 +655,61 @@ mod tests {
                 .map(|d| d.expect("valid JSON"))
                 .inspect(|d| assert!(d.is_object()))
                 .count();
-            assert!(docs >= 1, "{report_name}: {ecs}");
+            // The container fragment, the task's volumes when there are any, and the
+            // ephemeral-storage alternative (container and task) when tmpfs mounts have one.
+            let has_volumes = report
+                .plan
+                .mounts
+                .iter()
+                .any(|m| m.kind == MountKind::Volume);
+            let has_tmpfs = report
+                .plan
+                .mounts
+                .iter()
+                .any(|m| m.kind == MountKind::Tmpfs);
+            let alternative = profile.fallback.is_some() && has_tmpfs;
+            let expected = 1 + usize::from(has_volumes) + 2 * usize::from(alternative);
+            assert_eq!(docs, expected, "{report_name}: {ecs}");
         }
+    }
+
+    /// The UID 1000 trace judged again for another platform.
+    fn rejudged(profile: &str) -> (Report, Profile) {
+        let (report, _) = testdata::needs_mounts();
+        let profile = crate::profile::load(profile).unwrap();
+        let catalogue = crate::analyze::Catalogue::builtin();
+        let report = crate::analyze::analyze(report.trace, &profile, &[], &catalogue);
+        (report, profile)
     }
 
     #[test]
     fn kubernetes_sets_fs_group_for_a_non_root_user() {
-        let (report, profile) = testdata::needs_mounts();
-        let k8s: serde_yaml::Value =
-            serde_yaml::from_str(&render(&report, &profile, FixFormat::Kubernetes)).unwrap();
-        assert_eq!(k8s["securityContext"]["fsGroup"], 1000);
+        // Judged for Kubernetes, and emitted for Kubernetes from an ECS audit: the owner goes
+        // into fsGroup, never into emptyDir options.
+        let (ecs_report, ecs_profile) = testdata::needs_mounts();
+        for (report, profile) in [rejudged("kubernetes"), (ecs_report, ecs_profile)] {
+            let text = render(&report, &profile, FixFormat::Kubernetes);
+            let k8s: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+            assert_eq!(k8s["securityContext"]["fsGroup"], 1000, "{text}");
+            assert!(!text.contains("uid=1000"), "{text}");
+        }
         let (report, profile) = testdata::needs_changes();
         let k8s: serde_yaml::Value =
             serde_yaml::from_str(&render(&report, &profile, FixFormat::Kubernetes)).unwrap();
         assert!(k8s["securityContext"].is_null());
+    }
+
+    #[test]
+    fn podman_owns_its_tmpfs_with_u_never_uid() {
+        let (ecs_report, ecs_profile) = testdata::needs_mounts();
+        for (report, profile) in [rejudged("podman"), (ecs_report, ecs_profile)] {
+            let text = render(&report, &profile, FixFormat::Podman);
+            assert!(text.starts_with("podman run"), "{text}");
+            assert!(
+                text.contains("--tmpfs /var/run:noexec,nosuid,nodev,U,size=16m"),
+                "{text}"
+            );
+            assert!(!text.contains("uid="), "{text}");
+        }
     }
 }
