@@ -71,6 +71,11 @@ impl RunInfo {
         self.user.split(':').next().unwrap_or("")
     }
 
+    /// The group part of `user:group`, if given.
+    pub fn group_name(&self) -> Option<&str> {
+        self.user.split_once(':').map(|(_, g)| g)
+    }
+
     /// No user means the image's default, which is root.
     pub fn runs_as_root(&self) -> bool {
         matches!(self.user_name(), "" | "0" | "root")

@@ -223,7 +223,6 @@ impl Planner<'_> {
         if self.run.runs_as_root() {
             return Owner::Root;
         }
-        let group = self.run.user.split_once(':').map(|(_, g)| g);
         // The app's own files carry its uid and gid: the trace saw them.
         let seen = covers.iter().find_map(|w| Some((w.uid?, w.gid?)));
         let uid = self
@@ -232,7 +231,9 @@ impl Planner<'_> {
             .parse::<u32>()
             .ok()
             .or(seen.map(|s| s.0));
-        let gid = group
+        let gid = self
+            .run
+            .group_name()
             .and_then(|g| g.parse().ok())
             .or(seen.map(|s| s.1))
             .or(uid);

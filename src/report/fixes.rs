@@ -518,11 +518,11 @@ fn kubernetes(ctx: &Ctx) -> String {
     let _ = writeln!(out, "    securityContext:");
     let _ = writeln!(out, "      readOnlyRootFilesystem: true");
     if let Some(user) = ctx.user_override() {
-        let (uid, gid) = user.split_once(':').unwrap_or((user, ""));
-        match uid.parse::<u32>() {
+        let run = &ctx.report.trace.run;
+        match run.user_name().parse::<u32>() {
             Ok(uid) => {
                 let _ = writeln!(out, "      runAsUser: {uid}");
-                if let Ok(gid) = gid.parse::<u32>() {
+                if let Some(gid) = run.group_name().and_then(|g| g.parse::<u32>().ok()) {
                     let _ = writeln!(out, "      runAsGroup: {gid}");
                 }
             }

@@ -24,7 +24,7 @@ struct Rule {
     level: &'static str,
 }
 
-fn rules(report: &Report, profile: &Profile) -> Vec<Rule> {
+fn rules(report: &Report, profile: &Profile, all: &[Finding]) -> Vec<Rule> {
     let title = clean(&profile.title);
     let mut out = vec![
         Rule {
@@ -58,7 +58,7 @@ fn rules(report: &Report, profile: &Profile) -> Vec<Rule> {
             name: format!("Remedy/{}", clean(&rem.id)),
             short: clean(&rem.title).into_owned(),
             full: clean(&rem.fix).into_owned(),
-            level: if remedy_is_required(report, rem) {
+            level: if remedy_is_required(all, rem) {
                 "error"
             } else {
                 "note"
@@ -72,13 +72,10 @@ fn remedy_rule(rem: &Remedy) -> String {
     format!("remedy/{}", clean(&rem.id))
 }
 
-/// A remedy is required when a write it addresses cannot be fixed by a mount.
-fn remedy_is_required(report: &Report, rem: &Remedy) -> bool {
-    report
-        .plan
-        .unfixable
-        .iter()
-        .any(|u| rem.paths.contains(&u.path))
+/// A remedy is required when a finding it addresses is an error: no mount fixes it.
+fn remedy_is_required(all: &[Finding], rem: &Remedy) -> bool {
+    all.iter()
+        .any(|f| f.is_error() && f.remedies.iter().any(|r| r.id == rem.id))
 }
 
 /// Line 1 of the Dockerfile (see the module comment) and the container paths.
@@ -113,7 +110,10 @@ fn result(
     paths: &[&str],
     properties: Option<J>,
 ) -> J {
-    let index = rules.iter().position(|r| r.id == rule_id).unwrap_or(0);
+    let index = rules
+        .iter()
+        .position(|r| r.id == rule_id)
+        .expect("every result's rule is listed");
     let mut pairs = vec![
         ("ruleId", J::from(rule_id)),
         ("ruleIndex", J::from(index)),
@@ -171,8 +171,9 @@ fn remedy_result(rem: &Remedy, rules: &[Rule]) -> J {
 }
 
 pub fn report(r: &Report, profile: &Profile) -> String {
-    let rules = rules(r, profile);
-    let results: Vec<J> = findings::findings(r)
+    let all = findings::findings(r);
+    let rules = rules(r, profile, &all);
+    let results: Vec<J> = all
         .iter()
         .map(|f| finding_result(f, &rules, profile))
         .chain(r.plan.remedies.iter().map(|rem| remedy_result(rem, &rules)))
