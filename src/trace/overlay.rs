@@ -33,7 +33,7 @@ pub struct OverlayRecorder {
 }
 
 pub const BLIND_SPOTS: &[&str] = &[
-    "a file that lives under a millisecond in a directory created (or first written into) at the same instant can be missed; that directory is then reported instead",
+    "a file that lives only a few milliseconds, in a directory that appeared at the same moment (made by the app, or copied up by its first write), can be missed: that directory is then reported instead",
 ];
 
 /// How long inotify events of writes that happened before a boundary may take to reach us.
