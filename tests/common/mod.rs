@@ -38,7 +38,8 @@ fn build_fixture() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target_dir = root.join("target").join("fixture");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(&cargo)
+    let mut build = Command::new(&cargo);
+    build
         .args(["build", "--release", "--target", FIXTURE_TARGET])
         .arg("--manifest-path")
         .arg(root.join("tests").join("fixture").join("Cargo.toml"))
@@ -46,16 +47,8 @@ fn build_fixture() -> PathBuf {
         .arg(&target_dir)
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         // Inherited from an outer cargo, it would override RUSTFLAGS.
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cargo:?} to build the fixture: {e}"));
-    if !output.status.success() {
-        panic!(
-            "building tests/fixture failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    checked(&mut build, "building tests/fixture");
     let binary = target_dir
         .join(FIXTURE_TARGET)
         .join("release")
@@ -76,18 +69,26 @@ pub fn docker(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run `docker {}`: {e}", args.join(" ")))
 }
 
-/// Runs the docker CLI, panics with its stderr unless it succeeds, and
-/// returns its stdout, trimmed.
-pub fn docker_ok(args: &[&str]) -> String {
-    let output = docker(args);
+/// Runs `command`, panicking with its stderr unless it succeeds.
+fn checked(command: &mut Command, what: &str) -> Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
     if !output.status.success() {
         panic!(
-            "`docker {}` failed ({}):\n{}",
-            args.join(" "),
+            "{what} failed ({}):\n{}",
             output.status,
             String::from_utf8_lossy(&output.stderr)
         );
     }
+    output
+}
+
+/// Runs the docker CLI, panics with its stderr unless it succeeds, and
+/// returns its stdout, trimmed.
+pub fn docker_ok(args: &[&str]) -> String {
+    let what = format!("`docker {}`", args.join(" "));
+    let output = checked(Command::new("docker").args(args), &what);
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
@@ -243,21 +244,17 @@ impl ImageSpec {
         // merely re-tags an identical image.
         let context = TempDir::new("rofs-audit-image");
         self.write_context(context.path(), &binary);
-        let output = Command::new("docker")
+        let mut build = Command::new("docker");
+        build
             .args(["build", "-q", "-t", &tag])
             .arg(context.path())
             // The classic builder: no buildx here, and COPY --chown/mode
             // behaviour was verified with it.
-            .env("DOCKER_BUILDKIT", "0")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run `docker build`: {e}"));
-        if !output.status.success() {
-            panic!(
-                "docker build of {tag} failed ({}):\n{}\nDockerfile:\n{dockerfile}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
+            .env("DOCKER_BUILDKIT", "0");
+        let output = checked(
+            &mut build,
+            &format!("docker build of {tag} (Dockerfile:\n{dockerfile})"),
+        );
         // Another process may have tagged its identical build after ours,
         // leaving ours dangling: remove it rather than let it pile up.
         let built = String::from_utf8_lossy(&output.stdout).trim().to_owned();
