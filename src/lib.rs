@@ -1,5 +1,6 @@
 //! rofs-audit: does a container image survive a read-only root filesystem, and what must change
-//! when it doesn't. The pipeline, in the order data flows: engine → trace → probe → report.
+//! when it doesn't. The pipeline, in the order data flows: engine → trace → probe → profile →
+//! analyze → verify → report.
 
 pub mod analyze;
 pub mod cli;
@@ -9,3 +10,4 @@ pub mod probe;
 pub mod profile;
 pub mod report;
 pub mod trace;
+pub mod verify;

@@ -187,6 +187,10 @@ pub struct Write {
     /// Under the audited profile: whether this write fails with a read-only root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub would_fail: Option<bool>,
+    /// For a write that would fail, what the read-only proof found: `true` when the app cannot
+    /// run without it, `false` when it ran without it (tolerated), `null` where no run decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fatal: Option<bool>,
 }
 
 /// The judgement of a trace for one platform profile, and the fix.
@@ -282,13 +286,77 @@ pub struct Unfixable {
     pub reason: String,
 }
 
-/// What `audit` reports: the trace and its judgement, as one JSON object.
+/// What `audit` reports: the trace, its judgement and the proof, as one JSON object.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
     #[serde(flatten)]
     pub trace: Trace,
     #[serde(flatten)]
     pub plan: Plan,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+}
+
+/// The read-only proof: the image rerun with a read-only root, with and without the planned
+/// mounts, on the platform's terms.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Verification {
+    /// Whether the image runs read-only with `minimal_mounts` (and the declared mounts).
+    pub passed: bool,
+    /// The fewest planned mounts it needs: empty when it runs with none.
+    pub minimal_mounts: Vec<Mount>,
+    /// The runtime gates, timed on the run that decided the proof.
+    pub gates: Gates,
+    pub runs: Vec<VerifyRun>,
+    pub run_count: u32,
+    /// How many runs went at once.
+    pub jobs: u32,
+    pub wall_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Gates {
+    pub startup: Gate,
+    pub probes: Vec<Gate>,
+}
+
+/// A measured time against its budget.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Gate {
+    /// `startup`, or the probe's target (`/health`, `tcp`).
+    pub name: String,
+    /// None when it never finished.
+    pub ms: Option<u64>,
+    pub budget_ms: u64,
+    pub ok: bool,
+}
+
+/// One read-only run of the proof.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VerifyRun {
+    /// Every tmpfs the run had, as `PATH:OPTIONS` for `docker run --tmpfs`.
+    pub mounts: Vec<String>,
+    pub readonly: bool,
+    pub passed: bool,
+    /// Until the first probe answered as expected; None when it never did.
+    pub startup_ms: Option<u64>,
+    pub probes: Vec<ProbeResult>,
+    pub erofs_lines: Vec<ErofsLine>,
+    /// Whether the app exited by itself after SIGTERM, within the stop timeout (None: it had
+    /// already exited, or never started).
+    pub clean_exit: Option<bool>,
+    pub exit: Option<ExitStatus>,
+    /// Why the run failed, one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// A log line that reports a write refused by a read-only filesystem.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErofsLine {
+    pub line: String,
+    /// The path the line names, when it names one.
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

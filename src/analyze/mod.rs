@@ -58,7 +58,11 @@ pub fn analyze(
         remedies,
         unfixable,
     };
-    Report { trace, plan }
+    Report {
+        trace,
+        plan,
+        verification: None,
+    }
 }
 
 /// When a verdict fails a CI gate.

@@ -273,6 +273,7 @@ mod tests {
             probe: None,
             volume: false,
             would_fail: Some(true),
+            fatal: None,
         }
     }
 

@@ -159,6 +159,7 @@ fn to_write(path: &[u8], meta: &Meta, change: Change, seg: &Segment, volume: boo
         probe: seg.probe.clone(),
         volume,
         would_fail: None,
+        fatal: None,
     }
 }
 
