@@ -205,14 +205,59 @@ const IMAGE_DIR_WALK_LIMIT: usize = 20_000;
 /// The image as the overlay's lower dirs show it (topmost first).
 pub struct LowerDirs(pub Vec<PathBuf>);
 
+/// What one layer says about a path of the image.
+enum Says {
+    Has(std::fs::Metadata),
+    /// A whiteout for it or an ancestor, a file where an ancestor directory would be, or an
+    /// opaque ancestor without it: lower layers cannot show it.
+    Hides,
+    Nothing,
+}
+
+fn says(layer: &Path, path: &[u8]) -> Says {
+    let names: Vec<&[u8]> = path
+        .split(|&b| b == b'/')
+        .filter(|n| !n.is_empty())
+        .collect();
+    let mut dir = layer.to_path_buf();
+    let mut opaque = false;
+    for (i, name) in names.iter().enumerate() {
+        let mut whiteout = b".wh.".to_vec();
+        whiteout.extend_from_slice(name);
+        if std::fs::symlink_metadata(dir.join(std::ffi::OsStr::from_bytes(&whiteout))).is_ok() {
+            return Says::Hides;
+        }
+        dir.push(std::ffi::OsStr::from_bytes(name));
+        let meta = match std::fs::symlink_metadata(&dir) {
+            Ok(m) if is_whiteout_device(&m) => return Says::Hides,
+            Ok(m) => m,
+            Err(_) if opaque => return Says::Hides,
+            Err(_) => return Says::Nothing,
+        };
+        if i + 1 == names.len() {
+            return Says::Has(meta);
+        }
+        if !meta.is_dir() {
+            return Says::Hides;
+        }
+        opaque |= dir.join(".wh..wh..opq").exists();
+    }
+    // The root itself.
+    std::fs::symlink_metadata(layer).map_or(Says::Nothing, Says::Has)
+}
+
 impl LowerDirs {
+    /// `path` in the union of the layers, topmost first, honouring whiteouts: a file the image
+    /// deleted in a later layer is not there.
     fn find(&self, path: &[u8]) -> Option<std::fs::Metadata> {
-        let rel = Path::new(std::ffi::OsStr::from_bytes(
-            path.strip_prefix(b"/").unwrap_or(path),
-        ));
-        self.0
-            .iter()
-            .find_map(|dir| std::fs::symlink_metadata(dir.join(rel)).ok())
+        for layer in &self.0 {
+            match says(layer, path) {
+                Says::Has(meta) => return Some(meta),
+                Says::Hides => return None,
+                Says::Nothing => {}
+            }
+        }
+        None
     }
 
     /// What the image holds at `dir`, from the union of the lower layers.
@@ -239,7 +284,12 @@ impl LowerDirs {
                 let mut path = dir.as_bytes().to_vec();
                 path.push(b'/');
                 path.extend_from_slice(sub.as_os_str().as_bytes());
-                if !whiteout && !written.contains(path.as_slice()) {
+                // A higher layer may have deleted what this one holds (a build's /tmp/wheels).
+                if !whiteout
+                    && !written.contains(path.as_slice())
+                    && !hidden.contains(&path)
+                    && self.find(&path).is_some()
+                {
                     hidden.insert(path);
                 }
             }
@@ -288,6 +338,36 @@ mod tests {
             Some(4),
             "{touched:?}"
         );
+    }
+
+    #[test]
+    fn files_deleted_in_a_higher_layer_are_not_in_the_image() {
+        let base = std::env::temp_dir().join(format!("rofs-audit-lower-{}", std::process::id()));
+        let (top, middle, bottom) = (base.join("top"), base.join("middle"), base.join("bottom"));
+        // bottom: /tmp/wheels/a.whl and /etc/keep; middle deletes /tmp/wheels (a `.wh.` file);
+        // top makes /etc opaque and holds /etc/new only.
+        std::fs::create_dir_all(bottom.join("tmp/wheels")).unwrap();
+        std::fs::write(bottom.join("tmp/wheels/a.whl"), b"x").unwrap();
+        std::fs::create_dir_all(bottom.join("etc")).unwrap();
+        std::fs::write(bottom.join("etc/keep"), b"x").unwrap();
+        std::fs::create_dir_all(middle.join("tmp")).unwrap();
+        std::fs::write(middle.join("tmp/.wh.wheels"), b"").unwrap();
+        std::fs::create_dir_all(top.join("etc")).unwrap();
+        std::fs::write(top.join("etc/.wh..wh..opq"), b"").unwrap();
+        std::fs::write(top.join("etc/new"), b"x").unwrap();
+        let lower = LowerDirs(vec![top, middle, bottom]);
+        let written = HashSet::new();
+        let tmp = lower.image_dir("/tmp", &written);
+        let etc = lower.image_dir("/etc", &written);
+        let wheel = lower.find(b"/tmp/wheels/a.whl");
+        let keep = lower.find(b"/etc/keep");
+        std::fs::remove_dir_all(&base).unwrap();
+        assert!(tmp.exists && tmp.hidden == 0, "{tmp:?}");
+        assert_eq!(
+            (etc.hidden, etc.hidden_sample.as_slice()),
+            (1, ["/etc/new".to_string()].as_slice())
+        );
+        assert!(wheel.is_none() && keep.is_none());
     }
 
     #[test]
