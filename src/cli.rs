@@ -9,11 +9,12 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::analyze::{self, Catalogue, FailOn};
 use crate::engine::{self, Engine, RunId};
-use crate::model::Trace;
+use crate::model::{Check, Report, Trace};
 use crate::probe::Probe;
 use crate::profile::{self, FixFormat, Profile};
-use crate::report::{self, Format, RenderOptions};
+use crate::report::{self, Format, RenderOptions, VerifyFormat};
 use crate::trace::{self, ModeChoice, RunOptions};
+use crate::verify;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,8 +30,10 @@ use crate::trace::{self, ModeChoice, RunOptions};
         rofs-audit audit my-app:latest --profile kubernetes --format sarif -o rofs.sarif\n  \
         rofs-audit trace my-app:latest --format json --output trace.json\n  \
         rofs-audit suggest --from trace.json --profile ecs-fargate --emit cdk\n  \
+        rofs-audit verify my-app:latest --port 8080 --tmpfs /var/run/app:uid=1000,gid=1000\n  \
         rofs-audit clean\n\n\
-        Exit codes: 0 compatible, 1 findings (see --fail-on), 2 usage or environment error, \
+        Exit codes: 0 compatible (verify: passed), 1 findings (see --fail-on; verify: failed), \
+        2 usage or environment error, or an app that fails with a writable root too, \
         130 interrupted."
 )]
 pub struct Cli {
@@ -44,6 +47,8 @@ pub enum Command {
     Audit(Box<AuditArgs>),
     /// Run the image with a writable root and record every path it writes, by phase
     Trace(Box<TraceArgs>),
+    /// Rerun the image read-only with the deployment's mounts: exit 0 only when it passes (a CI gate)
+    Verify(Box<VerifyArgs>),
     /// Judge a recorded trace again (another profile, another format) without running anything
     Suggest(SuggestArgs),
     /// List the platform profiles, or show one
@@ -66,11 +71,34 @@ pub struct AuditArgs {
     pub run: RunArgs,
     #[command(flatten)]
     pub judge: JudgeArgs,
-    /// Skip the read-only proof run (accepted for scripts; the proof is not part of this version)
+    /// Skip the read-only proof (the runs that find which writes are fatal and the fewest mounts)
     #[arg(long)]
     pub no_verify: bool,
+    /// How many proof runs go at once
+    #[arg(long, value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: u32,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub platform: PlatformArgs,
+    /// Report format
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
+    pub format: VerifyFormat,
+    /// Write the report to FILE instead of standard output
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// The CPU count: proof runs mostly wait for the app, so one per core keeps the machine busy
+/// without starving the apps' startup.
+fn default_jobs() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
 #[derive(Debug, Args)]
@@ -84,18 +112,38 @@ pub struct SuggestArgs {
     pub output: OutputArgs,
 }
 
-/// How to judge a trace: the same flags for audit and suggest.
+/// The platform and the mounts the deployment has: shared by audit, suggest and verify.
 #[derive(Debug, Args, Clone)]
-pub struct JudgeArgs {
+pub struct PlatformArgs {
     /// Target platform: a built-in profile (see `rofs-audit profiles`) or a YAML file
     #[arg(long, default_value = crate::profile::DEFAULT_PROFILE, value_name = "NAME|FILE")]
     pub profile: String,
-    /// Also print the fix in this format (repeatable); the profile's own formats are always shown
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    pub emit: Vec<FixFormat>,
     /// A mount the deployment already has, as on the docker CLI (PATH[:OPTIONS]); writes under it are covered
     #[arg(long, value_name = "PATH[:OPTIONS]")]
     pub tmpfs: Vec<String>,
+}
+
+impl PlatformArgs {
+    /// The profile, after checking the mounts: mistakes fail before anything runs.
+    fn load(&self) -> Result<Profile> {
+        let profile = profile::load(&self.profile)?;
+        for mount in &self.tmpfs {
+            if !mount.starts_with('/') {
+                bail!("--tmpfs {mount:?}: the mount point must be an absolute path, as in --tmpfs /tmp:size=64m");
+            }
+        }
+        Ok(profile)
+    }
+}
+
+/// How to judge a trace: the same flags for audit and suggest.
+#[derive(Debug, Args, Clone)]
+pub struct JudgeArgs {
+    #[command(flatten)]
+    pub platform: PlatformArgs,
+    /// Also print the fix in this format (repeatable); the profile's own formats are always shown
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub emit: Vec<FixFormat>,
     /// Which verdict makes the exit code 1
     #[arg(long, value_enum, default_value_t = FailOn::NeedsMounts)]
     pub fail_on: FailOn,
@@ -281,65 +329,75 @@ fn read_env_file(path: &Path) -> Result<Vec<String>> {
 }
 
 /// A profile and remedies, loaded and checked before anything runs.
-struct Judge<'a> {
-    args: &'a JudgeArgs,
+#[derive(Clone)]
+struct Judge {
     profile: Profile,
     catalogue: Catalogue,
+    declared: Vec<String>,
+    emit: Vec<FixFormat>,
+    fail_on: FailOn,
 }
 
 impl JudgeArgs {
-    fn prepare(&self) -> Result<Judge<'_>> {
-        let profile = profile::load(&self.profile)?;
-        for mount in &self.tmpfs {
-            if !mount.starts_with('/') {
-                bail!("--tmpfs {mount:?}: the mount point must be an absolute path, as in --tmpfs /tmp:size=64m");
-            }
-        }
+    fn prepare(&self) -> Result<Judge> {
+        let profile = self.platform.load()?;
         let catalogue = match &self.remedies {
             Some(file) => Catalogue::with_file(file)?,
             None => Catalogue::builtin(),
         };
-        Ok(Judge {
-            args: self,
-            profile,
-            catalogue,
-        })
-    }
-}
-
-impl Judge<'_> {
-    /// Judges the trace, prints the report and returns the exit code.
-    fn report(&self, trace: Trace, output: &OutputArgs) -> Result<i32> {
-        let report = analyze::analyze(trace, &self.profile, &self.args.tmpfs, &self.catalogue);
-        let mut emit = self.profile.emit.clone();
-        for extra in &self.args.emit {
+        let mut emit = profile.emit.clone();
+        for extra in &self.emit {
             if !emit.contains(extra) {
                 emit.push(*extra);
             }
         }
-        let color = output.output.is_none()
-            && std::env::var_os("NO_COLOR").is_none()
-            && std::io::IsTerminal::is_terminal(&std::io::stdout());
-        let options = RenderOptions { color, emit };
-        emit_output(
-            output,
-            &report::render_report(&report, &self.profile, output.format, &options),
-        )?;
-        Ok(self.args.fail_on.exit_code(report.plan.verdict))
+        Ok(Judge {
+            profile,
+            catalogue,
+            declared: self.platform.tmpfs.clone(),
+            emit,
+            fail_on: self.fail_on,
+        })
     }
 }
 
-/// Runs the image under the cleanup guard and returns its trace.
-async fn run_trace(run: &RunArgs) -> Result<Trace> {
-    let opts = run.options()?;
+impl Judge {
+    fn analyze(&self, trace: Trace) -> Report {
+        analyze::analyze(trace, &self.profile, &self.declared, &self.catalogue)
+    }
+
+    /// Prints the report and returns the exit code.
+    fn report(&self, report: &Report, output: &OutputArgs) -> Result<i32> {
+        let options = RenderOptions {
+            color: use_color(&output.output),
+            emit: self.emit.clone(),
+        };
+        emit_output(
+            &output.output,
+            &report::render_report(report, &self.profile, output.format, &options),
+        )?;
+        Ok(self.fail_on.exit_code(report.plan.verdict))
+    }
+}
+
+fn use_color(output: &Option<PathBuf>) -> bool {
+    output.is_none()
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+}
+
+/// Connects to the engine and runs `work` under the cleanup guard: whatever it creates is
+/// removed when it ends, fails or is interrupted.
+async fn guarded<T, F, Fut>(work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(Engine, RunId) -> Fut,
+    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+{
     let engine = Engine::connect().await?;
     let run_id = RunId::new();
-    let mode = run.mode;
-    let (work_engine, work_run) = (engine.clone(), run_id.clone());
-    engine::guarded(&engine, &run_id, async move {
-        trace::trace(&work_engine, &work_run, &opts, mode).await
-    })
-    .await
+    let future = work(engine.clone(), run_id.clone());
+    engine::guarded(&engine, &run_id, future).await
 }
 
 fn read_trace(path: &Path) -> Result<Trace> {
@@ -359,8 +417,8 @@ fn read_trace(path: &Path) -> Result<Trace> {
     })
 }
 
-fn emit_output(output: &OutputArgs, text: &str) -> Result<()> {
-    match &output.output {
+fn emit_output(output: &Option<PathBuf>, text: &str) -> Result<()> {
+    match output {
         Some(path) => std::fs::write(path, text)
             .map_err(|e| anyhow!("cannot write {}: {e}; check --output", path.display())),
         None => {
@@ -378,20 +436,59 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Audit(args) => {
             // Judge-side mistakes (unknown profile, bad --tmpfs) fail before anything runs.
             let judge = args.judge.prepare()?;
-            let trace = run_trace(&args.run).await?;
-            judge.report(trace, &args.output)
+            let opts = args.run.options()?;
+            let (mode, jobs, verify) = (args.run.mode, args.jobs as usize, !args.no_verify);
+            let judged = judge.clone();
+            let report = guarded(move |engine, run_id| async move {
+                let trace = trace::trace(&engine, &run_id, &opts, mode).await?;
+                let mut report = judged.analyze(trace);
+                if verify {
+                    verify::prove(&engine, &run_id, &mut report, &judged.profile, &opts, jobs)
+                        .await?;
+                }
+                Ok(report)
+            })
+            .await?;
+            judge.report(&report, &args.output)
         }
         Command::Trace(args) => {
-            let trace = run_trace(&args.run).await?;
+            let opts = args.run.options()?;
+            let mode = args.run.mode;
+            let trace = guarded(move |engine, run_id| async move {
+                trace::trace(&engine, &run_id, &opts, mode).await
+            })
+            .await?;
             emit_output(
-                &args.output,
+                &args.output.output,
                 &report::render_trace(&trace, args.output.format),
             )?;
             Ok(0)
         }
+        Command::Verify(args) => {
+            let profile = args.platform.load()?;
+            let opts = args.run.options()?;
+            let declared = args.platform.tmpfs.clone();
+            let checked = profile.clone();
+            let verification = guarded(move |engine, run_id| async move {
+                verify::check(&engine, &run_id, &opts, &checked, &declared).await
+            })
+            .await?;
+            let check = Check {
+                image: args.run.image.clone(),
+                profile: profile.name.clone(),
+                mounts: args.platform.tmpfs.clone(),
+                verification,
+            };
+            emit_output(
+                &args.output,
+                &report::render_check(&check, args.format, use_color(&args.output)),
+            )?;
+            Ok(i32::from(!check.verification.passed))
+        }
         Command::Suggest(args) => {
             let judge = args.judge.prepare()?;
-            judge.report(read_trace(&args.from)?, &args.output)
+            let report = judge.analyze(read_trace(&args.from)?);
+            judge.report(&report, &args.output)
         }
         Command::Profiles(args) => {
             let text = match args.command {

@@ -303,6 +303,9 @@ pub struct Report {
 pub struct Verification {
     /// Whether the image runs read-only with `minimal_mounts` (and the declared mounts).
     pub passed: bool,
+    /// Why not, from the run with the most mounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     /// The fewest planned mounts it needs: empty when it runs with none.
     pub minimal_mounts: Vec<Mount>,
     /// The runtime gates, timed on the run that decided the proof.
@@ -329,6 +332,16 @@ pub struct Gate {
     pub ms: Option<u64>,
     pub budget_ms: u64,
     pub ok: bool,
+}
+
+/// What `verify` reports: one configuration of an image, proven or not.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Check {
+    pub image: String,
+    pub profile: String,
+    /// The mounts the deployment declares, as given (`PATH[:OPTIONS]`).
+    pub mounts: Vec<String>,
+    pub verification: Verification,
 }
 
 /// One read-only run of the proof.

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{is_within, MountOwner};
+use crate::model::{is_within, Mount, MountOwner};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +74,31 @@ impl TmpfsOwner {
             TmpfsOwner::FsGroup | TmpfsOwner::None => vec![],
         }
     }
+}
+
+/// `m`'s options with its owner given the way `wanted` gives it: a plan speaks its profile's
+/// terms (`uid=` on ECS, `U` on podman), and another platform's fix, or the proof on Docker,
+/// needs its own.
+pub fn mount_options(m: &Mount, planned: TmpfsOwner, wanted: TmpfsOwner) -> Vec<String> {
+    let Some(owner) = m.owner else {
+        return m.options.clone();
+    };
+    let planned = planned.options(owner);
+    let mut options: Vec<String> = m
+        .options
+        .iter()
+        .filter(|o| !planned.contains(o))
+        .cloned()
+        .collect();
+    options.extend(wanted.options(owner));
+    options
+}
+
+/// `m` as `docker run --tmpfs` takes it: the mount point and `OPTIONS,size=Nm`.
+pub fn docker_tmpfs(m: &Mount, planned: TmpfsOwner) -> (String, String) {
+    let mut options = mount_options(m, planned, TmpfsOwner::Options);
+    options.push(format!("size={}m", m.size_mib));
+    (m.path.clone(), options.join(","))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

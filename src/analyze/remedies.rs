@@ -24,6 +24,7 @@ pub struct Entry {
     pub user: Option<String>,
 }
 
+#[derive(Clone)]
 pub struct Catalogue(Vec<Entry>);
 
 impl Catalogue {

@@ -30,10 +30,19 @@ pub struct ContainerSpec {
     pub readonly_rootfs: bool,
     /// Mount point → tmpfs options, as after `--tmpfs PATH:` on the docker CLI.
     pub tmpfs: Vec<(String, String)>,
-    /// (volume name, mount point)
-    pub volumes: Vec<(String, String)>,
+    pub volumes: Vec<VolumeMount>,
     /// `none` where the platform gives the container no /dev/shm.
     pub ipc_mode: Option<String>,
+}
+
+/// A volume of ours mounted into the container.
+#[derive(Debug, Clone)]
+pub struct VolumeMount {
+    pub name: String,
+    pub target: String,
+    /// Docker still copies the image's files into it, so the app sees them but cannot write:
+    /// an image VOLUME on a platform that does not make those writable.
+    pub read_only: bool,
 }
 
 impl ContainerSpec {
@@ -42,10 +51,11 @@ impl ContainerSpec {
         let mounts = self
             .volumes
             .iter()
-            .map(|(name, target)| Mount {
-                target: Some(target.clone()),
-                source: Some(name.clone()),
+            .map(|v| Mount {
+                target: Some(v.target.clone()),
+                source: Some(v.name.clone()),
                 typ: Some(MountType::VOLUME),
+                read_only: Some(v.read_only),
                 ..Default::default()
             })
             .collect::<Vec<_>>();
@@ -250,6 +260,21 @@ impl Container {
             ExitStatus::from_code(state.exit_code.unwrap_or_default()),
             took,
         ))
+    }
+
+    /// Removes the container and its anonymous volumes now, rather than with the rest of the run:
+    /// the proof starts many. A failure here is caught by the run's cleanup guard.
+    pub async fn remove(mut self) {
+        self.drain_logs().await;
+        let options = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        let _ = self
+            .engine
+            .docker()
+            .remove_container(&self.id, Some(options))
+            .await;
     }
 
     /// Waits for the log stream of a stopped container to deliver its last lines.

@@ -16,7 +16,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 mod container;
-pub use container::{Container, ContainerSpec, Readiness};
+pub use container::{Container, ContainerSpec, Readiness, VolumeMount};
 
 /// Present on every container and volume rofs-audit creates.
 pub const LABEL_MANAGED: &str = "dev.rofs-audit.managed";
@@ -118,6 +118,14 @@ impl Engine {
             .await
             .with_context(|| format!("cannot create volume {name}"))?;
         Ok(name)
+    }
+
+    /// Removes a volume of ours now; a failure is left to the run's cleanup guard.
+    pub async fn remove_volume(&self, name: &str) {
+        let _ = self
+            .docker
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await;
     }
 
     /// Removes every container and volume carrying the run's label.

@@ -8,7 +8,9 @@
 
 use std::borrow::Cow;
 
-use crate::model::{escape_text, is_within, Mount, Remedy, Report, Verdict, Write};
+use crate::model::{
+    escape_text, is_within, Gate, Mount, Remedy, Report, Verdict, Verification, Write,
+};
 use crate::profile::Profile;
 
 pub(crate) const RULE_MOUNT: &str = "read-only-write";
@@ -43,6 +45,8 @@ pub(crate) struct Finding<'a> {
     pub write: Option<&'a Write>,
     pub cause: Cause<'a>,
     pub remedies: Vec<&'a Remedy>,
+    /// The proof ran the app without this write succeeding: a warning at most.
+    pub tolerated: bool,
 }
 
 /// The findings of a report, in trace order, unfixable entries without a write last.
@@ -72,6 +76,7 @@ pub(crate) fn findings(report: &Report) -> Vec<Finding<'_>> {
                 write: Some(w),
                 cause,
                 remedies: remedies_for(&w.path),
+                tolerated: w.fatal == Some(false),
             }
         })
         .collect();
@@ -82,10 +87,70 @@ pub(crate) fn findings(report: &Report) -> Vec<Finding<'_>> {
                 write: None,
                 cause: Cause::Unfixable { reason: &u.reason },
                 remedies: remedies_for(&u.path),
+                tolerated: false,
             });
         }
     }
     out
+}
+
+/// One thing `verify` checks on its read-only run, for the formats that list checks.
+pub(crate) struct ProofCheck {
+    pub name: String,
+    pub ms: Option<u64>,
+    /// Why it failed, or None when it passed.
+    pub failure: Option<String>,
+}
+
+/// The checks of a `verify` run: startup and each probe within budget, no read-only error in
+/// the logs, and a shutdown on SIGTERM.
+pub(crate) fn proof_checks(v: &Verification) -> Vec<ProofCheck> {
+    let Some(run) = v.runs.first() else {
+        return vec![];
+    };
+    let gate = |g: &Gate, what: String| ProofCheck {
+        name: what,
+        ms: g.ms,
+        failure: (!g.ok).then(|| match (&run.failure, g.ms) {
+            (Some(failure), None) => clean(failure).into_owned(),
+            (_, Some(ms)) => format!("took {ms} ms, over the {} ms budget", g.budget_ms),
+            (None, None) => "never finished".to_string(),
+        }),
+    };
+    let mut checks = vec![gate(
+        &v.gates.startup,
+        format!("starts within {} ms", v.gates.startup.budget_ms),
+    )];
+    for g in &v.gates.probes {
+        let name = if g.name == "tcp" {
+            "TCP connect".to_string()
+        } else {
+            format!("GET {}", clean(&g.name))
+        };
+        checks.push(gate(g, format!("{name} answers within {} ms", g.budget_ms)));
+    }
+    let erofs: Vec<_> = run.erofs_lines.iter().map(|l| clean(&l.line)).collect();
+    checks.push(ProofCheck {
+        name: "no read-only errors in the logs".to_string(),
+        ms: None,
+        failure: (!erofs.is_empty()).then(|| erofs.join(" | ")),
+    });
+    checks.push(ProofCheck {
+        name: "exits by itself on SIGTERM".to_string(),
+        ms: None,
+        failure: (run.clean_exit == Some(false))
+            .then(|| "still running after the stop timeout; it was killed".to_string()),
+    });
+    checks
+}
+
+/// The failing writes the proof found the app runs without.
+pub(crate) fn tolerated(report: &Report) -> impl Iterator<Item = &Write> {
+    report
+        .trace
+        .writes
+        .iter()
+        .filter(|w| w.would_fail == Some(true) && w.fatal == Some(false))
 }
 
 /// The mount that lists `path` in `covers`, else the first one whose directory holds it.
@@ -103,8 +168,20 @@ fn covering_mount<'a>(mounts: &'a [Mount], path: &str) -> Option<(usize, &'a Mou
 }
 
 impl<'a> Finding<'a> {
+    /// No mount fixes it, and the app is not known to run without it.
     pub fn is_error(&self) -> bool {
-        matches!(self.cause, Cause::Unfixable { .. })
+        matches!(self.cause, Cause::Unfixable { .. }) && !self.tolerated
+    }
+
+    /// SARIF's level: error, warning, or note for what the app tolerates.
+    pub fn level(&self) -> &'static str {
+        if self.is_error() {
+            "error"
+        } else if self.tolerated {
+            "note"
+        } else {
+            "warning"
+        }
     }
 
     pub fn rule_id(&self) -> &'static str {
@@ -136,6 +213,7 @@ impl<'a> Finding<'a> {
     /// A short title: `read-only write: /var/run/app.pid`.
     pub fn title(&self) -> String {
         let kind = match self.cause {
+            _ if self.tolerated => "tolerated write",
             Cause::Mount { .. } => "read-only write",
             Cause::Unfixable { .. } => "unfixable write",
         };
@@ -159,6 +237,11 @@ impl<'a> Finding<'a> {
             Cause::Unfixable { reason } => {
                 out.push_str(&format!(", and no mount can fix it: {}.", clean(reason)));
             }
+        }
+        match self.write.and_then(|w| w.fatal) {
+            Some(false) => out.push_str(" The proof ran the app without it: tolerated."),
+            Some(true) => out.push_str(" The proof shows the app needs it: fatal."),
+            None => {}
         }
         for r in &self.remedies {
             let lead = if self.is_error() { "Fix" } else { "Or" };
@@ -251,6 +334,21 @@ pub(crate) fn summary(report: &Report, profile: &Profile, findings: &[Finding]) 
                 failing.saturating_sub(unfixable),
                 unfixable
             ));
+        }
+    }
+    if let Some(v) = &report.verification {
+        out.push_str(&format!(
+            "; the proof ({}) ",
+            plural(v.run_count as usize, "read-only run", "read-only runs")
+        ));
+        if v.passed {
+            let tolerated = findings.iter().filter(|f| f.tolerated).count();
+            out.push_str(&format!(
+                "passed with {}, {tolerated} tolerated",
+                plural(v.minimal_mounts.len(), "mount", "mounts"),
+            ));
+        } else {
+            out.push_str("failed even with every planned mount");
         }
     }
     if !plan.remedies.is_empty() {

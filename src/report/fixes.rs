@@ -11,7 +11,7 @@ use super::json::J;
 use super::text::shell_quote;
 use super::yaml::scalar;
 use crate::model::{Mount, MountKind, Report};
-use crate::profile::{FixFormat, Profile, TmpfsOwner};
+use crate::profile::{self, FixFormat, Profile, TmpfsOwner};
 
 /// A heading for the snippet.
 pub(crate) fn title(fix: FixFormat) -> &'static str {
@@ -65,10 +65,23 @@ struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     fn new(report: &'a Report, profile: &'a Profile) -> Self {
         let plan = &report.plan;
-        let names = findings::mount_names(&plan.mounts);
-        let mounts: Vec<_> = names.into_iter().zip(&plan.mounts).collect();
+        let proven = report.verification.as_ref().filter(|v| v.passed);
+        // Once proven, the fix is the fewest mounts the app needs, not the full cover.
+        let shown = proven.map_or(&plan.mounts, |v| &v.minimal_mounts);
+        let names = findings::mount_names(shown);
+        let mounts: Vec<_> = names.into_iter().zip(shown).collect();
         let mut notes = vec![];
-        let unfixable = plan.unfixable.len();
+        if let Some(v) = proven {
+            notes.push(format!(
+                "Proven: it ran read-only with these mounts ({}).",
+                plural(v.run_count as usize, "run", "runs")
+            ));
+        }
+        let unfixable = if proven.is_some() {
+            0
+        } else {
+            plan.unfixable.len()
+        };
         if unfixable > 0 {
             notes.push(format!(
                 "Not enough on its own: {} cannot be fixed by a mount (see the report).",
@@ -132,18 +145,7 @@ impl Ctx<'_> {
     /// A mount's options in `fix`'s terms: the plan speaks the audited profile's (`uid=` on ECS,
     /// `U` on podman), and `--emit` may ask for another platform's.
     fn options(&self, m: &Mount, fix: FixFormat) -> Vec<String> {
-        let Some(owner) = m.owner else {
-            return m.options.clone();
-        };
-        let planned = self.profile.tmpfs.owner.options(owner);
-        let mut options: Vec<String> = m
-            .options
-            .iter()
-            .filter(|o| !planned.contains(o))
-            .cloned()
-            .collect();
-        options.extend(owner_mechanism(fix).options(owner));
-        options
+        profile::mount_options(m, self.profile.tmpfs.owner, owner_mechanism(fix))
     }
 
     /// `NAME:OPTIONS,size=16m` for `--tmpfs` and compose's `tmpfs:` list.

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::findings::{self, clean};
-use crate::model::Report;
+use crate::model::{Check, Report};
 use crate::profile::Profile;
 
 /// The message part of a command.
@@ -33,8 +33,22 @@ pub(crate) fn escape_property(text: &str) -> String {
 pub fn report(r: &Report, profile: &Profile) -> String {
     let all = findings::findings(r);
     let mut out = String::new();
+    if let Some(failure) = r.verification.as_ref().and_then(|v| v.failure.as_deref()) {
+        let _ = writeln!(
+            out,
+            "::error title={}::{}",
+            escape_property("read-only proof failed"),
+            escape_data(&format!(
+                "{} does not run read-only on {} even with every planned mount: {failure}",
+                r.trace.image.reference, profile.title
+            ))
+        );
+    }
     for f in &all {
-        let command = if f.is_error() { "error" } else { "warning" };
+        let command = match f.level() {
+            "note" => "notice",
+            level => level,
+        };
         let _ = writeln!(
             out,
             "::{command} title={}::{}",
@@ -47,6 +61,33 @@ pub fn report(r: &Report, profile: &Profile) -> String {
         "::notice title={}::{}",
         escape_property(&format!("rofs-audit {}", r.plan.profile)),
         escape_data(&findings::summary(r, profile, &all))
+    );
+    out
+}
+
+/// `verify` as annotations: an error per failed check, then a notice with the outcome.
+pub fn check(c: &Check) -> String {
+    let mut out = String::new();
+    for k in findings::proof_checks(&c.verification) {
+        if let Some(failure) = &k.failure {
+            let _ = writeln!(
+                out,
+                "::error title={}::{}",
+                escape_property(&format!("read-only proof: {}", k.name)),
+                escape_data(failure)
+            );
+        }
+    }
+    let outcome = if c.verification.passed {
+        "passed: it runs read-only with these mounts"
+    } else {
+        "FAILED: it does not run read-only with these mounts"
+    };
+    let _ = writeln!(
+        out,
+        "::notice title={}::{}",
+        escape_property(&format!("rofs-audit verify {}", c.profile)),
+        escape_data(&format!("{} {outcome}", c.image))
     );
     out
 }

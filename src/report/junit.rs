@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::findings::{self, clean};
-use crate::model::{ProbeResult, Report};
+use crate::model::{Check, ProbeResult, Report};
 use crate::profile::Profile;
 
 /// Text for an attribute value or element content: control characters as `\xNN` text (XML 1.0
@@ -41,8 +41,12 @@ pub fn report(r: &Report, profile: &Profile) -> String {
     let t = &r.trace;
     let all = findings::findings(r);
     let suite = format!("rofs-audit {}", r.plan.profile);
-    let tests = t.probes.len() + all.len();
-    let failures = t.probes.iter().filter(|p| !p.ok).count() + all.len();
+    let proof = r.verification.as_ref();
+    let tests = t.probes.len() + all.len() + usize::from(proof.is_some());
+    let failures = t.probes.iter().filter(|p| !p.ok).count()
+        + all.iter().filter(|f| !f.tolerated).count()
+        + usize::from(proof.is_some_and(|v| !v.passed));
+    let skipped = all.iter().filter(|f| f.tolerated).count();
     let time = seconds(t.phases.iter().map(|p| p.duration_ms).sum());
     let class = |kind: &str| xml_escape(&format!("rofs-audit.{}.{kind}", r.plan.profile));
 
@@ -53,7 +57,7 @@ pub fn report(r: &Report, profile: &Profile) -> String {
     );
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{time}\">",
+        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time}\">",
         xml_escape(&suite)
     );
     let _ = writeln!(out, "    <properties>");
@@ -97,6 +101,25 @@ pub fn report(r: &Report, profile: &Profile) -> String {
         );
         let _ = writeln!(out, "    </testcase>");
     }
+    if let Some(v) = proof {
+        let _ = write!(
+            out,
+            "    <testcase classname=\"{}\" name=\"read-only run with {}\" time=\"{}\"",
+            class("proof"),
+            findings::plural(v.minimal_mounts.len(), "mount", "mounts"),
+            seconds(v.wall_ms)
+        );
+        match &v.failure {
+            None => out.push_str("/>\n"),
+            Some(failure) => {
+                let _ = writeln!(
+                    out,
+                    ">\n      <failure type=\"read-only-proof\" message=\"{0}\">{0}</failure>\n    </testcase>",
+                    xml_escape(failure)
+                );
+            }
+        }
+    }
     for f in &all {
         let _ = writeln!(
             out,
@@ -104,14 +127,73 @@ pub fn report(r: &Report, profile: &Profile) -> String {
             class("write"),
             xml_escape(f.path)
         );
+        // What the app tolerates is reported, not failed.
+        let element = if f.tolerated { "skipped" } else { "failure" };
         let _ = writeln!(
             out,
-            "      <failure type=\"{}\" message=\"{}\">{}</failure>",
+            "      <{element} type=\"{}\" message=\"{}\">{}</{element}>",
             f.rule_id(),
             xml_escape(&f.title()),
             xml_escape(&f.message(profile))
         );
         let _ = writeln!(out, "    </testcase>");
+    }
+    let _ = writeln!(out, "  </testsuite>");
+    let _ = writeln!(out, "</testsuites>");
+    out
+}
+
+/// `verify` as JUnit: a testcase per check of its read-only run.
+pub fn check(c: &Check) -> String {
+    let checks = findings::proof_checks(&c.verification);
+    let failures = checks.iter().filter(|k| k.failure.is_some()).count();
+    let tests = checks.len();
+    let time = seconds(c.verification.wall_ms);
+    let suite = xml_escape(&format!("rofs-audit verify {}", c.profile));
+    let class = xml_escape(&format!("rofs-audit.{}.verify", c.profile));
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"rofs-audit\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">"
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{time}\">"
+    );
+    let _ = writeln!(out, "    <properties>");
+    let _ = writeln!(
+        out,
+        "      <property name=\"image\" value=\"{}\"/>",
+        xml_escape(&c.image)
+    );
+    for mount in &c.mounts {
+        let _ = writeln!(
+            out,
+            "      <property name=\"tmpfs\" value=\"{}\"/>",
+            xml_escape(mount)
+        );
+    }
+    let _ = writeln!(out, "    </properties>");
+    for k in &checks {
+        let open = format!(
+            "    <testcase classname=\"{class}\" name=\"{}\" time=\"{}\"",
+            xml_escape(&k.name),
+            seconds(k.ms.unwrap_or(0))
+        );
+        match &k.failure {
+            None => {
+                let _ = writeln!(out, "{open}/>");
+            }
+            Some(failure) => {
+                let _ = writeln!(out, "{open}>");
+                let _ = writeln!(
+                    out,
+                    "      <failure type=\"read-only-proof\" message=\"{0}\">{0}</failure>",
+                    xml_escape(failure)
+                );
+                let _ = writeln!(out, "    </testcase>");
+            }
+        }
     }
     let _ = writeln!(out, "  </testsuite>");
     let _ = writeln!(out, "</testsuites>");
@@ -175,7 +257,9 @@ mod tests {
                     "testcase",
                     "/testcase",
                     "failure",
-                    "/failure"
+                    "/failure",
+                    "skipped",
+                    "/skipped"
                 ]
                 .iter()
                 .any(|t| tag.starts_with(t)),

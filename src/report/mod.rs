@@ -14,7 +14,7 @@ mod sarif;
 mod text;
 mod yaml;
 
-use crate::model::{Report, Trace};
+use crate::model::{Check, Report, Trace};
 use crate::profile::{FixFormat, Profile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -80,6 +80,32 @@ pub fn render_report(
         Format::Sarif => sarif::report(report, profile),
         Format::Junit => junit::report(report, profile),
         Format::Github => github::report(report, profile),
+    }
+}
+
+/// What `verify` can print: a CI gate reports pass or fail, so there is no fix to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VerifyFormat {
+    /// for people; the default
+    Text,
+    /// the stable contract
+    Json,
+    /// the JSON contract as YAML
+    Yaml,
+    /// JUnit XML: a testcase per gate
+    Junit,
+    /// GitHub Actions workflow commands
+    Github,
+}
+
+/// Renders the result of `verify`.
+pub fn render_check(check: &Check, format: VerifyFormat, color: bool) -> String {
+    match format {
+        VerifyFormat::Text => text::check(check, color),
+        VerifyFormat::Json => json::to_json(check),
+        VerifyFormat::Yaml => yaml::to_yaml(check),
+        VerifyFormat::Junit => junit::check(check),
+        VerifyFormat::Github => github::check(check),
     }
 }
 

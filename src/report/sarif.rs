@@ -132,7 +132,7 @@ fn result(
 }
 
 fn finding_result(f: &Finding, rules: &[Rule], profile: &Profile) -> J {
-    let level = if f.is_error() { "error" } else { "warning" };
+    let level = f.level();
     let properties = f.write.map(|w| {
         let mut props = vec![
             ("phase", J::from(w.phase.as_str())),

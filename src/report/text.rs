@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::findings::{self, clean, Cause};
 use super::{fixes, RenderOptions};
-use crate::model::{Change, Report, Trace, TracingMode, Verdict};
+use crate::model::{Change, Check, Gate, Report, Trace, TracingMode, Verdict, Verification};
 use crate::profile::Profile;
 
 pub fn trace(t: &Trace) -> String {
@@ -227,7 +227,16 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
         );
     }
     for (i, m) in plan.mounts.iter().enumerate() {
-        let _ = writeln!(out, "\n{} covers:", s.bold(&findings::describe_mount(m)));
+        let needed = match &r.verification {
+            Some(v) if v.passed && v.minimal_mounts.contains(m) => " (needed)",
+            Some(v) if v.passed => " (not needed: the app ran without it)",
+            _ => "",
+        };
+        let _ = writeln!(
+            out,
+            "\n{}{needed} covers:",
+            s.bold(&findings::describe_mount(m))
+        );
         let mut any = false;
         for f in all
             .iter()
@@ -252,6 +261,25 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
             }
         }
     }
+    if let Some(v) = &r.verification {
+        proof(&mut out, v, s);
+        let minimal: Vec<String> = v
+            .minimal_mounts
+            .iter()
+            .map(findings::describe_mount)
+            .collect();
+        if v.passed && !minimal.is_empty() {
+            let _ = writeln!(out, "Needed: {}", minimal.join("; "));
+        }
+        let tolerated: Vec<_> = findings::tolerated(r).map(|w| clean(&w.path)).collect();
+        if !tolerated.is_empty() {
+            let _ = writeln!(
+                out,
+                "Tolerated (it passed without a mount over them): {}",
+                tolerated.join(", ")
+            );
+        }
+    }
     if !plan.remedies.is_empty() {
         let _ = writeln!(out, "\n{}", s.bold("Remedies:"));
         for rem in &plan.remedies {
@@ -273,6 +301,96 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
     }
     let _ = writeln!(out, "\n{}", findings::summary(r, profile, &all));
     out
+}
+
+/// The result of `verify`: the run, why it failed, and the gates.
+pub fn check(c: &Check, color: bool) -> String {
+    let s = Style { color };
+    let mut out = String::new();
+    let mounts = if c.mounts.is_empty() {
+        "no mounts".to_string()
+    } else {
+        c.mounts
+            .iter()
+            .map(|m| clean(m))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        s.bold(&format!(
+            "Verify of {} read-only on {} with {mounts}",
+            clean(&c.image),
+            clean(&c.profile)
+        ))
+    );
+    proof(&mut out, &c.verification, s);
+    let v = &c.verification;
+    let _ = match v.runs.first().and_then(|r| r.failure.as_deref()) {
+        None => writeln!(
+            out,
+            "\n{}: it runs read-only with these mounts",
+            s.green("passed")
+        ),
+        Some(failure) => writeln!(out, "\n{}: {}", s.red("FAILED"), clean(failure)),
+    };
+    out
+}
+
+/// The proof's runs, each with what failed and the read-only errors it logged, then the gates.
+fn proof(out: &mut String, v: &Verification, s: Style) {
+    let _ = writeln!(
+        out,
+        "\n{}",
+        s.bold(&format!(
+            "Proof: {}, {} at a time, {:.1} s:",
+            findings::plural(v.run_count as usize, "run", "runs"),
+            v.jobs,
+            v.wall_ms as f64 / 1000.0
+        ))
+    );
+    for (i, run) in v.runs.iter().enumerate() {
+        let word = if run.passed {
+            s.green("passed")
+        } else {
+            s.red("FAILED")
+        };
+        let root = if run.readonly {
+            "read-only"
+        } else {
+            "writable"
+        };
+        let mounts = if run.mounts.is_empty() {
+            "no mounts".to_string()
+        } else {
+            run.mounts
+                .iter()
+                .map(|m| clean(m))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let _ = writeln!(out, "  run {} {word}  {root}, {mounts}", i + 1);
+        if let Some(failure) = &run.failure {
+            let _ = writeln!(out, "        {}", clean(failure));
+        }
+        for line in &run.erofs_lines {
+            let _ = writeln!(out, "        log: {}", clean(&line.line));
+        }
+    }
+    let gate = |g: &Gate| {
+        let ms =
+            g.ms.map_or_else(|| "-".to_string(), |ms| format!("{ms} ms"));
+        let word = if g.ok {
+            s.green("ok")
+        } else {
+            s.red("over budget")
+        };
+        format!("{} {ms} (budget {} ms) {word}", clean(&g.name), g.budget_ms)
+    };
+    let mut gates = vec![gate(&v.gates.startup)];
+    gates.extend(v.gates.probes.iter().map(gate));
+    let _ = writeln!(out, "Gates: {}", gates.join(", "));
 }
 
 /// `  probe     created    /var/lib/app/requests.log  (GET /work)  remedy: log-files`

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use bollard::models::ImageInspect;
 
-use crate::engine::{Container, ContainerSpec, Engine, Readiness, RunId};
+use crate::engine::{Container, ContainerSpec, Engine, Readiness, RunId, VolumeMount};
 use crate::model::{
     ImageDir, ImageInfo, Phase, PhaseTiming, RunInfo, Trace, Tracing, TracingMode, SCHEMA_VERSION,
 };
@@ -155,7 +155,11 @@ pub async fn trace(
     // Declared VOLUMEs get a volume of ours, so their writes can be seen and are removed with us.
     for (i, dest) in subject.image.volumes.iter().enumerate() {
         let name = engine.create_volume(run_id, &format!("volume{i}")).await?;
-        spec.volumes.push((name, dest.clone()));
+        spec.volumes.push(VolumeMount {
+            name,
+            target: dest.clone(),
+            read_only: false,
+        });
     }
     let mut container = Container::create(engine, run_id, "trace", &spec).await?;
     let inspect = container.inspect().await?;
@@ -163,7 +167,7 @@ pub async fn trace(
         volumes: spec
             .volumes
             .iter()
-            .map(|(_, d)| d.clone().into_bytes())
+            .map(|v| v.target.clone().into_bytes())
             .collect(),
     };
     let mut recorder = Recorder::start(engine, &container, &inspect, &noise.volumes, mode).await?;
@@ -255,19 +259,22 @@ fn not_ready_error(
 ) -> anyhow::Error {
     let budget = opts.startup_timeout.as_secs();
     let logs = container.tail(5);
+    // The trace runs with a writable root: whatever fails here is no read-only problem.
+    const NOT_READ_ONLY: &str = "with a writable root, so this is not a read-only problem";
     match readiness {
         Readiness::Exited { code } => anyhow!(
-            "the container exited with code {code} before it was ready; last log lines: {logs}"
+            "the container exited with code {code} before it was ready, {NOT_READ_ONLY}; fix the \
+             app or its configuration (--env, --cmd, --user) first; last log lines: {logs}"
         ),
         Readiness::NeverOpened => anyhow!(
-            "nothing answered on port {} within {budget}s; check --port, that the app listens on \
-             0.0.0.0, or raise --startup-timeout; last log lines: {logs}",
+            "nothing answered on port {} within {budget}s {NOT_READ_ONLY}; check --port, that \
+             the app listens on 0.0.0.0, or raise --startup-timeout; last log lines: {logs}",
             run.port
                 .map_or_else(|| "(none)".to_string(), |p| p.to_string()),
         ),
         Readiness::ProbeFailing { last } => anyhow!(
-            "probe {} kept answering {} (expected {}) for {budget}s; check --probe and \
-             --expect-status; last log lines: {logs}",
+            "probe {} kept answering {} (expected {}) for {budget}s {NOT_READ_ONLY}; check \
+             --probe and --expect-status; last log lines: {logs}",
             probe.target(),
             last.status
                 .map_or_else(|| "nothing".to_string(), |s| s.to_string()),

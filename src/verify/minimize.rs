@@ -1,0 +1,157 @@
+//! Delta debugging (Zeller's ddmin) over the candidate mounts: the smallest subset with which the
+//! image still passes, where each removal from it fails. Subsets are tested in batches so that a
+//! batch's runs can go in parallel.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+
+/// A subset of the candidates, by index, ascending.
+pub type Subset = Vec<usize>;
+
+/// Runs the image with each subset of mounts and says which pass.
+pub trait Oracle {
+    async fn test(&mut self, subsets: &[Subset]) -> Result<Vec<bool>>;
+}
+
+/// Every outcome the search has seen, so no subset runs twice.
+#[derive(Debug, Default)]
+pub struct Outcomes(pub BTreeMap<Subset, bool>);
+
+impl Outcomes {
+    pub fn get(&self, subset: &[usize]) -> Option<bool> {
+        self.0.get(subset).copied()
+    }
+
+    /// Tests the subsets not seen yet, in one batch, and returns every subset's outcome.
+    pub async fn test(
+        &mut self,
+        oracle: &mut impl Oracle,
+        subsets: &[Subset],
+    ) -> Result<Vec<bool>> {
+        let mut fresh: Vec<Subset> = vec![];
+        for s in subsets {
+            if !self.0.contains_key(s) && !fresh.contains(s) {
+                fresh.push(s.clone());
+            }
+        }
+        if !fresh.is_empty() {
+            let results = oracle.test(&fresh).await?;
+            self.0.extend(fresh.into_iter().zip(results));
+        }
+        Ok(subsets.iter().map(|s| self.0[s]).collect())
+    }
+}
+
+/// A 1-minimal passing subset of `0..n`, given that all `n` pass and none fail (both already in
+/// `seen`). Each round tests the chunks and their complements together: more runs than ddmin's
+/// chunks-first order, but one round of parallel runs instead of two.
+pub async fn ddmin(n: usize, oracle: &mut impl Oracle, seen: &mut Outcomes) -> Result<Subset> {
+    let mut current: Subset = (0..n).collect();
+    let mut granularity = 2;
+    while current.len() >= 2 {
+        let chunks = split(&current, granularity);
+        let complements: Vec<Subset> = chunks
+            .iter()
+            .map(|chunk| {
+                current
+                    .iter()
+                    .copied()
+                    .filter(|i| !chunk.contains(i))
+                    .collect()
+            })
+            .collect();
+        let batch: Vec<Subset> = chunks.iter().chain(&complements).cloned().collect();
+        let passed = seen.test(oracle, &batch).await?;
+        let (chunk_passed, complement_passed) = passed.split_at(chunks.len());
+        if let Some(i) = chunk_passed.iter().position(|&p| p) {
+            current = chunks[i].clone();
+            granularity = 2;
+        } else if let Some(i) = complement_passed.iter().position(|&p| p) {
+            current = complements[i].clone();
+            granularity = (granularity - 1).max(2);
+        } else if granularity < current.len() {
+            granularity = (granularity * 2).min(current.len());
+        } else {
+            break;
+        }
+    }
+    Ok(current)
+}
+
+/// `set` in `parts` nearly equal, contiguous chunks.
+fn split(set: &[usize], parts: usize) -> Vec<Subset> {
+    let mut chunks = vec![];
+    let mut start = 0;
+    for k in 0..parts {
+        let end = start + (set.len() - start) / (parts - k);
+        chunks.push(set[start..end].to_vec());
+        start = end;
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Passes when the subset holds every index in `needed`; counts the runs.
+    struct Needs {
+        needed: Vec<usize>,
+        runs: usize,
+    }
+
+    impl Oracle for Needs {
+        async fn test(&mut self, subsets: &[Subset]) -> Result<Vec<bool>> {
+            self.runs += subsets.len();
+            Ok(subsets
+                .iter()
+                .map(|s| self.needed.iter().all(|n| s.contains(n)))
+                .collect())
+        }
+    }
+
+    async fn minimal(n: usize, needed: &[usize]) -> (Subset, Outcomes) {
+        let mut oracle = Needs {
+            needed: needed.to_vec(),
+            runs: 0,
+        };
+        let mut seen = Outcomes::default();
+        seen.0.insert((0..n).collect(), true);
+        seen.0.insert(vec![], needed.is_empty());
+        let found = ddmin(n, &mut oracle, &mut seen).await.unwrap();
+        assert_eq!(oracle.runs + 2, seen.0.len(), "a subset was run twice");
+        (found, seen)
+    }
+
+    #[tokio::test]
+    async fn finds_exactly_the_needed_mounts() {
+        for (n, needed) in [
+            (1, vec![0]),
+            (2, vec![1]),
+            (2, vec![0, 1]),
+            (5, vec![3]),
+            (6, vec![0, 5]),
+            (7, vec![1, 2, 6]),
+            (8, (0..8).collect()),
+        ] {
+            let (found, _) = minimal(n, &needed).await;
+            assert_eq!(found, needed, "n={n}");
+        }
+    }
+
+    #[tokio::test]
+    async fn every_removal_from_the_result_was_run_and_failed() {
+        let (found, seen) = minimal(6, &[2, 4]).await;
+        for drop in &found {
+            let fewer: Subset = found.iter().copied().filter(|i| i != drop).collect();
+            assert_eq!(seen.get(&fewer), Some(false), "{fewer:?} was not run");
+        }
+    }
+
+    #[test]
+    fn splits_into_near_equal_chunks() {
+        assert_eq!(split(&[0, 1, 2, 3, 4], 2), [vec![0, 1], vec![2, 3, 4]]);
+        assert_eq!(split(&[7, 8, 9], 3), [vec![7], vec![8], vec![9]]);
+    }
+}

@@ -1,0 +1,227 @@
+//! One run of the proof: start the container, wait for the first probe, ask every probe, idle,
+//! stop it as the platform would, and judge what happened.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::logscan;
+use crate::engine::{Container, ContainerSpec, Engine, Readiness, RunId, VolumeMount};
+use crate::model::{is_within, ExitStatus, Gate, Gates, LogLine, VerifyRun};
+use crate::trace::RunOptions;
+
+/// The mounts of one run, in `docker run` terms: tmpfs as `--tmpfs PATH:OPTIONS` takes them, and
+/// mount points that get a fresh volume of ours (read-only ones still show the image's files).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mounts {
+    pub tmpfs: Vec<(String, String)>,
+    /// (mount point, read-only)
+    pub volumes: Vec<(String, bool)>,
+}
+
+impl Mounts {
+    /// How the run lists them in the report: `PATH:OPTIONS`, or `PATH (volume)`.
+    fn describe(&self) -> Vec<String> {
+        let tmpfs = self
+            .tmpfs
+            .iter()
+            .map(|(path, options)| match options.as_str() {
+                "" => path.clone(),
+                _ => format!("{path}:{options}"),
+            });
+        let volumes = self
+            .volumes
+            .iter()
+            .map(|(path, read_only)| match read_only {
+                true => format!("{path} (read-only volume)"),
+                false => format!("{path} (volume)"),
+            });
+        tmpfs.chain(volumes).collect()
+    }
+}
+
+/// What a run needs to know beyond its container spec.
+pub struct Judging<'a> {
+    pub opts: &'a RunOptions,
+    /// The app needed SIGKILL with a writable root too, so a kill is no finding here.
+    pub killed_when_writable: bool,
+}
+
+/// Runs `spec` with `mounts` added and judges the run. Engine errors (the daemon refuses a mount
+/// option, say) are errors; everything the app does is a verdict.
+pub async fn run(
+    engine: &Engine,
+    run_id: &RunId,
+    role: &str,
+    mut spec: ContainerSpec,
+    mounts: &Mounts,
+    judging: &Judging<'_>,
+) -> Result<VerifyRun> {
+    let opts = judging.opts;
+    spec.tmpfs.extend(mounts.tmpfs.iter().cloned());
+    for (i, (path, read_only)) in mounts.volumes.iter().enumerate() {
+        let name = engine
+            .create_volume(run_id, &format!("{role}-volume{i}"))
+            .await?;
+        spec.volumes.push(VolumeMount {
+            name,
+            target: path.clone(),
+            read_only: *read_only,
+        });
+    }
+    let mut container = Container::create(engine, run_id, role, &spec).await?;
+    container.start().await?;
+    let first = opts
+        .probes
+        .first()
+        .cloned()
+        .unwrap_or(crate::probe::Probe::Tcp);
+    let readiness = container
+        .wait_ready(&first, opts.expect_status, opts.startup_timeout)
+        .await;
+    let mut failure = None;
+    let mut startup_ms = None;
+    let mut probes = vec![];
+    match readiness {
+        Readiness::Ready { elapsed } => {
+            startup_ms = Some(elapsed.as_millis() as u64);
+            if let Some(addr) = container.addr() {
+                for probe in &opts.probes {
+                    probes.push(
+                        probe
+                            .check(addr, opts.expect_status, opts.probe_timeout)
+                            .await,
+                    );
+                }
+            }
+            if let Some(bad) = probes.iter().find(|p| !p.ok) {
+                failure = Some(format!(
+                    "probe {} {}",
+                    bad.target,
+                    match (&bad.status, &bad.error) {
+                        (Some(status), _) =>
+                            format!("answered {status} (expected {})", opts.expect_status),
+                        (None, Some(error)) => error.clone(),
+                        (None, None) => "failed".to_string(),
+                    }
+                ));
+            }
+            tokio::time::sleep(opts.idle).await;
+        }
+        Readiness::Exited { code } => {
+            failure = Some(format!("exited with code {code} before it was ready"))
+        }
+        Readiness::NeverOpened => {
+            failure = Some(format!(
+                "nothing answered within the {} startup budget",
+                seconds(opts.startup_timeout)
+            ))
+        }
+        Readiness::ProbeFailing { last } => {
+            failure = Some(format!(
+                "probe {} answered {} (expected {}) for the whole {} startup budget",
+                last.target,
+                last.status.map_or("nothing".into(), |s| s.to_string()),
+                opts.expect_status,
+                seconds(opts.startup_timeout)
+            ))
+        }
+    }
+    let (exit, clean_exit) = match container.exit_code() {
+        Some(code) => {
+            container.drain_logs().await;
+            if failure.is_none() {
+                failure = Some(format!("exited with code {code} while idle"));
+            }
+            (ExitStatus::from_code(code), None)
+        }
+        None => {
+            let (exit, _) = container.stop(opts.stop_timeout).await?;
+            let clean = exit.signal != Some(9);
+            if !clean && !judging.killed_when_writable && failure.is_none() {
+                failure = Some(format!(
+                    "did not exit within the {} stop timeout after SIGTERM and was killed (with \
+                     a writable root it exits by itself): what it writes at shutdown is lost",
+                    seconds(opts.stop_timeout)
+                ));
+            }
+            (exit, Some(clean))
+        }
+    };
+    let logs = container.logs();
+    let erofs_lines = logscan::scan(&logs);
+    if let (None, Some(first)) = (&failure, erofs_lines.first()) {
+        failure = Some(format!("read-only error in the logs: {}", first.line));
+    }
+    if let Some(failure) = failure.as_mut() {
+        if erofs_lines.is_empty() {
+            failure.push_str(&format!("; last log lines: {}", container.tail(3)));
+        }
+        if let Some(hint) = owner_hint(&logs, &spec.tmpfs) {
+            failure.push_str(&format!("; {hint}"));
+        }
+    }
+    container.remove().await;
+    for volume in &spec.volumes {
+        engine.remove_volume(&volume.name).await;
+    }
+    Ok(VerifyRun {
+        mounts: mounts.describe(),
+        readonly: spec.readonly_rootfs,
+        passed: failure.is_none(),
+        startup_ms,
+        probes,
+        erofs_lines,
+        clean_exit,
+        exit: Some(exit),
+        failure,
+    })
+}
+
+/// The ownership trap, named: the app was denied a path on a tmpfs whose options give it no
+/// owner, so the mount belongs to root.
+fn owner_hint(logs: &[LogLine], tmpfs: &[(String, String)]) -> Option<String> {
+    logs.iter().find_map(|log| {
+        let path = logscan::permission_denied(&log.line)?;
+        let (mount, _) = tmpfs
+            .iter()
+            .find(|(mount, options)| is_within(&path, mount) && !options.contains("uid="))?;
+        Some(format!(
+            "{path} is on the tmpfs at {mount}, which belongs to root: add the app's uid= and \
+             gid= to its options"
+        ))
+    })
+}
+
+/// The runtime gates measured by `run`, against the budgets of `opts`.
+pub fn gates(run: &VerifyRun, opts: &RunOptions) -> Gates {
+    let budget = |d: Duration| d.as_millis() as u64;
+    let startup_budget = budget(opts.startup_timeout);
+    let probe_budget = budget(opts.probe_timeout);
+    Gates {
+        startup: Gate {
+            name: "startup".to_string(),
+            ms: run.startup_ms,
+            budget_ms: startup_budget,
+            ok: run.startup_ms.is_some_and(|ms| ms <= startup_budget),
+        },
+        probes: opts
+            .probes
+            .iter()
+            .map(|probe| {
+                let result = run.probes.iter().find(|r| r.target == probe.target());
+                Gate {
+                    name: probe.target().to_string(),
+                    ms: result.map(|r| r.latency_ms),
+                    budget_ms: probe_budget,
+                    ok: result.is_some_and(|r| r.ok && r.latency_ms <= probe_budget),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// `30s`, or `1.5s`.
+fn seconds(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}

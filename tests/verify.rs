@@ -1,0 +1,172 @@
+//! The read-only proof against the real Docker Engine: `audit` finds the fatal writes and the
+//! fewest mounts, `verify` gates a configuration.
+
+mod common;
+
+use common::{run, run_json, ImageSpec};
+use serde_json::Value;
+
+/// A UID 1000 app with two fatal writes (a pid file, its state) and two it skips without a word
+/// when they fail (a cache blob, a scratch file), each in a directory of the image that it owns.
+fn fatal_and_tolerated_image() -> String {
+    ImageSpec::new("fatal-and-tolerated")
+        .dir("/var/run/app", 1000, 1000, 0o755)
+        .dir("/var/lib/app", 1000, 1000, 0o755)
+        .dir("/var/cache/app", 1000, 1000, 0o755)
+        .dir("/scratch", 1000, 1000, 0o755)
+        .line("USER 1000:1000")
+        .line(
+            "ENV FIXTURE_STARTUP_WRITES=/var/run/app/app.pid!,/var/lib/app/state=4096!,\
+             /var/cache/app/blob=65536~,/scratch/tmp~",
+        )
+        .build()
+}
+
+fn paths(mounts: &Value) -> Vec<&str> {
+    mounts
+        .as_array()
+        .expect("an array of mounts")
+        .iter()
+        .map(|m| m["path"].as_str().expect("a mount path"))
+        .collect()
+}
+
+fn write<'a>(report: &'a Value, path: &str) -> &'a Value {
+    report["writes"]
+        .as_array()
+        .expect("writes")
+        .iter()
+        .find(|w| w["path"] == path)
+        .unwrap_or_else(|| panic!("no write {path} in {:#}", report["writes"]))
+}
+
+/// `--tmpfs` arguments for `mounts` as the report plans them (Docker's owner options).
+fn tmpfs_flags(mounts: &Value) -> Vec<String> {
+    mounts
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .map(|m| {
+            let mut options: Vec<String> = m["options"]
+                .as_array()
+                .expect("options")
+                .iter()
+                .map(|o| o.as_str().expect("an option").to_string())
+                .collect();
+            options.push(format!("size={}m", m["size_mib"]));
+            format!("{}:{}", m["path"].as_str().unwrap(), options.join(","))
+        })
+        .collect()
+}
+
+fn verify(image: &str, tmpfs: &[String]) -> std::process::Output {
+    let mut args = vec!["verify", image, "--profile", "docker"];
+    for t in tmpfs {
+        args.extend(["--tmpfs", t.as_str()]);
+    }
+    run(&args)
+}
+
+#[test]
+fn the_minimal_set_is_the_fatal_directories_and_verify_gates_it() {
+    let image = fatal_and_tolerated_image();
+    let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
+    let v = &report["verification"];
+    assert_eq!(v["passed"], true, "{v:#}");
+    assert_eq!(report["verdict"], "needs-mounts");
+    assert_eq!(
+        paths(&report["mounts"]),
+        ["/scratch", "/var/cache/app", "/var/lib/app", "/var/run/app"],
+        "the full cover"
+    );
+    assert_eq!(
+        paths(&v["minimal_mounts"]),
+        ["/var/lib/app", "/var/run/app"]
+    );
+    for (path, fatal) in [
+        ("/var/run/app/app.pid", true),
+        ("/var/lib/app/state", true),
+        ("/var/cache/app/blob", false),
+        ("/scratch/tmp", false),
+    ] {
+        assert_eq!(write(&report, path)["fatal"], fatal, "{path}");
+    }
+    assert_eq!(v["run_count"], v["runs"].as_array().unwrap().len());
+    let first = &v["runs"][0];
+    assert_eq!(
+        (&first["mounts"], &first["passed"]),
+        (&Value::Array(vec![]), &Value::Bool(false)),
+        "the first run has no mount"
+    );
+
+    // The tolerated writes are warnings in the text report, not failures.
+    let text = String::from_utf8(run(&["audit", &image, "--profile", "docker"]).stdout).unwrap();
+    assert!(
+        text.contains(
+            "Tolerated (it passed without a mount over them): /scratch/tmp, /var/cache/app/blob"
+        ),
+        "{text}"
+    );
+
+    // verify, the CI gate: the minimal set passes; one mount fewer fails and shows why.
+    let minimal = tmpfs_flags(&v["minimal_mounts"]);
+    let out = verify(&image, &minimal);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("passed: it runs read-only"), "{stdout}");
+    assert!(minimal[1].starts_with("/var/run/app:"), "{minimal:?}");
+    let out = verify(&image, &minimal[1..]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "log: fixture: cannot write /var/lib/app/state: Read-only file system (os error 30)"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn verify_catches_a_tmpfs_without_the_owner_and_passes_the_suggested_one() {
+    // The ownership trap: a tmpfs over a directory of the image belongs to root, not to the
+    // image directory's owner, so a UID 1000 app cannot write into it.
+    let image = ImageSpec::new("owner-trap")
+        .dir("/var/run/app", 1000, 1000, 0o755)
+        .line("USER 1000:1000")
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/run/app/app.pid!")
+        .build();
+    let out = verify(&image, &["/var/run/app".to_string()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("Permission denied"), "{stdout}");
+
+    let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
+    let suggested = tmpfs_flags(&report["verification"]["minimal_mounts"]);
+    assert_eq!(suggested.len(), 1, "{report:#}");
+    assert!(suggested[0].contains("uid=1000,gid=1000"), "{suggested:?}");
+    let out = verify(&image, &suggested);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn an_app_that_fails_with_a_writable_root_is_not_called_a_read_only_problem() {
+    let image = ImageSpec::new("broken")
+        .line("ENV FIXTURE_HEALTH_STATUS=500")
+        .build();
+    // The trace (audit) or the control run (verify) has a writable root and fails all the same.
+    for command in ["audit", "verify"] {
+        let args = [command, image.as_str(), "--startup-timeout", "3s"];
+        let out = run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("not a read-only problem") && stderr.contains("500"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
