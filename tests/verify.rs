@@ -170,3 +170,55 @@ fn an_app_that_fails_with_a_writable_root_is_not_called_a_read_only_problem() {
         );
     }
 }
+
+#[test]
+fn verify_runs_the_image_the_way_each_platform_does() {
+    let image = ImageSpec::new("platforms")
+        .dir("/tmp", 0, 0, 0o1777)
+        .dir("/data", 1000, 1000, 0o755)
+        .line("VOLUME /data")
+        .line("USER 1000:1000")
+        .build();
+    for (profile, path, code) in [
+        // Only podman and Lambda keep /tmp writable without a mount.
+        ("docker", "/tmp/x", 1),
+        ("podman", "/tmp/x", 0),
+        ("lambda", "/tmp/x", 0),
+        // Lambda gives no /dev/shm.
+        ("docker", "/dev/shm/x", 0),
+        ("lambda", "/dev/shm/x", 1),
+        // Docker gives an image VOLUME a writable volume; Fargate does not without a mountPoint.
+        ("docker", "/data/x", 0),
+        ("ecs-fargate", "/data/x", 1),
+    ] {
+        let env = format!("FIXTURE_STARTUP_WRITES={path}!");
+        let out = run(&["verify", &image, "--profile", profile, "-e", &env]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{profile} {path}: {stdout}");
+    }
+}
+
+#[test]
+fn a_state_file_written_at_shutdown_is_found_fatal_and_mounted() {
+    let image = ImageSpec::new("shutdown-state")
+        .dir("/var/lib/app", 1000, 1000, 0o755)
+        .line("USER 1000:1000")
+        .line("ENV FIXTURE_SHUTDOWN_WRITES=/var/lib/app/state!")
+        .build();
+    let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
+    let v = &report["verification"];
+    assert_eq!(paths(&v["minimal_mounts"]), ["/var/lib/app"], "{v:#}");
+    let state = write(&report, "/var/lib/app/state");
+    assert_eq!(
+        (&state["phase"], &state["fatal"]),
+        (&"shutdown".into(), &true.into())
+    );
+    // Read-only, it starts and answers; only the save on SIGTERM fails, and the logs say so.
+    let first = &v["runs"][0];
+    assert_eq!(first["startup_ms"].is_u64(), true, "{first:#}");
+    assert_eq!(first["exit"]["code"], 4, "{first:#}");
+    assert_eq!(
+        first["erofs_lines"][0]["path"], "/var/lib/app/state",
+        "{first:#}"
+    );
+}
