@@ -297,6 +297,16 @@ pub struct Report {
     pub verification: Option<Verification>,
 }
 
+impl Report {
+    /// The mounts a fix adds: the proven minimal set once the proof passed, else the full cover.
+    pub fn fix_mounts(&self) -> &[Mount] {
+        match &self.verification {
+            Some(v) if v.passed => &v.minimal_mounts,
+            _ => &self.plan.mounts,
+        }
+    }
+}
+
 /// The read-only proof: the image rerun with a read-only root, with and without the planned
 /// mounts, on the platform's terms.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

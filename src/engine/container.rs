@@ -98,6 +98,8 @@ pub struct Container {
     exit_sender: Option<watch::Sender<Option<i64>>>,
     port: Option<u16>,
     addr: Option<SocketAddr>,
+    /// When the start request went out: startup is timed from here.
+    started: Option<Instant>,
 }
 
 /// How a wait for readiness ended.
@@ -135,6 +137,7 @@ impl Container {
             exit_sender: Some(tx),
             port: spec.port,
             addr: None,
+            started: None,
         })
     }
 
@@ -148,6 +151,7 @@ impl Container {
 
     pub async fn start(&mut self) -> Result<()> {
         let docker = self.engine.docker().clone();
+        self.started = Some(Instant::now());
         docker
             .start_container(&self.id, None)
             .await
@@ -194,9 +198,10 @@ impl Container {
         *self.exited.borrow()
     }
 
-    /// Probes until the first probe answers as expected, the container exits, or `timeout`.
+    /// Probes until the first probe answers as expected, the container exits, or `timeout`,
+    /// all counted from the start request.
     pub async fn wait_ready(&self, probe: &Probe, expect: u16, timeout: Duration) -> Readiness {
-        let started = Instant::now();
+        let started = self.started.unwrap_or_else(Instant::now);
         let Some(addr) = self.addr else {
             // Without a port there is nothing to probe: ready means still running.
             let mut exited = self.exited.clone();

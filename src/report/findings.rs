@@ -273,20 +273,42 @@ pub(crate) fn describe_mount(m: &Mount) -> String {
     out
 }
 
-/// The verdict as a status word and what it means.
-pub(crate) fn verdict_words(v: Verdict) -> (&'static str, &'static str) {
-    match v {
-        Verdict::Compatible => (
+/// The verdict as a status word and what it means, in the proof's terms once it has run.
+pub(crate) fn verdict_words(
+    v: Verdict,
+    proof: Option<&Verification>,
+) -> (&'static str, Cow<'static, str>) {
+    match (v, proof) {
+        (Verdict::Compatible, None) => (
             "compatible",
-            "nothing it wrote would fail under a read-only root",
+            "nothing it wrote would fail under a read-only root".into(),
         ),
-        Verdict::NeedsMounts => (
+        (Verdict::Compatible, Some(_)) => (
+            "compatible",
+            "proven: it runs read-only with no mount; what fails is tolerated".into(),
+        ),
+        (Verdict::NeedsMounts, None) => (
             "needs mounts",
-            "every write that would fail can be given a mount",
+            "every write that would fail can be given a mount".into(),
         ),
-        Verdict::NeedsChanges => (
+        (Verdict::NeedsMounts, Some(p)) => (
+            "needs mounts",
+            format!(
+                "proven: it runs read-only with {}",
+                plural(p.minimal_mounts.len(), "mount", "mounts")
+            )
+            .into(),
+        ),
+        (Verdict::NeedsChanges, None) => (
             "needs changes",
-            "some writes cannot be fixed by a mount: the image or its configuration must change",
+            "some writes cannot be fixed by a mount: the image or its configuration must change"
+                .into(),
+        ),
+        (Verdict::NeedsChanges, Some(_)) => (
+            "needs changes",
+            "it fails read-only even with every planned mount: the image or its configuration \
+             must change"
+                .into(),
         ),
     }
 }

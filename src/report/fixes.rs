@@ -66,8 +66,7 @@ impl<'a> Ctx<'a> {
     fn new(report: &'a Report, profile: &'a Profile) -> Self {
         let plan = &report.plan;
         let proven = report.verification.as_ref().filter(|v| v.passed);
-        // Once proven, the fix is the fewest mounts the app needs, not the full cover.
-        let shown = proven.map_or(&plan.mounts, |v| &v.minimal_mounts);
+        let shown = report.fix_mounts();
         let names = findings::mount_names(shown);
         let mounts: Vec<_> = names.into_iter().zip(shown).collect();
         let mut notes = vec![];
@@ -628,12 +627,8 @@ mod tests {
         for (report_name, (report, profile)) in testdata::all() {
             let compose: serde_yaml::Value =
                 serde_yaml::from_str(&render(&report, &profile, FixFormat::Compose)).unwrap();
-            let service = &compose["services"]["phases"];
-            let service = if service.is_null() {
-                &compose["services"]["webhook"]
-            } else {
-                service
-            };
+            let services = compose["services"].as_mapping().expect("services");
+            let service = services.values().next().expect("one service");
             assert_eq!(service["read_only"], true, "{report_name}");
 
             let k8s: serde_yaml::Value =
@@ -643,7 +638,7 @@ mod tests {
                 true
             );
             let volumes = k8s["volumes"].as_sequence().map_or(0, Vec::len);
-            assert_eq!(volumes, report.plan.mounts.len(), "{report_name}");
+            assert_eq!(volumes, report.fix_mounts().len(), "{report_name}");
 
             // Without its // comment lines, the ECS snippet is a run of JSON objects.
             let ecs = render(&report, &profile, FixFormat::Ecs);
@@ -660,13 +655,11 @@ mod tests {
             // The container fragment, the task's volumes when there are any, and the
             // ephemeral-storage alternative (container and task) when tmpfs mounts have one.
             let has_volumes = report
-                .plan
-                .mounts
+                .fix_mounts()
                 .iter()
                 .any(|m| m.kind == MountKind::Volume);
             let has_tmpfs = report
-                .plan
-                .mounts
+                .fix_mounts()
                 .iter()
                 .any(|m| m.kind == MountKind::Tmpfs);
             let alternative = profile.fallback.is_some() && has_tmpfs;

@@ -20,7 +20,7 @@ pub fn trace(t: &Trace) -> String {
 pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String {
     let plan = &r.plan;
     let all = findings::findings(r);
-    let (word, meaning) = findings::verdict_words(plan.verdict);
+    let (word, meaning) = findings::verdict_words(plan.verdict, r.verification.as_ref());
     let mut out = String::new();
 
     let _ = writeln!(out, "## rofs-audit: {word}\n");
@@ -117,6 +117,47 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
             if let Cause::Unfixable { reason } = f.cause {
                 let _ = writeln!(out, "- {}: {}", code(f.path), prose(reason));
             }
+        }
+    }
+
+    if let Some(v) = &r.verification {
+        let _ = writeln!(
+            out,
+            "\n### Proof\n\n{} read-only, {} at a time, in {:.1} s.\n",
+            findings::plural(v.run_count as usize, "run", "runs"),
+            v.jobs,
+            v.wall_ms as f64 / 1000.0
+        );
+        let rows: Vec<Vec<String>> = v
+            .runs
+            .iter()
+            .enumerate()
+            .map(|(i, run)| {
+                let mounts: Vec<String> = run
+                    .mounts
+                    .iter()
+                    .map(|m| code(m.split_once(':').map_or(m.as_str(), |(path, _)| path)))
+                    .collect();
+                vec![
+                    (i + 1).to_string(),
+                    if run.passed { "passed" } else { "**failed**" }.to_string(),
+                    if mounts.is_empty() {
+                        "none".to_string()
+                    } else {
+                        mounts.join(" ")
+                    },
+                    run.failure.as_deref().map_or_else(String::new, prose),
+                ]
+            })
+            .collect();
+        table(&mut out, &["Run", "Result", "Mounts", "Why"], &rows);
+        let tolerated: Vec<String> = findings::tolerated(r).map(|w| code(&w.path)).collect();
+        if !tolerated.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nTolerated (it passed without a mount over them): {}.",
+                tolerated.join(", ")
+            );
         }
     }
 

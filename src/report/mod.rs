@@ -147,11 +147,20 @@ pub(crate) mod testdata {
         )
     }
 
-    pub fn all() -> [(&'static str, (Report, Profile)); 3] {
+    /// Two fatal writes and two the app skips silently, audited with the read-only proof.
+    pub fn proven() -> (Report, Profile) {
+        (
+            report(include_str!("../../tests/data/report-proven.json")),
+            profile("ecs-fargate"),
+        )
+    }
+
+    pub fn all() -> [(&'static str, (Report, Profile)); 4] {
         [
             ("needs_mounts", needs_mounts()),
             ("needs_changes", needs_changes()),
             ("compatible", compatible()),
+            ("proven", proven()),
         ]
     }
 }

@@ -209,7 +209,7 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
     for spot in &t.tracing.blind_spots {
         let _ = writeln!(out, "{}", s.dim(&format!("cannot see: {}", clean(spot))));
     }
-    let (word, meaning) = findings::verdict_words(plan.verdict);
+    let (word, meaning) = findings::verdict_words(plan.verdict, r.verification.as_ref());
     let word = match plan.verdict {
         Verdict::Compatible => s.green(word),
         Verdict::NeedsMounts => s.yellow(word),
@@ -262,7 +262,7 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
         }
     }
     if let Some(v) = &r.verification {
-        proof(&mut out, v, s);
+        proof(&mut out, v, s, true);
         let minimal: Vec<String> = v
             .minimal_mounts
             .iter()
@@ -325,7 +325,7 @@ pub fn check(c: &Check, color: bool) -> String {
             clean(&c.profile)
         ))
     );
-    proof(&mut out, &c.verification, s);
+    proof(&mut out, &c.verification, s, false);
     let v = &c.verification;
     let _ = match v.runs.first().and_then(|r| r.failure.as_deref()) {
         None => writeln!(
@@ -339,7 +339,7 @@ pub fn check(c: &Check, color: bool) -> String {
 }
 
 /// The proof's runs, each with what failed and the read-only errors it logged, then the gates.
-fn proof(out: &mut String, v: &Verification, s: Style) {
+fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
     let _ = writeln!(
         out,
         "\n{}",
@@ -363,6 +363,14 @@ fn proof(out: &mut String, v: &Verification, s: Style) {
         };
         let mounts = if run.mounts.is_empty() {
             "no mounts".to_string()
+        } else if brief {
+            // The audit describes each mount above; its runs need only the mount points.
+            let points: Vec<_> = run
+                .mounts
+                .iter()
+                .map(|m| clean(m.split_once(':').map_or(m.as_str(), |(path, _)| path)))
+                .collect();
+            points.join(" ")
         } else {
             run.mounts
                 .iter()
@@ -386,11 +394,24 @@ fn proof(out: &mut String, v: &Verification, s: Style) {
         } else {
             s.red("over budget")
         };
-        format!("{} {ms} (budget {} ms) {word}", clean(&g.name), g.budget_ms)
+        format!(
+            "{} {ms} (budget {}) {word}",
+            clean(&g.name),
+            human_ms(g.budget_ms)
+        )
     };
     let mut gates = vec![gate(&v.gates.startup)];
     gates.extend(v.gates.probes.iter().map(gate));
     let _ = writeln!(out, "Gates: {}", gates.join(", "));
+}
+
+/// `30 s` for whole seconds, else `1500 ms`.
+fn human_ms(ms: u64) -> String {
+    if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
 }
 
 /// `  probe     created    /var/lib/app/requests.log  (GET /work)  remedy: log-files`
