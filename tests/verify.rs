@@ -215,7 +215,7 @@ fn a_state_file_written_at_shutdown_is_found_fatal_and_mounted() {
     );
     // Read-only, it starts and answers; only the save on SIGTERM fails, and the logs say so.
     let first = &v["runs"][0];
-    assert_eq!(first["startup_ms"].is_u64(), true, "{first:#}");
+    assert!(first["startup_ms"].is_u64(), "{first:#}");
     assert_eq!(first["exit"]["code"], 4, "{first:#}");
     assert_eq!(
         first["erofs_lines"][0]["path"], "/var/lib/app/state",
