@@ -128,10 +128,10 @@ impl Engine {
             .await;
     }
 
-    /// Removes every container and volume carrying the run's label.
-    pub async fn remove_run(&self, run: &RunId) {
+    /// Removes every container and volume carrying the run's label; returns what failed.
+    pub async fn remove_run(&self, run: &RunId) -> Vec<String> {
         let filter = format!("{LABEL_RUN}={}", run.id);
-        self.remove_labelled(&filter, |_| true).await;
+        self.remove_labelled(&filter, |_| true).await.errors
     }
 
     /// Removes leftovers of earlier runs. Resources of an audit that is still running on this
@@ -301,11 +301,19 @@ where
             Err(Interrupted(signal).into())
         }
     };
-    engine.remove_run(run).await;
-    if interrupted {
-        // An aborted create request may still complete inside the daemon after the first pass.
+    let mut errors = engine.remove_run(run).await;
+    if interrupted || !errors.is_empty() {
+        // An aborted create request may still complete inside the daemon after the first pass,
+        // and a removal already in progress fails the first time.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        engine.remove_run(run).await;
+        errors = engine.remove_run(run).await;
+    }
+    if let Some(e) = errors.first() {
+        eprintln!(
+            "rofs-audit: warning: could not remove everything this run created ({}); \
+             `rofs-audit clean` removes it",
+            one_line(e)
+        );
     }
     outcome
 }
