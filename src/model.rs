@@ -331,6 +331,10 @@ pub struct Verification {
 pub struct Gates {
     pub startup: Gate,
     pub probes: Vec<Gate>,
+    /// From SIGTERM to exit, against the stop timeout; not ok when it had to be killed. None when
+    /// the app had already exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown: Option<Gate>,
 }
 
 /// A measured time against its budget.
@@ -368,6 +372,9 @@ pub struct VerifyRun {
     /// Whether the app exited by itself after SIGTERM, within the stop timeout (None: it had
     /// already exited, or never started).
     pub clean_exit: Option<bool>,
+    /// From SIGTERM until it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_ms: Option<u64>,
     pub exit: Option<ExitStatus>,
     /// Why the run failed, one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]

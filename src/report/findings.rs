@@ -322,7 +322,10 @@ pub(crate) fn summary(report: &Report, profile: &Profile, findings: &[Finding]) 
     let plan = &report.plan;
     let total = report.trace.writes.len();
     let failing = findings.iter().filter(|f| f.write.is_some()).count();
-    let unfixable = findings.iter().filter(|f| f.is_error()).count();
+    let unfixable = findings
+        .iter()
+        .filter(|f| matches!(f.cause, Cause::Unfixable { .. }))
+        .count();
     let mounts = plan.mounts.len();
     let title = clean(&profile.title);
     let mut out = format!("{}: ", plan.verdict.as_str());

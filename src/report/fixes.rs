@@ -71,8 +71,13 @@ impl<'a> Ctx<'a> {
         let mounts: Vec<_> = names.into_iter().zip(shown).collect();
         let mut notes = vec![];
         if let Some(v) = proven {
+            let with = if shown.is_empty() {
+                "with no mount"
+            } else {
+                "with these mounts"
+            };
             notes.push(format!(
-                "Proven: it ran read-only with these mounts ({}).",
+                "Proven: it ran read-only {with} ({}).",
                 plural(v.run_count as usize, "run", "runs")
             ));
         }

@@ -252,9 +252,15 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
             let _ = writeln!(out, "  {} {}", s.yellow("warning:"), clean(w));
         }
     }
-    if all.iter().any(|f| f.is_error()) {
-        let _ = writeln!(out, "\n{}", s.red("Cannot be fixed by a mount:"));
-        for f in all.iter().filter(|f| f.is_error()) {
+    let unfixable = |f: &&findings::Finding| matches!(f.cause, Cause::Unfixable { .. });
+    if all.iter().any(|f| unfixable(&f)) {
+        let heading = if all.iter().any(|f| f.is_error()) {
+            s.red("Cannot be fixed by a mount:")
+        } else {
+            s.yellow("Cannot be fixed by a mount, but the app ran without them:")
+        };
+        let _ = writeln!(out, "\n{heading}");
+        for f in all.iter().filter(unfixable) {
             finding_line(&mut out, f);
             if let Cause::Unfixable { reason } = f.cause {
                 let _ = writeln!(out, "      {}", clean(reason));
@@ -402,7 +408,24 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
     };
     let mut gates = vec![gate(&v.gates.startup)];
     gates.extend(v.gates.probes.iter().map(gate));
+    match &v.gates.shutdown {
+        Some(g) if !g.ok => gates.push(format!(
+            "shutdown {} (killed after the {} stop timeout)",
+            s.red("did not exit on SIGTERM"),
+            human_ms(g.budget_ms)
+        )),
+        Some(g) => gates.push(gate(g)),
+        None => {}
+    }
     let _ = writeln!(out, "Gates: {}", gates.join(", "));
+    if v.gates.shutdown.as_ref().is_some_and(|g| !g.ok) {
+        let _ = writeln!(
+            out,
+            "  Every stop waits out the platform's timeout and then kills it: handle SIGTERM in \
+             the app, or start it under an init process (docker run --init; ECS \
+             linuxParameters.initProcessEnabled)."
+        );
+    }
 }
 
 /// `30 s` for whole seconds, else `1500 ms`.

@@ -439,6 +439,7 @@ mod tests {
                 })
                 .collect(),
             clean_exit: None,
+            stop_ms: None,
             exit: None,
             failure: None,
         }

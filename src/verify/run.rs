@@ -127,6 +127,7 @@ pub async fn run(
             ))
         }
     }
+    let mut stop_ms = None;
     let (exit, clean_exit) = match container.exit_code() {
         Some(code) => {
             container.drain_logs().await;
@@ -136,7 +137,8 @@ pub async fn run(
             (ExitStatus::from_code(code), None)
         }
         None => {
-            let (exit, _) = container.stop(opts.stop_timeout).await?;
+            let (exit, took) = container.stop(opts.stop_timeout).await?;
+            stop_ms = Some(took.as_millis() as u64);
             let clean = exit.signal != Some(9);
             if !clean && !judging.killed_when_writable && failure.is_none() {
                 failure = Some(format!(
@@ -173,6 +175,7 @@ pub async fn run(
         probes,
         erofs_lines,
         clean_exit,
+        stop_ms,
         exit: Some(exit),
         failure,
     })
@@ -218,6 +221,12 @@ pub fn gates(run: &VerifyRun, opts: &RunOptions) -> Gates {
                 }
             })
             .collect(),
+        shutdown: run.clean_exit.map(|clean| Gate {
+            name: "shutdown".to_string(),
+            ms: run.stop_ms,
+            budget_ms: budget(opts.stop_timeout),
+            ok: clean,
+        }),
     }
 }
 
