@@ -262,7 +262,8 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
         let _ = writeln!(out, "\n{heading}");
         for f in all.iter().filter(unfixable) {
             finding_line(&mut out, f);
-            if let Cause::Unfixable { reason } = f.cause {
+            // What the app tolerates needs no way out; the JSON keeps every reason.
+            if let (Cause::Unfixable { reason }, false) = (f.cause, f.tolerated) {
                 let _ = writeln!(out, "      {}", clean(reason));
             }
         }
@@ -277,12 +278,11 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
         if v.passed && !minimal.is_empty() {
             let _ = writeln!(out, "Needed: {}", minimal.join("; "));
         }
-        let tolerated: Vec<_> = findings::tolerated(r).map(|w| clean(&w.path)).collect();
-        if !tolerated.is_empty() {
+        if findings::tolerated(r).next().is_some() {
             let _ = writeln!(
                 out,
                 "Tolerated (it passed without a mount over them): {}",
-                tolerated.join(", ")
+                some(findings::tolerated(r).map(|w| clean(&w.path)))
             );
         }
     }
@@ -292,8 +292,11 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
             let _ = writeln!(out, "  {}: {}", clean(&rem.id), clean(&rem.title));
             let _ = writeln!(out, "      {}", clean(&rem.fix));
             if !rem.paths.is_empty() {
-                let paths: Vec<_> = rem.paths.iter().map(|p| clean(p)).collect();
-                let _ = writeln!(out, "      for {}", paths.join(", "));
+                let _ = writeln!(
+                    out,
+                    "      for {}",
+                    some(rem.paths.iter().map(|p| clean(p)))
+                );
             }
         }
     }
@@ -426,6 +429,17 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
              linuxParameters.initProcessEnabled)."
         );
     }
+}
+
+/// The first few items, comma-separated, and how many more the JSON has.
+fn some<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    const SHOWN: usize = 5;
+    let items: Vec<String> = items.map(|i| i.to_string()).collect();
+    let mut out = items[..items.len().min(SHOWN)].join(", ");
+    if items.len() > SHOWN {
+        out.push_str(&format!(" and {} more", items.len() - SHOWN));
+    }
+    out
 }
 
 /// `30 s` for whole seconds, else `1500 ms`.
