@@ -285,7 +285,7 @@ pub(crate) fn verdict_words(
         ),
         (Verdict::Compatible, Some(_)) => (
             "compatible",
-            "proven: it runs read-only with no mount; what fails is tolerated".into(),
+            "proven: it runs read-only with no mount".into(),
         ),
         (Verdict::NeedsMounts, None) => (
             "needs mounts",
@@ -367,11 +367,14 @@ pub(crate) fn summary(report: &Report, profile: &Profile, findings: &[Finding]) 
             plural(v.run_count as usize, "read-only run", "read-only runs")
         ));
         if v.passed {
+            out.push_str(&match v.minimal_mounts.len() {
+                0 => "passed with no mount".to_string(),
+                n => format!("passed with {}", plural(n, "mount", "mounts")),
+            });
             let tolerated = findings.iter().filter(|f| f.tolerated).count();
-            out.push_str(&format!(
-                "passed with {}, {tolerated} tolerated",
-                plural(v.minimal_mounts.len(), "mount", "mounts"),
-            ));
+            if tolerated > 0 {
+                out.push_str(&format!(", {tolerated} tolerated"));
+            }
         } else {
             out.push_str("failed even with every planned mount");
         }

@@ -123,7 +123,7 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
     if let Some(v) = &r.verification {
         let _ = writeln!(
             out,
-            "\n### Proof\n\n{} read-only, {} at a time, in {:.1} s.\n",
+            "\n### Proof\n\n{} read-only, up to {} at a time, in {:.1} s.\n",
             findings::plural(v.run_count as usize, "run", "runs"),
             v.jobs,
             v.wall_ms as f64 / 1000.0

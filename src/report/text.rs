@@ -353,7 +353,7 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
         out,
         "\n{}",
         s.bold(&format!(
-            "Proof: {}, {} at a time, {:.1} s:",
+            "Proof: {}, up to {} at a time, {:.1} s:",
             findings::plural(v.run_count as usize, "run", "runs"),
             v.jobs,
             v.wall_ms as f64 / 1000.0
