@@ -353,9 +353,13 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
         out,
         "\n{}",
         s.bold(&format!(
-            "Proof: {}, up to {} at a time, {:.1} s:",
+            "Proof: {}{}, {:.1} s:",
             findings::plural(v.run_count as usize, "run", "runs"),
-            v.jobs,
+            if v.jobs > 1 {
+                format!(", up to {} at a time", v.jobs)
+            } else {
+                String::new()
+            },
             v.wall_ms as f64 / 1000.0
         ))
     );
@@ -368,7 +372,7 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
         let root = if run.readonly {
             "read-only"
         } else {
-            "writable"
+            "writable root (the control)"
         };
         let mounts = if run.mounts.is_empty() {
             "no mounts".to_string()
@@ -398,10 +402,10 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
     let gate = |g: &Gate| {
         let ms =
             g.ms.map_or_else(|| "-".to_string(), |ms| format!("{ms} ms"));
-        let word = if g.ok {
-            s.green("ok")
-        } else {
-            s.red("over budget")
+        let word = match (g.ok, g.ms) {
+            (true, _) => s.green("ok"),
+            (false, Some(_)) => s.red("over budget"),
+            (false, None) => s.red("not reached"),
         };
         format!(
             "{} {ms} (budget {}) {word}",
