@@ -440,11 +440,27 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let (mode, jobs, verify) = (args.run.mode, args.jobs as usize, !args.no_verify);
             let judged = judge.clone();
             let report = guarded(move |engine, run_id| async move {
-                let trace = trace::trace(&engine, &run_id, &opts, mode).await?;
+                // The proof's first run (no mount) needs no trace: it goes alongside.
+                let begin = async {
+                    match verify {
+                        true => verify::begin(
+                            &engine,
+                            &run_id,
+                            &opts,
+                            &judged.profile,
+                            &judged.declared,
+                            jobs,
+                        )
+                        .await
+                        .map(Some),
+                        false => Ok(None),
+                    }
+                };
+                let (trace, proof) =
+                    tokio::try_join!(trace::trace(&engine, &run_id, &opts, mode), begin)?;
                 let mut report = judged.analyze(trace);
-                if verify {
-                    verify::prove(&engine, &run_id, &mut report, &judged.profile, &opts, jobs)
-                        .await?;
+                if let Some(proof) = proof {
+                    proof.finish(&mut report, &judged.profile).await?;
                 }
                 Ok(report)
             })

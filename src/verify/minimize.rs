@@ -43,11 +43,15 @@ impl Outcomes {
     }
 }
 
-/// A 1-minimal passing subset of `0..n`, given that all `n` pass and none fail (both already in
-/// `seen`). Each round tests the chunks and their complements together: more runs than ddmin's
-/// chunks-first order, but one round of parallel runs instead of two.
-pub async fn ddmin(n: usize, oracle: &mut impl Oracle, seen: &mut Outcomes) -> Result<Subset> {
-    let mut current: Subset = (0..n).collect();
+/// A 1-minimal passing subset of `passing`, given that it passes and the empty set fails (both
+/// already in `seen`). Each round tests the chunks and their complements together: more runs
+/// than ddmin's chunks-first order, but one round of parallel runs instead of two.
+pub async fn ddmin(
+    passing: Subset,
+    oracle: &mut impl Oracle,
+    seen: &mut Outcomes,
+) -> Result<Subset> {
+    let mut current = passing;
     let mut granularity = 2;
     while current.len() >= 2 {
         let chunks = split(&current, granularity);
@@ -119,7 +123,9 @@ mod tests {
         let mut seen = Outcomes::default();
         seen.0.insert((0..n).collect(), true);
         seen.0.insert(vec![], needed.is_empty());
-        let found = ddmin(n, &mut oracle, &mut seen).await.unwrap();
+        let found = ddmin((0..n).collect(), &mut oracle, &mut seen)
+            .await
+            .unwrap();
         assert_eq!(oracle.runs + 2, seen.0.len(), "a subset was run twice");
         (found, seen)
     }

@@ -17,7 +17,7 @@ use crate::model::{is_within, Mount, MountKind, Report, Verdict, Verification, V
 use crate::profile::{self, Profile};
 use crate::trace::{RunOptions, Subject};
 use minimize::{Oracle, Outcomes, Subset};
-use run::{Judging, Mounts};
+use run::Mounts;
 
 /// Writable paths a profile lists that Docker gives every container anyway.
 const DOCKER_OWN: &[&str] = &["/dev", "/dev/shm"];
@@ -90,10 +90,14 @@ fn same_path(a: &str, b: &str) -> bool {
 struct Prover<'a> {
     engine: &'a Engine,
     run_id: &'a RunId,
+    opts: &'a RunOptions,
     platform: Platform,
-    judging: Judging<'a>,
     jobs: usize,
+    /// Whether the app needed SIGKILL with a writable root: known once the trace has run, and
+    /// only then are the runs' shutdowns judged.
+    killed_when_writable: Option<bool>,
     runs: Vec<VerifyRun>,
+    started: Instant,
 }
 
 impl Prover<'_> {
@@ -109,20 +113,21 @@ impl Prover<'_> {
                 let _permit = semaphore.acquire().await?;
                 let role = format!("verify{}", first + i + 1);
                 let spec = this.platform.spec.clone();
-                run::run(
-                    this.engine,
-                    this.run_id,
-                    &role,
-                    spec,
-                    &mounts,
-                    &this.judging,
-                )
-                .await
+                run::run(this.engine, this.run_id, &role, spec, &mounts, this.opts).await
             }
         });
         let runs = futures_util::future::try_join_all(runs).await?;
         self.runs.extend(runs);
+        self.settle();
         Ok((first..self.runs.len()).collect())
+    }
+
+    fn settle(&mut self) {
+        if let Some(killed) = self.killed_when_writable {
+            for run in &mut self.runs {
+                run::settle(run, self.opts, killed);
+            }
+        }
     }
 
     fn verification(
@@ -130,7 +135,6 @@ impl Prover<'_> {
         passed: bool,
         minimal_mounts: Vec<Mount>,
         decisive: usize,
-        started: Instant,
     ) -> Verification {
         let failure = (!passed)
             .then(|| self.runs[decisive].failure.clone())
@@ -139,10 +143,10 @@ impl Prover<'_> {
             passed,
             failure,
             minimal_mounts,
-            gates: run::gates(&self.runs[decisive], self.judging.opts),
+            gates: run::gates(&self.runs[decisive], self.opts),
             run_count: self.runs.len() as u32,
             jobs: self.jobs as u32,
-            wall_ms: started.elapsed().as_millis() as u64,
+            wall_ms: self.started.elapsed().as_millis() as u64,
             runs: self.runs,
         }
     }
@@ -154,6 +158,12 @@ struct Search<'p, 'a> {
     candidates: Vec<Mounts>,
     /// Which run tested each subset.
     runs: BTreeMap<Subset, usize>,
+}
+
+impl Search<'_, '_> {
+    fn run(&self, subset: &[usize]) -> &VerifyRun {
+        &self.prover.runs[self.runs[subset]]
+    }
 }
 
 impl Oracle for Search<'_, '_> {
@@ -194,96 +204,143 @@ fn candidate(mount: &Mount, profile: &Profile) -> Mounts {
     }
 }
 
-/// Proves the report's plan: runs the image read-only with no mount and with every planned
-/// mount, then searches the smallest set of planned mounts that passes. Sets the verification,
-/// each failing write's `fatal`, and the verdict the runs support.
-pub async fn prove(
-    engine: &Engine,
-    run_id: &RunId,
-    report: &mut Report,
+/// The planned mounts over the paths a run's read-only errors name.
+fn named(run: &VerifyRun, mounts: &[Mount]) -> Subset {
+    (0..mounts.len())
+        .filter(|&i| {
+            run.erofs_lines
+                .iter()
+                .filter_map(|l| l.path.as_deref())
+                .any(|p| is_within(p, &mounts[i].path))
+        })
+        .collect()
+}
+
+/// The proof, begun: the image run read-only with no mount, which needs no trace and so runs
+/// alongside it.
+pub struct Proof<'a> {
+    prover: Prover<'a>,
+}
+
+/// Starts the proof: resolves the platform and runs the image read-only with no mount.
+pub async fn begin<'a>(
+    engine: &'a Engine,
+    run_id: &'a RunId,
+    opts: &'a RunOptions,
     profile: &Profile,
-    opts: &RunOptions,
+    declared: &[String],
     jobs: usize,
-) -> Result<()> {
+) -> Result<Proof<'a>> {
     let started = Instant::now();
-    if let Some(bad) = report.trace.probes.iter().find(|p| !p.ok) {
-        bail!(
-            "probe {} {} with a writable root: the app fails without any read-only restriction, \
-             so this is not a read-only problem; fix the app, --probe or --expect-status first \
-             (--no-verify still shows what it writes)",
-            bad.target,
-            bad.status
-                .map_or_else(|| "got no answer".to_string(), |s| format!("answered {s}")),
-        );
-    }
     let subject = Subject::resolve(engine, opts).await?;
     let mut prover = Prover {
         engine,
         run_id,
-        platform: Platform::new(&subject, opts, profile, &report.plan.declared_mounts),
-        judging: Judging {
-            opts,
-            killed_when_writable: report.trace.exit.signal == Some(9),
-        },
+        opts,
+        platform: Platform::new(&subject, opts, profile, declared),
         jobs,
+        killed_when_writable: None,
         runs: vec![],
+        started,
     };
-    let candidates: Vec<Mounts> = report
-        .plan
-        .mounts
-        .iter()
-        .map(|m| candidate(m, profile))
-        .collect();
-    let n = candidates.len();
-    let mut search = Search {
-        prover: &mut prover,
-        candidates,
-        runs: BTreeMap::new(),
-    };
-    let everything: Subset = (0..n).collect();
-    // With no mounts and with all of them, at once: the first answer decides what comes next.
-    let mut seen = Outcomes::default();
-    let first: Vec<Subset> = if n == 0 {
-        vec![vec![]]
-    } else {
-        vec![vec![], everything.clone()]
-    };
-    seen.test(&mut search, &first).await?;
-    let minimal = if seen.get(&[]) == Some(true) {
-        Some(vec![])
-    } else if n > 0 && seen.get(&everything) == Some(true) {
-        Some(minimize::ddmin(n, &mut search, &mut seen).await?)
-    } else {
-        None
-    };
-    let runs = search.runs;
-    let outcomes: Vec<(&Subset, &VerifyRun)> = runs
-        .iter()
-        .map(|(subset, &i)| (subset, &prover.runs[i]))
-        .collect();
-    decide(
-        &mut report.trace.writes,
-        &report.plan.mounts,
-        &outcomes,
-        minimal.as_ref(),
-    );
-    let decisive = match &minimal {
-        Some(subset) => runs[subset],
-        None => runs[&everything],
-    };
-    report.plan.verdict = match &minimal {
-        Some(subset) if subset.is_empty() => Verdict::Compatible,
-        Some(_) => Verdict::NeedsMounts,
-        None => Verdict::NeedsChanges,
-    };
-    let minimal_mounts = minimal
-        .iter()
-        .flatten()
-        .map(|&i| report.plan.mounts[i].clone())
-        .collect();
-    report.verification =
-        Some(prover.verification(minimal.is_some(), minimal_mounts, decisive, started));
-    Ok(())
+    prover.batch(&[Mounts::default()]).await?;
+    Ok(Proof { prover })
+}
+
+impl Proof<'_> {
+    /// Proves the report's plan. The run with no mount has gone; when it failed, the read-only
+    /// errors it logged name the mounts to try first, next to every planned mount at once, and
+    /// each failure of that guess names more. Delta debugging then makes the set 1-minimal: no
+    /// mount of it can go. Sets the verification, each failing write's `fatal`, and the verdict
+    /// the runs support.
+    pub async fn finish(mut self, report: &mut Report, profile: &Profile) -> Result<()> {
+        if let Some(bad) = report.trace.probes.iter().find(|p| !p.ok) {
+            bail!(
+                "probe {} {} with a writable root: the app fails without any read-only \
+                 restriction, so this is not a read-only problem; fix the app, --probe or \
+                 --expect-status first (--no-verify still shows what it writes)",
+                bad.target,
+                bad.status
+                    .map_or_else(|| "got no answer".to_string(), |s| format!("answered {s}")),
+            );
+        }
+        self.prover.killed_when_writable = Some(report.trace.exit.signal == Some(9));
+        self.prover.settle();
+        let mounts = &report.plan.mounts;
+        let n = mounts.len();
+        let everything: Subset = (0..n).collect();
+        let mut seen = Outcomes::default();
+        seen.0.insert(vec![], self.prover.runs[0].passed);
+        let mut search = Search {
+            prover: &mut self.prover,
+            candidates: mounts.iter().map(|m| candidate(m, profile)).collect(),
+            runs: BTreeMap::from([(vec![], 0)]),
+        };
+        let minimal = if seen.get(&[]) == Some(true) {
+            Some(vec![])
+        } else if n == 0 {
+            None
+        } else {
+            let mut guess = named(search.run(&[]), mounts);
+            loop {
+                let mut batch = vec![everything.clone()];
+                if !guess.is_empty() {
+                    batch.insert(0, guess.clone());
+                }
+                seen.test(&mut search, &batch).await?;
+                if seen.get(&everything) == Some(false) {
+                    break None;
+                }
+                if !guess.is_empty() && seen.get(&guess) == Some(true) {
+                    break Some(minimize::ddmin(guess, &mut search, &mut seen).await?);
+                }
+                let more: Subset = if guess.is_empty() {
+                    vec![]
+                } else {
+                    named(search.run(&guess), mounts)
+                        .into_iter()
+                        .filter(|i| !guess.contains(i))
+                        .collect()
+                };
+                if more.is_empty() {
+                    break Some(minimize::ddmin(everything.clone(), &mut search, &mut seen).await?);
+                }
+                guess.extend(more);
+                guess.sort_unstable();
+            }
+        };
+        let runs = search.runs;
+        let outcomes: Vec<(&Subset, &VerifyRun)> = runs
+            .iter()
+            .map(|(subset, &i)| (subset, &self.prover.runs[i]))
+            .collect();
+        decide(
+            &mut report.trace.writes,
+            mounts,
+            &outcomes,
+            minimal.as_ref(),
+        );
+        let decisive = match &minimal {
+            Some(subset) => runs[subset],
+            None => *runs.get(&everything).unwrap_or(&0),
+        };
+        report.plan.verdict = match &minimal {
+            Some(subset) if subset.is_empty() => Verdict::Compatible,
+            Some(_) => Verdict::NeedsMounts,
+            None => Verdict::NeedsChanges,
+        };
+        let minimal_mounts = minimal
+            .iter()
+            .flatten()
+            .map(|&i| mounts[i].clone())
+            .collect();
+        report.verification = Some(self.prover.verification(
+            minimal.is_some(),
+            minimal_mounts,
+            decisive,
+        ));
+        Ok(())
+    }
 }
 
 /// Marks each failing write fatal or tolerated from what the runs showed:
@@ -345,22 +402,12 @@ pub async fn check(
     profile: &Profile,
     declared: &[String],
 ) -> Result<Verification> {
-    let started = Instant::now();
-    let subject = Subject::resolve(engine, opts).await?;
-    let mut prover = Prover {
-        engine,
-        run_id,
-        platform: Platform::new(&subject, opts, profile, declared),
-        judging: Judging {
-            opts,
-            killed_when_writable: false,
-        },
-        jobs: 1,
-        runs: vec![],
-    };
-    prover.batch(&[Mounts::default()]).await?;
-    let passed = prover.runs[0].passed;
-    if !passed {
+    let mut proof = begin(engine, run_id, opts, profile, declared, 1).await?;
+    let prover = &mut proof.prover;
+    let first = &prover.runs[0];
+    let mut killed_when_writable = false;
+    if first.failure.is_some() || first.clean_exit == Some(false) {
+        let subject = Subject::resolve(engine, opts).await?;
         let mut control = subject.spec(opts);
         control.readonly_rootfs = false;
         let volumes = Mounts {
@@ -372,11 +419,9 @@ pub async fn check(
                 .map(|v| (v.clone(), false))
                 .collect(),
         };
-        let judging = Judging {
-            opts,
-            killed_when_writable: true,
-        };
-        let writable = run::run(engine, run_id, "control", control, &volumes, &judging).await?;
+        let mut writable = run::run(engine, run_id, "control", control, &volumes, opts).await?;
+        killed_when_writable = writable.clean_exit == Some(false);
+        run::settle(&mut writable, opts, true);
         if let Some(failure) = &writable.failure {
             bail!(
                 "the app fails with a writable root too ({failure}), so this is not a read-only \
@@ -385,7 +430,9 @@ pub async fn check(
         }
         prover.runs.push(writable);
     }
-    Ok(prover.verification(passed, vec![], 0, started))
+    run::settle(&mut prover.runs[0], opts, killed_when_writable);
+    let passed = prover.runs[0].passed;
+    Ok(proof.prover.verification(passed, vec![], 0))
 }
 
 #[cfg(test)]

@@ -40,24 +40,18 @@ impl Mounts {
     }
 }
 
-/// What a run needs to know beyond its container spec.
-pub struct Judging<'a> {
-    pub opts: &'a RunOptions,
-    /// The app needed SIGKILL with a writable root too, so a kill is no finding here.
-    pub killed_when_writable: bool,
-}
-
-/// Runs `spec` with `mounts` added and judges the run. Engine errors (the daemon refuses a mount
-/// option, say) are errors; everything the app does is a verdict.
+/// Runs `spec` with `mounts` added and judges the run, all but its shutdown: whether a kill
+/// after the stop timeout is a finding depends on a writable run, which [`settle`] takes.
+/// Engine errors (the daemon refuses a mount option, say) are errors; everything the app does is
+/// a verdict.
 pub async fn run(
     engine: &Engine,
     run_id: &RunId,
     role: &str,
     mut spec: ContainerSpec,
     mounts: &Mounts,
-    judging: &Judging<'_>,
+    opts: &RunOptions,
 ) -> Result<VerifyRun> {
-    let opts = judging.opts;
     spec.tmpfs.extend(mounts.tmpfs.iter().cloned());
     for (i, (path, read_only)) in mounts.volumes.iter().enumerate() {
         let name = engine
@@ -140,13 +134,6 @@ pub async fn run(
             let (exit, took) = container.stop(opts.stop_timeout).await?;
             stop_ms = Some(took.as_millis() as u64);
             let clean = exit.signal != Some(9);
-            if !clean && !judging.killed_when_writable && failure.is_none() {
-                failure = Some(format!(
-                    "did not exit within the {} stop timeout after SIGTERM and was killed (with \
-                     a writable root it exits by itself): what it writes at shutdown is lost",
-                    seconds(opts.stop_timeout)
-                ));
-            }
             (exit, Some(clean))
         }
     };
@@ -179,6 +166,19 @@ pub async fn run(
         exit: Some(exit),
         failure,
     })
+}
+
+/// Judges the shutdown of a run: a kill after the stop timeout fails it unless the app needed
+/// one with a writable root too (then it is the app's habit, not the read-only root's doing).
+pub fn settle(run: &mut VerifyRun, opts: &RunOptions, killed_when_writable: bool) {
+    if run.failure.is_none() && run.clean_exit == Some(false) && !killed_when_writable {
+        run.failure = Some(format!(
+            "did not exit within the {} stop timeout after SIGTERM and was killed (with a \
+             writable root it exits by itself): what it writes at shutdown is lost",
+            seconds(opts.stop_timeout)
+        ));
+    }
+    run.passed = run.failure.is_none();
 }
 
 /// The ownership trap, named: the app was denied a path on a tmpfs whose options give it no
