@@ -249,9 +249,9 @@ pub async fn begin<'a>(
 
 impl Proof<'_> {
     /// Proves the report's plan. The run with no mount has gone; when it failed, the read-only
-    /// errors it logged name the mounts to try first, next to every planned mount at once, and
-    /// each failure of that guess names more. Delta debugging then makes the set 1-minimal: no
-    /// mount of it can go. Sets the verification, each failing write's `fatal`, and the verdict
+    /// errors it logged name the mounts to try first, and each failure of that guess names more.
+    /// When they name nothing more, every planned mount at once says whether mounts can save it
+    /// at all. Delta debugging then makes the set 1-minimal: no mount of it can go. Sets the verification, each failing write's `fatal`, and the verdict
     /// the runs support.
     pub async fn finish(mut self, report: &mut Report, profile: &Profile) -> Result<()> {
         if let Some(bad) = report.trace.probes.iter().find(|p| !p.ok) {
@@ -281,32 +281,32 @@ impl Proof<'_> {
         } else if n == 0 {
             None
         } else {
+            // Follow the read-only errors while they name planned mounts; the full cover only
+            // when they stop doing so.
             let mut guess = named(search.run(&[]), mounts);
-            loop {
-                let mut batch = vec![everything.clone()];
-                if !guess.is_empty() {
-                    batch.insert(0, guess.clone());
+            while !guess.is_empty() && seen.get(&guess).is_none() {
+                if seen.test(&mut search, std::slice::from_ref(&guess)).await?[0] {
+                    break;
                 }
-                seen.test(&mut search, &batch).await?;
-                if seen.get(&everything) == Some(false) {
-                    break None;
-                }
-                if !guess.is_empty() && seen.get(&guess) == Some(true) {
-                    break Some(minimize::ddmin(guess, &mut search, &mut seen).await?);
-                }
-                let more: Subset = if guess.is_empty() {
-                    vec![]
-                } else {
-                    named(search.run(&guess), mounts)
-                        .into_iter()
-                        .filter(|i| !guess.contains(i))
-                        .collect()
-                };
+                let more: Subset = named(search.run(&guess), mounts)
+                    .into_iter()
+                    .filter(|i| !guess.contains(i))
+                    .collect();
                 if more.is_empty() {
-                    break Some(minimize::ddmin(everything.clone(), &mut search, &mut seen).await?);
+                    break;
                 }
                 guess.extend(more);
                 guess.sort_unstable();
+            }
+            if !guess.is_empty() && seen.get(&guess) == Some(true) {
+                Some(minimize::ddmin(guess, &mut search, &mut seen).await?)
+            } else if seen
+                .test(&mut search, std::slice::from_ref(&everything))
+                .await?[0]
+            {
+                Some(minimize::ddmin(everything.clone(), &mut search, &mut seen).await?)
+            } else {
+                None
             }
         };
         let runs = search.runs;
