@@ -29,6 +29,21 @@ fn seconds(ms: u64) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }
 
+/// The XML declaration and the opening tags of the document and its one testsuite.
+fn open(suite: &str, tests: usize, failures: usize, skipped: usize, time: &str) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"rofs-audit\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">"
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time}\">",
+        xml_escape(suite)
+    );
+    out
+}
+
 fn probe_name(p: &ProbeResult) -> String {
     if p.target == "tcp" {
         "TCP connect".to_string()
@@ -50,16 +65,7 @@ pub fn report(r: &Report, profile: &Profile) -> String {
     let time = seconds(t.phases.iter().map(|p| p.duration_ms).sum());
     let class = |kind: &str| xml_escape(&format!("rofs-audit.{}.{kind}", r.plan.profile));
 
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"rofs-audit\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">"
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time}\">",
-        xml_escape(&suite)
-    );
+    let mut out = open(&suite, tests, failures, skipped, &time);
     let _ = writeln!(out, "    <properties>");
     for (name, value) in [
         ("image", t.image.reference.as_str()),
@@ -149,17 +155,9 @@ pub fn check(c: &Check) -> String {
     let failures = checks.iter().filter(|k| k.failure.is_some()).count();
     let tests = checks.len();
     let time = seconds(c.verification.wall_ms);
-    let suite = xml_escape(&format!("rofs-audit verify {}", c.profile));
     let class = xml_escape(&format!("rofs-audit.{}.verify", c.profile));
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"rofs-audit\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">"
-    );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{time}\">"
-    );
+    let suite = format!("rofs-audit verify {}", c.profile);
+    let mut out = open(&suite, tests, failures, 0, &time);
     let _ = writeln!(out, "    <properties>");
     let _ = writeln!(
         out,

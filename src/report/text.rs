@@ -316,15 +316,7 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
 pub fn check(c: &Check, color: bool) -> String {
     let s = Style { color };
     let mut out = String::new();
-    let mounts = if c.mounts.is_empty() {
-        "no mounts".to_string()
-    } else {
-        c.mounts
-            .iter()
-            .map(|m| clean(m))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let mounts = mount_list(c.mounts.iter().map(|m| clean(m)));
     let _ = writeln!(
         out,
         "{}",
@@ -374,22 +366,15 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
         } else {
             "writable root (the control)"
         };
-        let mounts = if run.mounts.is_empty() {
-            "no mounts".to_string()
-        } else if brief {
+        let mounts = if brief {
             // The audit describes each mount above; its runs need only the mount points.
-            let points: Vec<_> = run
-                .mounts
-                .iter()
-                .map(|m| clean(m.split_once(':').map_or(m.as_str(), |(path, _)| path)))
-                .collect();
-            points.join(" ")
+            mount_list(
+                run.mounts
+                    .iter()
+                    .map(|m| clean(m.split_once(':').map_or(m.as_str(), |(path, _)| path))),
+            )
         } else {
-            run.mounts
-                .iter()
-                .map(|m| clean(m))
-                .collect::<Vec<_>>()
-                .join(" ")
+            mount_list(run.mounts.iter().map(|m| clean(m)))
         };
         let _ = writeln!(out, "  run {} {word}  {root}, {mounts}", i + 1);
         if let Some(failure) = &run.failure {
@@ -432,6 +417,16 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
              the app, or start it under an init process (docker run --init; ECS \
              linuxParameters.initProcessEnabled)."
         );
+    }
+}
+
+/// Mounts separated by spaces, or `no mounts`.
+fn mount_list<T: std::fmt::Display>(mounts: impl Iterator<Item = T>) -> String {
+    let words: Vec<String> = mounts.map(|m| m.to_string()).collect();
+    if words.is_empty() {
+        "no mounts".to_string()
+    } else {
+        words.join(" ")
     }
 }
 
