@@ -62,6 +62,8 @@ pub struct TraceArgs {
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
+    pub tracing: TracingArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -69,6 +71,8 @@ pub struct TraceArgs {
 pub struct AuditArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub tracing: TracingArgs,
     #[command(flatten)]
     pub judge: JudgeArgs,
     /// Skip the read-only proof (the runs that find which writes are fatal and the fewest mounts)
@@ -177,7 +181,7 @@ pub struct CleanArgs {
 /// How to run the image: the same flags for every command that runs it.
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
-    /// Image to audit, by name or ID (pulled if not present locally)
+    /// The image, by name or ID (pulled if not present locally)
     pub image: String,
     /// Container port to probe [default: the image's single EXPOSEd port]
     #[arg(long, value_name = "N")]
@@ -203,10 +207,10 @@ pub struct RunArgs {
     /// Override the image's CMD: words split on spaces, or a JSON array
     #[arg(long)]
     pub cmd: Option<String>,
-    /// How long the app may take to start and answer its first probe
+    /// How long the app may take to start and answer its first probe: the startup budget
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub startup_timeout: Duration,
-    /// How long one probe may take
+    /// How long one probe may take: each probe's budget
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub probe_timeout: Duration,
     /// How long to watch the app idle after the probes
@@ -215,12 +219,17 @@ pub struct RunArgs {
     /// Grace period between SIGTERM and SIGKILL at shutdown
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub stop_timeout: Duration,
-    /// How writes are seen: overlay (inotify on the writable layer) or api (the engine's diff)
-    #[arg(long, value_enum, default_value_t = ModeChoice::Auto)]
-    pub mode: ModeChoice,
     /// Command for the container, as after the image name on `docker run`
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+/// How writes are seen: for the commands that trace.
+#[derive(Debug, Args, Clone)]
+pub struct TracingArgs {
+    /// How writes are seen: overlay (inotify on the writable layer) or api (the engine's diff)
+    #[arg(long, value_enum, default_value_t = ModeChoice::Auto)]
+    pub mode: ModeChoice,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -437,7 +446,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             // Judge-side mistakes (unknown profile, bad --tmpfs) fail before anything runs.
             let judge = args.judge.prepare()?;
             let opts = args.run.options()?;
-            let (mode, jobs, verify) = (args.run.mode, args.jobs as usize, !args.no_verify);
+            let (mode, jobs, verify) = (args.tracing.mode, args.jobs as usize, !args.no_verify);
             let judged = judge.clone();
             let report = guarded(move |engine, run_id| async move {
                 // The proof's first run (no mount) needs no trace: it goes alongside.
@@ -469,7 +478,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Trace(args) => {
             let opts = args.run.options()?;
-            let mode = args.run.mode;
+            let mode = args.tracing.mode;
             let trace = guarded(move |engine, run_id| async move {
                 trace::trace(&engine, &run_id, &opts, mode).await
             })
