@@ -234,3 +234,55 @@ pub fn gates(run: &VerifyRun, opts: &RunOptions) -> Gates {
 fn seconds(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn killed_run() -> VerifyRun {
+        VerifyRun {
+            mounts: vec![],
+            readonly: true,
+            passed: true,
+            startup_ms: Some(100),
+            probes: vec![],
+            erofs_lines: vec![],
+            clean_exit: Some(false),
+            stop_ms: Some(10_000),
+            exit: Some(ExitStatus::from_code(137)),
+            failure: None,
+        }
+    }
+
+    fn opts() -> RunOptions {
+        RunOptions {
+            image: "app".into(),
+            port: None,
+            probes: vec![],
+            expect_status: 200,
+            env: vec![],
+            user: None,
+            entrypoint: None,
+            cmd: None,
+            startup_timeout: Duration::from_secs(30),
+            probe_timeout: Duration::from_secs(10),
+            idle: Duration::from_secs(2),
+            stop_timeout: Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn a_kill_fails_the_run_only_when_the_app_stops_by_itself_with_a_writable_root() {
+        let mut hangs_read_only = killed_run();
+        settle(&mut hangs_read_only, &opts(), false);
+        assert!(!hangs_read_only.passed);
+        assert!(hangs_read_only
+            .failure
+            .as_deref()
+            .is_some_and(|f| f.contains("what it writes at shutdown is lost")));
+
+        let mut always_hangs = killed_run();
+        settle(&mut always_hangs, &opts(), true);
+        assert!(always_hangs.passed && always_hangs.failure.is_none());
+    }
+}
