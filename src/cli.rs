@@ -53,6 +53,8 @@ pub enum Command {
     Suggest(SuggestArgs),
     /// List the platform profiles, or show one
     Profiles(ProfilesArgs),
+    /// Print the built-in remedies catalogue (YAML; --remedies FILE adds entries of this shape)
+    Remedies,
     /// Remove containers and volumes that earlier runs left behind (found by label)
     Clean(CleanArgs),
 }
@@ -523,6 +525,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 }
             };
             print!("{text}");
+            Ok(0)
+        }
+        Command::Remedies => {
+            print!("{}", analyze::remedies::builtin_text());
             Ok(0)
         }
         Command::Clean(args) => {

@@ -261,6 +261,17 @@ fn profiles_are_listed_shown_and_a_malformed_one_is_rejected_with_its_position()
     let shown = run(&["profiles", "show", "lambda"]);
     assert!(String::from_utf8_lossy(&shown.stdout).contains("/tmp"));
 
+    // The remedies catalogue prints as YAML a --remedies file can follow.
+    let remedies: serde_yaml::Value =
+        serde_yaml::from_slice(&run(&["remedies"]).stdout).expect("remedies print YAML");
+    let ids: Vec<&str> = remedies
+        .as_sequence()
+        .expect("a list")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"uv-run"), "{ids:?}");
+
     let dir = TempDir::new("bad-profile");
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "name: broken\ntitle: [unclosed\n").unwrap();

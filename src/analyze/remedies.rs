@@ -27,6 +27,11 @@ pub struct Entry {
 #[derive(Clone)]
 pub struct Catalogue(Vec<Entry>);
 
+/// The built-in catalogue as shipped: `rofs-audit remedies` prints it, the shape for --remedies.
+pub fn builtin_text() -> &'static str {
+    BUILTIN
+}
+
 impl Catalogue {
     pub fn builtin() -> Catalogue {
         Catalogue(serde_yaml::from_str(BUILTIN).expect("the built-in remedies parse"))
@@ -45,7 +50,7 @@ impl Catalogue {
                 .location()
                 .map_or(String::new(), |l| format!(":{}:{}", l.line(), l.column()));
             anyhow!(
-                "{}{at}: {}; see src/analyze/remedies.yaml for the shape",
+                "{}{at}: {}; `rofs-audit remedies` prints the built-in catalogue, the shape to follow",
                 path.display(),
                 crate::engine::one_line(&e.to_string())
             )
