@@ -49,7 +49,9 @@ impl Platform {
             let path = writable.path.trim_end_matches('/');
             let declared = fixed.tmpfs.iter().any(|(p, _)| same_path(p, path));
             if !DOCKER_OWN.contains(&path) && !declared {
-                // podman's --read-only-tmpfs set and Lambda's /tmp: open to every user.
+                // podman's --read-only-tmpfs set and Lambda's /tmp: open to every user. podman
+                // copies the image's files into its set (tmpcopyup); Docker can neither do that
+                // nor copy into a tmpfs-backed volume, so these start empty here.
                 fixed
                     .tmpfs
                     .push((path.to_string(), "mode=1777".to_string()));
