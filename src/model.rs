@@ -189,7 +189,7 @@ pub struct Write {
     pub would_fail: Option<bool>,
     /// For a write that would fail, what the read-only proof found: `true` when the app cannot
     /// run without it, `false` when it ran without it (tolerated), `null` where no run decided.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub fatal: Option<bool>,
 }
 
@@ -346,6 +346,9 @@ pub struct Gate {
     pub ms: Option<u64>,
     pub budget_ms: u64,
     pub ok: bool,
+    /// Why it is not ok, or what excused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// What `verify` reports: one configuration of an image, proven or not.

@@ -251,7 +251,10 @@ impl Container {
     pub async fn stop(&mut self, timeout: Duration) -> Result<(ExitStatus, Duration)> {
         let started = Instant::now();
         let options = StopContainerOptionsBuilder::default()
-            .t(timeout.as_secs().try_into().unwrap_or(i32::MAX))
+            // The engine takes whole seconds: round up, so 500ms is not an immediate SIGKILL.
+            .t((timeout.as_secs_f64().ceil() as u64)
+                .try_into()
+                .unwrap_or(i32::MAX))
             .build();
         self.engine
             .docker()

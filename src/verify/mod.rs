@@ -145,7 +145,11 @@ impl Prover<'_> {
             passed,
             failure,
             minimal_mounts,
-            gates: run::gates(&self.runs[decisive], self.opts),
+            gates: run::gates(
+                &self.runs[decisive],
+                self.opts,
+                self.killed_when_writable.unwrap_or(false),
+            ),
             run_count: self.runs.len() as u32,
             jobs: self.jobs as u32,
             wall_ms: self.started.elapsed().as_millis() as u64,
@@ -409,14 +413,15 @@ pub async fn check(
     let first = &prover.runs[0];
     let mut killed_when_writable = false;
     if first.failure.is_some() || first.clean_exit == Some(false) {
-        let subject = Subject::resolve(engine, opts).await?;
-        let mut control = subject.spec(opts);
+        // The same container with a writable root, no platform, and the image's VOLUMEs writable.
+        let mut control = prover.platform.spec.clone();
         control.readonly_rootfs = false;
+        control.ipc_mode = None;
         let volumes = Mounts {
             tmpfs: vec![],
-            volumes: subject
-                .image
-                .volumes
+            volumes: prover
+                .platform
+                .image_volumes
                 .iter()
                 .map(|v| (v.clone(), false))
                 .collect(),
@@ -432,6 +437,7 @@ pub async fn check(
         }
         prover.runs.push(writable);
     }
+    prover.killed_when_writable = Some(killed_when_writable);
     run::settle(&mut prover.runs[0], opts, killed_when_writable);
     let passed = prover.runs[0].passed;
     Ok(proof.prover.verification(passed, vec![], 0))

@@ -196,36 +196,67 @@ fn owner_hint(logs: &[LogLine], tmpfs: &[(String, String)]) -> Option<String> {
     })
 }
 
-/// The runtime gates measured by `run`, against the budgets of `opts`.
-pub fn gates(run: &VerifyRun, opts: &RunOptions) -> Gates {
+/// The runtime gates measured by `run`, against the budgets of `opts`, each with the reason it
+/// failed. A kill at shutdown is excused when the app needs one with a writable root too.
+pub fn gates(run: &VerifyRun, opts: &RunOptions, killed_when_writable: bool) -> Gates {
     let budget = |d: Duration| d.as_millis() as u64;
+    let over = |ms: u64, budget_ms: u64| {
+        (ms > budget_ms).then(|| format!("took {ms} ms, over the {budget_ms} ms budget"))
+    };
     let startup_budget = budget(opts.startup_timeout);
+    let startup_reason = match run.startup_ms {
+        Some(ms) => over(ms, startup_budget),
+        None => Some(
+            run.failure
+                .clone()
+                .unwrap_or_else(|| "never ready".to_string()),
+        ),
+    };
     let probe_budget = budget(opts.probe_timeout);
+    let probe = |target: &str| {
+        let result = run.probes.iter().find(|r| r.target == target);
+        let reason = match result {
+            None => Some("not reached".to_string()),
+            Some(r) if !r.ok => Some(match (r.status, &r.error) {
+                (Some(status), _) => format!("answered {status} (expected {})", opts.expect_status),
+                (None, Some(error)) => error.clone(),
+                (None, None) => "failed".to_string(),
+            }),
+            Some(r) => over(r.latency_ms, probe_budget),
+        };
+        Gate {
+            name: target.to_string(),
+            ms: result.map(|r| r.latency_ms),
+            budget_ms: probe_budget,
+            ok: reason.is_none(),
+            reason,
+        }
+    };
+    let stop = seconds(opts.stop_timeout);
     Gates {
         startup: Gate {
             name: "startup".to_string(),
             ms: run.startup_ms,
             budget_ms: startup_budget,
-            ok: run.startup_ms.is_some_and(|ms| ms <= startup_budget),
+            ok: startup_reason.is_none(),
+            reason: startup_reason,
         },
-        probes: opts
-            .probes
-            .iter()
-            .map(|probe| {
-                let result = run.probes.iter().find(|r| r.target == probe.target());
-                Gate {
-                    name: probe.target().to_string(),
-                    ms: result.map(|r| r.latency_ms),
-                    budget_ms: probe_budget,
-                    ok: result.is_some_and(|r| r.ok && r.latency_ms <= probe_budget),
-                }
-            })
-            .collect(),
+        probes: opts.probes.iter().map(|p| probe(p.target())).collect(),
         shutdown: run.clean_exit.map(|clean| Gate {
             name: "shutdown".to_string(),
             ms: run.stop_ms,
             budget_ms: budget(opts.stop_timeout),
-            ok: clean,
+            ok: clean || killed_when_writable,
+            reason: match (clean, killed_when_writable) {
+                (true, _) => None,
+                (false, true) => Some(format!(
+                    "did not exit on SIGTERM and was killed after the {stop} stop timeout, as \
+                     with a writable root: not a read-only problem"
+                )),
+                (false, false) => Some(format!(
+                    "did not exit on SIGTERM and was killed after the {stop} stop timeout"
+                )),
+            },
         }),
     }
 }
