@@ -102,25 +102,26 @@ pub(crate) struct ProofCheck {
     pub failure: Option<String>,
 }
 
-/// The checks of a `verify` run: startup and each probe within budget, no read-only error in
-/// the logs, and a shutdown on SIGTERM.
+/// The checks of a `verify` run: that it runs read-only at all (the verdict the exit code
+/// follows), then each gate (startup, each probe, shutdown) with its reason, and the logs.
 pub(crate) fn proof_checks(v: &Verification) -> Vec<ProofCheck> {
     let Some(run) = v.runs.first() else {
         return vec![];
     };
-    let gate = |g: &Gate, what: String| ProofCheck {
-        name: what,
+    let mut checks = vec![ProofCheck {
+        name: "runs read-only".to_string(),
+        ms: Some(v.wall_ms),
+        failure: run.failure.as_deref().map(|f| clean(f).into_owned()),
+    }];
+    let gate = |g: &Gate, name: String| ProofCheck {
+        name,
         ms: g.ms,
-        failure: (!g.ok).then(|| match (&run.failure, g.ms) {
-            (Some(failure), None) => clean(failure).into_owned(),
-            (_, Some(ms)) => format!("took {ms} ms, over the {} ms budget", g.budget_ms),
-            (None, None) => "never finished".to_string(),
-        }),
+        failure: (!g.ok).then(|| clean(g.reason.as_deref().unwrap_or("failed")).into_owned()),
     };
-    let mut checks = vec![gate(
+    checks.push(gate(
         &v.gates.startup,
         format!("starts within {} ms", v.gates.startup.budget_ms),
-    )];
+    ));
     for g in &v.gates.probes {
         let name = if g.name == "tcp" {
             "TCP connect".to_string()
@@ -129,17 +130,17 @@ pub(crate) fn proof_checks(v: &Verification) -> Vec<ProofCheck> {
         };
         checks.push(gate(g, format!("{name} answers within {} ms", g.budget_ms)));
     }
+    if let Some(g) = &v.gates.shutdown {
+        checks.push(gate(
+            g,
+            format!("exits on SIGTERM within {} ms", g.budget_ms),
+        ));
+    }
     let erofs: Vec<_> = run.erofs_lines.iter().map(|l| clean(&l.line)).collect();
     checks.push(ProofCheck {
         name: "no read-only errors in the logs".to_string(),
         ms: None,
         failure: (!erofs.is_empty()).then(|| erofs.join(" | ")),
-    });
-    checks.push(ProofCheck {
-        name: "exits by itself on SIGTERM".to_string(),
-        ms: None,
-        failure: (run.clean_exit == Some(false))
-            .then(|| "still running after the stop timeout; it was killed".to_string()),
     });
     checks
 }
@@ -273,12 +274,18 @@ pub(crate) fn describe_mount(m: &Mount) -> String {
     out
 }
 
+/// What a failed proof tried: every planned mount, or nothing when nothing was planned.
+pub(crate) fn proof_failed(report: &Report) -> &'static str {
+    if report.plan.mounts.is_empty() {
+        "it fails read-only, and no mount is planned"
+    } else {
+        "it fails read-only even with every planned mount"
+    }
+}
+
 /// The verdict as a status word and what it means, in the proof's terms once it has run.
-pub(crate) fn verdict_words(
-    v: Verdict,
-    proof: Option<&Verification>,
-) -> (&'static str, Cow<'static, str>) {
-    match (v, proof) {
+pub(crate) fn verdict_words(report: &Report) -> (&'static str, Cow<'static, str>) {
+    match (report.plan.verdict, report.verification.as_ref()) {
         (Verdict::Compatible, None) => (
             "compatible",
             "nothing it wrote would fail under a read-only root".into(),
@@ -306,9 +313,11 @@ pub(crate) fn verdict_words(
         ),
         (Verdict::NeedsChanges, Some(_)) => (
             "needs changes",
-            "it fails read-only even with every planned mount: the image or its configuration \
-             must change"
-                .into(),
+            format!(
+                "{}: the image or its configuration must change",
+                proof_failed(report)
+            )
+            .into(),
         ),
     }
 }
@@ -345,7 +354,13 @@ pub(crate) fn summary(report: &Report, profile: &Profile, findings: &[Finding]) 
             "{failing} of {} would fail under a read-only root on {title}; ",
             plural(total, "write", "writes")
         ));
-        if unfixable == 0 {
+        let proof_failed = report.verification.as_ref().is_some_and(|v| !v.passed);
+        if proof_failed {
+            out.push_str(&format!(
+                "{} planned",
+                plural(mounts, "mount is", "mounts are")
+            ));
+        } else if unfixable == 0 {
             let them = if failing == 1 { "it" } else { "them all" };
             out.push_str(&format!(
                 "{} {}",
@@ -376,7 +391,7 @@ pub(crate) fn summary(report: &Report, profile: &Profile, findings: &[Finding]) 
                 out.push_str(&format!(", {tolerated} tolerated"));
             }
         } else {
-            out.push_str("failed even with every planned mount");
+            out.push_str(&format!("failed: {}", proof_failed(report)));
         }
     }
     if !plan.remedies.is_empty() {

@@ -81,6 +81,13 @@ impl<'a> Ctx<'a> {
                 plural(v.run_count as usize, "run", "runs")
             ));
         }
+        if let Some(v) = report.verification.as_ref().filter(|v| !v.passed) {
+            notes.push(format!(
+                "Not proven: {} ({}).",
+                findings::proof_failed(report),
+                v.failure.as_deref().unwrap_or("see the report")
+            ));
+        }
         let unfixable = if proven.is_some() {
             0
         } else {

@@ -39,8 +39,10 @@ pub fn report(r: &Report, profile: &Profile) -> String {
             "::error title={}::{}",
             escape_property("read-only proof failed"),
             escape_data(&format!(
-                "{} does not run read-only on {} even with every planned mount: {failure}",
-                r.trace.image.reference, profile.title
+                "{} on {}: {}: {failure}",
+                r.trace.image.reference,
+                profile.title,
+                findings::proof_failed(r)
             ))
         );
     }

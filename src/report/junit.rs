@@ -110,9 +110,18 @@ pub fn report(r: &Report, profile: &Profile) -> String {
     if let Some(v) = proof {
         let _ = write!(
             out,
-            "    <testcase classname=\"{}\" name=\"read-only run with {}\" time=\"{}\"",
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\"",
             class("proof"),
-            findings::plural(v.minimal_mounts.len(), "mount", "mounts"),
+            xml_escape(&if v.passed {
+                format!(
+                    "runs read-only with {}",
+                    findings::plural(v.minimal_mounts.len(), "mount", "mounts")
+                )
+            } else if r.plan.mounts.is_empty() {
+                "runs read-only".to_string()
+            } else {
+                "runs read-only with every planned mount".to_string()
+            }),
             seconds(v.wall_ms)
         );
         match &v.failure {

@@ -20,7 +20,7 @@ pub fn trace(t: &Trace) -> String {
 pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String {
     let plan = &r.plan;
     let all = findings::findings(r);
-    let (word, meaning) = findings::verdict_words(plan.verdict, r.verification.as_ref());
+    let (word, meaning) = findings::verdict_words(r);
     let mut out = String::new();
 
     let _ = writeln!(out, "## rofs-audit: {word}\n");

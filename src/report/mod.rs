@@ -155,12 +155,21 @@ pub(crate) mod testdata {
         )
     }
 
-    pub fn all() -> [(&'static str, (Report, Profile)); 4] {
+    /// The same image logging a read-only error no planned mount covers: the proof fails.
+    pub fn unproven() -> (Report, Profile) {
+        (
+            report(include_str!("../../tests/data/report-unproven.json")),
+            profile("ecs-fargate"),
+        )
+    }
+
+    pub fn all() -> [(&'static str, (Report, Profile)); 5] {
         [
             ("needs_mounts", needs_mounts()),
             ("needs_changes", needs_changes()),
             ("compatible", compatible()),
             ("proven", proven()),
+            ("unproven", unproven()),
         ]
     }
 }

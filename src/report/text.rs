@@ -209,7 +209,7 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
     for spot in &t.tracing.blind_spots {
         let _ = writeln!(out, "{}", s.dim(&format!("cannot see: {}", clean(spot))));
     }
-    let (word, meaning) = findings::verdict_words(plan.verdict, r.verification.as_ref());
+    let (word, meaning) = findings::verdict_words(r);
     let word = match plan.verdict {
         Verdict::Compatible => s.green(word),
         Verdict::NeedsMounts => s.yellow(word),
@@ -387,30 +387,29 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
     let gate = |g: &Gate| {
         let ms =
             g.ms.map_or_else(|| "-".to_string(), |ms| format!("{ms} ms"));
-        let word = match (g.ok, g.ms) {
-            (true, _) => s.green("ok"),
-            (false, Some(_)) => s.red("over budget"),
-            (false, None) => s.red("not reached"),
-        };
-        format!(
+        let word = if g.ok { s.green("ok") } else { s.red("FAILED") };
+        let mut out = format!(
             "{} {ms} (budget {}) {word}",
             clean(&g.name),
             human_ms(g.budget_ms)
-        )
+        );
+        if let Some(reason) = &g.reason {
+            out.push_str(&format!(": {}", clean(reason)));
+        }
+        out
     };
-    let mut gates = vec![gate(&v.gates.startup)];
-    gates.extend(v.gates.probes.iter().map(gate));
-    match &v.gates.shutdown {
-        Some(g) if !g.ok => gates.push(format!(
-            "shutdown {} (killed after the {} stop timeout)",
-            s.red("did not exit on SIGTERM"),
-            human_ms(g.budget_ms)
-        )),
-        Some(g) => gates.push(gate(g)),
-        None => {}
+    let _ = writeln!(out, "Gates:");
+    let all = std::iter::once(&v.gates.startup)
+        .chain(&v.gates.probes)
+        .chain(&v.gates.shutdown);
+    for g in all {
+        let _ = writeln!(out, "  {}", gate(g));
     }
-    let _ = writeln!(out, "Gates: {}", gates.join(", "));
-    if v.gates.shutdown.as_ref().is_some_and(|g| !g.ok) {
+    if v.gates
+        .shutdown
+        .as_ref()
+        .is_some_and(|g| g.reason.is_some())
+    {
         let _ = writeln!(
             out,
             "  Every stop waits out the platform's timeout and then kills it: handle SIGTERM in \
