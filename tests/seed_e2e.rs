@@ -423,6 +423,13 @@ fn before_proof_needs_only_the_uv_cache_mount() {
         "writes under {CACHE} marked fatal: false, yet the app cannot run without them: \
          {cache_tolerated:?}\n{all}"
     );
+    // uv's error names its cache directory: the writes below it are decided fatal.
+    assert!(
+        failing
+            .iter()
+            .any(|w| under(path_of(w), &format!("{CACHE}/uv")) && w["fatal"] == true),
+        "no write under {CACHE}/uv is fatal: true, yet the run without the mount died on it:\n{all}"
+    );
     assert!(
         failing.iter().any(
             |w| (under(path_of(w), "/tmp") || under(path_of(w), "/app")) && w["fatal"] == false

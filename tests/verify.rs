@@ -138,7 +138,13 @@ fn verify_catches_a_tmpfs_without_the_owner_and_passes_the_suggested_one() {
     let out = verify(&image, &["/var/run/app".to_string()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("Permission denied"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "/var/run/app/app.pid is on the tmpfs at /var/run/app, which belongs to root: add \
+             the app's uid= and gid= to its options"
+        ),
+        "{stdout}"
+    );
 
     let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
     let suggested = tmpfs_flags(&report["verification"]["minimal_mounts"]);
@@ -221,4 +227,46 @@ fn a_state_file_written_at_shutdown_is_found_fatal_and_mounted() {
         first["erofs_lines"][0]["path"], "/var/lib/app/state",
         "{first:#}"
     );
+}
+
+#[test]
+fn a_second_probe_failing_with_a_writable_root_stops_the_audit_before_the_proof() {
+    let image = ImageSpec::new("smoke").build();
+    let out = run(&["audit", &image, "--probe", "/health", "--probe", "/nope"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("probe /nope answered 404 with a writable root")
+            && stderr.contains("not a read-only problem"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_app_that_ignores_sigterm_anyway_passes_and_every_format_agrees() {
+    // Python as PID 1 does this: the kill at shutdown is the app's habit, not the read-only
+    // root's doing, so the gate is excused and every output says so.
+    let image = ImageSpec::new("ignores-sigterm")
+        .line("ENV FIXTURE_IGNORE_SIGTERM=1")
+        .build();
+    let args = ["verify", image.as_str(), "--stop-timeout", "1s"];
+    let text = run(&args);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(text.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("as with a writable root: not a read-only problem"),
+        "{stdout}"
+    );
+
+    let junit = run(&[&args[..], &["--format", "junit"]].concat());
+    let xml = String::from_utf8_lossy(&junit.stdout);
+    assert_eq!(junit.status.code(), Some(0), "{xml}");
+    assert!(
+        xml.contains("failures=\"0\"") && !xml.contains("<failure"),
+        "{xml}"
+    );
+
+    let github = run(&[&args[..], &["--format", "github"]].concat());
+    let annotations = String::from_utf8_lossy(&github.stdout);
+    assert!(!annotations.contains("::error"), "{annotations}");
 }
