@@ -254,7 +254,7 @@ fn an_app_that_ignores_sigterm_anyway_passes_and_every_format_agrees() {
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert_eq!(text.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("as with a writable root: not a read-only problem"),
+        stdout.contains("but so it is with a writable root: not a read-only problem"),
         "{stdout}"
     );
 

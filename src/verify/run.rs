@@ -206,11 +206,8 @@ pub fn gates(run: &VerifyRun, opts: &RunOptions, killed_when_writable: bool) -> 
     let startup_budget = budget(opts.startup_timeout);
     let startup_reason = match run.startup_ms {
         Some(ms) => over(ms, startup_budget),
-        None => Some(
-            run.failure
-                .clone()
-                .unwrap_or_else(|| "never ready".to_string()),
-        ),
+        // The run's failure says why.
+        None => Some("never ready".to_string()),
     };
     let probe_budget = budget(opts.probe_timeout);
     let probe = |target: &str| {
@@ -250,8 +247,8 @@ pub fn gates(run: &VerifyRun, opts: &RunOptions, killed_when_writable: bool) -> 
             reason: match (clean, killed_when_writable) {
                 (true, _) => None,
                 (false, true) => Some(format!(
-                    "did not exit on SIGTERM and was killed after the {stop} stop timeout, as \
-                     with a writable root: not a read-only problem"
+                    "killed after the {stop} stop timeout, but so it is with a writable root: \
+                     not a read-only problem"
                 )),
                 (false, false) => Some(format!(
                     "did not exit on SIGTERM and was killed after the {stop} stop timeout"
