@@ -145,6 +145,31 @@ pub(crate) fn proof_checks(v: &Verification) -> Vec<ProofCheck> {
     checks
 }
 
+/// Paths the proof's read-only errors name that no traced write is at, above or below: writes
+/// the trace missed (a blind spot of its mode, or a code path the trace did not take).
+pub(crate) fn untraced_erofs(report: &Report) -> Vec<&str> {
+    let Some(v) = &report.verification else {
+        return vec![];
+    };
+    let mut out: Vec<&str> = vec![];
+    let named = v
+        .runs
+        .iter()
+        .flat_map(|r| &r.erofs_lines)
+        .filter_map(|l| l.path.as_deref());
+    for path in named {
+        let traced = report
+            .trace
+            .writes
+            .iter()
+            .any(|w| is_within(&w.path, path) || is_within(path, &w.path));
+        if !traced && !out.contains(&path) {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// The failing writes the proof found the app runs without.
 pub(crate) fn tolerated(report: &Report) -> impl Iterator<Item = &Write> {
     report

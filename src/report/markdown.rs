@@ -151,6 +151,15 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
             })
             .collect();
         table(&mut out, &["Run", "Result", "Mounts", "Why"], &rows);
+        let untraced: Vec<String> = findings::untraced_erofs(r).into_iter().map(code).collect();
+        if !untraced.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nRead-only errors name paths the trace did not see, which no planned mount \
+                 covers: {}.",
+                untraced.join(", ")
+            );
+        }
         let tolerated: Vec<String> = findings::tolerated(r).map(|w| code(&w.path)).collect();
         if !tolerated.is_empty() {
             let _ = writeln!(

@@ -278,6 +278,15 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
         if v.passed && !minimal.is_empty() {
             let _ = writeln!(out, "Needed: {}", minimal.join("; "));
         }
+        let untraced = findings::untraced_erofs(r);
+        if !untraced.is_empty() {
+            let _ = writeln!(
+                out,
+                "{} {} (the trace did not see these writes; no planned mount covers them)",
+                s.yellow("Read-only errors name untraced paths:"),
+                some(untraced.iter().map(|p| clean(p)))
+            );
+        }
         if findings::tolerated(r).next().is_some() {
             let _ = writeln!(
                 out,
