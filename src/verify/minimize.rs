@@ -12,6 +12,10 @@ pub type Subset = Vec<usize>;
 /// Runs the image with each subset of mounts and says which pass.
 pub trait Oracle {
     async fn test(&mut self, subsets: &[Subset]) -> Result<Vec<bool>>;
+
+    /// The candidates over the paths that the read-only errors of `subset`'s run named (a
+    /// subset already tested).
+    fn named(&self, subset: &[usize]) -> Subset;
 }
 
 /// Every outcome the search has seen, so no subset runs twice.
@@ -40,6 +44,42 @@ impl Outcomes {
             self.0.extend(fresh.into_iter().zip(results));
         }
         Ok(subsets.iter().map(|s| self.0[s]).collect())
+    }
+}
+
+/// The fewest of `n` candidates with which the image passes, or None when even all of them fail;
+/// the empty set is known to fail (in `seen`). The read-only errors of a failed run name the
+/// candidates to try: the guess grows by what each failure of it names. Only when they stop
+/// naming new ones does the full set run. Delta debugging then makes the passing set 1-minimal.
+pub async fn search(
+    n: usize,
+    oracle: &mut impl Oracle,
+    seen: &mut Outcomes,
+) -> Result<Option<Subset>> {
+    let mut guess = oracle.named(&[]);
+    while !guess.is_empty() && seen.get(&guess).is_none() {
+        if seen.test(oracle, std::slice::from_ref(&guess)).await?[0] {
+            break;
+        }
+        let more: Subset = oracle
+            .named(&guess)
+            .into_iter()
+            .filter(|i| !guess.contains(i))
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        guess.extend(more);
+        guess.sort_unstable();
+    }
+    if !guess.is_empty() && seen.get(&guess) == Some(true) {
+        return ddmin(guess, oracle, seen).await.map(Some);
+    }
+    let everything: Subset = (0..n).collect();
+    if seen.test(oracle, std::slice::from_ref(&everything)).await?[0] {
+        ddmin(everything, oracle, seen).await.map(Some)
+    } else {
+        Ok(None)
     }
 }
 
@@ -99,9 +139,12 @@ fn split(set: &[usize], parts: usize) -> Vec<Subset> {
 mod tests {
     use super::*;
 
-    /// Passes when the subset holds every index in `needed`; counts the runs.
+    /// Passes when the subset holds every index in `needed`; counts the runs. Like an app that
+    /// stops at its first failed write, a failing run names the first needed index it lacks,
+    /// when `names` says the app logs it.
     struct Needs {
         needed: Vec<usize>,
+        names: bool,
         runs: usize,
     }
 
@@ -113,11 +156,21 @@ mod tests {
                 .map(|s| self.needed.iter().all(|n| s.contains(n)))
                 .collect())
         }
+
+        fn named(&self, subset: &[usize]) -> Subset {
+            let missing = self.needed.iter().find(|n| !subset.contains(n));
+            missing
+                .filter(|_| self.names)
+                .into_iter()
+                .copied()
+                .collect()
+        }
     }
 
     async fn minimal(n: usize, needed: &[usize]) -> (Subset, Outcomes) {
         let mut oracle = Needs {
             needed: needed.to_vec(),
+            names: false,
             runs: 0,
         };
         let mut seen = Outcomes::default();
@@ -153,6 +206,37 @@ mod tests {
             let fewer: Subset = found.iter().copied().filter(|i| i != drop).collect();
             assert_eq!(seen.get(&fewer), Some(false), "{fewer:?} was not run");
         }
+    }
+
+    /// What `search` finds and how many runs it takes, from a failed empty set.
+    async fn searched(n: usize, needed: &[usize], names: bool) -> (Option<Subset>, usize) {
+        let mut oracle = Needs {
+            needed: needed.to_vec(),
+            names,
+            runs: 0,
+        };
+        let mut seen = Outcomes::default();
+        seen.0.insert(vec![], false);
+        let found = search(n, &mut oracle, &mut seen).await.unwrap();
+        (found, oracle.runs)
+    }
+
+    #[tokio::test]
+    async fn named_mounts_lead_the_search_and_spare_runs() {
+        // One needed of five, named by the failure: one run proves it.
+        assert_eq!(searched(5, &[3], true).await, (Some(vec![3]), 1));
+        // Two needed, named one at a time: two guesses, then ddmin's one check of {1}.
+        assert_eq!(searched(5, &[1, 4], true).await, (Some(vec![1, 4]), 3));
+        // Nothing named: the full set, then delta debugging.
+        let (found, runs) = searched(5, &[1, 4], false).await;
+        assert_eq!(found, Some(vec![1, 4]));
+        assert!(runs > 3, "{runs}");
+    }
+
+    #[tokio::test]
+    async fn a_failure_no_candidate_fixes_is_none() {
+        // Needs index 9, which is no candidate: even all five fail.
+        assert_eq!(searched(5, &[9], false).await, (None, 1));
     }
 
     #[test]

@@ -161,18 +161,26 @@ impl Prover<'_> {
 /// The search's view of the prover: a subset of the candidate mounts passes or fails.
 struct Search<'p, 'a> {
     prover: &'p mut Prover<'a>,
+    planned: &'p [Mount],
     candidates: Vec<Mounts>,
     /// Which run tested each subset.
     runs: BTreeMap<Subset, usize>,
 }
 
-impl Search<'_, '_> {
-    fn run(&self, subset: &[usize]) -> &VerifyRun {
-        &self.prover.runs[self.runs[subset]]
-    }
-}
-
 impl Oracle for Search<'_, '_> {
+    /// The planned mounts over the paths the read-only errors of `subset`'s run name.
+    fn named(&self, subset: &[usize]) -> Subset {
+        let run = &self.prover.runs[self.runs[subset]];
+        (0..self.planned.len())
+            .filter(|&i| {
+                run.erofs_lines
+                    .iter()
+                    .filter_map(|l| l.path.as_deref())
+                    .any(|p| is_within(p, &self.planned[i].path))
+            })
+            .collect()
+    }
+
     async fn test(&mut self, subsets: &[Subset]) -> Result<Vec<bool>> {
         let sets: Vec<Mounts> = subsets
             .iter()
@@ -210,18 +218,6 @@ fn candidate(mount: &Mount, profile: &Profile) -> Mounts {
     }
 }
 
-/// The planned mounts over the paths a run's read-only errors name.
-fn named(run: &VerifyRun, mounts: &[Mount]) -> Subset {
-    (0..mounts.len())
-        .filter(|&i| {
-            run.erofs_lines
-                .iter()
-                .filter_map(|l| l.path.as_deref())
-                .any(|p| is_within(p, &mounts[i].path))
-        })
-        .collect()
-}
-
 /// The proof, begun: the image run read-only with no mount, which needs no trace and so runs
 /// alongside it.
 pub struct Proof<'a> {
@@ -254,10 +250,8 @@ pub async fn begin<'a>(
 }
 
 impl Proof<'_> {
-    /// Proves the report's plan. The run with no mount has gone; when it failed, the read-only
-    /// errors it logged name the mounts to try first, and each failure of that guess names more.
-    /// When they name nothing more, every planned mount at once says whether mounts can save it
-    /// at all. Delta debugging then makes the set 1-minimal: no mount of it can go. Sets the verification, each failing write's `fatal`, and the verdict
+    /// Proves the report's plan: the run with no mount has gone alongside the trace; when it
+    /// failed, [`minimize::search`] finds the fewest planned mounts that pass. Sets the verification, each failing write's `fatal`, and the verdict
     /// the runs support.
     pub async fn finish(mut self, report: &mut Report, profile: &Profile) -> Result<()> {
         if let Some(bad) = report.trace.probes.iter().find(|p| !p.ok) {
@@ -279,6 +273,7 @@ impl Proof<'_> {
         seen.0.insert(vec![], self.prover.runs[0].passed);
         let mut search = Search {
             prover: &mut self.prover,
+            planned: mounts,
             candidates: mounts.iter().map(|m| candidate(m, profile)).collect(),
             runs: BTreeMap::from([(vec![], 0)]),
         };
@@ -287,33 +282,7 @@ impl Proof<'_> {
         } else if n == 0 {
             None
         } else {
-            // Follow the read-only errors while they name planned mounts; the full cover only
-            // when they stop doing so.
-            let mut guess = named(search.run(&[]), mounts);
-            while !guess.is_empty() && seen.get(&guess).is_none() {
-                if seen.test(&mut search, std::slice::from_ref(&guess)).await?[0] {
-                    break;
-                }
-                let more: Subset = named(search.run(&guess), mounts)
-                    .into_iter()
-                    .filter(|i| !guess.contains(i))
-                    .collect();
-                if more.is_empty() {
-                    break;
-                }
-                guess.extend(more);
-                guess.sort_unstable();
-            }
-            if !guess.is_empty() && seen.get(&guess) == Some(true) {
-                Some(minimize::ddmin(guess, &mut search, &mut seen).await?)
-            } else if seen
-                .test(&mut search, std::slice::from_ref(&everything))
-                .await?[0]
-            {
-                Some(minimize::ddmin(everything.clone(), &mut search, &mut seen).await?)
-            } else {
-                None
-            }
+            minimize::search(n, &mut search, &mut seen).await?
         };
         let runs = search.runs;
         let outcomes: Vec<(&Subset, &VerifyRun)> = runs
