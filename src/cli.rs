@@ -137,6 +137,13 @@ impl PlatformArgs {
             if !mount.starts_with('/') {
                 bail!("--tmpfs {mount:?}: the mount point must be an absolute path, as in --tmpfs /tmp:size=64m");
             }
+            let options = mount.split_once(':').map_or("", |(_, o)| o);
+            if options.split(',').any(|o| o == "U") {
+                bail!(
+                    "--tmpfs {mount:?}: podman's U option has no Docker equivalent, and the proof \
+                     runs on Docker; give the owner as uid=UID,gid=GID"
+                );
+            }
         }
         Ok(profile)
     }
@@ -299,7 +306,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => value * 60.0,
         _ => return Err(format!("unknown unit {unit:?} in {s:?}; use ms, s or m")),
     };
-    Ok(Duration::from_secs_f64(seconds))
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("{s:?} is too long a duration; write it like 30s, 500ms or 2m"))
 }
 
 fn parse_command(cmd: &str) -> Result<Vec<String>> {
@@ -562,6 +570,9 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("soon").unwrap_err().contains("30s"));
         assert!(parse_duration("3h").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("99999999999999999999999")
+            .unwrap_err()
+            .contains("too long"));
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub struct Trace {
     pub logs: Vec<LogLine>,
     pub startup_ms: u64,
     pub exit: ExitStatus,
+    /// The exit code when the app ended by itself before it was stopped: a service that quits
+    /// with a writable root fails for reasons of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exited_before_stop: Option<i64>,
     /// What the image holds at each directory above a write: where a mount can go without
     /// hiding the image's files.
     #[serde(default)]
@@ -324,6 +328,7 @@ pub struct Verification {
     pub run_count: u32,
     /// How many runs went at once.
     pub jobs: u32,
+    /// From the start of the first run, which in an audit goes alongside the trace.
     pub wall_ms: u64,
 }
 

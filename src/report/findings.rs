@@ -145,8 +145,9 @@ pub(crate) fn proof_checks(v: &Verification) -> Vec<ProofCheck> {
     checks
 }
 
-/// Paths the proof's read-only errors name that no traced write is at, above or below: writes
-/// the trace missed (a blind spot of its mode, or a code path the trace did not take).
+/// Paths the proof's read-only errors name that no traced write is at, above or below, and no
+/// planned mount covers: writes the trace missed (a blind spot of its mode, or a code path the
+/// trace did not take).
 pub(crate) fn untraced_erofs(report: &Report) -> Vec<&str> {
     let Some(v) = &report.verification else {
         return vec![];
@@ -163,7 +164,8 @@ pub(crate) fn untraced_erofs(report: &Report) -> Vec<&str> {
             .writes
             .iter()
             .any(|w| is_within(&w.path, path) || is_within(path, &w.path));
-        if !traced && !out.contains(&path) {
+        let planned = report.plan.mounts.iter().any(|m| is_within(path, &m.path));
+        if !traced && !planned && !out.contains(&path) {
             out.push(path);
         }
     }

@@ -58,7 +58,14 @@ pub fn trace(t: &Trace) -> String {
         (Some(code), None) => format!("exit code {code}"),
         _ => "exit status unknown".to_string(),
     };
-    let _ = writeln!(out, "shutdown: {exit}");
+    match t.exited_before_stop {
+        Some(code) => writeln!(
+            out,
+            "shutdown: none, it had exited by itself with code {code}"
+        ),
+        None => writeln!(out, "shutdown: {exit}"),
+    }
+    .ok();
     out.push('\n');
     if t.writes.is_empty() {
         out.push_str("No writes: nothing would fail under a read-only root.\n");
@@ -340,8 +347,13 @@ pub fn check(c: &Check, color: bool) -> String {
     let _ = match v.runs.first().and_then(|r| r.failure.as_deref()) {
         None => writeln!(
             out,
-            "\n{}: it runs read-only with these mounts",
-            s.green("passed")
+            "\n{}: it runs read-only with {}",
+            s.green("passed"),
+            if c.mounts.is_empty() {
+                "no mount"
+            } else {
+                "these mounts"
+            }
         ),
         Some(failure) => writeln!(out, "\n{}: {}", s.red("FAILED"), clean(failure)),
     };
@@ -354,14 +366,16 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
         out,
         "\n{}",
         s.bold(&format!(
-            "Proof: {}{}, {:.1} s:",
+            "Proof: {}{}, {:.1} s{}:",
             findings::plural(v.run_count as usize, "run", "runs"),
             if v.jobs > 1 {
                 format!(", up to {} at a time", v.jobs)
             } else {
                 String::new()
             },
-            v.wall_ms as f64 / 1000.0
+            v.wall_ms as f64 / 1000.0,
+            // In an audit the first run goes alongside the trace.
+            if brief { " with the trace" } else { "" }
         ))
     );
     for (i, run) in v.runs.iter().enumerate() {
@@ -414,10 +428,11 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
     for g in all {
         let _ = writeln!(out, "  {}", gate(g));
     }
+    // Advice for the app that never stops on SIGTERM, not for one that hangs only read-only.
     if v.gates
         .shutdown
         .as_ref()
-        .is_some_and(|g| g.reason.is_some())
+        .is_some_and(|g| g.ok && g.reason.is_some())
     {
         let _ = writeln!(
             out,

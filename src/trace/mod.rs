@@ -223,6 +223,7 @@ pub async fn trace(
         duration_ms: opts.idle.as_millis() as u64,
     });
 
+    let exited_before_stop = container.exit_code();
     let (exit, stop_took) = container.stop(opts.stop_timeout).await?;
     recorder.boundary(Phase::Shutdown, None).await?;
     phases.push(PhaseTiming {
@@ -242,6 +243,7 @@ pub async fn trace(
         logs: container.logs(),
         startup_ms,
         exit,
+        exited_before_stop,
         image_dirs,
     })
 }

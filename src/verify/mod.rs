@@ -17,7 +17,7 @@ use crate::model::{is_within, Mount, MountKind, Report, Verdict, Verification, V
 use crate::profile::{self, Profile};
 use crate::trace::{RunOptions, Subject};
 use minimize::{Oracle, Outcomes, Subset};
-use run::Mounts;
+use run::{Mounts, WritableStop};
 
 /// Writable paths a profile lists that Docker gives every container anyway.
 const DOCKER_OWN: &[&str] = &["/dev", "/dev/shm"];
@@ -95,9 +95,9 @@ struct Prover<'a> {
     opts: &'a RunOptions,
     platform: Platform,
     jobs: usize,
-    /// Whether the app needed SIGKILL with a writable root: known once the trace has run, and
-    /// only then are the runs' shutdowns judged.
-    killed_when_writable: Option<bool>,
+    /// How the app stopped with a writable root: known once the trace has run, and only then
+    /// are the runs' shutdowns judged.
+    writable_stop: Option<WritableStop>,
     runs: Vec<VerifyRun>,
     started: Instant,
 }
@@ -125,9 +125,9 @@ impl Prover<'_> {
     }
 
     fn settle(&mut self) {
-        if let Some(killed) = self.killed_when_writable {
+        if let Some(writable) = self.writable_stop {
             for run in &mut self.runs {
-                run::settle(run, self.opts, killed);
+                run::settle(run, self.opts, writable);
             }
         }
     }
@@ -148,7 +148,7 @@ impl Prover<'_> {
             gates: run::gates(
                 &self.runs[decisive],
                 self.opts,
-                self.killed_when_writable.unwrap_or(false),
+                self.writable_stop.unwrap_or(WritableStop::CLEAN),
             ),
             run_count: self.runs.len() as u32,
             jobs: self.jobs as u32,
@@ -241,7 +241,7 @@ pub async fn begin<'a>(
         opts,
         platform: Platform::new(&subject, opts, profile, declared),
         jobs,
-        killed_when_writable: None,
+        writable_stop: None,
         runs: vec![],
         started,
     };
@@ -264,7 +264,17 @@ impl Proof<'_> {
                     .map_or_else(|| "got no answer".to_string(), |s| format!("answered {s}")),
             );
         }
-        self.prover.killed_when_writable = Some(report.trace.exit.signal == Some(9));
+        if let Some(code) = report.trace.exited_before_stop {
+            bail!(
+                "the container exited with code {code} by itself during the trace, with a \
+                 writable root, so this is not a read-only problem; fix the app or its \
+                 configuration first (--no-verify still shows what it writes)"
+            );
+        }
+        self.prover.writable_stop = Some(WritableStop {
+            killed: report.trace.exit.signal == Some(9),
+            code: report.trace.exit.code,
+        });
         self.prover.settle();
         let mounts = &report.plan.mounts;
         let n = mounts.len();
@@ -320,7 +330,8 @@ impl Proof<'_> {
 
 /// Marks each failing write fatal or tolerated from what the runs showed:
 /// - tolerated when a run passed without a mount over it;
-/// - fatal when a failed run without a mount over it logged a read-only error naming it;
+/// - fatal when a failed run without a mount over it logged a read-only error naming it, or a
+///   directory above it (the app died creating the directory its files go in);
 /// - fatal when it is the only undecided write under a mount of the minimal set (removing that
 ///   mount made the run fail, so something under it is needed).
 ///
@@ -380,8 +391,10 @@ pub async fn check(
     let mut proof = begin(engine, run_id, opts, profile, declared, 1).await?;
     let prover = &mut proof.prover;
     let first = &prover.runs[0];
-    let mut killed_when_writable = false;
-    if first.failure.is_some() || first.clean_exit == Some(false) {
+    let stopped_clean =
+        first.clean_exit != Some(false) && first.exit.as_ref().and_then(|e| e.code) == Some(0);
+    let mut writable_stop = WritableStop::CLEAN;
+    if first.failure.is_some() || !stopped_clean {
         // The same container with a writable root, no platform, and the image's VOLUMEs writable.
         let mut control = prover.platform.spec.clone();
         control.readonly_rootfs = false;
@@ -396,8 +409,12 @@ pub async fn check(
                 .collect(),
         };
         let mut writable = run::run(engine, run_id, "control", control, &volumes, opts).await?;
-        killed_when_writable = writable.clean_exit == Some(false);
-        run::settle(&mut writable, opts, true);
+        writable_stop = WritableStop {
+            killed: writable.clean_exit == Some(false),
+            code: writable.exit.as_ref().and_then(|e| e.code),
+        };
+        // The control is judged against itself: only its startup, probes and logs count.
+        run::settle(&mut writable, opts, writable_stop);
         if let Some(failure) = &writable.failure {
             bail!(
                 "the app fails with a writable root too ({failure}), so this is not a read-only \
@@ -406,8 +423,8 @@ pub async fn check(
         }
         prover.runs.push(writable);
     }
-    prover.killed_when_writable = Some(killed_when_writable);
-    run::settle(&mut prover.runs[0], opts, killed_when_writable);
+    prover.writable_stop = Some(writable_stop);
+    run::settle(&mut prover.runs[0], opts, writable_stop);
     let passed = prover.runs[0].passed;
     Ok(proof.prover.verification(passed, vec![], 0))
 }

@@ -168,15 +168,63 @@ pub async fn run(
     })
 }
 
-/// Judges the shutdown of a run: a kill after the stop timeout fails it unless the app needed
-/// one with a writable root too (then it is the app's habit, not the read-only root's doing).
-pub fn settle(run: &mut VerifyRun, opts: &RunOptions, killed_when_writable: bool) {
-    if run.failure.is_none() && run.clean_exit == Some(false) && !killed_when_writable {
-        run.failure = Some(format!(
-            "did not exit within the {} stop timeout after SIGTERM and was killed (with a \
-             writable root it exits by itself): what it writes at shutdown is lost",
-            seconds(opts.stop_timeout)
-        ));
+/// How the app stopped with a writable root: what a read-only run's shutdown is judged against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WritableStop {
+    /// It needed SIGKILL after the stop timeout.
+    pub killed: bool,
+    pub code: Option<i64>,
+}
+
+impl WritableStop {
+    /// A run that stopped by itself with code 0: nothing to excuse.
+    pub const CLEAN: WritableStop = WritableStop {
+        killed: false,
+        code: Some(0),
+    };
+}
+
+/// The shutdown of a run against the writable one: whether it passes, and why not (or what
+/// excused it). None when the run never got a SIGTERM.
+fn shutdown(
+    run: &VerifyRun,
+    opts: &RunOptions,
+    writable: WritableStop,
+) -> Option<(bool, Option<String>)> {
+    let stop = seconds(opts.stop_timeout);
+    let code = run.exit.as_ref().and_then(|e| e.code);
+    Some(match (run.clean_exit?, writable.killed) {
+        (false, true) => (
+            true,
+            Some(format!(
+                "killed after the {stop} stop timeout, but so it is with a writable root: not a \
+                 read-only problem"
+            )),
+        ),
+        (false, false) => (
+            false,
+            Some(format!(
+                "did not exit on SIGTERM and was killed after the {stop} stop timeout (with a \
+                 writable root it exits by itself): what it writes at shutdown is lost"
+            )),
+        ),
+        (true, _) if writable.code == Some(0) && code != Some(0) => (
+            false,
+            Some(format!(
+                "exited with code {} after SIGTERM (0 with a writable root): its shutdown fails \
+                 read-only",
+                code.map_or_else(|| "unknown".to_string(), |c| c.to_string())
+            )),
+        ),
+        (true, _) => (true, None),
+    })
+}
+
+/// Judges the shutdown of a run against the writable one: a kill, or an exit code that differs
+/// from a clean writable stop, fails it unless the app does the same with a writable root.
+pub fn settle(run: &mut VerifyRun, opts: &RunOptions, writable: WritableStop) {
+    if let (None, Some((false, reason))) = (&run.failure, shutdown(run, opts, writable)) {
+        run.failure = reason;
     }
     run.passed = run.failure.is_none();
 }
@@ -186,9 +234,9 @@ pub fn settle(run: &mut VerifyRun, opts: &RunOptions, killed_when_writable: bool
 fn owner_hint(logs: &[LogLine], tmpfs: &[(String, String)]) -> Option<String> {
     logs.iter().find_map(|log| {
         let path = logscan::permission_denied(&log.line)?;
-        let (mount, _) = tmpfs
-            .iter()
-            .find(|(mount, options)| is_within(&path, mount) && !options.contains("uid="))?;
+        let (mount, _) = tmpfs.iter().find(|(mount, options)| {
+            is_within(&path, mount) && !options.contains("uid=") && !options.contains("mode=1777")
+        })?;
         Some(format!(
             "{path} is on the tmpfs at {mount}, which belongs to root: add the app's uid= and \
              gid= to its options"
@@ -198,7 +246,7 @@ fn owner_hint(logs: &[LogLine], tmpfs: &[(String, String)]) -> Option<String> {
 
 /// The runtime gates measured by `run`, against the budgets of `opts`, each with the reason it
 /// failed. A kill at shutdown is excused when the app needs one with a writable root too.
-pub fn gates(run: &VerifyRun, opts: &RunOptions, killed_when_writable: bool) -> Gates {
+pub fn gates(run: &VerifyRun, opts: &RunOptions, writable: WritableStop) -> Gates {
     let budget = |d: Duration| d.as_millis() as u64;
     let over = |ms: u64, budget_ms: u64| {
         (ms > budget_ms).then(|| format!("took {ms} ms, over the {budget_ms} ms budget"))
@@ -229,7 +277,6 @@ pub fn gates(run: &VerifyRun, opts: &RunOptions, killed_when_writable: bool) -> 
             reason,
         }
     };
-    let stop = seconds(opts.stop_timeout);
     Gates {
         startup: Gate {
             name: "startup".to_string(),
@@ -239,21 +286,12 @@ pub fn gates(run: &VerifyRun, opts: &RunOptions, killed_when_writable: bool) -> 
             reason: startup_reason,
         },
         probes: opts.probes.iter().map(|p| probe(p.target())).collect(),
-        shutdown: run.clean_exit.map(|clean| Gate {
+        shutdown: shutdown(run, opts, writable).map(|(ok, reason)| Gate {
             name: "shutdown".to_string(),
             ms: run.stop_ms,
             budget_ms: budget(opts.stop_timeout),
-            ok: clean || killed_when_writable,
-            reason: match (clean, killed_when_writable) {
-                (true, _) => None,
-                (false, true) => Some(format!(
-                    "killed after the {stop} stop timeout, but so it is with a writable root: \
-                     not a read-only problem"
-                )),
-                (false, false) => Some(format!(
-                    "did not exit on SIGTERM and was killed after the {stop} stop timeout"
-                )),
-            },
+            ok,
+            reason,
         }),
     }
 }
@@ -302,7 +340,7 @@ mod tests {
     #[test]
     fn a_kill_fails_the_run_only_when_the_app_stops_by_itself_with_a_writable_root() {
         let mut hangs_read_only = killed_run();
-        settle(&mut hangs_read_only, &opts(), false);
+        settle(&mut hangs_read_only, &opts(), WritableStop::CLEAN);
         assert!(!hangs_read_only.passed);
         assert!(hangs_read_only
             .failure
@@ -310,7 +348,31 @@ mod tests {
             .is_some_and(|f| f.contains("what it writes at shutdown is lost")));
 
         let mut always_hangs = killed_run();
-        settle(&mut always_hangs, &opts(), true);
+        let killed = WritableStop {
+            killed: true,
+            code: Some(137),
+        };
+        settle(&mut always_hangs, &opts(), killed);
         assert!(always_hangs.passed && always_hangs.failure.is_none());
+    }
+
+    #[test]
+    fn a_shutdown_that_exits_non_zero_only_read_only_is_a_finding() {
+        let mut run = killed_run();
+        run.clean_exit = Some(true);
+        run.exit = Some(ExitStatus::from_code(4));
+        let mut same_when_writable = run.clone();
+        settle(&mut run, &opts(), WritableStop::CLEAN);
+        assert!(!run.passed);
+        assert!(run
+            .failure
+            .as_deref()
+            .is_some_and(|f| f.contains("code 4 after SIGTERM (0 with a writable root)")));
+        let four = WritableStop {
+            killed: false,
+            code: Some(4),
+        };
+        settle(&mut same_when_writable, &opts(), four);
+        assert!(same_when_writable.passed);
     }
 }
