@@ -578,3 +578,38 @@ fn before_text_report_gives_the_ecs_and_cdk_fix_with_the_cache_tmpfs() {
         "{cdk}"
     );
 }
+
+/// The README's CI gate for the fixed deployment: `before` with the proven cache mount.
+#[test]
+fn before_with_the_cache_mount_passes_verify() {
+    seed_images();
+    let tmpfs = format!("{CACHE}:noexec,nosuid,nodev,uid=1000,gid=1000,size=16m");
+    let out = run(&[
+        "verify",
+        BEFORE,
+        "--port",
+        "5000",
+        "--probe",
+        "/health",
+        "--probe",
+        "/health/ready",
+        "--tmpfs",
+        &tmpfs,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("passed: it runs read-only with these mounts"),
+        "{stdout}"
+    );
+    // Without it, the same gate fails on uv's cache.
+    let out = run(&["verify", BEFORE, "--port", "5000", "--probe", "/health"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "failed to create directory `/home/appuser/.cache/uv`: Read-only file system"
+        ),
+        "{stdout}"
+    );
+}

@@ -270,3 +270,26 @@ fn an_app_that_ignores_sigterm_anyway_passes_and_every_format_agrees() {
     let annotations = String::from_utf8_lossy(&github.stdout);
     assert!(!annotations.contains("::error"), "{annotations}");
 }
+
+#[test]
+fn an_app_that_quits_while_idle_with_a_writable_root_is_not_called_a_read_only_problem() {
+    // A write that fails on any root (/proc takes no directories) ends the app after it is ready.
+    let image = ImageSpec::new("quits-while-idle")
+        .line("ENV FIXTURE_DELAYED_WRITES=/proc/nope/state!@300")
+        .build();
+    let audit = run(&["audit", &image]);
+    let stderr = String::from_utf8_lossy(&audit.stderr);
+    assert_eq!(audit.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("exited with code 3 by itself during the trace")
+            && stderr.contains("not a read-only problem"),
+        "{stderr}"
+    );
+    let verify = run(&["verify", &image]);
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert_eq!(verify.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("fails with a writable root too (exited with code 3 while idle"),
+        "{stderr}"
+    );
+}
