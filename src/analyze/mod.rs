@@ -26,6 +26,8 @@ pub fn analyze(
             || declared_paths.iter().any(|d| is_within(&w.path, d))
             || (w.volume && profile.image_volumes_writable);
         w.would_fail = Some(!covered);
+        // A proof read back from a report (suggest --from) proved another judgement.
+        w.fatal = None;
     }
     let failing: Vec<&crate::model::Write> = trace
         .writes
@@ -84,5 +86,21 @@ impl FailOn {
             FailOn::Never => false,
         };
         i32::from(fails)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testdata;
+
+    #[test]
+    fn a_rejudged_report_keeps_no_verdict_of_the_old_proof() {
+        let (report, _) = testdata::proven();
+        assert!(report.trace.writes.iter().any(|w| w.fatal.is_some()));
+        let docker = crate::profile::load("docker").unwrap();
+        let rejudged = analyze(report.trace, &docker, &[], &Catalogue::builtin());
+        assert!(rejudged.verification.is_none());
+        assert!(rejudged.trace.writes.iter().all(|w| w.fatal.is_none()));
     }
 }
