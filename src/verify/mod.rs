@@ -170,7 +170,10 @@ struct Search<'p, 'a> {
 impl Oracle for Search<'_, '_> {
     /// The planned mounts over the paths the read-only errors of `subset`'s run name.
     fn named(&self, subset: &[usize]) -> Subset {
-        let run = &self.prover.runs[self.runs[subset]];
+        let Some(&index) = self.runs.get(subset) else {
+            return vec![];
+        };
+        let run = &self.prover.runs[index];
         (0..self.planned.len())
             .filter(|&i| {
                 run.erofs_lines
@@ -306,8 +309,9 @@ impl Proof<'_> {
             minimal.as_ref(),
         );
         let decisive = match &minimal {
-            Some(subset) => runs[subset],
-            None => *runs.get(&everything).unwrap_or(&0),
+            // Every subset the search returns was run; the first run is the fallback.
+            Some(subset) => runs.get(subset).copied().unwrap_or(0),
+            None => runs.get(&everything).copied().unwrap_or(0),
         };
         report.plan.verdict = match &minimal {
             Some(subset) if subset.is_empty() => Verdict::Compatible,
