@@ -3,6 +3,7 @@
 
 mod api;
 pub mod assemble;
+mod fanotify;
 mod overlay;
 
 use std::path::PathBuf;
@@ -372,7 +373,7 @@ impl Recorder {
                     .iter()
                     .map(|d| lower.image_dir(d, &written))
                     .collect();
-                (TracingMode::Overlay, overlay::BLIND_SPOTS, writes, dirs)
+                (TracingMode::Overlay, recorder.blind_spots(), writes, dirs)
             }
             Recorder::Api(mut recorder) => {
                 recorder.describe().await;
@@ -383,10 +384,10 @@ impl Recorder {
                 for dir in assemble::mount_candidates(&writes) {
                     dirs.push(recorder.image_dir(&dir, &written).await);
                 }
-                (TracingMode::Api, api::BLIND_SPOTS, writes, dirs)
+                let blind_spots = api::BLIND_SPOTS.iter().map(|s| s.to_string()).collect();
+                (TracingMode::Api, blind_spots, writes, dirs)
             }
         };
-        let blind_spots = blind_spots.iter().map(|s| s.to_string()).collect();
         (Tracing { mode, blind_spots }, writes, dirs)
     }
 }

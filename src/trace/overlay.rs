@@ -25,16 +25,18 @@ pub struct Root {
 
 pub struct OverlayRecorder {
     roots: Vec<Root>,
-    // Dropping the watcher stops it; it is kept for the recorder's lifetime.
+    // Dropping the watchers stops them; they are kept for the recorder's lifetime.
     _watcher: notify::RecommendedWatcher,
+    /// None where fanotify cannot start (no CAP_SYS_ADMIN, an old kernel): the race below
+    /// stays a blind spot.
+    fanotify: Option<super::fanotify::Fanotify>,
     events: mpsc::Receiver<(CPath, Option<Meta>)>,
     pub baseline: Snapshot,
     pub segments: Vec<Segment>,
 }
 
-pub const BLIND_SPOTS: &[&str] = &[
-    "a file that lives only a few milliseconds, in a directory that appeared at the same moment (made by the app, or copied up by its first write), can be missed: that directory is then reported instead",
-];
+/// What inotify alone cannot see, and fanotify can.
+const RACE: &str = "a file that lives only a few milliseconds, in a directory that appeared at the same moment (made by the app, or copied up by its first write), can be missed: that directory is then reported instead";
 
 /// How long inotify events of writes that happened before a boundary may take to reach us.
 const EVENT_SETTLE: Duration = Duration::from_millis(30);
@@ -43,6 +45,7 @@ impl OverlayRecorder {
     /// Starts watching. Call before the container starts, or its first writes are missed.
     pub fn start(roots: Vec<Root>) -> Result<Self> {
         let (tx, events) = mpsc::channel();
+        let fanotify = super::fanotify::Fanotify::start(roots.clone(), tx.clone()).ok();
         let handler_roots = roots.clone();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -86,10 +89,19 @@ impl OverlayRecorder {
         Ok(OverlayRecorder {
             roots,
             _watcher: watcher,
+            fanotify,
             events,
             baseline,
             segments: vec![],
         })
+    }
+
+    /// What this recorder cannot see.
+    pub fn blind_spots(&self) -> Vec<String> {
+        match self.fanotify {
+            Some(_) => vec![],
+            None => vec![RACE.to_string()],
+        }
     }
 
     /// Closes the current segment: everything written up to now belongs to it.
@@ -114,7 +126,7 @@ impl OverlayRecorder {
 }
 
 /// Maps a host path under one of the roots to its container path, resolving whiteout names.
-fn to_container<'a>(roots: &'a [Root], host: &Path) -> Option<(&'a Root, CPath)> {
+pub(super) fn to_container<'a>(roots: &'a [Root], host: &Path) -> Option<(&'a Root, CPath)> {
     let root = roots
         .iter()
         .filter(|r| host.starts_with(&r.host))
@@ -176,7 +188,7 @@ fn is_whiteout_device(m: &std::fs::Metadata) -> bool {
     m.file_type().is_char_device() && m.rdev() == 0
 }
 
-fn meta_of(m: &std::fs::Metadata) -> Meta {
+pub(super) fn meta_of(m: &std::fs::Metadata) -> Meta {
     let ft = m.file_type();
     let whiteout = is_whiteout_device(m);
     Meta {
