@@ -32,6 +32,10 @@ pub fn trace(t: &Trace) -> String {
         out,
         "tracing: {}",
         match t.tracing.mode {
+            // Without fanotify the race it closes is among the blind spots.
+            TracingMode::Overlay if t.tracing.blind_spots.is_empty() => {
+                "overlay (inotify and fanotify on the writable layer and volumes)"
+            }
             TracingMode::Overlay => "overlay (inotify on the writable layer and volumes)",
             TracingMode::Api => "api (the engine's changes API, polled at phase boundaries)",
         }
