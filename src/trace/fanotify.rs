@@ -163,7 +163,7 @@ impl Reader {
             return None;
         }
         let dir = self.path_of(&handle)?;
-        let Some((root, _)) = to_container(&self.roots, &dir) else {
+        if to_container(&self.roots, &dir).is_none() {
             let in_layer = self
                 .roots
                 .iter()
@@ -178,8 +178,7 @@ impl Reader {
             }
             self.outside.insert(handle);
             return None;
-        };
-        let _ = root;
+        }
         for name in names {
             let host = dir.join(std::ffi::OsStr::from_bytes(&name));
             if let Some((_, cpath)) = to_container(&self.roots, &host) {
