@@ -13,7 +13,7 @@ use crate::model::{Check, Report, Trace};
 use crate::probe::Probe;
 use crate::profile::{self, FixFormat, Profile};
 use crate::report::{self, Format, RenderOptions, VerifyFormat};
-use crate::trace::{self, ModeChoice, RunOptions};
+use crate::trace::{self, ModeChoice, RunOptions, Subject};
 use crate::verify;
 
 #[derive(Debug, Parser)]
@@ -137,7 +137,7 @@ impl PlatformArgs {
             if !mount.starts_with('/') {
                 bail!("--tmpfs {mount:?}: the mount point must be an absolute path, as in --tmpfs /tmp:size=64m");
             }
-            let options = mount.split_once(':').map_or("", |(_, o)| o);
+            let (_, options) = crate::model::tmpfs_parts(mount);
             if options.split(',').any(|o| o == "U") {
                 bail!(
                     "--tmpfs {mount:?}: podman's U option has no Docker equivalent, and the proof \
@@ -459,12 +459,16 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let (mode, jobs, verify) = (args.tracing.mode, args.jobs as usize, !args.no_verify);
             let judged = judge.clone();
             let report = guarded(move |engine, run_id| async move {
+                // Resolved once, so the trace and the proof run the same image even if its tag
+                // moves meanwhile.
+                let subject = Subject::resolve(&engine, &opts).await?;
                 // The proof's first run (no mount) needs no trace: it goes alongside.
                 let begin = async {
                     match verify {
                         true => verify::begin(
                             &engine,
                             &run_id,
+                            &subject,
                             &opts,
                             &judged.profile,
                             &judged.declared,
@@ -475,8 +479,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
                         false => Ok(None),
                     }
                 };
-                let (trace, proof) =
-                    tokio::try_join!(trace::trace(&engine, &run_id, &opts, mode), begin)?;
+                let trace = trace::trace(&engine, &run_id, subject.clone(), &opts, mode);
+                let (trace, proof) = tokio::try_join!(trace, begin)?;
                 let mut report = judged.analyze(trace);
                 if let Some(proof) = proof {
                     proof.finish(&mut report, &judged.profile).await?;
@@ -490,7 +494,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let opts = args.run.options()?;
             let mode = args.tracing.mode;
             let trace = guarded(move |engine, run_id| async move {
-                trace::trace(&engine, &run_id, &opts, mode).await
+                let subject = Subject::resolve(&engine, &opts).await?;
+                trace::trace(&engine, &run_id, subject, &opts, mode).await
             })
             .await?;
             emit_output(

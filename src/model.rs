@@ -424,6 +424,11 @@ impl ExitStatus {
     }
 }
 
+/// `PATH[:OPTIONS]` as `docker run --tmpfs` takes it: the mount point and its options.
+pub fn tmpfs_parts(spec: &str) -> (&str, &str) {
+    spec.split_once(':').unwrap_or((spec, ""))
+}
+
 /// `path` is `dir` or below it, comparing whole components (/tmpfoo is not below /tmp). A
 /// trailing slash on `dir` is ignored, and `/` holds everything.
 pub fn is_within(path: impl AsRef<[u8]>, dir: impl AsRef<[u8]>) -> bool {

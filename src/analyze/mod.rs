@@ -4,7 +4,7 @@
 mod mounts;
 pub mod remedies;
 
-use crate::model::{is_within, Plan, Report, Trace, Verdict};
+use crate::model::{is_within, tmpfs_parts, Plan, Report, Trace, Verdict};
 use crate::profile::Profile;
 
 pub use remedies::Catalogue;
@@ -17,10 +17,7 @@ pub fn analyze(
     declared: &[String],
     catalogue: &Catalogue,
 ) -> Report {
-    let declared_paths: Vec<&str> = declared
-        .iter()
-        .map(|d| d.split(':').next().unwrap_or(d))
-        .collect();
+    let declared_paths: Vec<&str> = declared.iter().map(|d| tmpfs_parts(d).0).collect();
     for w in &mut trace.writes {
         let covered = profile.is_writable(&w.path)
             || declared_paths.iter().any(|d| is_within(&w.path, d))

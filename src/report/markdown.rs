@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::findings::{self, clean, Cause};
 use super::{fixes, text, RenderOptions};
-use crate::model::{Report, Trace};
+use crate::model::{tmpfs_parts, Report, Trace};
 use crate::profile::Profile;
 
 /// A bare trace: the text rendering in a fenced block.
@@ -133,11 +133,8 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
             .iter()
             .enumerate()
             .map(|(i, run)| {
-                let mounts: Vec<String> = run
-                    .mounts
-                    .iter()
-                    .map(|m| code(m.split_once(':').map_or(m.as_str(), |(path, _)| path)))
-                    .collect();
+                let mounts: Vec<String> =
+                    run.mounts.iter().map(|m| code(tmpfs_parts(m).0)).collect();
                 vec![
                     (i + 1).to_string(),
                     if run.passed { "passed" } else { "**failed**" }.to_string(),

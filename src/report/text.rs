@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 
 use super::findings::{self, clean, Cause};
 use super::{fixes, RenderOptions};
-use crate::model::{Change, Check, Gate, Report, Trace, TracingMode, Verdict, Verification};
+use crate::model::{
+    tmpfs_parts, Change, Check, Gate, Report, Trace, TracingMode, Verdict, Verification,
+};
 use crate::profile::Profile;
 
 pub fn trace(t: &Trace) -> String {
@@ -395,11 +397,7 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
         };
         let mounts = if brief {
             // The audit describes each mount above; its runs need only the mount points.
-            mount_list(
-                run.mounts
-                    .iter()
-                    .map(|m| clean(m.split_once(':').map_or(m.as_str(), |(path, _)| path))),
-            )
+            mount_list(run.mounts.iter().map(|m| clean(tmpfs_parts(m).0)))
         } else {
             mount_list(run.mounts.iter().map(|m| clean(m)))
         };

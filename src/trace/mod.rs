@@ -148,10 +148,10 @@ fn choose_port(given: Option<u16>, exposed: &[String], probes: &[Probe]) -> Resu
 pub async fn trace(
     engine: &Engine,
     run_id: &RunId,
+    subject: Subject,
     opts: &RunOptions,
     mode: ModeChoice,
 ) -> Result<Trace> {
-    let subject = Subject::resolve(engine, opts).await?;
     let mut spec = subject.spec(opts);
     // Declared VOLUMEs get a volume of ours, so their writes can be seen and are removed with us.
     for (i, dest) in subject.image.volumes.iter().enumerate() {

@@ -13,7 +13,9 @@ use anyhow::{bail, Result};
 use tokio::sync::Semaphore;
 
 use crate::engine::{ContainerSpec, Engine, RunId};
-use crate::model::{is_within, Mount, MountKind, Report, Verdict, Verification, VerifyRun, Write};
+use crate::model::{
+    is_within, tmpfs_parts, Mount, MountKind, Report, Verdict, Verification, VerifyRun, Write,
+};
 use crate::profile::{self, Profile};
 use crate::trace::{RunOptions, Subject};
 use minimize::{Oracle, Outcomes, Subset};
@@ -42,7 +44,7 @@ impl Platform {
         }
         let mut fixed = Mounts::default();
         for mount in declared {
-            let (path, options) = mount.split_once(':').unwrap_or((mount, ""));
+            let (path, options) = tmpfs_parts(mount);
             fixed.tmpfs.push((path.to_string(), options.to_string()));
         }
         for writable in &profile.writable {
@@ -63,6 +65,26 @@ impl Platform {
             image_volumes: subject.image.volumes.clone(),
             image_volumes_writable: profile.image_volumes_writable,
         }
+    }
+
+    /// The same container with a writable root, none of the platform, and the image's VOLUMEs
+    /// writable: how the app does when nothing is read-only.
+    fn control(&self) -> (ContainerSpec, Mounts) {
+        let mut spec = self.spec.clone();
+        spec.readonly_rootfs = false;
+        spec.ipc_mode = None;
+        let volumes = self
+            .image_volumes
+            .iter()
+            .map(|v| (v.clone(), false))
+            .collect();
+        (
+            spec,
+            Mounts {
+                tmpfs: vec![],
+                volumes,
+            },
+        )
     }
 
     /// The mounts of a run with `extra` added. An image VOLUME gets a fresh volume of ours unless
@@ -227,22 +249,22 @@ pub struct Proof<'a> {
     prover: Prover<'a>,
 }
 
-/// Starts the proof: resolves the platform and runs the image read-only with no mount.
+/// Starts the proof: the platform for `subject`, and the image run read-only with no mount.
 pub async fn begin<'a>(
     engine: &'a Engine,
     run_id: &'a RunId,
+    subject: &Subject,
     opts: &'a RunOptions,
     profile: &Profile,
     declared: &[String],
     jobs: usize,
 ) -> Result<Proof<'a>> {
     let started = Instant::now();
-    let subject = Subject::resolve(engine, opts).await?;
     let mut prover = Prover {
         engine,
         run_id,
         opts,
-        platform: Platform::new(&subject, opts, profile, declared),
+        platform: Platform::new(subject, opts, profile, declared),
         jobs,
         writable_stop: None,
         runs: vec![],
@@ -392,26 +414,15 @@ pub async fn check(
     profile: &Profile,
     declared: &[String],
 ) -> Result<Verification> {
-    let mut proof = begin(engine, run_id, opts, profile, declared, 1).await?;
+    let subject = Subject::resolve(engine, opts).await?;
+    let mut proof = begin(engine, run_id, &subject, opts, profile, declared, 1).await?;
     let prover = &mut proof.prover;
     let first = &prover.runs[0];
     let stopped_clean =
         first.clean_exit != Some(false) && first.exit.as_ref().and_then(|e| e.code) == Some(0);
     let mut writable_stop = WritableStop::CLEAN;
     if first.failure.is_some() || !stopped_clean {
-        // The same container with a writable root, no platform, and the image's VOLUMEs writable.
-        let mut control = prover.platform.spec.clone();
-        control.readonly_rootfs = false;
-        control.ipc_mode = None;
-        let volumes = Mounts {
-            tmpfs: vec![],
-            volumes: prover
-                .platform
-                .image_volumes
-                .iter()
-                .map(|v| (v.clone(), false))
-                .collect(),
-        };
+        let (control, volumes) = prover.platform.control();
         let mut writable = run::run(engine, run_id, "control", control, &volumes, opts).await?;
         writable_stop = WritableStop {
             killed: writable.clean_exit == Some(false),
