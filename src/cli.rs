@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::analyze::{self, Catalogue, FailOn};
 use crate::engine::{self, Engine, RunId};
-use crate::model::{Check, Report, Trace};
+use crate::model::{Check, ProofGate, Report, Trace};
 use crate::probe::Probe;
 use crate::profile::{self, FixFormat, Profile};
 use crate::report::{self, Format, RenderOptions, VerifyFormat};
@@ -83,6 +83,9 @@ pub struct AuditArgs {
     /// How many proof runs go at once
     #[arg(long, value_name = "N", default_value_t = default_jobs(), value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: u32,
+    /// What a read-only run must show for the fix: clean also wants no read-only error in its logs
+    #[arg(long, value_enum, default_value_t = GateArg::Clean)]
+    pub gate: GateArg,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -99,6 +102,23 @@ pub struct VerifyArgs {
     /// Write the report to FILE instead of standard output
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GateArg {
+    /// it starts, every probe answers, it stops as with a writable root, and no read-only error is logged
+    Clean,
+    /// it starts, every probe answers and it stops as with a writable root
+    Functional,
+}
+
+impl From<GateArg> for ProofGate {
+    fn from(gate: GateArg) -> ProofGate {
+        match gate {
+            GateArg::Clean => ProofGate::Clean,
+            GateArg::Functional => ProofGate::Functional,
+        }
+    }
 }
 
 /// The CPU count: proof runs mostly wait for the app, so one per core keeps the machine busy
@@ -457,6 +477,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let judge = args.judge.prepare()?;
             let opts = args.run.options()?;
             let (mode, jobs, verify) = (args.tracing.mode, args.jobs as usize, !args.no_verify);
+            let gate = ProofGate::from(args.gate);
             let judged = judge.clone();
             let report = guarded(move |engine, run_id| async move {
                 // Resolved once, so the trace and the proof run the same image even if its tag
@@ -473,6 +494,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                             &judged.profile,
                             &judged.declared,
                             jobs,
+                            gate,
                         )
                         .await
                         .map(Some),
@@ -483,7 +505,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 let (trace, proof) = tokio::try_join!(trace, begin)?;
                 let mut report = judged.analyze(trace);
                 if let Some(proof) = proof {
-                    proof.finish(&mut report, &judged.profile).await?;
+                    proof.finish(&mut report).await?;
                 }
                 Ok(report)
             })

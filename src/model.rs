@@ -27,6 +27,40 @@ pub struct Trace {
     /// hiding the image's files.
     #[serde(default)]
     pub image_dirs: Vec<ImageDir>,
+    /// The image's links to directories (`/var/run` → `/run`): log lines name the path the app
+    /// used, the trace the real one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub symlinks: Vec<Symlink>,
+}
+
+/// A symbolic link in the image to a directory, with its target resolved (absolute, through
+/// any chain of links).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Symlink {
+    pub path: String,
+    pub target: String,
+}
+
+/// `path` with every link in `links` along it followed, as the kernel would: the real path the
+/// trace records for a path an app or a log line names.
+pub fn resolve(links: &[Symlink], path: &str) -> String {
+    let mut path = path.to_string();
+    // A cycle of links would loop; the kernel gives up after 40 too.
+    for _ in 0..40 {
+        let Some(link) = links
+            .iter()
+            .filter(|l| is_within(&path, &l.path))
+            .max_by_key(|l| l.path.len())
+        else {
+            break;
+        };
+        path = format!(
+            "{}{}",
+            link.target.trim_end_matches('/'),
+            &path[link.path.len()..]
+        );
+    }
+    path
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -40,6 +74,10 @@ pub struct ImageDir {
     /// A few of them, for the report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hidden_sample: Vec<String>,
+    /// How many of the hidden entries are not directories: none means a mount here hides only
+    /// empty directories. None where the trace could not tell (read as "some").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_files: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,6 +233,38 @@ pub struct Write {
     /// run without it, `false` when it ran without it (tolerated), `null` where no run decided.
     #[serde(default)]
     pub fatal: Option<bool>,
+    /// What the written file is for, as far as its path, phase and place tell: state is kept on
+    /// a volume whatever the proof finds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<WriteKind>,
+}
+
+/// What a write is for: how a fix must treat it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteKind {
+    /// Data meant to outlive the container: a database, a broker's store, a TSDB, writes into a
+    /// declared VOLUME, files saved at shutdown. Lost at every restart on a tmpfs.
+    State,
+    /// Rebuilt when missing (`__pycache__`, `~/.cache`).
+    Cache,
+    /// Scratch space (`/tmp`, files that live a moment).
+    Temp,
+    Log,
+    /// Pid files, locks, sockets: meaningful only while the process runs.
+    Runtime,
+}
+
+impl WriteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteKind::State => "state",
+            WriteKind::Cache => "cache",
+            WriteKind::Temp => "temp",
+            WriteKind::Log => "log",
+            WriteKind::Runtime => "runtime",
+        }
+    }
 }
 
 /// The judgement of a trace for one platform profile, and the fix.
@@ -266,6 +336,18 @@ pub struct Mount {
     pub covers: Vec<String>,
     /// Whether the image has a directory at `path` (so the mount replaces it).
     pub exists_in_image: bool,
+    /// Entries of the image the mount hides (a sample): proposed only where the hidden entries
+    /// are empty directories or no other mount covers the write, and kept only where a
+    /// read-only run shows that the app does without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hides: Vec<String>,
+    /// What it hides is more than empty directories.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hides_files: bool,
+    /// It holds data meant to last: a volume in every proof run and in every fix, never a
+    /// tmpfs, and never left out for being "tolerated".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub state: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -302,11 +384,12 @@ pub struct Report {
 }
 
 impl Report {
-    /// The mounts a fix adds: the proven minimal set once the proof passed, else the full cover.
-    pub fn fix_mounts(&self) -> &[Mount] {
+    /// The mounts a fix adds: the proven minimal set once the proof passed, else the full cover
+    /// less the mounts that would hide the image's files, which only a passing proof can keep.
+    pub fn fix_mounts(&self) -> Vec<&Mount> {
         match &self.verification {
-            Some(v) if v.passed => &v.minimal_mounts,
-            _ => &self.plan.mounts,
+            Some(v) if v.passed => v.minimal_mounts.iter().collect(),
+            _ => self.plan.mounts.iter().filter(|m| !m.hides_files).collect(),
         }
     }
 }
@@ -320,8 +403,19 @@ pub struct Verification {
     /// Why not, from the run with the most mounts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
-    /// The fewest planned mounts it needs: empty when it runs with none.
+    /// What a run had to show to pass.
+    #[serde(default)]
+    pub gate: ProofGate,
+    /// The fewest planned mounts it needs to pass the gate: empty when it runs with none.
     pub minimal_mounts: Vec<Mount>,
+    /// Under the clean gate, the fewest it needs to start, answer and stop (read-only errors in
+    /// the logs aside), when that is fewer than `minimal_mounts`: the others only keep the logs
+    /// clean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub functional_mounts: Option<Vec<Mount>>,
+    /// Planned mounts whose presence made a passing set of mounts fail: left out of the fix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub harmful_mounts: Vec<HarmfulMount>,
     /// The runtime gates, timed on the run that decided the proof.
     pub gates: Gates,
     pub runs: Vec<VerifyRun>,
@@ -340,6 +434,14 @@ pub struct Gates {
     /// the app had already exited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shutdown: Option<Gate>,
+}
+
+/// A mount that breaks the app: a run passed without it and failed with it added.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HarmfulMount {
+    pub path: String,
+    /// The failure of the run it was added to.
+    pub failure: String,
 }
 
 /// A measured time against its budget.
@@ -384,9 +486,36 @@ pub struct VerifyRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_ms: Option<u64>,
     pub exit: Option<ExitStatus>,
-    /// Why the run failed, one line.
+    /// Why the run failed its gate, one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// Whether it started, every probe answered and it stopped as it does with a writable root,
+    /// read-only errors in its logs aside; None when a read-only error ended it before that
+    /// could show.
+    #[serde(default)]
+    pub functional: Option<bool>,
+    /// Ended early: under the clean gate a read-only error in the logs had already failed it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cut_short: bool,
+    /// What failed before the shutdown was judged; the run's own, not reported on its own.
+    #[serde(skip)]
+    pub problem: Option<String>,
+    /// What the logs tell about a failure (the last lines, the ownership trap).
+    #[serde(skip)]
+    pub hints: Vec<String>,
+}
+
+/// What a proof run must show to pass.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProofGate {
+    /// It starts, every probe answers, it stops as with a writable root, and its logs hold no
+    /// read-only error (the seed spec's QG-2).
+    #[default]
+    Clean,
+    /// It starts, every probe answers and it stops as with a writable root; read-only errors
+    /// in the logs are tolerated.
+    Functional,
 }
 
 /// A log line that reports a write refused by a read-only filesystem.
@@ -437,6 +566,24 @@ pub fn is_within(path: impl AsRef<[u8]>, dir: impl AsRef<[u8]>) -> bool {
     path.starts_with(dir) && (path.len() == dir.len() || path[dir.len()] == b'/')
 }
 
+/// The directories above `path`, deepest first, without `/`; `path` itself first when
+/// `include_self` (a written directory): the places a mount for it could go.
+pub fn ancestors(path: &str, include_self: bool) -> Vec<&str> {
+    let mut chain = vec![];
+    if include_self && path != "/" {
+        chain.push(path);
+    }
+    let mut rest = path;
+    while let Some((parent, _)) = rest.rsplit_once('/') {
+        if parent.is_empty() {
+            break;
+        }
+        chain.push(parent);
+        rest = parent;
+    }
+    chain
+}
+
 /// Escapes a path so that it is valid UTF-8 and cannot drive a terminal: non-UTF-8 bytes and
 /// control characters become `\xNN`. Returns the text and whether the name was not UTF-8.
 pub fn escape_path(raw: &[u8]) -> (String, bool) {
@@ -475,6 +622,32 @@ fn push_escaped(out: &mut String, c: char) {
         }
     } else {
         out.push(c);
+    }
+}
+
+/// Builders for tests of every stage.
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+
+    /// A 1-byte file created at startup by root, outside any volume, that would fail.
+    pub fn write(path: &str) -> Write {
+        Write {
+            path: path.into(),
+            non_utf8: false,
+            change: Change::Created,
+            file_type: FileType::File,
+            bytes: Some(1),
+            mode: Some("0644".into()),
+            uid: Some(0),
+            gid: Some(0),
+            phase: Phase::Startup,
+            probe: None,
+            volume: false,
+            would_fail: Some(true),
+            fatal: None,
+            kind: None,
+        }
     }
 }
 

@@ -12,6 +12,9 @@ use tokio::net::TcpStream;
 
 use crate::model::ProbeResult;
 
+/// Between two attempts of a probe that has not answered as expected yet.
+pub const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
     Http(String),
@@ -60,6 +63,37 @@ impl Probe {
             latency_ms,
             ok,
             error,
+        }
+    }
+
+    /// Probes until it answers as expected or `budget` runs out, as ECS and Kubernetes health
+    /// checks retry: a readiness endpoint that answers 503 for a moment after the port opens is
+    /// not a failure. `latency_ms` runs from the first attempt to the good answer; a failure
+    /// keeps the last answer that came from the app itself.
+    pub async fn until_ok(&self, addr: SocketAddr, expect: u16, budget: Duration) -> ProbeResult {
+        let started = Instant::now();
+        let mut last: Option<ProbeResult> = None;
+        loop {
+            let left = budget.saturating_sub(started.elapsed());
+            let result = self
+                .check(addr, expect, left.max(Duration::from_millis(1)))
+                .await;
+            let from_app = result.status.is_some();
+            if result.ok {
+                return ProbeResult {
+                    latency_ms: started.elapsed().as_millis() as u64,
+                    ..result
+                };
+            }
+            if from_app || !last.as_ref().is_some_and(|l| l.status.is_some()) {
+                last = Some(result);
+            }
+            if started.elapsed() + RETRY_PAUSE >= budget {
+                let mut last = last.expect("one attempt was made");
+                last.latency_ms = started.elapsed().as_millis() as u64;
+                return last;
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
         }
     }
 

@@ -1,10 +1,13 @@
 //! Analyze: judge a trace for a platform profile (which writes would fail), plan the mounts that
 //! fix what a mount can fix, and name the root causes.
 
+mod kinds;
 mod mounts;
 pub mod remedies;
 
-use crate::model::{is_within, tmpfs_parts, Plan, Report, Trace, Verdict};
+use std::collections::HashSet;
+
+use crate::model::{is_within, tmpfs_parts, Change, Plan, Report, Trace, Verdict};
 use crate::profile::Profile;
 
 pub use remedies::Catalogue;
@@ -25,7 +28,21 @@ pub fn analyze(
         w.would_fail = Some(!covered);
         // A proof read back from a report (suggest --from) proved another judgement.
         w.fatal = None;
+        w.kind = kinds::classify(w);
     }
+    // A file modified without being created first was the image's (or a volume's seed).
+    let made: HashSet<&str> = trace
+        .writes
+        .iter()
+        .filter(|w| matches!(w.change, Change::Created | Change::Transient))
+        .map(|w| w.path.as_str())
+        .collect();
+    let modified = trace
+        .writes
+        .iter()
+        .filter(|w| w.change == Change::Modified && !w.volume && !made.contains(w.path.as_str()))
+        .map(|w| w.path.as_str())
+        .collect();
     let failing: Vec<&crate::model::Write> = trace
         .writes
         .iter()
@@ -39,6 +56,8 @@ pub fn analyze(
             .collect(),
         profile,
         run: &trace.run,
+        volumes: &trace.image.volumes,
+        modified,
     };
     let (mounts, unfixable) = planner.plan(&failing);
     let remedies = catalogue.matches(&trace, &failing);

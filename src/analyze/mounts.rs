@@ -1,10 +1,11 @@
 //! Mount planning: the fewest mount points that make every failing write succeed, placed where
 //! they hide none of the image's files, sized from what was written and owned by the app's user.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{
-    is_within, FileType, ImageDir, Mount, MountKind, MountOwner, RunInfo, Unfixable, Write,
+    ancestors, is_within, FileType, ImageDir, Mount, MountKind, MountOwner, RunInfo, Unfixable,
+    Write, WriteKind,
 };
 use crate::profile::{Profile, TmpfsOwner};
 
@@ -13,22 +14,15 @@ const FLOOR_MIB: u64 = 16;
 /// Observed bytes are doubled, then rounded up to a power of two.
 const HEADROOM: u64 = 2;
 
-/// Paths that hold data meant to outlive the container: memory would lose it at every start.
-const PERSISTENT: &[&str] = &[
-    "**/*.db",
-    "**/*.sqlite",
-    "**/*.sqlite3",
-    "**/*.mdb",
-    "/var/lib/postgresql/**",
-    "/var/lib/mysql/**",
-    "**/uploads/**",
-];
-
 pub struct Planner<'a> {
     pub dirs: HashMap<&'a str, &'a ImageDir>,
     pub profile: &'a Profile,
     /// The container's user.
     pub run: &'a RunInfo,
+    /// The image's declared VOLUMEs.
+    pub volumes: &'a [String],
+    /// Files the image ships that the app modified: no mount may hide them.
+    pub modified: HashSet<&'a str>,
 }
 
 impl Planner<'_> {
@@ -70,7 +64,7 @@ impl Planner<'_> {
             .iter()
             .filter(|d| !chosen.iter().any(|o| o != *d && is_within(d, o)))
             .collect();
-        let mounts = outermost
+        let mounts: Vec<Mount> = outermost
             .into_iter()
             .map(|dir| {
                 let covers: Vec<&Write> = failing
@@ -81,48 +75,67 @@ impl Planner<'_> {
                 self.mount(dir, &covers)
             })
             .collect();
+        // Only a read-only run can show that the app does without the files such a mount
+        // hides: until one has, what it covers has no fix.
+        for m in mounts.iter().filter(|m| m.hides_files) {
+            for path in &m.covers {
+                unfixable.push(Unfixable {
+                    path: path.clone(),
+                    reason: format!(
+                        "{path} is written inside {}, where a mount would hide the image's {}; \
+                         only the read-only proof can show that the app does without them \
+                         (run without --no-verify), else make the app write elsewhere",
+                        m.path,
+                        m.hides.join(", ")
+                    ),
+                });
+            }
+        }
         (mounts, unfixable)
     }
 
-    /// The highest directory above `w` that hides nothing of the image: the fewest mounts cover
-    /// the most writes, and none makes the app lose a file it reads.
+    /// Where a mount for `w` goes: a declared VOLUME's own path for a write inside it; else the
+    /// highest directory above it that hides nothing of the image, so the fewest mounts cover
+    /// the most writes; else the directory it is written in, as a proposal that hides the
+    /// image's entries there and that only a read-only run can accept. Never over a file of
+    /// the image that the app modified: a mount would hide what the image ships.
     fn mount_point(&self, w: &Write) -> Result<String, String> {
-        let mut chain: Vec<&str> = vec![];
-        if w.file_type == FileType::Dir {
-            chain.push(&w.path);
+        if let Some(volume) = self.volumes.iter().find(|v| is_within(&w.path, v)) {
+            return Ok(volume.trim_end_matches('/').to_string());
         }
-        let mut path = w.path.as_str();
-        while let Some((parent, _)) = path.rsplit_once('/') {
-            if parent.is_empty() {
-                break;
-            }
-            chain.push(parent);
-            path = parent;
-        }
+        let chain = ancestors(&w.path, w.file_type == FileType::Dir);
         let Some(deepest) = chain.first() else {
             return Err(format!(
                 "{} is written directly in /, where no mount can go; move it into a directory of its own",
                 w.path
             ));
         };
-        let hides = |d: &str| self.dirs.get(d).filter(|i| i.hidden > 0);
-        if let Some(info) = hides(deepest) {
+        if self.modified.contains(w.path.as_str()) {
             return Err(format!(
-                "{} is written inside {deepest}, which holds {} of the image ({}{}); a mount there \
-                 would hide them. Make the app write elsewhere (an env var or config option \
-                 pointing at a mounted path such as /tmp), or create the file at build time",
-                w.path,
-                plural(info.hidden, "entry", "entries"),
-                info.hidden_sample.join(", "),
-                if info.hidden as usize > info.hidden_sample.len() { ", …" } else { "" },
+                "{} is a file of the image that the app modifies: a mount would hide what the \
+                 image ships there; make the app write a copy elsewhere (an env var or config \
+                 option pointing at a mounted path such as /tmp)",
+                w.path
             ));
         }
-        let highest = chain
+        let modified_below = |d: &str| self.modified.iter().find(|f| is_within(f, d)).copied();
+        if let Some(file) = modified_below(deepest) {
+            return Err(format!(
+                "{} is written inside {deepest}, next to {file}, a file of the image that the app \
+                 modifies: a mount would hide it; make the app write elsewhere (an env var or \
+                 config option pointing at a mounted path such as /tmp)",
+                w.path
+            ));
+        }
+        let clean = |d: &str| {
+            !self.dirs.get(d).is_some_and(|i| i.hidden > 0) && modified_below(d).is_none()
+        };
+        Ok(chain
             .iter()
-            .take_while(|d| hides(d).is_none())
+            .take_while(|d| clean(d))
             .last()
-            .expect("deepest is clean");
-        Ok(highest.to_string())
+            .unwrap_or(deepest)
+            .to_string())
     }
 
     fn mount(&self, dir: &str, covers: &[&Write]) -> Mount {
@@ -169,33 +182,23 @@ impl Planner<'_> {
                 None
             }
         };
-        // Docker does not carry an image directory's owner over to a tmpfs mounted on it:
-        // without the platform's owner mechanism the app's own user could not write there.
-        if let Some(o) = owner {
-            options.extend(self.profile.tmpfs.owner.options(o));
-            if self.profile.tmpfs.owner == TmpfsOwner::None {
-                warnings.push(format!(
-                    "{} cannot set a mount's owner: make {dir} writable for uid {} another way",
-                    self.profile.title, o.uid
-                ));
-            }
-        }
         let info = self.dirs.get(dir);
         let exists_in_image = info.is_some_and(|i| i.exists);
-        if exists_in_image {
-            warnings.push(format!(
-                "replaces the image's directory {dir}, which holds nothing the app did not write"
-            ));
-        }
-        let persistent: Vec<&str> = covers
+        let declared_volume = self.volumes.iter().any(|v| v.trim_end_matches('/') == dir);
+        let state: Vec<&str> = covers
             .iter()
-            .filter(|w| PERSISTENT.iter().any(|g| super::remedies::glob(g, &w.path)))
+            .filter(|w| w.kind == Some(WriteKind::State))
             .map(|w| w.path.as_str())
             .collect();
-        let kind = if !persistent.is_empty() {
+        let kind = if !state.is_empty() || declared_volume {
             warnings.push(format!(
-                "{} looks like data meant to last: a tmpfs empties at every start, use a volume",
-                persistent.join(", ")
+                "holds data meant to last ({}): a tmpfs, or a volume that goes with the \
+                 container, loses it at every restart; keep {dir} on a persistent volume",
+                if state.is_empty() {
+                    format!("{dir} is a VOLUME of the image")
+                } else {
+                    some(&state)
+                }
             ));
             MountKind::Volume
         } else if !self.profile.tmpfs.available {
@@ -207,6 +210,43 @@ impl Planner<'_> {
         } else {
             MountKind::Tmpfs
         };
+        // Docker does not carry an image directory's owner over to a tmpfs mounted on it:
+        // without the platform's owner mechanism the app's own user could not write there.
+        if let Some(o) = owner {
+            options.extend(self.profile.tmpfs.owner.options(o));
+            if kind == MountKind::Volume && !exists_in_image {
+                warnings.push(format!(
+                    "a new volume belongs to root: create {dir} in the image owned by uid {} \
+                     (RUN mkdir -p {dir} && chown {}:{} {dir}), so that the volume takes that owner",
+                    o.uid, o.uid, o.gid
+                ));
+            } else if self.profile.tmpfs.owner == TmpfsOwner::None {
+                warnings.push(format!(
+                    "{} cannot set a mount's owner: make {dir} writable for uid {} another way",
+                    self.profile.title, o.uid
+                ));
+            }
+        }
+        let hidden = info.filter(|i| i.hidden > 0 && !declared_volume);
+        let hides = hidden.map_or_else(Vec::new, |i| i.hidden_sample.clone());
+        let hides_files = hidden.is_some_and(|i| i.hidden_files != Some(0));
+        match hidden {
+            Some(i) => warnings.push(format!(
+                "replaces the image's directory {dir} and hides {} of it ({}{}): {}",
+                plural(i.hidden, "entry", "entries"),
+                i.hidden_sample.join(", "),
+                if i.hidden as usize > i.hidden_sample.len() { ", …" } else { "" },
+                if hides_files {
+                    "kept only if a read-only run shows the app does without them"
+                } else {
+                    "empty directories, kept only if a read-only run shows the app does without them"
+                }
+            )),
+            None if exists_in_image && !declared_volume => warnings.push(format!(
+                "replaces the image's directory {dir}, which holds nothing the app did not write"
+            )),
+            None => {}
+        }
         Mount {
             path: dir.to_string(),
             kind,
@@ -215,6 +255,9 @@ impl Planner<'_> {
             owner,
             covers: bytes.keys().map(|p| p.to_string()).collect(),
             exists_in_image,
+            hides,
+            hides_files,
+            state: kind == MountKind::Volume && (!state.is_empty() || declared_volume),
             warnings,
         }
     }
@@ -254,26 +297,25 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// Up to three paths, then how many more.
+fn some(paths: &[&str]) -> String {
+    let mut text = paths.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+    if paths.len() > 3 {
+        text.push_str(&format!(" and {} more", paths.len() - 3));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Change, Phase};
 
     fn write(path: &str, bytes: u64, uid: u32) -> Write {
         Write {
-            path: path.into(),
-            non_utf8: false,
-            change: Change::Created,
-            file_type: FileType::File,
             bytes: Some(bytes),
-            mode: Some("0644".into()),
             uid: Some(uid),
             gid: Some(uid),
-            phase: Phase::Startup,
-            probe: None,
-            volume: false,
-            would_fail: Some(true),
-            fatal: None,
+            ..crate::model::testing::write(path)
         }
     }
 
@@ -283,6 +325,8 @@ mod tests {
             exists: true,
             hidden: hidden.len() as u64,
             hidden_sample: hidden.iter().map(|h| h.to_string()).collect(),
+            // Test names with a dot are files, others directories.
+            hidden_files: Some(hidden.iter().filter(|h| h.contains('.')).count() as u64),
             uid: Some(uid),
             gid: Some(uid),
         }
@@ -307,6 +351,8 @@ mod tests {
             dirs: dirs.iter().map(|d| (d.path.as_str(), d)).collect(),
             profile: &profile,
             run: &run,
+            volumes: &[],
+            modified: HashSet::new(),
         };
         planner.plan(&writes.iter().collect::<Vec<_>>())
     }
@@ -344,20 +390,91 @@ mod tests {
     }
 
     #[test]
-    fn a_file_rewritten_next_to_files_the_app_needs_cannot_be_mounted() {
+    fn a_mount_that_would_hide_files_is_only_a_proposal_until_a_run_proves_it() {
         let writes = [write("/etc/app/state.conf", 10, 0)];
         let dirs = [
             dir("/etc", &["/etc/app", "/etc/app/base.conf"], 0),
             dir("/etc/app", &["/etc/app/base.conf"], 0),
         ];
         let (mounts, unfixable) = plan(&writes, &dirs, "");
-        assert!(mounts.is_empty());
+        assert_eq!(mounts.len(), 1);
+        assert_eq!(mounts[0].path, "/etc/app");
+        assert!(mounts[0].hides_files);
+        assert_eq!(mounts[0].hides, ["/etc/app/base.conf"]);
         assert_eq!(unfixable.len(), 1);
         let reason = &unfixable[0].reason;
         assert!(
-            reason.contains("/etc/app/base.conf") && reason.contains("would hide"),
+            reason.contains("/etc/app/base.conf") && reason.contains("only the read-only proof"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn a_directory_of_empty_directories_is_a_mount_that_hides_no_file() {
+        // Debian's /run holds /run/lock and /run/mount, empty: nginx's pid file goes there.
+        let writes = [write("/run/nginx.pid", 4, 0)];
+        let dirs = [dir("/run", &["/run/lock", "/run/mount"], 0)];
+        let (mounts, unfixable) = plan(&writes, &dirs, "");
+        assert!(unfixable.is_empty(), "{unfixable:?}");
+        assert_eq!(mounts[0].path, "/run");
+        assert!(!mounts[0].hides_files);
+        assert_eq!(mounts[0].hides, ["/run/lock", "/run/mount"]);
+        assert!(mounts[0].warnings[0].contains("empty directories"));
+    }
+
+    #[test]
+    fn a_file_of_the_image_that_the_app_modifies_is_never_hidden() {
+        let writes = [
+            write("/etc/app/app.conf", 10, 0),
+            write("/etc/app/new.conf", 10, 0),
+        ];
+        let dirs = [dir("/etc/app", &["/etc/app/app.conf"], 0)];
+        let profile = crate::profile::load("docker").unwrap();
+        let run = RunInfo::default();
+        let planner = Planner {
+            dirs: dirs.iter().map(|d| (d.path.as_str(), d)).collect(),
+            profile: &profile,
+            run: &run,
+            volumes: &[],
+            modified: HashSet::from(["/etc/app/app.conf"]),
+        };
+        let (mounts, unfixable) = planner.plan(&writes.iter().collect::<Vec<_>>());
+        assert!(mounts.is_empty(), "{mounts:?}");
+        assert!(unfixable[0]
+            .reason
+            .contains("a file of the image that the app modifies"));
+        assert!(unfixable[1].reason.contains("next to /etc/app/app.conf"));
+    }
+
+    #[test]
+    fn a_write_inside_a_declared_volume_gets_a_volume_at_its_path_and_nothing_inside() {
+        let mut commitlog = write("/var/lib/db/commitlog/seg-1", 10, 0);
+        commitlog.volume = true;
+        let mut data = write("/var/lib/db/data/t1/x", 10, 0);
+        data.volume = true;
+        let dirs = [
+            dir("/var/lib/db/commitlog", &[], 0),
+            dir("/var/lib/db/data", &[], 0),
+        ];
+        let profile = crate::profile::load("ecs-fargate").unwrap();
+        let run = RunInfo::default();
+        let volumes = ["/var/lib/db".to_string()];
+        let planner = Planner {
+            dirs: dirs.iter().map(|d| (d.path.as_str(), d)).collect(),
+            profile: &profile,
+            run: &run,
+            volumes: &volumes,
+            modified: HashSet::new(),
+        };
+        let (mounts, unfixable) = planner.plan(&[&commitlog, &data]);
+        assert!(unfixable.is_empty());
+        assert_eq!(mounts.len(), 1);
+        assert_eq!(mounts[0].path, "/var/lib/db");
+        assert_eq!((mounts[0].kind, mounts[0].state), (MountKind::Volume, true));
+        assert!(mounts[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("persistent volume")));
     }
 
     #[test]
@@ -407,14 +524,17 @@ mod tests {
 
     #[test]
     fn sizes_follow_observed_bytes_and_state_gets_a_volume() {
-        let writes = [write("/data/app.db", 30 << 20, 0)];
+        let mut db = write("/data/app.db", 30 << 20, 0);
+        db.kind = Some(WriteKind::State);
+        let writes = [db];
         let (mounts, _) = plan(&writes, &[], "");
         assert_eq!(mounts[0].size_mib, 64);
         assert_eq!(mounts[0].kind, MountKind::Volume);
         assert!(mounts[0]
             .warnings
             .iter()
-            .any(|w| w.contains("use a volume")));
+            .any(|w| w.contains("persistent volume")));
+        assert!(mounts[0].state);
     }
 
     #[test]

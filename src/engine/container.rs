@@ -100,7 +100,20 @@ pub struct Container {
     addr: Option<SocketAddr>,
     /// When the start request went out: startup is timed from here.
     started: Option<Instant>,
+    /// Log lines that doom the run (a read-only error, for a proof run that must stay clean).
+    alarm: Option<fn(&str) -> bool>,
+    /// When the first such line arrived.
+    alarmed: watch::Receiver<Option<Instant>>,
+    alarm_sender: Option<watch::Sender<Option<Instant>>>,
 }
+
+/// How long a doomed run goes on after its first alarming log line, to collect the lines that
+/// follow it (a stack trace, the next failed write).
+pub const ALARM_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a probe may keep answering a client error (404, 403, ...) before the wait ends: the
+/// app is up and answers, just not on that path, and waiting out the budget changes nothing.
+const CLIENT_ERROR_PATIENCE: Duration = Duration::from_secs(5);
 
 /// How a wait for readiness ended.
 #[derive(Debug)]
@@ -113,10 +126,23 @@ pub enum Readiness {
     },
     /// Nothing ever listened on the port.
     NeverOpened,
-    /// The port answered, but the probe never got the expected answer.
+    /// The port answered, but the probe never got the expected answer, or kept answering a
+    /// client error.
     ProbeFailing {
         last: ProbeResult,
     },
+    /// A log line doomed the run before it was ready (see [`Container::alarm_on`]).
+    Doomed,
+}
+
+/// A 4xx that waiting does not cure: not 408 (timeout) or 429 (too many requests).
+fn is_client_error(status: u16) -> bool {
+    (400..500).contains(&status) && status != 408 && status != 429
+}
+
+struct Alarm {
+    matches: fn(&str) -> bool,
+    sender: watch::Sender<Option<Instant>>,
 }
 
 impl Container {
@@ -128,6 +154,7 @@ impl Container {
     ) -> Result<Self> {
         let id = engine.create_container(run, role, spec.body()).await?;
         let (tx, rx) = watch::channel(None);
+        let (alarm_tx, alarm_rx) = watch::channel(None);
         Ok(Container {
             engine: engine.clone(),
             id,
@@ -138,7 +165,30 @@ impl Container {
             port: spec.port,
             addr: None,
             started: None,
+            alarm: None,
+            alarmed: alarm_rx,
+            alarm_sender: Some(alarm_tx),
         })
+    }
+
+    /// Before `start`: a log line for which `alarm` holds dooms the run, and [`Self::doomed`]
+    /// ends [`ALARM_GRACE`] after the first one.
+    pub fn alarm_on(&mut self, alarm: fn(&str) -> bool) {
+        self.alarm = Some(alarm);
+    }
+
+    /// Completes [`ALARM_GRACE`] after the first alarming log line; never without one.
+    pub async fn doomed(&self) {
+        let mut alarmed = self.alarmed.clone();
+        let at = alarmed
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|at| *at);
+        match at {
+            Some(at) => tokio::time::sleep_until((at + ALARM_GRACE).into()).await,
+            None => std::future::pending().await,
+        }
     }
 
     pub async fn inspect(&self) -> Result<bollard::models::ContainerInspectResponse> {
@@ -172,10 +222,15 @@ impl Container {
             };
             let _ = sender.send(Some(code));
         });
+        let alarm = self
+            .alarm
+            .zip(self.alarm_sender.take())
+            .map(|(matches, sender)| Alarm { matches, sender });
         self.log_task = Some(tokio::spawn(collect_logs(
             docker,
             self.id.clone(),
             self.logs.clone(),
+            alarm,
         )));
         if let Some(port) = self.port {
             self.addr = self.published(port).await?;
@@ -198,9 +253,17 @@ impl Container {
         *self.exited.borrow()
     }
 
-    /// Probes until the first probe answers as expected, the container exits, or `timeout`,
-    /// all counted from the start request.
+    /// Probes until the first probe answers as expected, the container exits, the probe keeps
+    /// answering a client error, a log line dooms the run, or `timeout`, all counted from the
+    /// start request.
     pub async fn wait_ready(&self, probe: &Probe, expect: u16, timeout: Duration) -> Readiness {
+        tokio::select! {
+            readiness = self.poll_ready(probe, expect, timeout) => readiness,
+            () = self.doomed() => Readiness::Doomed,
+        }
+    }
+
+    async fn poll_ready(&self, probe: &Probe, expect: u16, timeout: Duration) -> Readiness {
         let started = self.started.unwrap_or_else(Instant::now);
         let Some(addr) = self.addr else {
             // Without a port there is nothing to probe: ready means still running.
@@ -215,6 +278,8 @@ impl Container {
             };
         };
         let mut last: Option<ProbeResult> = None;
+        // Since when the probe has answered the same client error.
+        let mut refusing: Option<(u16, Instant)> = None;
         loop {
             if let Some(code) = self.exit_code() {
                 return Readiness::Exited { code };
@@ -234,11 +299,21 @@ impl Container {
                     elapsed: started.elapsed(),
                 };
             }
+            refusing = match (result.status, refusing) {
+                (Some(s), Some((r, since))) if s == r => Some((r, since)),
+                (Some(s), _) if is_client_error(s) => Some((s, Instant::now())),
+                _ => None,
+            };
             // Keep the last answer that came from the app itself, for the error message.
             if result.status.is_some() || !last.as_ref().is_some_and(|l| l.status.is_some()) {
                 last = Some(result);
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if let (Some((_, since)), Some(last)) = (refusing, &last) {
+                if since.elapsed() >= CLIENT_ERROR_PATIENCE {
+                    return Readiness::ProbeFailing { last: last.clone() };
+                }
+            }
+            tokio::time::sleep(crate::probe::RETRY_PAUSE).await;
         }
     }
 
@@ -316,7 +391,12 @@ pub fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-async fn collect_logs(docker: bollard::Docker, id: String, sink: Arc<Mutex<Vec<LogLine>>>) {
+async fn collect_logs(
+    docker: bollard::Docker,
+    id: String,
+    sink: Arc<Mutex<Vec<LogLine>>>,
+    alarm: Option<Alarm>,
+) {
     let options = LogsOptionsBuilder::default()
         .follow(true)
         .stdout(true)
@@ -338,6 +418,11 @@ async fn collect_logs(docker: bollard::Docker, id: String, sink: Arc<Mutex<Vec<L
                 Some((t, rest)) if t.len() >= 20 && t.as_bytes()[4] == b'-' => (Some(t), rest),
                 _ => (None, raw),
             };
+            if let Some(alarm) = alarm.as_ref().filter(|a| a.sender.borrow().is_none()) {
+                if (alarm.matches)(line) {
+                    let _ = alarm.sender.send(Some(Instant::now()));
+                }
+            }
             sink.push(LogLine {
                 stream: stream_name.to_string(),
                 line: crate::model::escape_text(line),

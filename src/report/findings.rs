@@ -9,7 +9,8 @@
 use std::borrow::Cow;
 
 use crate::model::{
-    escape_text, is_within, Gate, Mount, Remedy, Report, Verdict, Verification, Write,
+    escape_text, is_within, resolve, Gate, Mount, MountKind, Remedy, Report, Verdict, Verification,
+    Write,
 };
 use crate::profile::Profile;
 
@@ -159,12 +160,14 @@ pub(crate) fn untraced_erofs(report: &Report) -> Vec<&str> {
         .flat_map(|r| &r.erofs_lines)
         .filter_map(|l| l.path.as_deref());
     for path in named {
+        // The app may name it through a link of the image; the trace saw the real path.
+        let real = resolve(&report.trace.symlinks, path);
         let traced = report
             .trace
             .writes
             .iter()
-            .any(|w| is_within(&w.path, path) || is_within(path, &w.path));
-        let planned = report.plan.mounts.iter().any(|m| is_within(path, &m.path));
+            .any(|w| is_within(&w.path, &real) || is_within(&real, &w.path));
+        let planned = report.plan.mounts.iter().any(|m| is_within(&real, &m.path));
         if !traced && !planned && !out.contains(&path) {
             out.push(path);
         }
@@ -288,11 +291,17 @@ impl<'a> Finding<'a> {
 pub(crate) fn describe_mount(m: &Mount) -> String {
     let kind = m.kind.as_str();
     let mut details = vec![];
-    if m.size_mib > 0 {
-        details.push(format!("{} MiB", m.size_mib));
+    // A volume takes neither a size nor tmpfs options.
+    if m.kind == MountKind::Tmpfs {
+        if m.size_mib > 0 {
+            details.push(format!("{} MiB", m.size_mib));
+        }
+        if !m.options.is_empty() {
+            details.push(clean(&m.options.join(",")).into_owned());
+        }
     }
-    if !m.options.is_empty() {
-        details.push(clean(&m.options.join(",")).into_owned());
+    if m.state {
+        details.push("persistent: holds state".to_string());
     }
     let mut out = format!("{kind} {}", clean(&m.path));
     if !details.is_empty() {
@@ -433,7 +442,7 @@ pub(crate) fn summary(report: &Report, profile: &Profile, findings: &[Finding]) 
 
 /// A name for a mount, derived from its path (`/var/run` → `var-run`), unique within the plan
 /// and valid as a Kubernetes volume, compose volume and ECS volume name.
-pub(crate) fn mount_names(mounts: &[Mount]) -> Vec<String> {
+pub(crate) fn mount_names(mounts: &[&Mount]) -> Vec<String> {
     let mut names: Vec<String> = vec![];
     for m in mounts {
         let base = dns_label(&m.path, "root");
@@ -503,7 +512,7 @@ mod tests {
     fn names_derive_from_paths() {
         let (report, _) = testdata::needs_mounts();
         assert_eq!(
-            mount_names(&report.plan.mounts),
+            mount_names(&report.plan.mounts.iter().collect::<Vec<_>>()),
             ["data", "tmp", "var-cache-app", "var-lib-app", "var-run"]
         );
         assert_eq!(container_name(&report), "phases");

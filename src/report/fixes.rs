@@ -67,8 +67,8 @@ impl<'a> Ctx<'a> {
         let plan = &report.plan;
         let proven = report.verification.as_ref().filter(|v| v.passed);
         let shown = report.fix_mounts();
-        let names = findings::mount_names(shown);
-        let mounts: Vec<_> = names.into_iter().zip(shown).collect();
+        let names = findings::mount_names(&shown);
+        let mounts: Vec<_> = names.into_iter().zip(shown.iter().copied()).collect();
         let mut notes = vec![];
         if let Some(v) = proven {
             let with = if shown.is_empty() {

@@ -240,11 +240,23 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
         );
     }
     for (i, m) in plan.mounts.iter().enumerate() {
-        let needed = match &r.verification {
-            Some(v) if v.passed && v.minimal_mounts.contains(m) => " (needed)",
-            Some(v) if v.passed => " (not needed: the app ran without it)",
-            _ => "",
+        let proven = r
+            .verification
+            .as_ref()
+            .filter(|v| v.passed)
+            .map(|v| v.minimal_mounts.iter().find(|p| p.path == m.path));
+        let harmful = r
+            .verification
+            .as_ref()
+            .and_then(|v| v.harmful_mounts.iter().find(|h| h.path == m.path));
+        let needed = match (proven, harmful) {
+            (_, Some(_)) => " (harmful: the app fails with it)",
+            (Some(Some(_)), _) => " (needed)",
+            (Some(None), _) => " (not needed: the app ran without it)",
+            (None, _) => "",
         };
+        // A proven mount carries what the proof learnt of it.
+        let m = proven.flatten().unwrap_or(m);
         let _ = writeln!(
             out,
             "\n{}{needed} covers:",
@@ -290,6 +302,37 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
             .collect();
         if v.passed && !minimal.is_empty() {
             let _ = writeln!(out, "Needed: {}", minimal.join("; "));
+        }
+        if let Some(functional) = &v.functional_mounts {
+            let only_clean: Vec<&str> = v
+                .minimal_mounts
+                .iter()
+                .filter(|m| !functional.iter().any(|f| f.path == m.path))
+                .map(|m| m.path.as_str())
+                .collect();
+            let _ = writeln!(
+                out,
+                "It also starts, answers and stops with {}; {} only keep the logs free of \
+                 read-only errors (--gate functional leaves them out)",
+                match functional.len() {
+                    0 => "no mount".to_string(),
+                    _ => functional
+                        .iter()
+                        .map(|m| m.path.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                },
+                only_clean.join(", ")
+            );
+        }
+        for h in &v.harmful_mounts {
+            let _ = writeln!(
+                out,
+                "{} {}: a run that passed without it failed with it ({})",
+                s.red("Harmful, left out:"),
+                clean(&h.path),
+                clean(&h.failure)
+            );
         }
         let untraced = findings::untraced_erofs(r);
         if !untraced.is_empty() {

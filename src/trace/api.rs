@@ -209,8 +209,8 @@ impl ApiRecorder {
             .map(|(_, m)| m.clone());
         let hidden = entries
             .iter()
-            .map(|(p, _)| p)
-            .filter(|p| p.as_slice() != dir.as_bytes() && !created(p))
+            .filter(|(p, _)| p.as_slice() != dir.as_bytes() && !created(p))
+            .map(|(p, m)| (p, m.file_type == Some(FileType::Dir)))
             .collect::<Vec<_>>();
         ImageDir::listing(dir, own, &hidden)
     }

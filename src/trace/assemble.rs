@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::model::{escape_path, is_within, Change, FileType, ImageDir, Phase, Write};
+use crate::model::{ancestors, escape_path, is_within, Change, FileType, ImageDir, Phase, Write};
 
 /// A container path, as raw bytes: names need not be UTF-8.
 pub type CPath = Vec<u8>;
@@ -160,6 +160,7 @@ fn to_write(path: &[u8], meta: &Meta, change: Change, seg: &Segment, volume: boo
         volume,
         would_fail: None,
         fatal: None,
+        kind: None,
     }
 }
 
@@ -170,19 +171,28 @@ impl ImageDir {
             exists: false,
             hidden: 0,
             hidden_sample: vec![],
+            hidden_files: Some(0),
             uid: None,
             gid: None,
         }
     }
 
-    /// `own` is the directory's metadata, `hidden` what a mount at it would hide.
-    pub fn listing(dir: &str, own: Option<Meta>, hidden: &[&CPath]) -> ImageDir {
+    /// `own` is the directory's metadata, `hidden` what a mount at it would hide, with whether
+    /// each is a directory. Files come first in the sample: they are what an app may miss.
+    pub fn listing(dir: &str, own: Option<Meta>, hidden: &[(&CPath, bool)]) -> ImageDir {
         let own = own.unwrap_or_default();
+        let files = hidden.iter().filter(|(_, is_dir)| !is_dir);
+        let dirs = hidden.iter().filter(|(_, is_dir)| *is_dir);
         ImageDir {
             path: dir.to_string(),
             exists: true,
             hidden: hidden.len() as u64,
-            hidden_sample: hidden.iter().take(5).map(|p| escape_path(p).0).collect(),
+            hidden_files: Some(files.clone().count() as u64),
+            hidden_sample: files
+                .chain(dirs)
+                .take(5)
+                .map(|(p, _)| escape_path(p).0)
+                .collect(),
             uid: own.uid,
             gid: own.gid,
         }
@@ -192,21 +202,11 @@ impl ImageDir {
 /// Every directory above a write (and a written directory itself), but never `/`: the places a
 /// mount could go.
 pub fn mount_candidates(writes: &[Write]) -> BTreeSet<String> {
-    let mut dirs = BTreeSet::new();
-    for w in writes {
-        if w.file_type == FileType::Dir {
-            dirs.insert(w.path.clone());
-        }
-        let mut path = w.path.as_str();
-        while let Some((parent, _)) = path.rsplit_once('/') {
-            if parent.is_empty() {
-                break;
-            }
-            dirs.insert(parent.to_string());
-            path = parent;
-        }
-    }
-    dirs
+    writes
+        .iter()
+        .flat_map(|w| ancestors(&w.path, w.file_type == FileType::Dir))
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]

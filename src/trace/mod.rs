@@ -204,7 +204,7 @@ pub async fn trace(
     if let Some(addr) = container.addr() {
         for probe in &opts.probes {
             let result = probe
-                .check(addr, opts.expect_status, opts.probe_timeout)
+                .until_ok(addr, opts.expect_status, opts.probe_timeout)
                 .await;
             probes.push(result);
             recorder
@@ -232,25 +232,32 @@ pub async fn trace(
         duration_ms: stop_took.as_millis() as u64,
     });
 
-    let (tracing, writes, image_dirs) = recorder.finish(&noise).await;
+    let recorded = recorder.finish(&noise).await;
     Ok(Trace {
         schema_version: SCHEMA_VERSION,
         image: subject.image,
         run: subject.run,
-        tracing,
+        tracing: recorded.tracing,
         phases,
         probes,
-        writes,
+        writes: recorded.writes,
         logs: container.logs(),
         startup_ms,
         exit,
         exited_before_stop,
-        image_dirs,
+        image_dirs: recorded.image_dirs,
+        symlinks: recorded.symlinks,
     })
 }
 
+/// What the app made or removed: not image content a mount would hide. A file of the image
+/// that it modified still is: a mount there would hide what the image ships.
 fn written_set(writes: &[crate::model::Write]) -> std::collections::HashSet<&[u8]> {
-    writes.iter().map(|w| w.path.as_bytes()).collect()
+    writes
+        .iter()
+        .filter(|w| w.change != crate::model::Change::Modified)
+        .map(|w| w.path.as_bytes())
+        .collect()
 }
 
 fn not_ready_error(
@@ -283,8 +290,17 @@ fn not_ready_error(
                 .map_or_else(|| "nothing".to_string(), |s| s.to_string()),
             opts.expect_status,
         ),
-        Readiness::Ready { .. } => unreachable!("only called when not ready"),
+        // The trace sets no alarm, so nothing dooms it.
+        Readiness::Ready { .. } | Readiness::Doomed => unreachable!("only called when not ready"),
     }
+}
+
+/// What a recorder saw, and what it read of the image to judge it.
+struct Recorded {
+    tracing: Tracing,
+    writes: Vec<crate::model::Write>,
+    image_dirs: Vec<ImageDir>,
+    symlinks: Vec<crate::model::Symlink>,
 }
 
 enum Recorder {
@@ -363,8 +379,8 @@ impl Recorder {
         }
     }
 
-    async fn finish(self, noise: &Noise) -> (Tracing, Vec<crate::model::Write>, Vec<ImageDir>) {
-        let (mode, blind_spots, writes, dirs) = match self {
+    async fn finish(self, noise: &Noise) -> Recorded {
+        let (mode, blind_spots, writes, dirs, symlinks) = match self {
             Recorder::Overlay { recorder, lower } => {
                 let writes =
                     assemble::assemble(&recorder.baseline, &recorder.segments, &lower, noise);
@@ -373,7 +389,14 @@ impl Recorder {
                     .iter()
                     .map(|d| lower.image_dir(d, &written))
                     .collect();
-                (TracingMode::Overlay, recorder.blind_spots(), writes, dirs)
+                let symlinks = lower.dir_symlinks();
+                (
+                    TracingMode::Overlay,
+                    recorder.blind_spots(),
+                    writes,
+                    dirs,
+                    symlinks,
+                )
             }
             Recorder::Api(mut recorder) => {
                 recorder.describe().await;
@@ -385,10 +408,15 @@ impl Recorder {
                     dirs.push(recorder.image_dir(&dir, &written).await);
                 }
                 let blind_spots = api::BLIND_SPOTS.iter().map(|s| s.to_string()).collect();
-                (TracingMode::Api, blind_spots, writes, dirs)
+                (TracingMode::Api, blind_spots, writes, dirs, vec![])
             }
         };
-        (Tracing { mode, blind_spots }, writes, dirs)
+        Recorded {
+            tracing: Tracing { mode, blind_spots },
+            writes,
+            image_dirs: dirs,
+            symlinks,
+        }
     }
 }
 

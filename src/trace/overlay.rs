@@ -2,7 +2,7 @@
 //! directories of its volumes with inotify from before the container starts, and walk them at
 //! each phase boundary. Sees what the engine's diff cannot: transient files and volume writes.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use notify::event::ModifyKind;
 use notify::{EventKind, RecursiveMode, Watcher};
 
 use super::assemble::{CPath, Image, Meta, Segment, Snapshot};
-use crate::model::{FileType, ImageDir, Phase};
+use crate::model::{resolve, FileType, ImageDir, Phase, Symlink};
 
 /// A host directory and the container path it shows up at.
 #[derive(Debug, Clone)]
@@ -279,7 +279,7 @@ impl LowerDirs {
         let Some(own) = own else {
             return ImageDir::absent(dir);
         };
-        let mut hidden: BTreeSet<CPath> = BTreeSet::new();
+        let mut hidden: BTreeMap<CPath, bool> = BTreeMap::new();
         for layer in &self.0 {
             let root = layer.join(rel);
             let entries = walkdir::WalkDir::new(&root)
@@ -297,17 +297,98 @@ impl LowerDirs {
                 path.push(b'/');
                 path.extend_from_slice(sub.as_os_str().as_bytes());
                 // A higher layer may have deleted what this one holds (a build's /tmp/wheels).
-                if !whiteout
-                    && !written.contains(path.as_slice())
-                    && !hidden.contains(&path)
-                    && self.find(&path).is_some()
-                {
-                    hidden.insert(path);
+                if whiteout || written.contains(path.as_slice()) || hidden.contains_key(&path) {
+                    continue;
+                }
+                if let Some(meta) = self.find(&path) {
+                    hidden.insert(path, meta.is_dir());
                 }
             }
         }
-        ImageDir::listing(dir, Some(meta_of(&own)), &hidden.iter().collect::<Vec<_>>())
+        let hidden: Vec<(&CPath, bool)> = hidden.iter().map(|(p, d)| (p, *d)).collect();
+        ImageDir::listing(dir, Some(meta_of(&own)), &hidden)
     }
+}
+
+/// How many entries of each layer are looked at for links: enough for a distribution's whole
+/// root, bounded for a huge image.
+const SYMLINK_WALK_LIMIT: usize = 200_000;
+
+impl LowerDirs {
+    /// The image's links to directories, each with its target resolved through the others.
+    /// The kernel follows them when an app names a path; the overlay records the real one.
+    pub fn dir_symlinks(&self) -> Vec<Symlink> {
+        let mut links: BTreeMap<String, String> = BTreeMap::new();
+        for layer in &self.0 {
+            let entries = walkdir::WalkDir::new(layer)
+                .min_depth(1)
+                .into_iter()
+                .filter_entry(|e| !is_pseudo_fs(layer, e.path()))
+                .filter_map(Result::ok)
+                .take(SYMLINK_WALK_LIMIT)
+                .filter(|e| e.path_is_symlink());
+            for entry in entries {
+                let Ok(rel) = entry.path().strip_prefix(layer) else {
+                    continue;
+                };
+                let Some(path) = rel.to_str().map(|r| format!("/{r}")) else {
+                    continue;
+                };
+                // A higher layer's view wins: the first layer to hold it, unless it is gone.
+                if links.contains_key(&path)
+                    || !self.find(path.as_bytes()).is_some_and(|m| m.is_symlink())
+                {
+                    continue;
+                }
+                let Some(target) = std::fs::read_link(entry.path())
+                    .ok()
+                    .and_then(|t| t.to_str().map(str::to_string))
+                else {
+                    continue;
+                };
+                let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
+                links.insert(path.clone(), normalize(parent, &target));
+            }
+        }
+        let all: Vec<Symlink> = links
+            .into_iter()
+            .map(|(path, target)| Symlink { path, target })
+            .collect();
+        all.iter()
+            .map(|l| Symlink {
+                path: l.path.clone(),
+                target: resolve(&all, &l.target),
+            })
+            .filter(|l| self.find(l.target.as_bytes()).is_some_and(|m| m.is_dir()))
+            .collect()
+    }
+}
+
+/// /proc, /sys and /dev hold nothing of the image's own.
+fn is_pseudo_fs(layer: &Path, path: &Path) -> bool {
+    path.strip_prefix(layer)
+        .is_ok_and(|rel| ["proc", "sys", "dev"].iter().any(|p| rel == Path::new(p)))
+}
+
+/// A link's target as an absolute path without `.` or `..`, `parent` being the directory that
+/// holds the link.
+fn normalize(parent: &str, target: &str) -> String {
+    let joined = if target.starts_with('/') {
+        target.to_string()
+    } else {
+        format!("{parent}/{target}")
+    };
+    let mut parts: Vec<&str> = vec![];
+    for part in joined.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 impl Image for LowerDirs {

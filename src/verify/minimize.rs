@@ -16,6 +16,12 @@ pub trait Oracle {
     /// The candidates over the paths that the read-only errors of `subset`'s run named (a
     /// subset already tested).
     fn named(&self, subset: &[usize]) -> Subset;
+
+    /// Whether the runs so far show that `subset` fails without running it: it lacks a
+    /// candidate that a failed run showed to be needed.
+    fn known_fail(&self, _subset: &[usize]) -> bool {
+        false
+    }
 }
 
 /// Every outcome the search has seen, so no subset runs twice.
@@ -35,7 +41,12 @@ impl Outcomes {
     ) -> Result<Vec<bool>> {
         let mut fresh: Vec<Subset> = vec![];
         for s in subsets {
-            if !self.0.contains_key(s) && !fresh.contains(s) {
+            if self.0.contains_key(s) || fresh.contains(s) {
+                continue;
+            }
+            if oracle.known_fail(s) {
+                self.0.insert(s.clone(), false);
+            } else {
                 fresh.push(s.clone());
             }
         }
@@ -47,10 +58,11 @@ impl Outcomes {
     }
 }
 
-/// The fewest of `n` candidates with which the image passes, or None when even all of them fail;
+/// The fewest of `n` candidates with which the image passes, or None when no set tried passes;
 /// the empty set is known to fail (in `seen`). The read-only errors of a failed run name the
 /// candidates to try: the guess grows by what each failure of it names. Only when they stop
-/// naming new ones does the full set run. Delta debugging then makes the passing set 1-minimal.
+/// naming new ones does the full set run, and when a mount breaks the app that fails too: then
+/// every set of all but one is tried. Delta debugging makes the passing set 1-minimal.
 pub async fn search(
     n: usize,
     oracle: &mut impl Oracle,
@@ -77,9 +89,18 @@ pub async fn search(
     }
     let everything: Subset = (0..n).collect();
     if seen.test(oracle, std::slice::from_ref(&everything)).await?[0] {
-        ddmin(everything, oracle, seen).await.map(Some)
-    } else {
-        Ok(None)
+        return ddmin(everything, oracle, seen).await.map(Some);
+    }
+    if n < 2 {
+        return Ok(None);
+    }
+    let all_but_one: Vec<Subset> = (0..n)
+        .map(|drop| everything.iter().copied().filter(|&i| i != drop).collect())
+        .collect();
+    let passed = seen.test(oracle, &all_but_one).await?;
+    match passed.iter().position(|&p| p) {
+        Some(i) => ddmin(all_but_one[i].clone(), oracle, seen).await.map(Some),
+        None => Ok(None),
     }
 }
 
@@ -233,10 +254,86 @@ mod tests {
         assert!(runs > 3, "{runs}");
     }
 
+    /// Like [`Needs`], but any subset holding `harmful` fails.
+    struct Breaks {
+        needs: Needs,
+        harmful: usize,
+    }
+
+    impl Oracle for Breaks {
+        async fn test(&mut self, subsets: &[Subset]) -> Result<Vec<bool>> {
+            let passed = self.needs.test(subsets).await?;
+            Ok(subsets
+                .iter()
+                .zip(passed)
+                .map(|(s, p)| p && !s.contains(&self.harmful))
+                .collect())
+        }
+
+        fn named(&self, subset: &[usize]) -> Subset {
+            self.needs.named(subset)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_mount_that_breaks_the_app_is_left_out_when_the_full_set_fails() {
+        let mut oracle = Breaks {
+            needs: Needs {
+                needed: vec![0, 3],
+                names: false,
+                runs: 0,
+            },
+            harmful: 1,
+        };
+        let mut seen = Outcomes::default();
+        seen.0.insert(vec![], false);
+        let found = search(4, &mut oracle, &mut seen).await.unwrap();
+        assert_eq!(found, Some(vec![0, 3]));
+        assert_eq!(seen.get(&[0, 1, 2, 3]), Some(false));
+        assert_eq!(seen.get(&[0, 2, 3]), Some(true));
+    }
+
+    /// Like [`Needs`], and, as the proof does, it takes an index that a failed run without it
+    /// named as needed: a subset without it fails.
+    struct Knows(Needs, Vec<Subset>);
+
+    impl Oracle for Knows {
+        async fn test(&mut self, subsets: &[Subset]) -> Result<Vec<bool>> {
+            self.1.extend(subsets.iter().cloned());
+            self.0.test(subsets).await
+        }
+
+        fn named(&self, subset: &[usize]) -> Subset {
+            self.0.named(subset)
+        }
+
+        fn known_fail(&self, subset: &[usize]) -> bool {
+            self.1
+                .iter()
+                .any(|tested| self.named(tested).iter().any(|n| !subset.contains(n)))
+        }
+    }
+
+    #[tokio::test]
+    async fn removals_known_to_fail_are_not_run() {
+        let needs = Needs {
+            needed: vec![0, 1, 2, 3],
+            names: true,
+            runs: 0,
+        };
+        let mut oracle = Knows(needs, vec![vec![]]);
+        let mut seen = Outcomes::default();
+        seen.0.insert(vec![], false);
+        let found = search(4, &mut oracle, &mut seen).await.unwrap();
+        assert_eq!(found, Some(vec![0, 1, 2, 3]));
+        // {0}, {0,1}, {0,1,2}, {0,1,2,3}: each failure named the next; no removal ran.
+        assert_eq!(oracle.0.runs, 4);
+    }
+
     #[tokio::test]
     async fn a_failure_no_candidate_fixes_is_none() {
-        // Needs index 9, which is no candidate: even all five fail.
-        assert_eq!(searched(5, &[9], false).await, (None, 1));
+        // Needs index 9, which is no candidate: all five fail, and so does every four.
+        assert_eq!(searched(5, &[9], false).await, (None, 6));
     }
 
     #[test]

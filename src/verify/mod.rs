@@ -6,7 +6,6 @@ mod logscan;
 mod minimize;
 mod run;
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
@@ -14,9 +13,10 @@ use tokio::sync::Semaphore;
 
 use crate::engine::{ContainerSpec, Engine, RunId};
 use crate::model::{
-    is_within, tmpfs_parts, Mount, MountKind, Report, Verdict, Verification, VerifyRun, Write,
+    is_within, resolve, tmpfs_parts, HarmfulMount, Mount, MountKind, ProofGate, Report, Symlink,
+    Verdict, Verification, VerifyRun, Write, WriteKind,
 };
-use crate::profile::{self, Profile};
+use crate::profile::{self, Profile, TmpfsOwner};
 use crate::trace::{RunOptions, Subject};
 use minimize::{Oracle, Outcomes, Subset};
 use run::{Mounts, WritableStop};
@@ -33,6 +33,8 @@ struct Platform {
     fixed: Mounts,
     image_volumes: Vec<String>,
     image_volumes_writable: bool,
+    /// How the profile gives a mount its owner.
+    owner: TmpfsOwner,
 }
 
 impl Platform {
@@ -64,6 +66,7 @@ impl Platform {
             fixed,
             image_volumes: subject.image.volumes.clone(),
             image_volumes_writable: profile.image_volumes_writable,
+            owner: profile.tmpfs.owner,
         }
     }
 
@@ -117,6 +120,7 @@ struct Prover<'a> {
     opts: &'a RunOptions,
     platform: Platform,
     jobs: usize,
+    gate: ProofGate,
     /// How the app stopped with a writable root: known once the trace has run, and only then
     /// are the runs' shutdowns judged.
     writable_stop: Option<WritableStop>,
@@ -125,8 +129,9 @@ struct Prover<'a> {
 }
 
 impl Prover<'_> {
-    /// Runs each set of extra mounts and returns the index of each run in `self.runs`.
-    async fn batch(&mut self, sets: &[Mounts]) -> Result<Vec<usize>> {
+    /// Runs each set of extra mounts and returns the index of each run in `self.runs`. With
+    /// `alarm`, a read-only error in a run's logs ends it early (see [`run::run`]).
+    async fn batch(&mut self, sets: &[Mounts], alarm: bool) -> Result<Vec<usize>> {
         let semaphore = Semaphore::new(self.jobs.max(1));
         let first = self.runs.len();
         let this = &*self;
@@ -137,7 +142,22 @@ impl Prover<'_> {
                 let _permit = semaphore.acquire().await?;
                 let role = format!("verify{}", first + i + 1);
                 let spec = this.platform.spec.clone();
-                run::run(this.engine, this.run_id, &role, spec, &mounts, this.opts).await
+                // Without the alarm a run is judged functionally; `settle` then judges it by the
+                // proof's gate, with all it showed.
+                let gate = match alarm {
+                    true => this.gate,
+                    false => ProofGate::Functional,
+                };
+                run::run(
+                    this.engine,
+                    this.run_id,
+                    &role,
+                    spec,
+                    &mounts,
+                    this.opts,
+                    gate,
+                )
+                .await
             }
         });
         let runs = futures_util::future::try_join_all(runs).await?;
@@ -149,24 +169,23 @@ impl Prover<'_> {
     fn settle(&mut self) {
         if let Some(writable) = self.writable_stop {
             for run in &mut self.runs {
-                run::settle(run, self.opts, writable);
+                run::settle(run, self.opts, writable, self.gate);
             }
         }
     }
 
-    fn verification(
-        self,
-        passed: bool,
-        minimal_mounts: Vec<Mount>,
-        decisive: usize,
-    ) -> Verification {
+    fn verification(self, found: Found, decisive: usize) -> Verification {
+        let passed = found.minimal.is_some();
         let failure = (!passed)
             .then(|| self.runs[decisive].failure.clone())
             .flatten();
         Verification {
             passed,
             failure,
-            minimal_mounts,
+            gate: self.gate,
+            minimal_mounts: found.minimal.unwrap_or_default(),
+            functional_mounts: found.functional,
+            harmful_mounts: found.harmful,
             gates: run::gates(
                 &self.runs[decisive],
                 self.opts,
@@ -180,30 +199,96 @@ impl Prover<'_> {
     }
 }
 
-/// The search's view of the prover: a subset of the candidate mounts passes or fails.
+/// What the search found, as mounts.
+#[derive(Default)]
+struct Found {
+    minimal: Option<Vec<Mount>>,
+    functional: Option<Vec<Mount>>,
+    harmful: Vec<HarmfulMount>,
+}
+
+/// The search's view of the prover: a subset of the free candidate mounts passes or fails.
+/// Every run also has the fixed mounts, the volumes that keep state.
 struct Search<'p, 'a> {
     prover: &'p mut Prover<'a>,
     planned: &'p [Mount],
-    candidates: Vec<Mounts>,
-    /// Which run tested each subset.
-    runs: BTreeMap<Subset, usize>,
+    /// Indices into `planned` of the mounts every run has.
+    fixed: Vec<usize>,
+    /// Indices into `planned` that subsets choose from.
+    free: Vec<usize>,
+    symlinks: &'p [Symlink],
+    /// Every subset run, with its index in `prover.runs`, oldest first.
+    tested: Vec<(Subset, usize)>,
+    /// Whether a subset passes when it starts, answers and stops, read-only errors aside,
+    /// rather than by the proof's gate.
+    functional: bool,
+}
+
+impl Search<'_, '_> {
+    fn run_of(&self, subset: &[usize]) -> Option<&VerifyRun> {
+        let index = self.tested.iter().rev().find(|(s, _)| s == subset)?.1;
+        Some(&self.prover.runs[index])
+    }
+
+    /// The free candidates over the paths the read-only errors of `run` name, through the
+    /// image's links.
+    fn named_by(&self, run: &VerifyRun) -> Subset {
+        let paths: Vec<String> = run
+            .erofs_lines
+            .iter()
+            .filter_map(|l| l.path.as_deref())
+            .map(|p| resolve(self.symlinks, p))
+            .collect();
+        (0..self.free.len())
+            .filter(|&i| {
+                let mount = &self.planned[self.free[i]].path;
+                paths.iter().any(|p| is_within(p, mount))
+            })
+            .collect()
+    }
+
+    fn outcome(&self, run: &VerifyRun) -> Option<bool> {
+        match self.functional {
+            true => run.functional,
+            false => Some(run.passed),
+        }
+    }
+
+    /// The planned indices a subset of the free ones runs with, fixed ones included.
+    fn planned_of(&self, subset: &[usize]) -> Vec<usize> {
+        let mut all: Vec<usize> = self.fixed.clone();
+        all.extend(subset.iter().map(|&i| self.free[i]));
+        all.sort_unstable();
+        all
+    }
 }
 
 impl Oracle for Search<'_, '_> {
-    /// The planned mounts over the paths the read-only errors of `subset`'s run name.
     fn named(&self, subset: &[usize]) -> Subset {
-        let Some(&index) = self.runs.get(subset) else {
-            return vec![];
-        };
-        let run = &self.prover.runs[index];
-        (0..self.planned.len())
-            .filter(|&i| {
-                run.erofs_lines
-                    .iter()
-                    .filter_map(|l| l.path.as_deref())
-                    .any(|p| is_within(p, &self.planned[i].path))
-            })
-            .collect()
+        self.run_of(subset)
+            .map_or_else(Vec::new, |run| self.named_by(run))
+    }
+
+    /// A candidate is needed when a failed run without it logged a read-only error under it.
+    /// By the clean gate that error alone fails every run without it. Judged functionally, the
+    /// run must have failed to start, answer or stop, and named no other candidate it lacked.
+    fn known_fail(&self, subset: &[usize]) -> bool {
+        self.tested.iter().any(|(tested, index)| {
+            let run = &self.prover.runs[*index];
+            if self.outcome(run) != Some(false) {
+                return false;
+            }
+            let lacking: Subset = self
+                .named_by(run)
+                .into_iter()
+                .filter(|i| !tested.contains(i))
+                .collect();
+            match (self.functional, lacking.as_slice()) {
+                (false, lacking) => lacking.iter().any(|i| !subset.contains(i)),
+                (true, [only]) => !subset.contains(only),
+                (true, _) => false,
+            }
+        })
     }
 
     async fn test(&mut self, subsets: &[Subset]) -> Result<Vec<bool>> {
@@ -211,29 +296,28 @@ impl Oracle for Search<'_, '_> {
             .iter()
             .map(|subset| {
                 let mut set = Mounts::default();
-                for &i in subset {
-                    set.tmpfs.extend(self.candidates[i].tmpfs.iter().cloned());
-                    set.volumes
-                        .extend(self.candidates[i].volumes.iter().cloned());
+                for i in self.planned_of(subset) {
+                    set.add(candidate(&self.planned[i], self.prover.platform.owner));
                 }
                 set
             })
             .collect();
-        let indices = self.prover.batch(&sets).await?;
+        let indices = self.prover.batch(&sets, !self.functional).await?;
         let mut passed = vec![];
         for (subset, index) in subsets.iter().zip(indices) {
-            self.runs.insert(subset.clone(), index);
-            passed.push(self.prover.runs[index].passed);
+            self.tested.push((subset.clone(), index));
+            passed.push(self.outcome(&self.prover.runs[index]) == Some(true));
         }
         Ok(passed)
     }
 }
 
-/// A planned mount as the proof mounts it on Docker.
-fn candidate(mount: &Mount, profile: &Profile) -> Mounts {
+/// A planned mount as the proof mounts it on Docker; `owner` is how the plan gives mounts their
+/// owner.
+fn candidate(mount: &Mount, owner: TmpfsOwner) -> Mounts {
     match mount.kind {
         MountKind::Tmpfs => Mounts {
-            tmpfs: vec![profile::docker_tmpfs(mount, profile.tmpfs.owner)],
+            tmpfs: vec![profile::docker_tmpfs(mount, owner)],
             volumes: vec![],
         },
         MountKind::Volume => Mounts {
@@ -250,6 +334,7 @@ pub struct Proof<'a> {
 }
 
 /// Starts the proof: the platform for `subject`, and the image run read-only with no mount.
+#[allow(clippy::too_many_arguments)]
 pub async fn begin<'a>(
     engine: &'a Engine,
     run_id: &'a RunId,
@@ -258,6 +343,7 @@ pub async fn begin<'a>(
     profile: &Profile,
     declared: &[String],
     jobs: usize,
+    gate: ProofGate,
 ) -> Result<Proof<'a>> {
     let started = Instant::now();
     let mut prover = Prover {
@@ -266,19 +352,23 @@ pub async fn begin<'a>(
         opts,
         platform: Platform::new(subject, opts, profile, declared),
         jobs,
+        gate,
         writable_stop: None,
         runs: vec![],
         started,
     };
-    prover.batch(&[Mounts::default()]).await?;
+    prover
+        .batch(&[Mounts::default()], gate == ProofGate::Clean)
+        .await?;
     Ok(Proof { prover })
 }
 
 impl Proof<'_> {
     /// Proves the report's plan: the run with no mount has gone alongside the trace; when it
-    /// failed, [`minimize::search`] finds the fewest planned mounts that pass. Sets the verification, each failing write's `fatal`, and the verdict
-    /// the runs support.
-    pub async fn finish(mut self, report: &mut Report, profile: &Profile) -> Result<()> {
+    /// failed, [`minimize::search`] finds the fewest planned mounts that pass, with the volumes
+    /// that keep state in every run. Under the clean gate the fewest that merely work follow.
+    /// Sets the verification, each failing write's `fatal`, and the verdict the runs support.
+    pub async fn finish(mut self, report: &mut Report) -> Result<()> {
         if let Some(bad) = report.trace.probes.iter().find(|p| !p.ok) {
             bail!(
                 "probe {} {} with a writable root: the app fails without any read-only \
@@ -302,16 +392,28 @@ impl Proof<'_> {
         });
         self.prover.settle();
         let mounts = &report.plan.mounts;
-        let n = mounts.len();
-        let everything: Subset = (0..n).collect();
-        let mut seen = Outcomes::default();
-        seen.0.insert(vec![], self.prover.runs[0].passed);
+        let (fixed, free): (Vec<usize>, Vec<usize>) =
+            (0..mounts.len()).partition(|&i| mounts[i].state);
+        let n = free.len();
+        let gate = self.prover.gate;
         let mut search = Search {
             prover: &mut self.prover,
             planned: mounts,
-            candidates: mounts.iter().map(|m| candidate(m, profile)).collect(),
-            runs: BTreeMap::from([(vec![], 0)]),
+            fixed,
+            free,
+            symlinks: &report.trace.symlinks,
+            tested: vec![],
+            functional: gate == ProofGate::Functional,
         };
+        let mut seen = Outcomes::default();
+        if search.fixed.is_empty() {
+            // The run with no mount is the empty subset.
+            search.tested.push((vec![], 0));
+            let outcome = search.outcome(&search.prover.runs[0]) == Some(true);
+            seen.0.insert(vec![], outcome);
+        } else {
+            seen.test(&mut search, &[vec![]]).await?;
+        }
         let minimal = if seen.get(&[]) == Some(true) {
             Some(vec![])
         } else if n == 0 {
@@ -319,58 +421,170 @@ impl Proof<'_> {
         } else {
             minimize::search(n, &mut search, &mut seen).await?
         };
-        let runs = search.runs;
-        let outcomes: Vec<(&Subset, &VerifyRun)> = runs
+        let functional = match (&minimal, gate) {
+            (Some(clean), ProofGate::Clean) if !clean.is_empty() => {
+                Some(functional_subset(&mut search, clean).await?)
+            }
+            _ => None,
+        };
+        let as_mounts = |subset: &Subset| -> Vec<Mount> {
+            search
+                .planned_of(subset)
+                .iter()
+                .map(|&i| mounts[i].clone())
+                .collect()
+        };
+        let found = Found {
+            minimal: minimal.as_ref().map(as_mounts),
+            functional: functional
+                .as_ref()
+                .filter(|f| Some(*f) != minimal.as_ref())
+                .map(as_mounts),
+            harmful: harmful(&search),
+        };
+        let outcomes: Vec<(Vec<usize>, &VerifyRun)> = search
+            .tested
             .iter()
-            .map(|(subset, &i)| (subset, &self.prover.runs[i]))
+            .map(|(subset, i)| (search.planned_of(subset), &search.prover.runs[*i]))
             .collect();
+        let decisive = match &minimal {
+            Some(subset) => search.run_of(subset),
+            None => search.run_of(&(0..n).collect::<Subset>()),
+        }
+        .and_then(|run| search.prover.runs.iter().position(|r| std::ptr::eq(r, run)))
+        .unwrap_or(0);
+        let minimal_planned = minimal.as_ref().map(|m| search.planned_of(m));
         decide(
             &mut report.trace.writes,
             mounts,
+            &report.trace.symlinks,
             &outcomes,
-            minimal.as_ref(),
+            minimal_planned.as_ref(),
         );
-        let decisive = match &minimal {
-            // Every subset the search returns was run; the first run is the fallback.
-            Some(subset) => runs.get(subset).copied().unwrap_or(0),
-            None => runs.get(&everything).copied().unwrap_or(0),
-        };
-        report.plan.verdict = match &minimal {
-            Some(subset) if subset.is_empty() => Verdict::Compatible,
+        drop(outcomes);
+        report.plan.verdict = match &found.minimal {
+            Some(m) if m.is_empty() => Verdict::Compatible,
             Some(_) => Verdict::NeedsMounts,
             None => Verdict::NeedsChanges,
         };
-        let minimal_mounts = minimal
-            .iter()
-            .flatten()
-            .map(|&i| mounts[i].clone())
-            .collect();
-        report.verification = Some(self.prover.verification(
-            minimal.is_some(),
-            minimal_mounts,
-            decisive,
-        ));
+        if let Some(minimal) = &found.minimal {
+            // What a proven mount covers is fixed, whatever the static rules said of it.
+            report
+                .plan
+                .unfixable
+                .retain(|u| !minimal.iter().any(|m| is_within(&u.path, &m.path)));
+        }
+        let mut verification = self.prover.verification(found, decisive);
+        note_proven(&mut verification, &report.trace.symlinks);
+        report.verification = Some(verification);
         Ok(())
     }
 }
 
+/// The fewest of the clean set's mounts with which the app starts, answers and stops, read-only
+/// errors in its logs aside: runs that showed that already count, the rest run without the
+/// alarm.
+async fn functional_subset(search: &mut Search<'_, '_>, clean: &Subset) -> Result<Subset> {
+    search.functional = true;
+    let mut seen = Outcomes::default();
+    for (subset, index) in &search.tested {
+        if let Some(outcome) = search.prover.runs[*index].functional {
+            seen.0.entry(subset.clone()).or_insert(outcome);
+        }
+    }
+    seen.0.insert(clean.clone(), true);
+    if seen.test(search, &[vec![]]).await?[0] {
+        return Ok(vec![]);
+    }
+    minimize::ddmin(clean.clone(), search, &mut seen).await
+}
+
+/// Mounts whose addition to a passing set made it fail, each with that failure.
+fn harmful(search: &Search) -> Vec<HarmfulMount> {
+    let passes = |run: &VerifyRun| run.passed;
+    let mut found: Vec<HarmfulMount> = vec![];
+    for (with, i) in &search.tested {
+        let run = &search.prover.runs[*i];
+        if passes(run) {
+            continue;
+        }
+        for &added in with {
+            let without: Subset = with.iter().copied().filter(|&m| m != added).collect();
+            let passed_without = search
+                .tested
+                .iter()
+                .any(|(s, j)| *s == without && passes(&search.prover.runs[*j]));
+            let path = &search.planned[search.free[added]].path;
+            if passed_without && !found.iter().any(|h| &h.path == path) {
+                found.push(HarmfulMount {
+                    path: path.clone(),
+                    failure: run.failure.clone().unwrap_or_default(),
+                });
+            }
+        }
+    }
+    found
+}
+
+/// Turns each proven mount's proposals into facts: what it hides, the app did without; and
+/// which path the app named where that went through a link.
+fn note_proven(verification: &mut Verification, symlinks: &[Symlink]) {
+    let named: Vec<&str> = verification
+        .runs
+        .iter()
+        .flat_map(|r| &r.erofs_lines)
+        .filter_map(|l| l.path.as_deref())
+        .collect();
+    for mount in &mut verification.minimal_mounts {
+        if !mount.hides.is_empty() {
+            mount.warnings.push(format!(
+                "proven: the app started, answered and stopped without what it hides ({})",
+                mount.hides.join(", ")
+            ));
+        }
+        let mut aliases: Vec<&str> = named
+            .iter()
+            .copied()
+            .filter(|p| {
+                let real = resolve(symlinks, p);
+                real != *p && is_within(&real, &mount.path)
+            })
+            .collect();
+        aliases.sort_unstable();
+        aliases.dedup();
+        if !aliases.is_empty() {
+            mount.warnings.push(format!(
+                "the app names it through a link of the image: {} (mounted at the real path)",
+                aliases.join(", ")
+            ));
+        }
+    }
+}
+
 /// Marks each failing write fatal or tolerated from what the runs showed:
+/// - never tolerated when it is state: it is on a volume in every run and every fix;
 /// - tolerated when a run passed without a mount over it;
-/// - fatal when a failed run without a mount over it logged a read-only error naming it, or a
-///   directory above it (the app died creating the directory its files go in);
+/// - fatal when a failed run without a mount over it logged a read-only error naming it (through
+///   the image's links), or a directory above it (the app died creating the directory its files
+///   go in);
 /// - fatal when it is the only undecided write under a mount of the minimal set (removing that
 ///   mount made the run fail, so something under it is needed).
 ///
-/// Everything else stays undecided.
+/// Everything else stays undecided. Subsets are indices into `mounts`.
 fn decide(
     writes: &mut [Write],
     mounts: &[Mount],
-    outcomes: &[(&Subset, &VerifyRun)],
-    minimal: Option<&Subset>,
+    symlinks: &[Symlink],
+    outcomes: &[(Vec<usize>, &VerifyRun)],
+    minimal: Option<&Vec<usize>>,
 ) {
     let covered =
-        |subset: &Subset, w: &Write| subset.iter().any(|&i| is_within(&w.path, &mounts[i].path));
+        |subset: &[usize], w: &Write| subset.iter().any(|&i| is_within(&w.path, &mounts[i].path));
     for w in writes.iter_mut().filter(|w| w.would_fail == Some(true)) {
+        if w.kind == Some(WriteKind::State) {
+            w.fatal = None;
+            continue;
+        }
         let tolerated = outcomes
             .iter()
             .any(|(subset, run)| run.passed && !covered(subset, w));
@@ -381,7 +595,8 @@ fn decide(
                     .erofs_lines
                     .iter()
                     .filter_map(|l| l.path.as_deref())
-                    .any(|p| is_within(&w.path, p) || is_within(p, &w.path))
+                    .map(|p| resolve(symlinks, p))
+                    .any(|p| is_within(&w.path, &p) || is_within(&p, &w.path))
         });
         w.fatal = if tolerated {
             Some(false)
@@ -394,7 +609,7 @@ fn decide(
     for &needed in minimal.into_iter().flatten() {
         let under =
             |w: &Write| w.would_fail == Some(true) && is_within(&w.path, &mounts[needed].path);
-        if writes.iter().any(|w| under(w) && w.fatal == Some(true)) {
+        if mounts[needed].state || writes.iter().any(|w| under(w) && w.fatal == Some(true)) {
             continue;
         }
         let mut open = writes.iter_mut().filter(|w| under(w) && w.fatal.is_none());
@@ -415,7 +630,8 @@ pub async fn check(
     declared: &[String],
 ) -> Result<Verification> {
     let subject = Subject::resolve(engine, opts).await?;
-    let mut proof = begin(engine, run_id, &subject, opts, profile, declared, 1).await?;
+    let gate = ProofGate::Clean;
+    let mut proof = begin(engine, run_id, &subject, opts, profile, declared, 1, gate).await?;
     let prover = &mut proof.prover;
     let first = &prover.runs[0];
     let stopped_clean =
@@ -423,13 +639,22 @@ pub async fn check(
     let mut writable_stop = WritableStop::CLEAN;
     if first.failure.is_some() || !stopped_clean {
         let (control, volumes) = prover.platform.control();
-        let mut writable = run::run(engine, run_id, "control", control, &volumes, opts).await?;
+        let mut writable = run::run(
+            engine,
+            run_id,
+            "control",
+            control,
+            &volumes,
+            opts,
+            ProofGate::Functional,
+        )
+        .await?;
         writable_stop = WritableStop {
             killed: writable.clean_exit == Some(false),
             code: writable.exit.as_ref().and_then(|e| e.code),
         };
         // The control is judged against itself: only its startup, probes and logs count.
-        run::settle(&mut writable, opts, writable_stop);
+        run::settle(&mut writable, opts, writable_stop, gate);
         if let Some(failure) = &writable.failure {
             bail!(
                 "the app fails with a writable root too ({failure}), so this is not a read-only \
@@ -439,33 +664,20 @@ pub async fn check(
         prover.runs.push(writable);
     }
     prover.writable_stop = Some(writable_stop);
-    run::settle(&mut prover.runs[0], opts, writable_stop);
-    let passed = prover.runs[0].passed;
-    Ok(proof.prover.verification(passed, vec![], 0))
+    run::settle(&mut prover.runs[0], opts, writable_stop, gate);
+    let found = Found {
+        minimal: prover.runs[0].passed.then(Vec::new),
+        ..Found::default()
+    };
+    Ok(proof.prover.verification(found, 0))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Change, ErofsLine, FileType, Phase};
+    use crate::model::ErofsLine;
 
-    fn write(path: &str) -> Write {
-        Write {
-            path: path.into(),
-            non_utf8: false,
-            change: Change::Created,
-            file_type: FileType::File,
-            bytes: Some(1),
-            mode: None,
-            uid: None,
-            gid: None,
-            phase: Phase::Startup,
-            probe: None,
-            volume: false,
-            would_fail: Some(true),
-            fatal: None,
-        }
-    }
+    use crate::model::testing::write;
 
     fn mount(path: &str) -> Mount {
         Mount {
@@ -476,6 +688,9 @@ mod tests {
             owner: None,
             covers: vec![],
             exists_in_image: false,
+            hides: vec![],
+            hides_files: false,
+            state: false,
             warnings: vec![],
         }
     }
@@ -498,9 +713,12 @@ mod tests {
             stop_ms: None,
             exit: None,
             failure: None,
+            functional: Some(passed),
+            cut_short: false,
+            problem: None,
+            hints: vec![],
         }
     }
-
     fn fatal(writes: &[Write]) -> Vec<Option<bool>> {
         writes.iter().map(|w| w.fatal).collect()
     }
@@ -524,13 +742,13 @@ mod tests {
             run(false, &[]),
         ];
         let outcomes = [
-            (&none, &runs[0]),
-            (&all, &runs[1]),
-            (&minimal, &runs[2]),
-            (&without_run, &runs[3]),
-            (&without_cache, &runs[4]),
+            (none, &runs[0]),
+            (all, &runs[1]),
+            (minimal.clone(), &runs[2]),
+            (without_run, &runs[3]),
+            (without_cache, &runs[4]),
         ];
-        decide(&mut writes, &mounts, &outcomes, Some(&minimal));
+        decide(&mut writes, &mounts, &[], &outcomes, Some(&minimal));
         // /tmp was not needed; the log named the pid file; removing the cache mount failed, but
         // nothing says which of its two files mattered.
         assert_eq!(fatal(&writes), [Some(true), None, None, Some(false)]);
@@ -543,8 +761,8 @@ mod tests {
         writes[1].would_fail = Some(false);
         let (none, all) = (vec![], vec![0]);
         let runs = [run(false, &[]), run(true, &[])];
-        let outcomes = [(&none, &runs[0]), (&all, &runs[1])];
-        decide(&mut writes, &mounts, &outcomes, Some(&all));
+        let outcomes = [(none, &runs[0]), (all.clone(), &runs[1])];
+        decide(&mut writes, &mounts, &[], &outcomes, Some(&all));
         assert_eq!(fatal(&writes), [Some(true), None]);
     }
 
@@ -557,9 +775,43 @@ mod tests {
         decide(
             &mut writes,
             &mounts,
-            &[(&none, &runs[0]), (&all, &runs[1])],
+            &[],
+            &[(none, &runs[0]), (all, &runs[1])],
             None,
         );
         assert_eq!(fatal(&writes), [None]);
+    }
+
+    #[test]
+    fn a_log_line_that_names_a_path_through_a_link_of_the_image_decides_its_real_write() {
+        let links = [Symlink {
+            path: "/var/run".into(),
+            target: "/run".into(),
+        }];
+        let mounts = [mount("/run")];
+        let mut writes = [write("/run/nginx.pid")];
+        let (none, all) = (vec![], vec![0]);
+        let runs = [run(false, &["/var/run/nginx.pid"]), run(true, &[])];
+        let outcomes = [(none, &runs[0]), (all.clone(), &runs[1])];
+        decide(&mut writes, &mounts, &links, &outcomes, Some(&all));
+        assert_eq!(fatal(&writes), [Some(true)]);
+        // The same line read without the link names a path the trace never saw.
+        let mut unlinked = [write("/run/nginx.pid"), write("/run/other")];
+        decide(&mut unlinked, &mounts, &[], &outcomes, Some(&all));
+        assert_eq!(fatal(&unlinked), [None, None]);
+    }
+
+    #[test]
+    fn state_is_never_tolerated_even_when_a_run_passed_without_it() {
+        let mounts = [mount("/var/log/broker")];
+        let mut store = write("/var/lib/broker/store.db");
+        store.kind = Some(WriteKind::State);
+        let mut writes = [store, write("/var/log/broker/broker.log")];
+        // The broker's shutdown error went into its log on the tmpfs: the run passed.
+        let (none, all) = (vec![], vec![0]);
+        let runs = [run(false, &["/var/log/broker/broker.log"]), run(true, &[])];
+        let outcomes = [(none, &runs[0]), (all.clone(), &runs[1])];
+        decide(&mut writes, &mounts, &[], &outcomes, Some(&all));
+        assert_eq!(fatal(&writes), [None, Some(true)]);
     }
 }

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use super::logscan;
 use crate::engine::{Container, ContainerSpec, Engine, Readiness, RunId, VolumeMount};
-use crate::model::{is_within, ExitStatus, Gate, Gates, LogLine, VerifyRun};
+use crate::model::{is_within, ExitStatus, Gate, Gates, LogLine, ProofGate, VerifyRun};
 use crate::trace::RunOptions;
 
 /// The mounts of one run, in `docker run` terms: tmpfs as `--tmpfs PATH:OPTIONS` takes them, and
@@ -20,6 +20,11 @@ pub struct Mounts {
 }
 
 impl Mounts {
+    pub fn add(&mut self, other: Mounts) {
+        self.tmpfs.extend(other.tmpfs);
+        self.volumes.extend(other.volumes);
+    }
+
     /// How the run lists them in the report: `PATH:OPTIONS`, or `PATH (volume)`.
     fn describe(&self) -> Vec<String> {
         let tmpfs = self
@@ -40,8 +45,10 @@ impl Mounts {
     }
 }
 
-/// Runs `spec` with `mounts` added and judges the run, all but its shutdown: whether a kill
-/// after the stop timeout is a finding depends on a writable run, which [`settle`] takes.
+/// Runs `spec` with `mounts` added and judges the run by `gate`, all but its shutdown: whether a
+/// kill after the stop timeout is a finding depends on a writable run, which [`settle`] takes.
+/// Under the clean gate a read-only error in the logs dooms the run, which then ends
+/// [`ALARM_GRACE`](crate::engine::ALARM_GRACE) later instead of waiting out its budgets.
 /// Engine errors (the daemon refuses a mount option, say) are errors; everything the app does is
 /// a verdict.
 pub async fn run(
@@ -51,6 +58,7 @@ pub async fn run(
     mut spec: ContainerSpec,
     mounts: &Mounts,
     opts: &RunOptions,
+    gate: ProofGate,
 ) -> Result<VerifyRun> {
     spec.tmpfs.extend(mounts.tmpfs.iter().cloned());
     for (i, (path, read_only)) in mounts.volumes.iter().enumerate() {
@@ -64,6 +72,9 @@ pub async fn run(
         });
     }
     let mut container = Container::create(engine, run_id, role, &spec).await?;
+    if gate == ProofGate::Clean {
+        container.alarm_on(|line| logscan::scan_line(line).is_some());
+    }
     container.start().await?;
     let first = opts
         .probes
@@ -73,23 +84,34 @@ pub async fn run(
     let readiness = container
         .wait_ready(&first, opts.expect_status, opts.startup_timeout)
         .await;
-    let mut failure = None;
+    let mut problem = None;
+    let mut cut_short = false;
     let mut startup_ms = None;
     let mut probes = vec![];
     match readiness {
         Readiness::Ready { elapsed } => {
             startup_ms = Some(elapsed.as_millis() as u64);
-            if let Some(addr) = container.addr() {
-                for probe in &opts.probes {
-                    probes.push(
-                        probe
-                            .check(addr, opts.expect_status, opts.probe_timeout)
-                            .await,
-                    );
+            let rest = async {
+                if let Some(addr) = container.addr() {
+                    for probe in &opts.probes {
+                        let result = probe
+                            .until_ok(addr, opts.expect_status, opts.probe_timeout)
+                            .await;
+                        let ok = result.ok;
+                        probes.push(result);
+                        if !ok {
+                            return;
+                        }
+                    }
                 }
+                tokio::time::sleep(opts.idle).await;
+            };
+            tokio::select! {
+                () = rest => {}
+                () = container.doomed() => cut_short = true,
             }
             if let Some(bad) = probes.iter().find(|p| !p.ok) {
-                failure = Some(format!(
+                problem = Some(format!(
                     "probe {} {}",
                     bad.target,
                     match (&bad.status, &bad.error) {
@@ -100,35 +122,39 @@ pub async fn run(
                     }
                 ));
             }
-            tokio::time::sleep(opts.idle).await;
         }
         Readiness::Exited { code } => {
-            failure = Some(format!("exited with code {code} before it was ready"))
+            problem = Some(format!("exited with code {code} before it was ready"))
         }
         Readiness::NeverOpened => {
-            failure = Some(format!(
+            problem = Some(format!(
                 "nothing answered within the {} startup budget",
                 seconds(opts.startup_timeout)
             ))
         }
         Readiness::ProbeFailing { last } => {
-            failure = Some(format!(
-                "probe {} answered {} (expected {}) for the whole {} startup budget",
+            problem = Some(format!(
+                "probe {} answered {} (expected {}) before it was ready",
                 last.target,
                 last.status.map_or("nothing".into(), |s| s.to_string()),
                 opts.expect_status,
-                seconds(opts.startup_timeout)
             ))
         }
+        Readiness::Doomed => cut_short = true,
     }
     let mut stop_ms = None;
     let (exit, clean_exit) = match container.exit_code() {
         Some(code) => {
             container.drain_logs().await;
-            if failure.is_none() {
-                failure = Some(format!("exited with code {code} while idle"));
+            if problem.is_none() && !cut_short {
+                problem = Some(format!("exited with code {code} while idle"));
             }
             (ExitStatus::from_code(code), None)
+        }
+        // A doomed run is stopped at once: its shutdown cannot save it.
+        None if cut_short => {
+            container.stop(Duration::ZERO).await?;
+            (ExitStatus::default(), None)
         }
         None => {
             let (exit, took) = container.stop(opts.stop_timeout).await?;
@@ -139,33 +165,56 @@ pub async fn run(
     };
     let logs = container.logs();
     let erofs_lines = logscan::scan(&logs);
-    if let (None, Some(first)) = (&failure, erofs_lines.first()) {
-        failure = Some(format!("read-only error in the logs: {}", first.line));
+    let mut hints = vec![];
+    if erofs_lines.is_empty() {
+        hints.push(format!("last log lines: {}", container.tail(3)));
     }
-    if let Some(failure) = failure.as_mut() {
-        if erofs_lines.is_empty() {
-            failure.push_str(&format!("; last log lines: {}", container.tail(3)));
-        }
-        if let Some(hint) = owner_hint(&logs, &spec.tmpfs) {
-            failure.push_str(&format!("; {hint}"));
-        }
-    }
+    hints.extend(owner_hint(&logs, &spec.tmpfs));
     container.remove().await;
     for volume in &spec.volumes {
         engine.remove_volume(&volume.name).await;
     }
-    Ok(VerifyRun {
+    let mut run = VerifyRun {
         mounts: mounts.describe(),
         readonly: spec.readonly_rootfs,
-        passed: failure.is_none(),
+        passed: false,
+        functional: None,
         startup_ms,
         probes,
         erofs_lines,
         clean_exit,
         stop_ms,
         exit: Some(exit),
-        failure,
-    })
+        failure: None,
+        problem,
+        cut_short,
+        hints,
+    };
+    judge(&mut run, None, gate);
+    Ok(run)
+}
+
+/// Sets whether `run` passes `gate`, and why not: a functional problem first (with the
+/// shutdown's, once a writable stop is known), then under the clean gate a read-only error.
+fn judge(run: &mut VerifyRun, shutdown_problem: Option<String>, gate: ProofGate) {
+    let problem = run.problem.clone().or(shutdown_problem);
+    run.functional = match (&problem, run.cut_short) {
+        (Some(_), _) => Some(false),
+        (None, true) => None,
+        (None, false) => Some(true),
+    };
+    let erofs = (gate == ProofGate::Clean)
+        .then(|| run.erofs_lines.first())
+        .flatten()
+        .map(|first| format!("read-only error in the logs: {}", first.line));
+    run.failure = problem.or(erofs).map(|mut failure| {
+        for hint in &run.hints {
+            failure.push_str("; ");
+            failure.push_str(hint);
+        }
+        failure
+    });
+    run.passed = run.failure.is_none();
 }
 
 /// How the app stopped with a writable root: what a read-only run's shutdown is judged against.
@@ -220,13 +269,15 @@ fn shutdown(
     })
 }
 
-/// Judges the shutdown of a run against the writable one: a kill, or an exit code that differs
-/// from a clean writable stop, fails it unless the app does the same with a writable root.
-pub fn settle(run: &mut VerifyRun, opts: &RunOptions, writable: WritableStop) {
-    if let (None, Some((false, reason))) = (&run.failure, shutdown(run, opts, writable)) {
-        run.failure = reason;
-    }
-    run.passed = run.failure.is_none();
+/// Judges the shutdown of a run against the writable one, and the run by `gate`: a kill, or an
+/// exit code that differs from a clean writable stop, is a functional problem unless the app
+/// does the same with a writable root.
+pub fn settle(run: &mut VerifyRun, opts: &RunOptions, writable: WritableStop, gate: ProofGate) {
+    let shutdown_problem = match shutdown(run, opts, writable) {
+        Some((false, reason)) => reason,
+        _ => None,
+    };
+    judge(run, shutdown_problem, gate);
 }
 
 /// The ownership trap, named: the app was denied a path on a tmpfs whose options give it no
@@ -317,6 +368,10 @@ mod tests {
             stop_ms: Some(10_000),
             exit: Some(ExitStatus::from_code(137)),
             failure: None,
+            functional: Some(true),
+            cut_short: false,
+            problem: None,
+            hints: vec![],
         }
     }
 
@@ -340,7 +395,12 @@ mod tests {
     #[test]
     fn a_kill_fails_the_run_only_when_the_app_stops_by_itself_with_a_writable_root() {
         let mut hangs_read_only = killed_run();
-        settle(&mut hangs_read_only, &opts(), WritableStop::CLEAN);
+        settle(
+            &mut hangs_read_only,
+            &opts(),
+            WritableStop::CLEAN,
+            ProofGate::Clean,
+        );
         assert!(!hangs_read_only.passed);
         assert!(hangs_read_only
             .failure
@@ -352,7 +412,7 @@ mod tests {
             killed: true,
             code: Some(137),
         };
-        settle(&mut always_hangs, &opts(), killed);
+        settle(&mut always_hangs, &opts(), killed, ProofGate::Clean);
         assert!(always_hangs.passed && always_hangs.failure.is_none());
     }
 
@@ -362,7 +422,7 @@ mod tests {
         run.clean_exit = Some(true);
         run.exit = Some(ExitStatus::from_code(4));
         let mut same_when_writable = run.clone();
-        settle(&mut run, &opts(), WritableStop::CLEAN);
+        settle(&mut run, &opts(), WritableStop::CLEAN, ProofGate::Clean);
         assert!(!run.passed);
         assert!(run
             .failure
@@ -372,7 +432,7 @@ mod tests {
             killed: false,
             code: Some(4),
         };
-        settle(&mut same_when_writable, &opts(), four);
+        settle(&mut same_when_writable, &opts(), four, ProofGate::Clean);
         assert!(same_when_writable.passed);
     }
 }
