@@ -1,6 +1,8 @@
 //! Root-cause remedies: a catalogue in data (remedies.yaml, extensible with --remedies FILE)
 //! matched against the image's command, environment, user and failing writes.
 
+use std::collections::HashSet;
+
 use anyhow::{anyhow, Result};
 use serde::Deserialize;
 
@@ -88,14 +90,15 @@ impl Catalogue {
                 if !(command_ok && env_ok && user_ok) {
                     return None;
                 }
+                let globs: Vec<String> =
+                    entry.paths.iter().map(|g| expand_home(g, &home)).collect();
+                // A path written more than once (created, then modified; in two phases) is
+                // listed once, where it was first written.
+                let mut seen = HashSet::new();
                 let paths: Vec<String> = failing
                     .iter()
-                    .filter(|w| {
-                        entry
-                            .paths
-                            .iter()
-                            .any(|g| glob(&expand_home(g, &home), &w.path))
-                    })
+                    .filter(|w| globs.iter().any(|g| glob(g, &w.path)))
+                    .filter(|w| seen.insert(w.path.as_str()))
                     .map(|w| w.path.clone())
                     .collect();
                 // A remedy found by its command alone still applies when its writes went unseen.
@@ -197,6 +200,322 @@ mod tests {
         let n = ids.len();
         ids.dedup();
         assert_eq!(ids.len(), n);
-        assert!(n >= 13);
+        assert!(n >= 20);
+    }
+
+    /// A trace of an image run as `user` with `cmd`, `env` set, and a failing write at each of
+    /// `paths` (read from JSON, so that fields added to the model later keep their defaults).
+    fn trace(user: &str, cmd: &[&str], env: &[&str], paths: &[&str]) -> Trace {
+        let writes: Vec<_> = paths
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "path": p, "change": "created", "file_type": "file", "bytes": 1,
+                    "mode": "0644", "uid": 1000, "gid": 1000, "phase": "startup",
+                    "volume": false, "would_fail": true,
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1,
+            "image": {
+                "reference": "app:test", "id": "sha256:0", "user": user, "entrypoint": [],
+                "cmd": cmd, "exposed_ports": [], "volumes": [], "workdir": "/", "env_names": env,
+            },
+            "run": { "user": user, "entrypoint": [], "cmd": cmd, "port": null, "env_names": [] },
+            "tracing": { "mode": "overlay", "blind_spots": [] },
+            "phases": [], "probes": [], "writes": writes, "logs": [], "startup_ms": 0,
+            "exit": { "code": 0, "signal": null },
+        }))
+        .expect("a valid trace")
+    }
+
+    /// The remedies the built-in catalogue finds for `trace`, with the paths each lists.
+    fn remedies(trace: &Trace) -> Vec<(String, Vec<String>)> {
+        let failing: Vec<&Write> = trace.writes.iter().collect();
+        Catalogue::builtin()
+            .matches(trace, &failing)
+            .into_iter()
+            .map(|r| (r.id, r.paths))
+            .collect()
+    }
+
+    /// The paths remedy `id` lists for `trace`; None when it does not apply.
+    fn listed(trace: &Trace, id: &str) -> Option<Vec<String>> {
+        remedies(trace)
+            .into_iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, paths)| paths)
+    }
+
+    fn fix_of(id: &str) -> String {
+        let entry = Catalogue::builtin().0.into_iter().find(|e| e.id == id);
+        entry.unwrap_or_else(|| panic!("no remedy {id}")).fix
+    }
+
+    #[test]
+    fn a_remedy_lists_each_path_once() {
+        // The trace records a file once when created and again when modified, and once per phase.
+        let t = trace(
+            "appuser",
+            &["python", "-m", "app"],
+            &[],
+            &[
+                "/app/app/__pycache__/x.cpython-311.pyc",
+                "/app/app/__pycache__/y.cpython-311.pyc",
+                "/app/app/__pycache__/x.cpython-311.pyc",
+                "/app/app/__pycache__/y.cpython-311.pyc",
+                "/app/app/__pycache__/x.cpython-311.pyc",
+            ],
+        );
+        assert_eq!(
+            listed(&t, "python-bytecode").unwrap(),
+            [
+                "/app/app/__pycache__/x.cpython-311.pyc",
+                "/app/app/__pycache__/y.cpython-311.pyc",
+            ]
+        );
+    }
+
+    #[test]
+    fn gunicorn_control_socket_under_home_or_runtime_dir() {
+        let cmd = ["gunicorn", "-b", "0.0.0.0:8000", "app:app"];
+        let t = trace(
+            "appuser",
+            &cmd,
+            &[],
+            &[
+                "/home/appuser/.gunicorn",
+                "/home/appuser/.gunicorn/gunicorn.ctl",
+            ],
+        );
+        assert_eq!(
+            listed(&t, "gunicorn-control-socket").unwrap(),
+            [
+                "/home/appuser/.gunicorn",
+                "/home/appuser/.gunicorn/gunicorn.ctl"
+            ]
+        );
+        // gunicorn's other remedy applies by its command, but does not claim the socket.
+        assert_eq!(
+            listed(&t, "gunicorn-worker-tmp").unwrap(),
+            Vec::<String>::new()
+        );
+        let root = trace("", &cmd, &[], &["/root/.gunicorn/gunicorn.ctl"]);
+        assert!(listed(&root, "gunicorn-control-socket").is_some());
+        let xdg = trace("1000", &cmd, &[], &["/run/user/1000/gunicorn.ctl"]);
+        assert!(listed(&xdg, "gunicorn-control-socket").is_some());
+        // gunicorn < 25 writes no socket: no remedy for it.
+        let old = trace("appuser", &cmd, &[], &["/tmp/wgunicorn-k2j3h4"]);
+        assert!(listed(&old, "gunicorn-control-socket").is_none());
+    }
+
+    #[test]
+    fn gunicorn_worker_tmp_lists_its_own_files_only() {
+        let t = trace(
+            "appuser",
+            &["/app/.venv/bin/gunicorn", "app:app"],
+            &[],
+            &[
+                "/tmp/wgunicorn-k2j3h4",
+                "/tmp/report.csv",
+                "/var/tmp/wgunicorn-abc",
+            ],
+        );
+        assert_eq!(
+            listed(&t, "gunicorn-worker-tmp").unwrap(),
+            ["/tmp/wgunicorn-k2j3h4", "/var/tmp/wgunicorn-abc"]
+        );
+        let not_gunicorn = trace("appuser", &["uvicorn", "app:app"], &[], &["/tmp/x"]);
+        assert!(listed(&not_gunicorn, "gunicorn-worker-tmp").is_none());
+    }
+
+    #[test]
+    fn jvm_hsperfdata() {
+        let t = trace(
+            "tomcat",
+            &["java", "-jar", "/app/app.jar"],
+            &[],
+            &["/tmp/hsperfdata_tomcat", "/tmp/hsperfdata_tomcat/1"],
+        );
+        assert_eq!(
+            listed(&t, "java-hsperfdata").unwrap(),
+            ["/tmp/hsperfdata_tomcat", "/tmp/hsperfdata_tomcat/1"]
+        );
+        let fix = fix_of("java-hsperfdata");
+        assert!(fix.contains("-XX:-UsePerfData") && fix.contains("JAVA_TOOL_OPTIONS"));
+        assert!(listed(
+            &trace("", &[], &[], &["/tmp/hsperfdata.txt"]),
+            "java-hsperfdata"
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn tomcat_work_dir_and_unpacked_wars() {
+        let official = trace(
+            "",
+            &["catalina.sh", "run"],
+            &[],
+            &[
+                "/usr/local/tomcat/webapps/ROOT/index.jsp",
+                "/usr/local/tomcat/webapps/ROOT/WEB-INF/web.xml",
+                "/usr/local/tomcat/work/Catalina/localhost/ROOT/org/apache/jsp/index_jsp.class",
+            ],
+        );
+        assert_eq!(
+            listed(&official, "tomcat-work-and-unpacked-wars")
+                .unwrap()
+                .len(),
+            3
+        );
+        let debian = trace(
+            "tomcat",
+            &["/usr/libexec/tomcat10/tomcat-start.sh"],
+            &[],
+            &[
+                "/var/cache/tomcat10/Catalina/localhost/app/org/apache/jsp/index_jsp.java",
+                "/var/lib/tomcat10/webapps/app/META-INF/MANIFEST.MF",
+                "/var/lib/tomcat10/work/Catalina/localhost/app/SESSIONS.ser",
+            ],
+        );
+        assert_eq!(
+            listed(&debian, "tomcat-work-and-unpacked-wars")
+                .unwrap()
+                .len(),
+            3
+        );
+        let other = trace("", &[], &[], &["/srv/work/cache/x", "/app/webapps/x"]);
+        assert!(listed(&other, "tomcat-work-and-unpacked-wars").is_none());
+    }
+
+    #[test]
+    fn apache2ctl_run_and_lock_dirs() {
+        // What `apache2ctl -D FOREGROUND` does on Debian: mkdir -p the run dir, then mktemp -d
+        // beside the socks and lock dirs and rename them into place.
+        let t = trace(
+            "",
+            &["apache2ctl", "-D", "FOREGROUND"],
+            &[],
+            &[
+                "/run/apache2",
+                "/run/apache2/socks.Hq3kR8sZ1p",
+                "/run/apache2/socks",
+                "/run/lock/apache2.X7bN2mQ9aL",
+                "/run/lock/apache2",
+                "/run/apache2/apache2.pid",
+                "/var/lock/apache2/x",
+                "/var/run/apache2/apache2.pid",
+            ],
+        );
+        assert_eq!(listed(&t, "apache2ctl-run-and-lock-dirs").unwrap().len(), 8);
+        let fix = fix_of("apache2ctl-run-and-lock-dirs");
+        assert!(fix.contains("APACHE_LOCK_DIR") && fix.contains("/etc/apache2/envvars"));
+        let other = trace("", &[], &[], &["/run/lock/other", "/run/nginx.pid"]);
+        assert!(listed(&other, "apache2ctl-run-and-lock-dirs").is_none());
+    }
+
+    #[test]
+    fn broker_and_tsdb_data_want_a_volume() {
+        let cases: [(&str, &[&str]); 9] = [
+            (
+                "mosquitto-persistence",
+                &["/var/lib/mosquitto/mosquitto.db"],
+            ),
+            (
+                "mosquitto-persistence",
+                &[
+                    "/mosquitto/data/mosquitto.db.new",
+                    "/mosquitto/data/mosquitto.db",
+                ],
+            ),
+            (
+                "rabbitmq-data",
+                &[
+                    "/var/lib/rabbitmq/.erlang.cookie",
+                    "/var/lib/rabbitmq/mnesia/rabbit@3f2a/rabbit_durable_queue.DCD",
+                ],
+            ),
+            (
+                "tsdb-data",
+                &["/prometheus/wal/00000000", "/prometheus/lock"],
+            ),
+            (
+                "tsdb-data",
+                &["/var/lib/prometheus/metrics2/queries.active"],
+            ),
+            ("tsdb-data", &["/var/lib/influxdb2/influxd.bolt"]),
+            ("tsdb-data", &["/var/lib/influxdb/meta/meta.db"]),
+            (
+                "redis-persistence",
+                &["/data/temp-17.rdb", "/data/dump.rdb"],
+            ),
+            (
+                "redis-persistence",
+                &[
+                    "/var/lib/redis/dump.rdb",
+                    "/data/appendonlydir/appendonly.aof.1.incr.aof",
+                ],
+            ),
+        ];
+        for (id, paths) in cases {
+            let t = trace("999", &[], &[], paths);
+            assert_eq!(listed(&t, id).unwrap(), paths, "{id}");
+            let fix = fix_of(id);
+            assert!(fix.contains("persistent volume") && fix.contains("never a tmpfs"));
+        }
+        let other = trace("999", &[], &[], &["/data/app.json", "/var/lib/app/x"]);
+        for id in [
+            "mosquitto-persistence",
+            "rabbitmq-data",
+            "tsdb-data",
+            "redis-persistence",
+        ] {
+            assert!(listed(&other, id).is_none(), "{id}");
+        }
+    }
+
+    #[test]
+    fn nginx_pid_temp_and_logs() {
+        let official = trace(
+            "",
+            &["nginx", "-g", "daemon off;"],
+            &[],
+            &[
+                "/var/cache/nginx/client_temp",
+                "/var/run/nginx.pid",
+                "/var/log/nginx/error.log",
+            ],
+        );
+        assert_eq!(listed(&official, "nginx-temp-and-pid").unwrap().len(), 3);
+        let debian = trace(
+            "www-data",
+            &["nginx", "-g", "daemon off;"],
+            &[],
+            &[
+                "/run/nginx.pid",
+                "/var/lib/nginx/body",
+                "/var/log/nginx/access.log",
+            ],
+        );
+        assert_eq!(listed(&debian, "nginx-temp-and-pid").unwrap().len(), 3);
+        let fix = fix_of("nginx-temp-and-pid");
+        assert!(fix.contains("access_log /dev/stdout;") && fix.contains("error_log stderr;"));
+    }
+
+    #[test]
+    fn matplotlib_config_cache_and_temp_dir() {
+        let paths = [
+            "/home/appuser/.config/matplotlib",
+            "/home/appuser/.cache/matplotlib/fontlist-v390.json",
+            "/tmp/matplotlib-q8k2x0ab",
+            "/tmp/matplotlib-q8k2x0ab/fontlist-v390.json",
+        ];
+        let t = trace("appuser", &["python", "plot.py"], &[], &paths);
+        assert_eq!(listed(&t, "matplotlib-config").unwrap(), paths);
+        let set = trace("appuser", &["python", "plot.py"], &["MPLCONFIGDIR"], &paths);
+        assert!(listed(&set, "matplotlib-config").is_none());
+        let root = trace("", &[], &[], &["/root/.config/matplotlib/matplotlibrc"]);
+        assert!(listed(&root, "matplotlib-config").is_some());
     }
 }
