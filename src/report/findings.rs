@@ -426,8 +426,22 @@ pub(crate) fn summary(report: &Report, profile: &Profile, findings: &[Finding]) 
             if tolerated > 0 {
                 out.push_str(&format!(", {tolerated} tolerated"));
             }
+            let state = v.minimal_mounts.iter().filter(|m| m.state).count();
+            if state > 0 {
+                out.push_str(&format!(
+                    ", data kept on {}",
+                    plural(state, "persistent volume", "persistent volumes")
+                ));
+            }
         } else {
             out.push_str(&format!("failed: {}", proof_failed(report)));
+        }
+        if !v.harmful_mounts.is_empty() {
+            let paths: Vec<&str> = v.harmful_mounts.iter().map(|h| h.path.as_str()).collect();
+            out.push_str(&format!(
+                "; the app fails with {} mounted: left out",
+                paths.join(", ")
+            ));
         }
     }
     if !plan.remedies.is_empty() {

@@ -157,6 +157,14 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
                 untraced.join(", ")
             );
         }
+        for h in &v.harmful_mounts {
+            let _ = writeln!(
+                out,
+                "\nHarmful, left out: {} (a run that passed without it failed with it: {}).",
+                code(&h.path),
+                prose(&h.failure)
+            );
+        }
         let tolerated: Vec<String> = findings::tolerated(r).map(|w| code(&w.path)).collect();
         if !tolerated.is_empty() {
             let _ = writeln!(

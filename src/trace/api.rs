@@ -20,6 +20,8 @@ pub const BLIND_SPOTS: &[&str] = &[
     "timing: a write is attributed to the phase in which it was first seen, not the moment it happened",
     "rewrites: a file written again in a later phase is reported once, in the first",
     "owners: the uid and gid of written files are not reported",
+    "links: the image's links to directories are not read, so a read-only error that names a \
+     path through one (/var/run for /run) is not matched to the write or mount it concerns",
 ];
 
 pub struct ApiRecorder {

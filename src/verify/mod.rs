@@ -442,11 +442,15 @@ impl Proof<'_> {
                 .map(as_mounts),
             harmful: harmful(&search),
         };
-        let outcomes: Vec<(Vec<usize>, &VerifyRun)> = search
+        let mut outcomes: Vec<(Vec<usize>, &VerifyRun)> = search
             .tested
             .iter()
             .map(|(subset, i)| (search.planned_of(subset), &search.prover.runs[*i]))
             .collect();
+        if !search.fixed.is_empty() {
+            // The run with no mount at all is no subset of the search, but it saw what it saw.
+            outcomes.push((vec![], &search.prover.runs[0]));
+        }
         let decisive = match &minimal {
             Some(subset) => search.run_of(subset),
             None => search.run_of(&(0..n).collect::<Subset>()),
@@ -562,8 +566,8 @@ fn note_proven(verification: &mut Verification, symlinks: &[Symlink]) {
 }
 
 /// Marks each failing write fatal or tolerated from what the runs showed:
-/// - never tolerated when it is state: it is on a volume in every run and every fix;
-/// - tolerated when a run passed without a mount over it;
+/// - tolerated when a run passed without a mount over it, unless it is state, which goes on a
+///   volume in every run and every fix;
 /// - fatal when a failed run without a mount over it logged a read-only error naming it (through
 ///   the image's links), or a directory above it (the app died creating the directory its files
 ///   go in);
@@ -581,13 +585,11 @@ fn decide(
     let covered =
         |subset: &[usize], w: &Write| subset.iter().any(|&i| is_within(&w.path, &mounts[i].path));
     for w in writes.iter_mut().filter(|w| w.would_fail == Some(true)) {
-        if w.kind == Some(WriteKind::State) {
-            w.fatal = None;
-            continue;
-        }
-        let tolerated = outcomes
-            .iter()
-            .any(|(subset, run)| run.passed && !covered(subset, w));
+        // An app that loses its state may well pass: that proves nothing about state.
+        let tolerated = w.kind != Some(WriteKind::State)
+            && outcomes
+                .iter()
+                .any(|(subset, run)| run.passed && !covered(subset, w));
         let named = outcomes.iter().any(|(subset, run)| {
             !run.passed
                 && !covered(subset, w)

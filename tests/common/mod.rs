@@ -131,8 +131,10 @@ struct Entry {
     uid: u32,
     gid: u32,
     mode: u32,
-    /// `None` for a directory.
+    /// `None` for a directory or a link.
     contents: Option<Vec<u8>>,
+    /// The target of a symbolic link.
+    link: Option<String>,
 }
 
 /// A `FROM scratch` image around the fixture:
@@ -203,6 +205,14 @@ impl ImageSpec {
         let contents = Some(contents.as_ref().to_vec());
         self.entries
             .push(Entry::new(path, uid, gid, mode, contents));
+        self
+    }
+
+    /// A symbolic link at `path` to `target` (absolute or relative, as `ln -s` takes it).
+    pub fn symlink(mut self, path: &str, target: &str) -> ImageSpec {
+        let mut entry = Entry::new(path, 0, 0, 0o777, None);
+        entry.link = Some(target.to_owned());
+        self.entries.push(entry);
         self
     }
 
@@ -339,9 +349,10 @@ impl ImageSpec {
                 entry.path, entry.uid, entry.gid, entry.mode
             );
             hash.part(meta.as_bytes());
-            match &entry.contents {
-                Some(contents) => hash.part(contents),
-                None => hash.part(b"<dir>"),
+            match (&entry.contents, &entry.link) {
+                (Some(contents), _) => hash.part(contents),
+                (None, Some(target)) => hash.part(format!("<link {target}>").as_bytes()),
+                (None, None) => hash.part(b"<dir>"),
             }
         }
         hash.part(binary);
@@ -362,9 +373,15 @@ impl ImageSpec {
             let wrapper = dir.join(format!("entry{i}"));
             fs::create_dir(&wrapper).unwrap_or_else(|e| panic!("mkdir {}: {e}", wrapper.display()));
             let target = wrapper.join(entry.name());
-            match &entry.contents {
-                Some(contents) => write(&target, contents),
-                None => fs::create_dir(&target)
+            match (&entry.contents, &entry.link) {
+                (Some(contents), _) => write(&target, contents),
+                (None, Some(link)) => {
+                    std::os::unix::fs::symlink(link, &target)
+                        .unwrap_or_else(|e| panic!("ln -s {link} {}: {e}", target.display()));
+                    // A link has no mode of its own.
+                    continue;
+                }
+                (None, None) => fs::create_dir(&target)
                     .unwrap_or_else(|e| panic!("mkdir {}: {e}", target.display())),
             }
             // Explicitly, since the umask would otherwise decide; COPY keeps it.
@@ -390,6 +407,7 @@ impl Entry {
             gid,
             mode,
             contents,
+            link: None,
         }
     }
 

@@ -1,0 +1,308 @@
+//! The rules by which the read-only runs, not static rules, decide the fix: each against the real
+//! Docker Engine with a fixture image made to exercise it. Where a test applies a fix, it takes
+//! the `docker run` flags from the printed text report and runs them with the docker CLI alone.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    docker_ok, published_port, run, run_json, wait_for_200, ContainerGuard, ImageSpec, TEST_LABEL,
+};
+use serde_json::Value;
+
+fn paths(mounts: &Value) -> Vec<&str> {
+    mounts
+        .as_array()
+        .unwrap_or_else(|| panic!("an array of mounts: {mounts:#}"))
+        .iter()
+        .map(|m| m["path"].as_str().expect("a mount path"))
+        .collect()
+}
+
+fn write<'a>(report: &'a Value, path: &str) -> &'a Value {
+    report["writes"]
+        .as_array()
+        .expect("writes")
+        .iter()
+        .find(|w| w["path"] == path)
+        .unwrap_or_else(|| panic!("no write {path} in {:#}", report["writes"]))
+}
+
+/// The flags of the `docker run` fix in a text report, between `docker run` and the image, as a
+/// user pastes them.
+fn printed_docker_flags(text: &str) -> Vec<String> {
+    let start = text
+        .find("\ndocker run \\\n")
+        .unwrap_or_else(|| panic!("no docker run fix in:\n{text}"));
+    let mut flags = vec![];
+    for line in text[start..].lines().skip(2) {
+        let line = line.trim().trim_end_matches('\\').trim();
+        let Some((flag, value)) = line.split_once(' ') else {
+            break;
+        };
+        if !flag.starts_with("--") && flag != "-v" {
+            break;
+        }
+        flags.push(flag.to_string());
+        flags.push(value.trim_matches('\'').to_string());
+    }
+    flags
+}
+
+/// Audits `image` for Docker as text, then runs its printed fix with the docker CLI alone and
+/// waits for GET /health to answer 200.
+fn printed_fix_answers(image: &str) -> (String, bool) {
+    let out = run(&["audit", image, "--profile", "docker"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let flags = printed_docker_flags(&text);
+    let mut args: Vec<&str> = vec!["run", "-d", "--label", TEST_LABEL, "-p", "127.0.0.1::8080"];
+    args.extend(flags.iter().map(String::as_str));
+    args.push(image);
+    let container = ContainerGuard(docker_ok(&args));
+    let answers = wait_for_200(
+        published_port(container.id()),
+        "/health",
+        Duration::from_secs(15),
+    );
+    (text, answers)
+}
+
+#[test]
+fn a_mount_that_hides_only_empty_directories_is_tried_and_kept_once_proven() {
+    // As Debian's /run: two empty directories the app never uses, and its pid file beside them.
+    let image = ImageSpec::new("run-with-empty-dirs")
+        .dir("/run/lock", 0, 0, 0o1777)
+        .dir("/run/mount", 0, 0, 0o755)
+        .line("ENV FIXTURE_STARTUP_WRITES=/run/app.pid!")
+        .build();
+    let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
+    assert_eq!(
+        report["verdict"], "needs-mounts",
+        "{:#}",
+        report["unfixable"]
+    );
+    let minimal = &report["verification"]["minimal_mounts"];
+    assert_eq!(paths(minimal), ["/run"], "{minimal:#}");
+    assert_eq!(
+        minimal[0]["hides"],
+        serde_json::json!(["/run/lock", "/run/mount"])
+    );
+    assert!(
+        minimal[0]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("proven:")),
+        "{minimal:#}"
+    );
+    let (text, answers) = printed_fix_answers(&image);
+    assert!(answers, "the printed fix does not start it:\n{text}");
+}
+
+#[test]
+fn a_path_named_through_a_link_of_the_image_maps_to_the_real_write_and_mount() {
+    // The app writes /var/run/app/app.pid; /var/run is a link to /run, as in Debian.
+    let image = ImageSpec::new("through-a-link")
+        .dir("/run/app", 0, 0, 0o755)
+        .symlink("/var/run", "../run")
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/run/app/app.pid!")
+        .build();
+    let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
+    // The trace sees the real path, the log the one the app used.
+    assert_eq!(write(&report, "/run/app/app.pid")["fatal"], true);
+    let first = &report["verification"]["runs"][0];
+    assert_eq!(
+        first["erofs_lines"][0]["path"], "/var/run/app/app.pid",
+        "{first:#}"
+    );
+    let minimal = &report["verification"]["minimal_mounts"];
+    assert_eq!(paths(minimal), ["/run/app"], "{minimal:#}");
+    let named = minimal[0]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().contains("/var/run/app/app.pid"));
+    assert!(named, "the mount says which path the app used: {minimal:#}");
+    // The guided search found it in one run, with no full cover and nothing untraced.
+    assert_eq!(report["verification"]["run_count"], 2);
+    let (text, answers) = printed_fix_answers(&image);
+    assert!(!text.contains("untraced"), "{text}");
+    assert!(answers, "the printed fix does not start it:\n{text}");
+}
+
+#[test]
+fn a_mount_that_breaks_the_app_is_found_harmful_and_left_out() {
+    // The site directory holds a file the app needs and a stamp it writes but can do without;
+    // the app says nothing when a write fails, so no error guides the search.
+    let image = ImageSpec::new("harmful-mount")
+        .file("/srv/site/index.html", b"<h1>hi</h1>", 0, 0, 0o644)
+        .dir("/var/run/app", 0, 0, 0o755)
+        .line("ENV FIXTURE_QUIET_ERRORS=1")
+        .line("ENV FIXTURE_REQUIRE_FILES=/srv/site/index.html")
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/run/app/app.pid!,/srv/site/stamp~")
+        .build();
+    let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
+    let v = &report["verification"];
+    assert_eq!(v["passed"], true, "{v:#}");
+    assert_eq!(paths(&v["minimal_mounts"]), ["/var/run/app"], "{v:#}");
+    assert_eq!(paths(&v["harmful_mounts"]), ["/srv/site"], "{v:#}");
+    assert!(
+        v["harmful_mounts"][0]["failure"]
+            .as_str()
+            .unwrap()
+            .contains("exited with code 5"),
+        "{v:#}"
+    );
+    assert_eq!(report["verdict"], "needs-mounts");
+    let (text, answers) = printed_fix_answers(&image);
+    assert!(!text.contains("--tmpfs /srv/site"), "{text}");
+    assert!(answers, "the printed fix does not start it:\n{text}");
+}
+
+#[test]
+fn state_saved_at_shutdown_gets_a_volume_even_when_its_error_only_reaches_a_log_file() {
+    // Like a broker: its log goes to a file, so with a tmpfs on the log directory its shutdown
+    // error never reaches stderr, and the run passes while the store is lost.
+    let image = ImageSpec::new("broker-like")
+        .dir("/var/lib/broker", 1000, 1000, 0o755)
+        .dir("/var/log/broker", 1000, 1000, 0o755)
+        .line("USER 1000:1000")
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/log/broker/broker.log!")
+        .line("ENV FIXTURE_QUIET_ERRORS=1")
+        .line("ENV FIXTURE_SHUTDOWN_WRITES=/var/lib/broker/store.bin~")
+        .build();
+    let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
+    let store = write(&report, "/var/lib/broker/store.bin");
+    assert_eq!(store["kind"], "state", "{store:#}");
+    assert_ne!(store["fatal"], false, "state is never tolerated: {store:#}");
+    let minimal = &report["verification"]["minimal_mounts"];
+    let volume = minimal
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == "/var/lib/broker")
+        .unwrap_or_else(|| panic!("no volume for the store: {minimal:#}"));
+    assert_eq!(
+        (&volume["kind"], &volume["state"]),
+        (&"volume".into(), &true.into())
+    );
+    let (text, answers) = printed_fix_answers(&image);
+    assert!(text.contains("-v var-lib-broker:/var/lib/broker"), "{text}");
+    assert!(text.contains("persistent volume"), "{text}");
+    assert!(answers, "the printed fix does not start it:\n{text}");
+}
+
+#[test]
+fn a_readiness_endpoint_that_answers_503_for_a_moment_is_retried_not_failed() {
+    let image = ImageSpec::new("ready-after-a-moment")
+        .dir("/var/run/app", 0, 0, 0o755)
+        .line("ENV FIXTURE_READY_AFTER_MS=400")
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/run/app/app.pid!")
+        .build();
+    let args = [
+        "audit",
+        &image,
+        "--profile",
+        "docker",
+        "--probe",
+        "/health",
+        "--probe",
+        "/health/ready",
+        "--idle",
+        "0s",
+    ];
+    for round in 0..3 {
+        let report = run_json(&args, &[1]);
+        assert_eq!(report["verdict"], "needs-mounts", "round {round}");
+        let ready = &report["probes"][1];
+        assert_eq!(
+            (&ready["target"], &ready["ok"]),
+            (&"/health/ready".into(), &true.into())
+        );
+        let minimal = &report["verification"]["minimal_mounts"];
+        assert_eq!(paths(minimal), ["/var/run/app"], "round {round}");
+    }
+}
+
+#[test]
+fn a_run_doomed_by_a_read_only_error_ends_without_waiting_out_its_budget() {
+    // It reports the failed write, carries on, and takes 5 s to listen: a run with no mount can
+    // no longer pass the clean gate, and ends instead of waiting for the port.
+    let image = ImageSpec::new("slow-after-error")
+        .dir("/var/cache/app", 0, 0, 0o755)
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/cache/app/blob?")
+        .line("ENV FIXTURE_STARTUP_DELAY_MS=5000")
+        .build();
+    let args = ["audit", &image, "--profile", "docker", "--idle", "0s"];
+    let report = run_json(&args, &[1]);
+    let runs = report["verification"]["runs"].as_array().unwrap();
+    let first = &runs[0];
+    assert_eq!(first["cut_short"], true, "{first:#}");
+    assert_eq!(first["functional"], Value::Null, "{first:#}");
+    assert!(first["startup_ms"].is_null(), "{first:#}");
+    assert!(
+        first["failure"]
+            .as_str()
+            .unwrap()
+            .contains("read-only error in the logs"),
+        "{first:#}"
+    );
+    assert_eq!(
+        paths(&report["verification"]["minimal_mounts"]),
+        ["/var/cache/app"]
+    );
+    // Whether it merely works without the mount takes a run without the alarm, which waits for
+    // the port: it does, so the mount only keeps the logs clean.
+    let patient = runs
+        .iter()
+        .find(|r| r["mounts"] == serde_json::json!([]) && r["cut_short"].is_null());
+    assert!(
+        patient.is_some_and(|r| r["functional"] == true),
+        "{runs:#?}"
+    );
+    assert_eq!(
+        report["verification"]["functional_mounts"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn the_clean_set_and_the_fewer_mounts_that_merely_work_are_both_reported() {
+    // A pid file it cannot start without, and a cache whose failed writes it reports and skips.
+    let image = ImageSpec::new("clean-and-functional")
+        .dir("/var/run/app", 0, 0, 0o755)
+        .dir("/var/cache/app", 0, 0, 0o755)
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/run/app/app.pid!,/var/cache/app/blob?")
+        .build();
+    let report = run_json(
+        &["audit", &image, "--profile", "docker", "--idle", "0s"],
+        &[1],
+    );
+    let v = &report["verification"];
+    assert_eq!(v["gate"], "clean");
+    assert_eq!(
+        paths(&v["minimal_mounts"]),
+        ["/var/cache/app", "/var/run/app"],
+        "{v:#}"
+    );
+    assert_eq!(paths(&v["functional_mounts"]), ["/var/run/app"], "{v:#}");
+
+    let functional = run_json(
+        &[
+            "audit",
+            &image,
+            "--profile",
+            "docker",
+            "--idle",
+            "0s",
+            "--gate",
+            "functional",
+        ],
+        &[1],
+    );
+    let v = &functional["verification"];
+    assert_eq!(v["gate"], "functional");
+    assert_eq!(paths(&v["minimal_mounts"]), ["/var/run/app"], "{v:#}");
+    assert!(v.get("functional_mounts").is_none(), "{v:#}");
+}
