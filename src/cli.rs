@@ -145,7 +145,7 @@ pub struct PlatformArgs {
     #[arg(long, default_value = crate::profile::DEFAULT_PROFILE, value_name = "NAME|FILE")]
     pub profile: String,
     /// A mount the deployment already has, as on the docker CLI (PATH[:OPTIONS]); writes under it are covered
-    #[arg(long, value_name = "PATH[:OPTIONS]")]
+    #[arg(long, value_name = "PATH[:OPTIONS]", value_parser = parse_tmpfs)]
     pub tmpfs: Vec<String>,
 }
 
@@ -153,17 +153,13 @@ impl PlatformArgs {
     /// The profile, after checking the mounts: mistakes fail before anything runs.
     fn load(&self) -> Result<Profile> {
         let profile = profile::load(&self.profile)?;
+        let mut seen: Vec<&str> = vec![];
         for mount in &self.tmpfs {
-            if !mount.starts_with('/') {
-                bail!("--tmpfs {mount:?}: the mount point must be an absolute path, as in --tmpfs /tmp:size=64m");
+            let path = crate::model::tmpfs_parts(mount).0.trim_end_matches('/');
+            if seen.contains(&path) {
+                bail!("--tmpfs {path} is given twice; keep one, with all its options");
             }
-            let (_, options) = crate::model::tmpfs_parts(mount);
-            if options.split(',').any(|o| o == "U") {
-                bail!(
-                    "--tmpfs {mount:?}: podman's U option has no Docker equivalent, and the proof \
-                     runs on Docker; give the owner as uid=UID,gid=GID"
-                );
-            }
+            seen.push(path);
         }
         Ok(profile)
     }
@@ -211,15 +207,18 @@ pub struct CleanArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// The image, by name or ID (pulled if not present locally)
+    #[arg(value_parser = parse_image)]
     pub image: String,
     /// Container port to probe [default: the image's single EXPOSEd port]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
-    /// HTTP path to GET once ready, in order (repeatable), or `tcp` for a bare port check
-    #[arg(long = "probe", value_name = "PATH|tcp", default_value = "/health", value_parser = Probe::parse)]
+    /// HTTP path that must answer --expect-status, in order (repeatable), or `tcp` for a bare port
+    /// check [default: the image's HEALTHCHECK, run inside the container; else GET / on the port,
+    /// where any answer below 500 means up, or TCP if the port speaks no HTTP]
+    #[arg(long = "probe", value_name = "PATH|tcp", value_parser = Probe::parse)]
     pub probes: Vec<Probe>,
     /// HTTP status a probe must answer
-    #[arg(long, value_name = "CODE", default_value_t = 200)]
+    #[arg(long, value_name = "CODE", default_value_t = 200, value_parser = clap::value_parser!(u16).range(100..600))]
     pub expect_status: u16,
     /// Environment variable for the container, K=V (or K to pass this shell's value)
     #[arg(long = "env", short = 'e', value_name = "K=V")]
@@ -233,20 +232,20 @@ pub struct RunArgs {
     /// Override the image's ENTRYPOINT (a single executable, as with docker run)
     #[arg(long)]
     pub entrypoint: Option<String>,
-    /// Override the image's CMD: words split on spaces, or a JSON array
+    /// Override the image's CMD: words split as a shell does (sh -c 'a b' is 3 words), or a JSON array
     #[arg(long)]
     pub cmd: Option<String>,
     /// How long the app may take to start and answer its first probe: the startup budget
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_budget)]
     pub startup_timeout: Duration,
     /// How long one probe may take: each probe's budget
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_budget)]
     pub probe_timeout: Duration,
     /// How long to watch the app idle after the probes
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_budget)]
     pub idle: Duration,
     /// Grace period between SIGTERM and SIGKILL at shutdown
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_budget)]
     pub stop_timeout: Duration,
     /// Command for the container, as after the image name on `docker run`
     #[arg(last = true, value_name = "COMMAND")]
@@ -278,6 +277,9 @@ impl RunArgs {
             env.extend(read_env_file(file)?);
         }
         for kv in &self.env {
+            if kv.is_empty() || kv.starts_with('=') {
+                bail!("-e {kv:?}: a variable needs a name, as in -e NAME=value");
+            }
             env.push(match kv.split_once('=') {
                 Some(_) => kv.clone(),
                 // docker run -e K passes the caller's value, and nothing if it is unset.
@@ -310,6 +312,82 @@ impl RunArgs {
     }
 }
 
+/// `PATH[:OPTIONS]` as `docker run --tmpfs` takes it, checked before the engine sees it.
+fn parse_tmpfs(spec: &str) -> Result<String, String> {
+    let (path, options) = crate::model::tmpfs_parts(spec);
+    if !path.starts_with('/') {
+        return Err(format!(
+            "the mount point {path:?} is not an absolute path; write it as in /tmp:size=64m"
+        ));
+    }
+    if path.trim_end_matches('/').is_empty() {
+        return Err(
+            "a tmpfs on / would hide the whole image; mount the directories the app \
+                    writes, as in /tmp:size=64m"
+                .into(),
+        );
+    }
+    for option in options.split(',').filter(|o| !o.is_empty()) {
+        let (name, value) = option.split_once('=').unwrap_or((option, ""));
+        let number = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+        let well_formed = match name {
+            "size" => {
+                let digits = value.trim_end_matches(['k', 'm', 'g', 'K', 'M', 'G', '%']);
+                number(digits) && value.len() - digits.len() <= 1
+            }
+            "mode" => !value.is_empty() && value.bytes().all(|b| (b'0'..=b'7').contains(&b)),
+            "uid" | "gid" | "nr_inodes" | "nr_blocks" => number(value),
+            "U" => {
+                return Err(format!(
+                    "podman's U option has no Docker equivalent, and the proof runs on Docker; \
+                     give the owner as {path}:uid=UID,gid=GID"
+                ))
+            }
+            "exec" | "noexec" | "suid" | "nosuid" | "dev" | "nodev" | "rw" | "ro" | "atime"
+            | "noatime" | "diratime" | "nodiratime" | "relatime" | "norelatime" | "strictatime"
+            | "sync" | "async" | "dirsync" | "mand" | "nomand" => value.is_empty(),
+            _ => {
+                return Err(format!(
+                    "unknown tmpfs option {option:?}; Docker takes size=64m, mode=1777, uid=N, \
+                     gid=N, exec, noexec, nosuid, nodev, ro and the like"
+                ))
+            }
+        };
+        if !well_formed {
+            return Err(format!(
+                "tmpfs option {option:?} is malformed; write it as in size=64m, mode=1777, uid=1000"
+            ));
+        }
+    }
+    Ok(spec.to_string())
+}
+
+/// An image reference: not empty.
+fn parse_image(s: &str) -> Result<String, String> {
+    match s.trim() {
+        "" => Err(
+            "the image reference is empty; give a name such as my-app:1.4 or an image ID".into(),
+        ),
+        _ => Ok(s.to_string()),
+    }
+}
+
+/// The longest a budget or the idle watch may be: an audit runs the app several times, and a
+/// longer wait is a typo (99999999s) more often than a need.
+const MAX_BUDGET: Duration = Duration::from_secs(3600);
+
+/// A duration for a budget or the idle watch, at most [`MAX_BUDGET`].
+fn parse_budget(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > MAX_BUDGET {
+        return Err(format!(
+            "{s:?} is longer than an hour, more than any app needs to start, answer or stop; \
+             write it like 30s or 5m"
+        ));
+    }
+    Ok(d)
+}
+
 /// `30s`, `500ms`, `2m`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -336,7 +414,9 @@ fn parse_command(cmd: &str) -> Result<Vec<String>> {
             anyhow!("--cmd looks like a JSON array but is not one ({e}); write [\"a\", \"b\"]")
         })
     } else {
-        Ok(cmd.split_whitespace().map(str::to_string).collect())
+        shlex::split(cmd).ok_or_else(|| {
+            anyhow!("--cmd {cmd:?} has an unclosed quote; close it, or give a JSON array")
+        })
     }
 }
 
@@ -483,6 +563,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 // Resolved once, so the trace and the proof run the same image even if its tag
                 // moves meanwhile.
                 let subject = Subject::resolve(&engine, &opts).await?;
+                let opts = subject.options(&opts);
                 // The proof's first run (no mount) needs no trace: it goes alongside.
                 let begin = async {
                     match verify {
@@ -517,6 +598,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let mode = args.tracing.mode;
             let trace = guarded(move |engine, run_id| async move {
                 let subject = Subject::resolve(&engine, &opts).await?;
+                let opts = subject.options(&opts);
                 trace::trace(&engine, &run_id, subject, &opts, mode).await
             })
             .await?;
@@ -614,6 +696,11 @@ mod tests {
     #[test]
     fn commands_are_words_or_json() {
         assert_eq!(parse_command("uv run app").unwrap(), ["uv", "run", "app"]);
+        assert_eq!(
+            parse_command("sh -c 'echo a b'").unwrap(),
+            ["sh", "-c", "echo a b"]
+        );
+        assert!(parse_command("sh -c 'oops").is_err());
         assert_eq!(parse_command(r#"["a b", "c"]"#).unwrap(), ["a b", "c"]);
         assert!(parse_command("[oops").is_err());
     }

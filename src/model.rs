@@ -105,6 +105,10 @@ pub struct RunInfo {
     pub cmd: Vec<String>,
     pub port: Option<u16>,
     pub env_names: Vec<String>,
+    /// What was asked to tell that it is up, in words: the --probe flags, else the image's
+    /// HEALTHCHECK, else an answer on its port.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<String>,
 }
 
 impl RunInfo {
@@ -144,6 +148,8 @@ pub struct Tracing {
 pub enum Phase {
     Startup,
     Probe,
+    /// The image's HEALTHCHECK, run inside the container as the platform runs it.
+    Healthcheck,
     Idle,
     Shutdown,
 }
@@ -153,6 +159,7 @@ impl Phase {
         match self {
             Phase::Startup => "startup",
             Phase::Probe => "probe",
+            Phase::Healthcheck => "healthcheck",
             Phase::Idle => "idle",
             Phase::Shutdown => "shutdown",
         }
@@ -174,6 +181,9 @@ pub struct ProbeResult {
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How it was answered, when that is worth saying (a port that speaks no HTTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]

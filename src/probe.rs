@@ -1,5 +1,6 @@
-//! Health probes against the container's published port: an HTTP GET that must answer an expected
-//! status, or a bare TCP check for services that speak no HTTP.
+//! Health probes: an HTTP GET that must answer an expected status, a GET where any answer below
+//! 500 means up (the default), a bare TCP check for services that speak no HTTP, or a command run
+//! inside the container as the image's HEALTHCHECK.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -17,14 +18,28 @@ pub const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
+    /// GET the path; it must answer the expected status.
     Http(String),
+    /// GET the path; any answer below 500 means up, and a port that holds a connection but
+    /// speaks no HTTP is up too (TCP readiness). What rofs-audit asks when told nothing.
+    Any(String),
     Tcp,
+    /// A command run inside the container, as the platform runs the image's HEALTHCHECK: exit 0
+    /// means healthy.
+    Exec(Vec<String>),
 }
+
+/// Where a probe came from, for the report.
+pub const EXEC_TARGET: &str = "HEALTHCHECK";
 
 impl Probe {
     pub fn parse(s: &str) -> Result<Probe, String> {
         match s {
             "tcp" => Ok(Probe::Tcp),
+            p if p.starts_with('/') && p.contains(char::is_whitespace) => Err(format!(
+                "probe {p:?} has a space in it, which no HTTP request line can carry; write it \
+                 as %20"
+            )),
             p if p.starts_with('/') => Ok(Probe::Http(p.to_string())),
             other => Err(format!(
                 "probe {other:?} is neither an HTTP path (starting with /) nor `tcp`"
@@ -32,78 +47,147 @@ impl Probe {
         }
     }
 
-    pub fn target(&self) -> &str {
-        match self {
-            Probe::Http(path) => path,
-            Probe::Tcp => "tcp",
+    /// The image's HEALTHCHECK as a probe: `CMD` runs its words, `CMD-SHELL` a shell; `NONE`
+    /// and an empty test disable it.
+    pub fn from_healthcheck(test: &[String]) -> Option<Probe> {
+        match test {
+            [kind, words @ ..] if kind == "CMD" && !words.is_empty() => {
+                Some(Probe::Exec(words.to_vec()))
+            }
+            [kind, script] if kind == "CMD-SHELL" => Some(Probe::Exec(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                script.clone(),
+            ])),
+            _ => None,
         }
     }
 
-    /// Probes once. `latency_ms` is the wall time of the whole exchange.
+    /// How results and gates name it.
+    pub fn target(&self) -> &str {
+        match self {
+            Probe::Http(path) | Probe::Any(path) => path,
+            Probe::Tcp => "tcp",
+            Probe::Exec(_) => EXEC_TARGET,
+        }
+    }
+
+    /// What it asks, for the report.
+    pub fn describe(&self, expect: u16) -> String {
+        match self {
+            Probe::Http(path) => format!("GET {path} answers {expect}"),
+            Probe::Any(path) => format!(
+                "GET {path} answers below 500, or the port holds a connection if it speaks no HTTP"
+            ),
+            Probe::Tcp => "the port holds a connection".to_string(),
+            Probe::Exec(words) => format!("HEALTHCHECK {} exits 0", shell_words(words)),
+        }
+    }
+
+    /// Probes the published port once (never an exec probe: that one is the container's).
+    /// `latency_ms` is the wall time of the whole exchange.
     pub async fn check(&self, addr: SocketAddr, expect: u16, timeout: Duration) -> ProbeResult {
         let started = Instant::now();
-        let outcome = tokio::time::timeout(timeout, self.exchange(addr)).await;
+        let outcome = tokio::time::timeout(timeout, self.exchange(addr, expect)).await;
         let latency_ms = started.elapsed().as_millis() as u64;
-        let (status, error) = match outcome {
-            Ok(Ok(status)) => (status, None),
-            Ok(Err(e)) => (None, Some(e)),
+        let (answer, error) = match outcome {
+            Ok(Ok(answer)) => (answer, None),
+            Ok(Err(e)) => (Answer::default(), Some(e.to_string())),
             Err(_) => (
-                None,
-                Some(format!("no answer within {}s", timeout.as_secs())),
+                Answer::default(),
+                Some(format!(
+                    "the port accepted the connection but gave no answer within {}",
+                    seconds(timeout)
+                )),
             ),
         };
         let ok = error.is_none()
             && match self {
-                Probe::Http(_) => status == Some(expect),
+                Probe::Http(_) => answer.status == Some(expect),
+                Probe::Any(_) => answer.status.is_none_or(|s| s < 500),
                 Probe::Tcp => true,
+                Probe::Exec(_) => false,
             };
         ProbeResult {
             target: self.target().to_string(),
-            status,
+            status: answer.status,
             latency_ms,
             ok,
             error,
+            note: answer.note,
         }
     }
 
-    /// Probes until it answers as expected or `budget` runs out, as ECS and Kubernetes health
-    /// checks retry: a readiness endpoint that answers 503 for a moment after the port opens is
-    /// not a failure. `latency_ms` runs from the first attempt to the good answer; a failure
-    /// keeps the last answer that came from the app itself.
-    pub async fn until_ok(&self, addr: SocketAddr, expect: u16, budget: Duration) -> ProbeResult {
-        let started = Instant::now();
-        let mut last: Option<ProbeResult> = None;
-        loop {
-            let left = budget.saturating_sub(started.elapsed());
-            let result = self
-                .check(addr, expect, left.max(Duration::from_millis(1)))
-                .await;
-            let from_app = result.status.is_some();
-            if result.ok {
-                return ProbeResult {
-                    latency_ms: started.elapsed().as_millis() as u64,
-                    ..result
-                };
-            }
-            if from_app || !last.as_ref().is_some_and(|l| l.status.is_some()) {
-                last = Some(result);
-            }
-            if started.elapsed() + RETRY_PAUSE >= budget {
-                let mut last = last.expect("one attempt was made");
-                last.latency_ms = started.elapsed().as_millis() as u64;
-                return last;
-            }
-            tokio::time::sleep(RETRY_PAUSE).await;
-        }
-    }
-
-    async fn exchange(&self, addr: SocketAddr) -> Result<Option<u16>, String> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect {addr}: {e}"))?;
+    async fn exchange(&self, addr: SocketAddr, expect: u16) -> Result<Answer, Failure> {
+        let connect = || async {
+            TcpStream::connect(addr)
+                .await
+                .map_err(|e| Failure::NotYet(format!("connect {addr}: {e}")))
+        };
         match self {
-            Probe::Tcp => tcp_accepts(stream).await.map(|()| None),
-            Probe::Http(path) => http_get(stream, addr, path).await.map(Some),
+            Probe::Tcp => tcp_accepts(connect().await?)
+                .await
+                .map(|()| Answer::default()),
+            Probe::Http(path) => http_get(connect().await?, addr, path)
+                .await
+                .map(Answer::status),
+            Probe::Any(path) => match http_get(connect().await?, addr, path).await {
+                Err(Failure::NotHttp(why) | Failure::NotYet(why)) => {
+                    // Something holds the connection open but does not answer HTTP: a broker,
+                    // a database. Docker's proxy closes at once when nothing listens.
+                    tcp_accepts(connect().await?).await?;
+                    Ok(Answer {
+                        status: None,
+                        note: Some(format!(
+                            "port {} speaks no HTTP ({why}): TCP readiness used; give --probe \
+                             tcp to say so, or an HTTP --probe path",
+                            addr.port()
+                        )),
+                    })
+                }
+                other => other.map(Answer::status),
+            },
+            Probe::Exec(_) => Err(Failure::NotYet(format!(
+                "{EXEC_TARGET} runs in the container, not on a port (expected {expect})"
+            ))),
+        }
+    }
+}
+
+/// What an exchange showed: the HTTP status, if the port spoke HTTP.
+#[derive(Default)]
+struct Answer {
+    status: Option<u16>,
+    note: Option<String>,
+}
+
+impl Answer {
+    fn status(status: u16) -> Answer {
+        Answer {
+            status: Some(status),
+            note: None,
+        }
+    }
+}
+
+/// Why an exchange failed.
+#[derive(Debug)]
+enum Failure {
+    /// Nothing answered yet: no listener, or a proxy that closes at once.
+    NotYet(String),
+    /// Something answered, but not in HTTP.
+    NotHttp(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::NotYet(why) => f.write_str(why),
+            Failure::NotHttp(why) => write!(
+                f,
+                "the port answers, but not in HTTP ({why}): use --probe tcp for a service that \
+                 speaks another protocol"
+            ),
         }
     }
 }
@@ -111,34 +195,51 @@ impl Probe {
 /// Docker's userland proxy accepts every connection on a published port and closes it at once
 /// when nothing listens inside, so an accepted connect alone proves nothing: the port counts as
 /// open when the connection stays up (or the service greets us).
-async fn tcp_accepts(mut stream: TcpStream) -> Result<(), String> {
+async fn tcp_accepts(mut stream: TcpStream) -> Result<(), Failure> {
     let mut byte = [0u8; 1];
     match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut byte)).await {
         Err(_) | Ok(Ok(1..)) => Ok(()),
-        Ok(Ok(0)) => Err("connection closed at once: nothing listens in the container".into()),
-        Ok(Err(e)) => Err(format!("connection failed: {e}")),
+        Ok(Ok(0)) => Err(Failure::NotYet(
+            "connection closed at once: nothing listens in the container".into(),
+        )),
+        Ok(Err(e)) => Err(Failure::NotYet(format!("connection failed: {e}"))),
     }
 }
 
-async fn http_get(stream: TcpStream, addr: SocketAddr, path: &str) -> Result<u16, String> {
+async fn http_get(stream: TcpStream, addr: SocketAddr, path: &str) -> Result<u16, Failure> {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| format!("HTTP handshake: {e}"))?;
+        .map_err(|e| Failure::NotYet(format!("HTTP handshake: {e}")))?;
     let conn = tokio::spawn(conn);
     let request = hyper::Request::get(path)
         .header(hyper::header::HOST, addr.to_string())
         .header(hyper::header::USER_AGENT, "rofs-audit")
         .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("bad probe path {path:?}: {e}"))?;
+        .map_err(|e| Failure::NotYet(format!("bad probe path {path:?}: {e}")))?;
     let response = sender.send_request(request).await.map_err(|e| {
         if e.is_incomplete_message() || e.is_closed() {
-            "connection closed before an answer: nothing listens in the container yet".to_string()
+            Failure::NotYet(
+                "connection closed before an answer: nothing listens in the container yet"
+                    .to_string(),
+            )
+        } else if e.is_parse() {
+            Failure::NotHttp(e.to_string())
         } else {
-            format!("HTTP request failed: {e}")
+            Failure::NotYet(format!("HTTP request failed: {e}"))
         }
     });
     conn.abort();
     Ok(response?.status().as_u16())
+}
+
+/// `30s`, or `1.5s`.
+pub fn seconds(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+/// Words as a shell would read them back.
+pub fn shell_words(words: &[String]) -> String {
+    shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "))
 }
 
 #[cfg(test)]

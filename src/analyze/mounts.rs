@@ -128,7 +128,7 @@ impl Planner<'_> {
             ));
         }
         let clean = |d: &str| {
-            !self.dirs.get(d).is_some_and(|i| i.hidden > 0) && modified_below(d).is_none()
+            self.dirs.get(d).is_none_or(|i| i.hidden == 0) && modified_below(d).is_none()
         };
         Ok(chain
             .iter()

@@ -84,6 +84,12 @@ impl ContainerSpec {
             env: (!self.env.is_empty()).then(|| self.env.clone()),
             exposed_ports: port_key.map(|k| vec![k]),
             host_config: Some(host_config),
+            // rofs-audit runs the image's HEALTHCHECK itself, when it is the probe: the engine's
+            // own runs would write at moments no phase accounts for.
+            healthcheck: Some(bollard::models::HealthConfig {
+                test: Some(vec!["NONE".to_string()]),
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }
@@ -124,8 +130,10 @@ pub enum Readiness {
     Exited {
         code: i64,
     },
-    /// Nothing ever listened on the port.
-    NeverOpened,
+    /// Nothing ever answered on the port; the last attempt says how it failed.
+    NeverOpened {
+        last: Option<ProbeResult>,
+    },
     /// The port answered, but the probe never got the expected answer, or kept answering a
     /// client error.
     ProbeFailing {
@@ -202,10 +210,14 @@ impl Container {
     pub async fn start(&mut self) -> Result<()> {
         let docker = self.engine.docker().clone();
         self.started = Some(Instant::now());
-        docker
-            .start_container(&self.id, None)
-            .await
-            .with_context(|| format!("cannot start container {}", short(&self.id)))?;
+        if let Err(e) = docker.start_container(&self.id, None).await {
+            let text = e.to_string();
+            return Err(match explain_start_error(&text) {
+                Some(why) => anyhow::anyhow!("{why}"),
+                None => anyhow::Error::new(e)
+                    .context(format!("cannot start container {}", short(&self.id))),
+            });
+        }
         let sender = self
             .exit_sender
             .take()
@@ -265,7 +277,7 @@ impl Container {
 
     async fn poll_ready(&self, probe: &Probe, expect: u16, timeout: Duration) -> Readiness {
         let started = self.started.unwrap_or_else(Instant::now);
-        let Some(addr) = self.addr else {
+        if self.addr.is_none() && !matches!(probe, Probe::Exec(_)) {
             // Without a port there is nothing to probe: ready means still running.
             let mut exited = self.exited.clone();
             return match tokio::time::timeout(timeout, exited.wait_for(Option::is_some)).await {
@@ -287,12 +299,14 @@ impl Container {
             let left = timeout.saturating_sub(started.elapsed());
             if left.is_zero() {
                 return match last {
-                    Some(last) if last.status.is_some() => Readiness::ProbeFailing { last },
-                    _ => Readiness::NeverOpened,
+                    Some(last) if last.status.is_some() || matches!(probe, Probe::Exec(_)) => {
+                        Readiness::ProbeFailing { last }
+                    }
+                    last => Readiness::NeverOpened { last },
                 };
             }
-            let result = probe
-                .check(addr, expect, left.min(Duration::from_secs(10)))
+            let result = self
+                .check(probe, expect, left.min(Duration::from_secs(10)))
                 .await;
             if result.ok {
                 return Readiness::Ready {
@@ -305,7 +319,7 @@ impl Container {
                 _ => None,
             };
             // Keep the last answer that came from the app itself, for the error message.
-            if result.status.is_some() || !last.as_ref().is_some_and(|l| l.status.is_some()) {
+            if result.status.is_some() || last.as_ref().is_none_or(|l| l.status.is_none()) {
                 last = Some(result);
             }
             if let (Some((_, since)), Some(last)) = (refusing, &last) {
@@ -315,6 +329,133 @@ impl Container {
             }
             tokio::time::sleep(crate::probe::RETRY_PAUSE).await;
         }
+    }
+
+    /// Probes once: on the published port, or inside the container for the image's
+    /// HEALTHCHECK.
+    pub async fn check(&self, probe: &Probe, expect: u16, timeout: Duration) -> ProbeResult {
+        match (probe, self.addr) {
+            (Probe::Exec(command), _) => self.exec(command, timeout).await,
+            (_, Some(addr)) => probe.check(addr, expect, timeout).await,
+            (_, None) => ProbeResult {
+                target: probe.target().to_string(),
+                status: None,
+                latency_ms: 0,
+                ok: false,
+                error: Some("no port is published to probe: give --port".to_string()),
+                note: None,
+            },
+        }
+    }
+
+    /// Probes until it answers as expected or `budget` runs out, as ECS and Kubernetes health
+    /// checks retry: a readiness endpoint that answers 503 for a moment after the port opens is
+    /// not a failure. `latency_ms` runs from the first attempt to the good answer; a failure
+    /// keeps the last answer that came from the app itself.
+    pub async fn until_ok(&self, probe: &Probe, expect: u16, budget: Duration) -> ProbeResult {
+        let started = Instant::now();
+        let mut last: Option<ProbeResult> = None;
+        loop {
+            let left = budget.saturating_sub(started.elapsed());
+            let result = self
+                .check(probe, expect, left.max(Duration::from_millis(1)))
+                .await;
+            if result.ok {
+                return ProbeResult {
+                    latency_ms: started.elapsed().as_millis() as u64,
+                    ..result
+                };
+            }
+            if result.status.is_some() || last.as_ref().is_none_or(|l| l.status.is_none()) {
+                last = Some(result);
+            }
+            if started.elapsed() + crate::probe::RETRY_PAUSE >= budget {
+                let mut last = last.expect("one attempt was made");
+                last.latency_ms = started.elapsed().as_millis() as u64;
+                return last;
+            }
+            tokio::time::sleep(crate::probe::RETRY_PAUSE).await;
+        }
+    }
+
+    /// Runs `command` inside the container, as the container's user, as a platform runs a
+    /// HEALTHCHECK: healthy when it exits 0 within `timeout`.
+    async fn exec(&self, command: &[String], timeout: Duration) -> ProbeResult {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(timeout, self.exec_status(command)).await;
+        let (ok, error) = match outcome {
+            Ok(Ok((0, _))) => (true, None),
+            Ok(Ok((code, output))) => (
+                false,
+                Some(format!(
+                    "{} exited {code}: {}",
+                    crate::probe::EXEC_TARGET,
+                    output.trim()
+                )),
+            ),
+            Ok(Err(e)) => (false, Some(e)),
+            Err(_) => (
+                false,
+                Some(format!(
+                    "{} did not finish within {}",
+                    crate::probe::EXEC_TARGET,
+                    crate::probe::seconds(timeout)
+                )),
+            ),
+        };
+        ProbeResult {
+            target: crate::probe::EXEC_TARGET.to_string(),
+            status: None,
+            latency_ms: started.elapsed().as_millis() as u64,
+            ok,
+            error,
+            note: None,
+        }
+    }
+
+    /// The exit code of `command` run in the container, and the last of what it printed.
+    async fn exec_status(&self, command: &[String]) -> Result<(i64, String), String> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let docker = self.engine.docker();
+        let exec = docker
+            .create_exec(
+                &self.id,
+                CreateExecOptions {
+                    cmd: Some(command.to_vec()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot run the HEALTHCHECK: {}",
+                    super::one_line(&e.to_string())
+                )
+            })?;
+        let mut output = String::new();
+        if let Ok(StartExecResults::Attached {
+            output: mut stream, ..
+        }) = docker.start_exec(&exec.id, None).await
+        {
+            while let Some(Ok(chunk)) = stream.next().await {
+                output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                // Only the end is reported; a chatty check must not fill memory.
+                if output.len() > 4096 {
+                    output.drain(..output.len() - 1024);
+                }
+            }
+        }
+        let inspect = docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(|e| format!("cannot read the HEALTHCHECK's exit: {e}"))?;
+        let tail: String = output.lines().last().unwrap_or_default().to_string();
+        Ok((
+            inspect.exit_code.unwrap_or(-1),
+            crate::model::escape_text(&tail),
+        ))
     }
 
     pub fn addr(&self) -> Option<SocketAddr> {
@@ -387,6 +528,33 @@ impl Container {
     }
 }
 
+/// What the engine's refusal to start a container means for the flags that configured it: a
+/// user or an executable the image does not have.
+fn explain_start_error(text: &str) -> Option<String> {
+    if let Some(rest) = text.split("unable to find user ").nth(1) {
+        let user = rest.split(':').next().unwrap_or(rest).trim();
+        return Some(format!(
+            "the image has no user {user:?} (from --user or its USER): give a numeric id such \
+             as --user 1000, or a name its /etc/passwd has"
+        ));
+    }
+    let (_, rest) = text.split_once("exec: \"")?;
+    let (program, why) = rest.split_once('"')?;
+    let why = if why.contains("executable file not found") {
+        "is not on the image's PATH"
+    } else if why.contains("no such file or directory") {
+        "is not in the image"
+    } else if why.contains("permission denied") {
+        "is not executable"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{program:?} {why}: the command comes from --entrypoint, --cmd or the words after --, \
+         else from the image's ENTRYPOINT and CMD; give a program the image has"
+    ))
+}
+
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
@@ -429,5 +597,40 @@ async fn collect_logs(
                 time: time.map(str::to_string),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_errors_name_the_flag_and_the_fix() {
+        // As Docker Engine 20.10 words them.
+        let user = explain_start_error(
+            "Docker responded with status code 500: unable to find user nosuchuser: no matching entries in passwd file",
+        )
+        .unwrap();
+        assert!(
+            user.contains("\"nosuchuser\"") && user.contains("--user 1000"),
+            "{user}"
+        );
+        let missing = explain_start_error(
+            "Docker responded with status code 400: failed to create shim: OCI runtime create failed: container_linux.go:380: starting container process caused: exec: \"/nope\": stat /nope: no such file or directory: unknown",
+        )
+        .unwrap();
+        assert!(
+            missing.starts_with("\"/nope\" is not in the image"),
+            "{missing}"
+        );
+        let path = explain_start_error(
+            "OCI runtime create failed: exec: \"nope\": executable file not found in $PATH: unknown",
+        )
+        .unwrap();
+        assert!(path.contains("not on the image's PATH"), "{path}");
+        assert_eq!(
+            explain_start_error("driver failed programming external connectivity"),
+            None
+        );
     }
 }

@@ -511,7 +511,7 @@ fn some<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
 
 /// `30 s` for whole seconds, else `1500 ms`.
 fn human_ms(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")

@@ -50,13 +50,29 @@ pub enum ModeChoice {
 pub struct Subject {
     pub image: ImageInfo,
     pub run: RunInfo,
+    /// What tells that it is up: the --probe flags, else the image's HEALTHCHECK, else an HTTP
+    /// or TCP answer on its port.
+    pub probes: Vec<Probe>,
 }
 
 impl Subject {
     pub async fn resolve(engine: &Engine, opts: &RunOptions) -> Result<Subject> {
         let inspect = engine.image(&opts.image).await?;
         let image = image_info(&opts.image, &inspect);
+        let healthcheck = inspect
+            .config
+            .as_ref()
+            .and_then(|c| c.healthcheck.as_ref())
+            .and_then(|h| h.test.as_deref())
+            .and_then(Probe::from_healthcheck);
         let port = choose_port(opts.port, &image.exposed_ports, &opts.probes)?;
+        // Told nothing, ask what the platform would: the image's HEALTHCHECK, else whether the
+        // port answers at all.
+        let probes = match (&opts.probes[..], healthcheck, port) {
+            ([], Some(check), _) => vec![check],
+            ([], None, Some(_)) => vec![Probe::Any("/".to_string())],
+            (given, ..) => given.to_vec(),
+        };
         let env_names = opts.env.iter().map(|kv| env_name(kv)).collect();
         let run = RunInfo {
             user: opts.user.clone().unwrap_or_else(|| image.user.clone()),
@@ -74,8 +90,20 @@ impl Subject {
             }),
             port,
             env_names,
+            probes: probes
+                .iter()
+                .map(|p| p.describe(opts.expect_status))
+                .collect(),
         };
-        Ok(Subject { image, run })
+        Ok(Subject { image, run, probes })
+    }
+
+    /// `opts` with the probes this image is judged by.
+    pub fn options(&self, opts: &RunOptions) -> RunOptions {
+        RunOptions {
+            probes: self.probes.clone(),
+            ..opts.clone()
+        }
     }
 
     pub fn spec(&self, opts: &RunOptions) -> ContainerSpec {
@@ -189,6 +217,7 @@ pub async fn trace(
                 not_ready,
                 &first,
                 &subject.run,
+                &subject.image.exposed_ports,
                 opts,
             ));
         }
@@ -201,16 +230,18 @@ pub async fn trace(
 
     let probe_started = Instant::now();
     let mut probes = vec![];
-    if let Some(addr) = container.addr() {
-        for probe in &opts.probes {
-            let result = probe
-                .until_ok(addr, opts.expect_status, opts.probe_timeout)
-                .await;
-            probes.push(result);
-            recorder
-                .boundary(Phase::Probe, Some(probe.target().to_string()))
-                .await?;
-        }
+    for probe in &opts.probes {
+        let result = container
+            .until_ok(probe, opts.expect_status, opts.probe_timeout)
+            .await;
+        probes.push(result);
+        let phase = match probe {
+            Probe::Exec(_) => Phase::Healthcheck,
+            _ => Phase::Probe,
+        };
+        recorder
+            .boundary(phase, Some(probe.target().to_string()))
+            .await?;
     }
     phases.push(PhaseTiming {
         name: Phase::Probe,
@@ -260,11 +291,26 @@ fn written_set(writes: &[crate::model::Write]) -> std::collections::HashSet<&[u8
         .collect()
 }
 
+fn port_of(run: &RunInfo) -> String {
+    run.port
+        .map_or_else(|| "(none)".to_string(), |p| p.to_string())
+}
+
+/// The ports the image does expose, when the one probed is not among them.
+fn exposed_hint(run: &RunInfo, exposed: &[String]) -> String {
+    let probed = run.port.map(|p| format!("{p}/tcp"));
+    if exposed.is_empty() || probed.as_ref().is_some_and(|p| exposed.contains(p)) {
+        return String::new();
+    }
+    format!(" (the image EXPOSEs {})", exposed.join(", "))
+}
+
 fn not_ready_error(
     container: &Container,
     readiness: Readiness,
     probe: &Probe,
     run: &RunInfo,
+    exposed: &[String],
     opts: &RunOptions,
 ) -> anyhow::Error {
     let budget = opts.startup_timeout.as_secs();
@@ -276,20 +322,38 @@ fn not_ready_error(
             "the container exited with code {code} before it was ready, {NOT_READ_ONLY}; fix the \
              app or its configuration (--env, --cmd, --user) first; last log lines: {logs}"
         ),
-        Readiness::NeverOpened => anyhow!(
-            "nothing answered on port {} within {budget}s {NOT_READ_ONLY}; check --port, that \
-             the app listens on 0.0.0.0, or raise --startup-timeout; last log lines: {logs}",
-            run.port
-                .map_or_else(|| "(none)".to_string(), |p| p.to_string()),
-        ),
-        Readiness::ProbeFailing { last } => anyhow!(
-            "probe {} kept answering {} (expected {}) for {budget}s {NOT_READ_ONLY}; check \
-             --probe and --expect-status; last log lines: {logs}",
-            probe.target(),
-            last.status
-                .map_or_else(|| "nothing".to_string(), |s| s.to_string()),
-            opts.expect_status,
-        ),
+        Readiness::NeverOpened { last } => match last.and_then(|l| l.error) {
+            // The port took the connection: the probe is what failed.
+            Some(error) if !error.starts_with("connect") && !error.contains("nothing listens") => {
+                anyhow!(
+                    "probe {} on port {}: {error} ({budget}s {NOT_READ_ONLY}); check --probe, or \
+                     raise --probe-timeout; last log lines: {logs}",
+                    probe.target(),
+                    port_of(run)
+                )
+            }
+            _ => anyhow!(
+                "nothing answered on port {} within {budget}s {NOT_READ_ONLY}; check --port{}, \
+                 that the app listens on 0.0.0.0, or raise --startup-timeout; last log lines: \
+                 {logs}",
+                port_of(run),
+                exposed_hint(run, exposed),
+            ),
+        },
+        Readiness::ProbeFailing { last } => match last.status {
+            Some(status) => anyhow!(
+                "probe {} kept answering {status} (expected {}) {NOT_READ_ONLY}; check --probe \
+                 and --expect-status; last log lines: {logs}",
+                probe.target(),
+                opts.expect_status,
+            ),
+            None => anyhow!(
+                "{} kept failing for {budget}s {NOT_READ_ONLY}: {}; fix the image's HEALTHCHECK \
+                 or give --probe; last log lines: {logs}",
+                probe.target(),
+                last.error.unwrap_or_default(),
+            ),
+        },
         // The trace sets no alarm, so nothing dooms it.
         Readiness::Ready { .. } | Readiness::Doomed => unreachable!("only called when not ready"),
     }

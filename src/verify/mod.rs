@@ -632,6 +632,7 @@ pub async fn check(
     declared: &[String],
 ) -> Result<Verification> {
     let subject = Subject::resolve(engine, opts).await?;
+    let opts = &subject.options(opts);
     let gate = ProofGate::Clean;
     let mut proof = begin(engine, run_id, &subject, opts, profile, declared, 1, gate).await?;
     let prover = &mut proof.prover;

@@ -8,6 +8,7 @@ use anyhow::Result;
 use super::logscan;
 use crate::engine::{Container, ContainerSpec, Engine, Readiness, RunId, VolumeMount};
 use crate::model::{is_within, ExitStatus, Gate, Gates, LogLine, ProofGate, VerifyRun};
+use crate::probe::seconds;
 use crate::trace::RunOptions;
 
 /// The mounts of one run, in `docker run` terms: tmpfs as `--tmpfs PATH:OPTIONS` takes them, and
@@ -92,16 +93,14 @@ pub async fn run(
         Readiness::Ready { elapsed } => {
             startup_ms = Some(elapsed.as_millis() as u64);
             let rest = async {
-                if let Some(addr) = container.addr() {
-                    for probe in &opts.probes {
-                        let result = probe
-                            .until_ok(addr, opts.expect_status, opts.probe_timeout)
-                            .await;
-                        let ok = result.ok;
-                        probes.push(result);
-                        if !ok {
-                            return;
-                        }
+                for probe in &opts.probes {
+                    let result = container
+                        .until_ok(probe, opts.expect_status, opts.probe_timeout)
+                        .await;
+                    let ok = result.ok;
+                    probes.push(result);
+                    if !ok {
+                        return;
                     }
                 }
                 tokio::time::sleep(opts.idle).await;
@@ -126,10 +125,12 @@ pub async fn run(
         Readiness::Exited { code } => {
             problem = Some(format!("exited with code {code} before it was ready"))
         }
-        Readiness::NeverOpened => {
+        Readiness::NeverOpened { last } => {
             problem = Some(format!(
-                "nothing answered within the {} startup budget",
-                seconds(opts.startup_timeout)
+                "not ready within the {} startup budget{}",
+                seconds(opts.startup_timeout),
+                last.and_then(|l| l.error)
+                    .map_or_else(String::new, |e| format!(": {e}"))
             ))
         }
         Readiness::ProbeFailing { last } => {
@@ -345,11 +346,6 @@ pub fn gates(run: &VerifyRun, opts: &RunOptions, writable: WritableStop) -> Gate
             reason,
         }),
     }
-}
-
-/// `30s`, or `1.5s`.
-fn seconds(d: Duration) -> String {
-    format!("{}s", d.as_secs_f64())
 }
 
 #[cfg(test)]
