@@ -7,7 +7,7 @@ pub mod remedies;
 
 use std::collections::HashSet;
 
-use crate::model::{is_within, tmpfs_parts, Change, Plan, Report, Trace, Verdict};
+use crate::model::{is_within, tmpfs_parts, Change, Plan, Report, Trace, Verdict, WriteKind};
 use crate::profile::Profile;
 
 pub use remedies::Catalogue;
@@ -59,9 +59,16 @@ pub fn analyze(
         volumes: &trace.image.volumes,
         modified,
     };
-    let (mounts, unfixable) = planner.plan(&failing);
+    // State in a declared VOLUME does not fail where the platform makes image VOLUMEs writable,
+    // but such a volume goes with its container: the data needs a volume of its own.
+    let kept: Vec<&crate::model::Write> = trace
+        .writes
+        .iter()
+        .filter(|w| w.would_fail == Some(false) && w.volume && w.kind == Some(WriteKind::State))
+        .collect();
+    let (mounts, unfixable) = planner.plan(&[&failing[..], &kept[..]].concat());
     let remedies = catalogue.matches(&trace, &failing);
-    let verdict = if failing.is_empty() {
+    let verdict = if failing.is_empty() && mounts.is_empty() {
         Verdict::Compatible
     } else if !unfixable.is_empty() {
         Verdict::NeedsChanges

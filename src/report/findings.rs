@@ -175,13 +175,16 @@ pub(crate) fn untraced_erofs(report: &Report) -> Vec<&str> {
     out
 }
 
-/// The failing writes the proof found the app runs without.
+/// The failing writes the proof found the app runs without, each path once (a file written at
+/// startup and again at shutdown is one thing to tolerate).
 pub(crate) fn tolerated(report: &Report) -> impl Iterator<Item = &Write> {
+    let mut seen = std::collections::HashSet::new();
     report
         .trace
         .writes
         .iter()
         .filter(|w| w.would_fail == Some(true) && w.fatal == Some(false))
+        .filter(move |w| seen.insert(w.path.as_str()))
 }
 
 /// The mount that lists `path` in `covers`, else the first one whose directory holds it.
