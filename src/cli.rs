@@ -12,6 +12,7 @@ use crate::engine::{self, Engine, RunId};
 use crate::model::{Check, ProofGate, Report, Trace};
 use crate::probe::Probe;
 use crate::profile::{self, FixFormat, Profile};
+use crate::progress::Progress;
 use crate::report::{self, Format, RenderOptions, VerifyFormat};
 use crate::trace::{self, ModeChoice, RunOptions, Subject};
 use crate::verify;
@@ -39,6 +40,9 @@ use crate::verify;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print no progress on stderr (it is shown only when stderr is a terminal)
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -499,6 +503,18 @@ impl Judge {
     }
 }
 
+/// Progress on stderr when it is a terminal, unless --quiet, or a machine format is about to be
+/// printed on the same terminal.
+fn progress(quiet: bool, output: &Option<PathBuf>, machine: bool) -> Progress {
+    use std::io::IsTerminal;
+    let stderr = std::io::stderr().is_terminal();
+    let mixed = machine && output.is_none() && std::io::stdout().is_terminal();
+    match (quiet, stderr, mixed) {
+        (false, true, false) => Progress::stderr(),
+        _ => Progress::hidden(),
+    }
+}
+
 fn use_color(output: &Option<PathBuf>) -> bool {
     output.is_none()
         && std::env::var_os("NO_COLOR").is_none()
@@ -559,10 +575,15 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let (mode, jobs, verify) = (args.tracing.mode, args.jobs as usize, !args.no_verify);
             let gate = ProofGate::from(args.gate);
             let judged = judge.clone();
+            let progress = progress(
+                cli.quiet,
+                &args.output.output,
+                args.output.format != Format::Text,
+            );
             let report = guarded(move |engine, run_id| async move {
                 // Resolved once, so the trace and the proof run the same image even if its tag
                 // moves meanwhile.
-                let subject = Subject::resolve(&engine, &opts).await?;
+                let subject = Subject::resolve(&engine, &opts, &progress).await?;
                 let opts = subject.options(&opts);
                 // The proof's first run (no mount) needs no trace: it goes alongside.
                 let begin = async {
@@ -576,13 +597,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
                             &judged.declared,
                             jobs,
                             gate,
+                            &progress,
                         )
                         .await
                         .map(Some),
                         false => Ok(None),
                     }
                 };
-                let trace = trace::trace(&engine, &run_id, subject.clone(), &opts, mode);
+                let trace = trace::trace(&engine, &run_id, subject.clone(), &opts, mode, &progress);
                 let (trace, proof) = tokio::try_join!(trace, begin)?;
                 let mut report = judged.analyze(trace);
                 if let Some(proof) = proof {
@@ -596,10 +618,15 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Trace(args) => {
             let opts = args.run.options()?;
             let mode = args.tracing.mode;
+            let progress = progress(
+                cli.quiet,
+                &args.output.output,
+                args.output.format != Format::Text,
+            );
             let trace = guarded(move |engine, run_id| async move {
-                let subject = Subject::resolve(&engine, &opts).await?;
+                let subject = Subject::resolve(&engine, &opts, &progress).await?;
                 let opts = subject.options(&opts);
-                trace::trace(&engine, &run_id, subject, &opts, mode).await
+                trace::trace(&engine, &run_id, subject, &opts, mode, &progress).await
             })
             .await?;
             emit_output(
@@ -613,8 +640,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let opts = args.run.options()?;
             let declared = args.platform.tmpfs.clone();
             let checked = profile.clone();
+            let progress = progress(cli.quiet, &args.output, args.format != VerifyFormat::Text);
             let verification = guarded(move |engine, run_id| async move {
-                verify::check(&engine, &run_id, &opts, &checked, &declared).await
+                verify::check(&engine, &run_id, &opts, &checked, &declared, &progress).await
             })
             .await?;
             let check = Check {

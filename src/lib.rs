@@ -8,6 +8,7 @@ pub mod engine;
 pub mod model;
 pub mod probe;
 pub mod profile;
+pub mod progress;
 pub mod report;
 pub mod trace;
 pub mod verify;

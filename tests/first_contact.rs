@@ -178,3 +178,43 @@ fn cmd_is_split_as_a_shell_splits_it() {
     // It exits at once with code 0 (nothing to check): a writable run that quits is an error.
     assert!(stderr.contains("exited with code 0"), "{stderr}");
 }
+
+#[test]
+fn progress_shows_on_a_terminal_while_the_audit_runs_and_never_elsewhere() {
+    let image = ImageSpec::new("smoke").build();
+    let binary = env!("CARGO_BIN_EXE_rofs-audit");
+    // util-linux's script gives the audit a pseudo-terminal; what it prints comes back on ours.
+    let command = format!("{binary} audit {image} --profile docker --idle 0s");
+    let out = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .output()
+        .expect("run script(1) from util-linux");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    let progress = screen
+        .find("trace: ready after")
+        .unwrap_or_else(|| panic!("no progress on the terminal:\n{screen}"));
+    let report = screen
+        .find("verdict:")
+        .unwrap_or_else(|| panic!("no report on the terminal:\n{screen}"));
+    assert!(
+        progress < report,
+        "progress came after the report:\n{screen}"
+    );
+    assert!(screen.contains("proof run 1"), "{screen}");
+
+    // Without a terminal, nothing but the report: stderr stays empty.
+    let piped = run(&["audit", &image, "--profile", "docker", "--idle", "0s"]);
+    assert_eq!(piped.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&piped.stderr), "");
+    // And --quiet silences a terminal too.
+    let quiet = std::process::Command::new("script")
+        .args([
+            "-qfec",
+            &format!("{command} --quiet -o /dev/null"),
+            "/dev/null",
+        ])
+        .output()
+        .expect("run script(1)");
+    let screen = String::from_utf8_lossy(&quiet.stdout);
+    assert!(!screen.contains("trace:"), "{screen}");
+}

@@ -61,10 +61,15 @@ impl Engine {
     }
 
     /// Inspects an image, pulling it first if it is not present locally.
-    pub async fn image(&self, reference: &str) -> Result<bollard::models::ImageInspect> {
+    pub async fn image(
+        &self,
+        reference: &str,
+        progress: &crate::progress::Progress,
+    ) -> Result<bollard::models::ImageInspect> {
         if let Ok(image) = self.docker.inspect_image(reference).await {
             return Ok(image);
         }
+        let step = progress.step(format!("pulling {reference}"));
         let options = CreateImageOptionsBuilder::default()
             .from_image(reference)
             .build();
@@ -78,6 +83,7 @@ impl Engine {
                 );
             }
         }
+        step.done(format!("pulled {reference}"));
         self.docker.inspect_image(reference).await.map_err(|e| {
             anyhow!(
                 "image {reference:?} could not be inspected after pulling ({e}); \

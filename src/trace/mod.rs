@@ -17,6 +17,7 @@ use crate::model::{
     ImageDir, ImageInfo, Phase, PhaseTiming, RunInfo, Trace, Tracing, TracingMode, SCHEMA_VERSION,
 };
 use crate::probe::Probe;
+use crate::progress::Progress;
 use assemble::{CPath, Noise};
 
 /// How to run the image: shared by trace, audit and verify.
@@ -56,8 +57,12 @@ pub struct Subject {
 }
 
 impl Subject {
-    pub async fn resolve(engine: &Engine, opts: &RunOptions) -> Result<Subject> {
-        let inspect = engine.image(&opts.image).await?;
+    pub async fn resolve(
+        engine: &Engine,
+        opts: &RunOptions,
+        progress: &Progress,
+    ) -> Result<Subject> {
+        let inspect = engine.image(&opts.image, progress).await?;
         let image = image_info(&opts.image, &inspect);
         let healthcheck = inspect
             .config
@@ -179,6 +184,7 @@ pub async fn trace(
     subject: Subject,
     opts: &RunOptions,
     mode: ModeChoice,
+    progress: &Progress,
 ) -> Result<Trace> {
     let mut spec = subject.spec(opts);
     // Declared VOLUMEs get a volume of ours, so their writes can be seen and are removed with us.
@@ -201,6 +207,7 @@ pub async fn trace(
     };
     let mut recorder = Recorder::start(engine, &container, &inspect, &noise.volumes, mode).await?;
 
+    let step = progress.step("trace: starting, writable root");
     container.start().await?;
     let first = opts.probes.first().cloned().unwrap_or(Probe::Tcp);
     let startup_ms = match container
@@ -227,7 +234,9 @@ pub async fn trace(
         duration_ms: startup_ms,
     }];
     recorder.boundary(Phase::Startup, None).await?;
+    step.done(format!("trace: ready after {startup_ms} ms"));
 
+    let step = progress.step("trace: probes");
     let probe_started = Instant::now();
     let mut probes = vec![];
     for probe in &opts.probes {
@@ -247,7 +256,13 @@ pub async fn trace(
         name: Phase::Probe,
         duration_ms: probe_started.elapsed().as_millis() as u64,
     });
+    let answered = probes.iter().filter(|p| p.ok).count();
+    step.done(format!(
+        "trace: {answered} of {} probes answered",
+        probes.len()
+    ));
 
+    let step = progress.step("trace: idle");
     tokio::time::sleep(opts.idle).await;
     recorder.boundary(Phase::Idle, None).await?;
     phases.push(PhaseTiming {
@@ -255,9 +270,12 @@ pub async fn trace(
         duration_ms: opts.idle.as_millis() as u64,
     });
 
+    step.done("trace: idle");
+    let step = progress.step("trace: stopping (SIGTERM)");
     let exited_before_stop = container.exit_code();
     let (exit, stop_took) = container.stop(opts.stop_timeout).await?;
     recorder.boundary(Phase::Shutdown, None).await?;
+    step.done("trace: stopped");
     phases.push(PhaseTiming {
         name: Phase::Shutdown,
         duration_ms: stop_took.as_millis() as u64,

@@ -17,6 +17,7 @@ use crate::model::{
     Verdict, Verification, VerifyRun, Write, WriteKind,
 };
 use crate::profile::{self, Profile, TmpfsOwner};
+use crate::progress::Progress;
 use crate::trace::{RunOptions, Subject};
 use minimize::{Oracle, Outcomes, Subset};
 use run::{Mounts, WritableStop};
@@ -126,6 +127,7 @@ struct Prover<'a> {
     writable_stop: Option<WritableStop>,
     runs: Vec<VerifyRun>,
     started: Instant,
+    progress: Progress,
 }
 
 impl Prover<'_> {
@@ -140,7 +142,15 @@ impl Prover<'_> {
             let semaphore = &semaphore;
             async move {
                 let _permit = semaphore.acquire().await?;
-                let role = format!("verify{}", first + i + 1);
+                let n = first + i + 1;
+                let role = format!("verify{n}");
+                let shown = match extra.paths().join(" ") {
+                    none if none.is_empty() => "no mount".to_string(),
+                    some => some,
+                };
+                let step = this
+                    .progress
+                    .step(format!("proof run {n} of {}: {shown}", first + sets.len()));
                 let spec = this.platform.spec.clone();
                 // Without the alarm a run is judged functionally; `settle` then judges it by the
                 // proof's gate, with all it showed.
@@ -148,7 +158,7 @@ impl Prover<'_> {
                     true => this.gate,
                     false => ProofGate::Functional,
                 };
-                run::run(
+                let run = run::run(
                     this.engine,
                     this.run_id,
                     &role,
@@ -157,7 +167,12 @@ impl Prover<'_> {
                     this.opts,
                     gate,
                 )
-                .await
+                .await?;
+                step.done(format!(
+                    "proof run {n}: {shown}: {}",
+                    run.failure.as_deref().unwrap_or("passed")
+                ));
+                Ok::<_, anyhow::Error>(run)
             }
         });
         let runs = futures_util::future::try_join_all(runs).await?;
@@ -344,6 +359,7 @@ pub async fn begin<'a>(
     declared: &[String],
     jobs: usize,
     gate: ProofGate,
+    progress: &Progress,
 ) -> Result<Proof<'a>> {
     let started = Instant::now();
     let mut prover = Prover {
@@ -356,6 +372,7 @@ pub async fn begin<'a>(
         writable_stop: None,
         runs: vec![],
         started,
+        progress: progress.clone(),
     };
     prover
         .batch(&[Mounts::default()], gate == ProofGate::Clean)
@@ -630,11 +647,15 @@ pub async fn check(
     opts: &RunOptions,
     profile: &Profile,
     declared: &[String],
+    progress: &Progress,
 ) -> Result<Verification> {
-    let subject = Subject::resolve(engine, opts).await?;
+    let subject = Subject::resolve(engine, opts, progress).await?;
     let opts = &subject.options(opts);
     let gate = ProofGate::Clean;
-    let mut proof = begin(engine, run_id, &subject, opts, profile, declared, 1, gate).await?;
+    let mut proof = begin(
+        engine, run_id, &subject, opts, profile, declared, 1, gate, progress,
+    )
+    .await?;
     let prover = &mut proof.prover;
     let first = &prover.runs[0];
     let stopped_clean =

@@ -26,6 +26,14 @@ impl Mounts {
         self.volumes.extend(other.volumes);
     }
 
+    /// The mount points, for a line of progress.
+    pub fn paths(&self) -> Vec<&str> {
+        let tmpfs = self.tmpfs.iter().map(|(path, _)| path.as_str());
+        tmpfs
+            .chain(self.volumes.iter().map(|(path, _)| path.as_str()))
+            .collect()
+    }
+
     /// How the run lists them in the report: `PATH:OPTIONS`, or `PATH (volume)`.
     fn describe(&self) -> Vec<String> {
         let tmpfs = self
