@@ -56,6 +56,9 @@ fn printed_tmpfs_flags(text: &str) -> Vec<String> {
 
 #[test]
 fn the_suggested_mount_for_a_uid_1000_app_lets_it_start_read_only() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = owned_dir_image();
     let out = run(&["audit", &image, "--profile", "docker"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -109,6 +112,9 @@ fn the_suggested_mount_for_a_uid_1000_app_lets_it_start_read_only() {
 
 #[test]
 fn the_ownership_trap_is_real_a_tmpfs_without_owner_options_is_root_owned() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // Pins the measured fact the owner options exist for: Docker does not carry the image
     // directory's owner (1000) over to a tmpfs mounted on it.
     let image = owned_dir_image();
@@ -125,6 +131,9 @@ fn the_ownership_trap_is_real_a_tmpfs_without_owner_options_is_root_owned() {
 
 #[test]
 fn modifying_a_file_of_the_image_is_needs_changes_with_no_mount_over_it() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("rewrites-config")
         .file("/etc/app/base.conf", b"base", 0, 0, 0o644)
         .file("/etc/app/state.conf", b"old", 0, 0, 0o644)
@@ -155,6 +164,9 @@ fn modifying_a_file_of_the_image_is_needs_changes_with_no_mount_over_it() {
 
 #[test]
 fn a_uv_run_launcher_gets_the_launcher_remedy() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("uv-launcher")
         .launcher("uv")
         .line("ENV HOME=/root")
@@ -175,6 +187,9 @@ fn a_uv_run_launcher_gets_the_launcher_remedy() {
 
 #[test]
 fn writes_only_where_the_platform_is_writable_pass_with_exit_0() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("shm-only")
         .line("ENV FIXTURE_STARTUP_WRITES=/dev/shm/heartbeat")
         .build();
@@ -198,6 +213,9 @@ fn writes_only_where_the_platform_is_writable_pass_with_exit_0() {
 
 #[test]
 fn suggest_rejudges_a_recorded_trace_without_an_engine() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let dir = TempDir::new("suggest");
     let trace_file = dir.path().join("trace.json");
     let image = owned_dir_image();
@@ -246,6 +264,9 @@ fn suggest_rejudges_a_recorded_trace_without_an_engine() {
 
 #[test]
 fn profiles_are_listed_shown_and_a_malformed_one_is_rejected_with_its_position() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let list = run(&["profiles"]);
     let list = String::from_utf8_lossy(&list.stdout);
     for name in [

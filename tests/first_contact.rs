@@ -19,6 +19,9 @@ fn writes_at<'a>(report: &'a Value, path: &str) -> Vec<(&'a str, &'a str)> {
 
 #[test]
 fn an_image_healthcheck_is_the_probe_run_inside_and_its_writes_are_traced() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("healthcheck-writes")
         .dir("/var/run/app", 0, 0, 0o755)
         .line("ENV FIXTURE_CHECK_WRITES=/var/run/app/health.stamp")
@@ -41,6 +44,9 @@ fn an_image_healthcheck_is_the_probe_run_inside_and_its_writes_are_traced() {
 
 #[test]
 fn an_http_server_without_a_health_endpoint_is_up_when_it_answers_at_all() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // GET / answers 404: the app is up, it just serves nothing there.
     let image = ImageSpec::new("no-health-endpoint")
         .line("ENV FIXTURE_HEALTH_PATHS=/status")
@@ -61,6 +67,9 @@ fn an_http_server_without_a_health_endpoint_is_up_when_it_answers_at_all() {
 
 #[test]
 fn a_tcp_only_server_audited_with_no_flags_gets_tcp_readiness_and_says_so() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("speaks-no-http")
         .line("ENV FIXTURE_NOT_HTTP=1")
         .build();
@@ -89,6 +98,9 @@ fn a_tcp_only_server_audited_with_no_flags_gets_tcp_readiness_and_says_so() {
 
 #[test]
 fn a_probe_that_keeps_answering_404_stops_the_wait_early_and_names_itself() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("smoke").build();
     let out = run(&["trace", &image, "--probe", "/nope"]);
     assert_eq!(out.status.code(), Some(2));
@@ -116,6 +128,9 @@ fn refused(args: &[&str], says: &str) {
 
 #[test]
 fn bad_input_is_refused_before_anything_runs() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = "rofs-audit-test/not-built-on-purpose:0";
     refused(&["audit", image, "--port", "0"], "--port");
     refused(
@@ -147,6 +162,9 @@ fn bad_input_is_refused_before_anything_runs() {
 
 #[test]
 fn engine_refusals_are_translated_into_the_flag_and_the_fix() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("smoke").build();
     refused(
         &["trace", &image, "-u", "nosuchuser"],
@@ -161,6 +179,9 @@ fn engine_refusals_are_translated_into_the_flag_and_the_fix() {
 
 #[test]
 fn cmd_is_split_as_a_shell_splits_it() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // The fixture takes no arguments it does not know, but `check` is one: the run exits 0
     // only if `--cmd "check"` reached it as one word after the entrypoint.
     let image = ImageSpec::new("smoke").build();
@@ -181,6 +202,9 @@ fn cmd_is_split_as_a_shell_splits_it() {
 
 #[test]
 fn progress_shows_on_a_terminal_while_the_audit_runs_and_never_elsewhere() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("smoke").build();
     let binary = env!("CARGO_BIN_EXE_rofs-audit");
     // util-linux's script gives the audit a pseudo-terminal; what it prints comes back on ours.

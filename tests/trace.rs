@@ -60,6 +60,9 @@ const PHASE_ARGS: &[&str] = &["--probe", "/health", "--probe", "/work", "--idle"
 
 #[test]
 fn every_phase_write_is_attributed_and_the_json_matches_the_contract() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = phases_image();
     let mut args = vec![image.as_str()];
     args.extend_from_slice(PHASE_ARGS);
@@ -163,6 +166,9 @@ fn every_phase_write_is_attributed_and_the_json_matches_the_contract() {
 
 #[test]
 fn api_mode_sees_the_same_persistent_paths_but_not_the_transient_file() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = phases_image();
     let mut args = vec![image.as_str()];
     args.extend_from_slice(PHASE_ARGS);
@@ -214,6 +220,9 @@ fn assert_one_line_error(out: &Output, needles: &[&str]) {
 
 #[test]
 fn an_image_that_does_not_exist_is_a_one_line_error() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let out = run(&["trace", "rofs-audit-test/no-such-image:never"]);
     assert_one_line_error(
         &out,
@@ -227,6 +236,9 @@ fn an_image_that_does_not_exist_is_a_one_line_error() {
 
 #[test]
 fn an_unreachable_engine_is_a_one_line_error() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let socket =
         std::env::temp_dir().join(format!("rofs-audit-closed-{}.sock", std::process::id()));
     // A socket file nobody listens on: connections are refused.
@@ -242,6 +254,9 @@ fn an_unreachable_engine_is_a_one_line_error() {
 
 #[test]
 fn a_container_that_exits_before_ready_shows_its_code_and_last_logs() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("exits")
         .line("ENV FIXTURE_EXIT_CODE=7")
         .build();
@@ -254,6 +269,9 @@ fn a_container_that_exits_before_ready_shows_its_code_and_last_logs() {
 
 #[test]
 fn a_port_that_never_opens_times_out() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("no-listen")
         .line("ENV FIXTURE_NO_LISTEN=1")
         .build();
@@ -266,6 +284,9 @@ fn a_port_that_never_opens_times_out() {
 
 #[test]
 fn a_probe_that_keeps_failing_names_the_status() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("unhealthy")
         .line("ENV FIXTURE_HEALTH_STATUS=500")
         .build();
@@ -275,6 +296,9 @@ fn a_probe_that_keeps_failing_names_the_status() {
 
 #[test]
 fn several_exposed_ports_need_a_choice() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("two-ports").line("EXPOSE 9090").build();
     let out = run(&["trace", &image]);
     assert_one_line_error(&out, &["8080, 9090", "--port"]);
@@ -310,6 +334,9 @@ fn signal(child: &std::process::Child, sig: &str) {
 
 #[test]
 fn ctrl_c_mid_trace_removes_everything_of_ours() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("long").line("VOLUME /data").build();
     let child = start_long_trace(&image);
     let pid = child.id();
@@ -331,6 +358,9 @@ fn ctrl_c_mid_trace_removes_everything_of_ours() {
 
 #[test]
 fn clean_removes_what_a_killed_run_left_and_spares_a_live_one() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("long").line("VOLUME /data").build();
     let mut crashed = start_long_trace(&image);
     let crashed_label = format!("dev.rofs-audit.pid={}", crashed.id());
@@ -364,6 +394,9 @@ fn clean_removes_what_a_killed_run_left_and_spares_a_live_one() {
 
 #[test]
 fn a_file_made_and_removed_at_once_in_a_new_directory_is_seen() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // Made and removed at once in a directory made at the same moment: inotify alone could
     // miss it (its watch on the new directory comes too late); fanotify names it by the
     // directory's handle, so the file itself is reported, and no blind spot is left to declare.

@@ -69,6 +69,9 @@ fn verify(image: &str, tmpfs: &[String]) -> std::process::Output {
 
 #[test]
 fn the_minimal_set_is_the_fatal_directories_and_verify_gates_it() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = fatal_and_tolerated_image();
     let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
     let v = &report["verification"];
@@ -128,6 +131,9 @@ fn the_minimal_set_is_the_fatal_directories_and_verify_gates_it() {
 
 #[test]
 fn verify_catches_a_tmpfs_without_the_owner_and_passes_the_suggested_one() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // The ownership trap: a tmpfs over a directory of the image belongs to root, not to the
     // image directory's owner, so a UID 1000 app cannot write into it.
     let image = ImageSpec::new("owner-trap")
@@ -161,6 +167,9 @@ fn verify_catches_a_tmpfs_without_the_owner_and_passes_the_suggested_one() {
 
 #[test]
 fn an_app_that_fails_with_a_writable_root_is_not_called_a_read_only_problem() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("broken")
         .line("ENV FIXTURE_HEALTH_STATUS=500")
         .build();
@@ -179,6 +188,9 @@ fn an_app_that_fails_with_a_writable_root_is_not_called_a_read_only_problem() {
 
 #[test]
 fn verify_runs_the_image_the_way_each_platform_does() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("platforms")
         .dir("/tmp", 0, 0, 0o1777)
         .dir("/data", 1000, 1000, 0o755)
@@ -206,6 +218,9 @@ fn verify_runs_the_image_the_way_each_platform_does() {
 
 #[test]
 fn a_state_file_written_at_shutdown_is_found_fatal_and_mounted() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("shutdown-state")
         .dir("/var/lib/app", 1000, 1000, 0o755)
         .line("USER 1000:1000")
@@ -231,6 +246,9 @@ fn a_state_file_written_at_shutdown_is_found_fatal_and_mounted() {
 
 #[test]
 fn a_second_probe_failing_with_a_writable_root_stops_the_audit_before_the_proof() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     let image = ImageSpec::new("smoke").build();
     let out = run(&["audit", &image, "--probe", "/health", "--probe", "/nope"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -244,6 +262,9 @@ fn a_second_probe_failing_with_a_writable_root_stops_the_audit_before_the_proof(
 
 #[test]
 fn an_app_that_ignores_sigterm_anyway_passes_and_every_format_agrees() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // Python as PID 1 does this: the kill at shutdown is the app's habit, not the read-only
     // root's doing, so the gate is excused and every output says so.
     let image = ImageSpec::new("ignores-sigterm")
@@ -273,6 +294,9 @@ fn an_app_that_ignores_sigterm_anyway_passes_and_every_format_agrees() {
 
 #[test]
 fn an_app_that_quits_while_idle_with_a_writable_root_is_not_called_a_read_only_problem() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
     // A write that fails on any root (/proc takes no directories) ends the app after it is ready.
     let image = ImageSpec::new("quits-while-idle")
         .line("ENV FIXTURE_DELAYED_WRITES=/proc/nope/state!@300")

@@ -25,6 +25,91 @@ pub const TEST_LABEL: &str = "dev.rofs-audit.test=1";
 /// that has no C library at all.
 const FIXTURE_TARGET: &str = "x86_64-unknown-linux-gnu";
 
+/// What an integration test needs from the machine beyond cargo.
+pub enum Need {
+    /// A Docker daemon that answers, and root: overlay tracing reads the engine's storage.
+    Engine,
+    /// The engine, and the images a script under tests/ builds (debootstrap, pip and the
+    /// network for a cold build).
+    Images(&'static str),
+}
+
+/// Whether the machine has what a test needs. Where it does not, the test says why on the real
+/// stderr (libtest captures only the print macros, so this shows in every run) and returns
+/// early. With ROFS_AUDIT_TEST_ALL set, as CI sets it, a missing need fails the test instead:
+/// nothing may be skipped there.
+pub fn ready(need: Need) -> bool {
+    let missing = match need {
+        Need::Engine => engine().err(),
+        Need::Images(script) => engine().and_then(|()| images(script)).err(),
+    };
+    let Some(why) = missing else {
+        return true;
+    };
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    if std::env::var_os("ROFS_AUDIT_TEST_ALL").is_some() {
+        panic!("{test} cannot run here, and ROFS_AUDIT_TEST_ALL forbids skipping it: {why}");
+    }
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "skipped {test}: {why}");
+    false
+}
+
+/// A daemon that answers, and root; checked once per test process.
+fn engine() -> Result<(), String> {
+    static ENGINE: OnceLock<Result<(), String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let info = Command::new("docker")
+                .args(["info", "--format", "{{.ServerVersion}}"])
+                .output();
+            match info {
+                Ok(out) if out.status.success() => {}
+                Ok(out) => {
+                    return Err(format!(
+                        "no Docker daemon answers ({})",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ))
+                }
+                Err(e) => return Err(format!("no docker CLI ({e})")),
+            }
+            let uid = Command::new("id")
+                .arg("-u")
+                .output()
+                .map_err(|e| e.to_string())?;
+            match String::from_utf8_lossy(&uid.stdout).trim() {
+                "0" => Ok(()),
+                _ => Err("not root: tracing reads the engine's overlay storage".to_owned()),
+            }
+        })
+        .clone()
+}
+
+/// Builds the images of `script` (relative to the repository) that are missing, once per test
+/// process; only missing tags are built.
+fn images(script: &'static str) -> Result<(), String> {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+            let out = Command::new(&script)
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+            if out.status.success() {
+                return Ok(());
+            }
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            Err(format!(
+                "{} failed ({}); it needs root, debootstrap, pip and the network for a cold \
+                 build: {}",
+                script.display(),
+                out.status,
+                stderr.lines().last().unwrap_or_default()
+            ))
+        })
+        .clone()
+}
+
 /// Builds tests/fixture (once per test process) and returns the binary.
 ///
 /// Several test processes may call this at once: cargo's lock on the target
