@@ -127,9 +127,8 @@ impl Planner<'_> {
                 w.path
             ));
         }
-        let clean = |d: &str| {
-            self.dirs.get(d).is_none_or(|i| i.hidden == 0) && modified_below(d).is_none()
-        };
+        let clean =
+            |d: &str| self.dirs.get(d).is_none_or(|i| i.hidden == 0) && modified_below(d).is_none();
         Ok(chain
             .iter()
             .take_while(|d| clean(d))

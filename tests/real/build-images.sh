@@ -1,0 +1,329 @@
+#!/usr/bin/env bash
+# Builds images of real server software from Debian bookworm packages, without any registry:
+#   rofs-audit-real/base:bookworm  debootstrap'd Debian with the servers below (docker import)
+#   rofs-audit-real/nginx:1        nginx-light as root, Debian's config
+#   rofs-audit-real/apache2:1      apache2ctl -D FOREGROUND with Debian's envvars (/var/run, /var/lock)
+#   rofs-audit-real/mosquitto:1    the MQTT broker as user mosquitto, persistence on
+#   rofs-audit-real/redis:1        redis-server as user redis, VOLUME /var/lib/redis, save on
+#   rofs-audit-real/pyapp:1        Flask under gunicorn (PyPI wheels), uid 1000, a 503 readiness window
+# Only missing tags are built; remove a tag (docker rmi) to rebuild it (and the base: all of them).
+# Downloads (rootfs tarball, wheels) are cached in $SEED_CACHE, outside the repo.
+# --verify also runs each app image and checks that it answers with a writable root, that it
+# fails with --read-only alone (redis aside), that it answers with the read-only flags found by
+# hand (README.md) and that the state of the broker and the database outlives the container.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BASE=rofs-audit-real/base:bookworm
+APPS=(nginx apache2 mosquitto redis pyapp)
+TAG=1
+LABEL=dev.rofs-audit.test=1
+PACKAGES=nginx-light,apache2,mosquitto,mosquitto-clients,redis-server,python3,python3-venv
+SEED_CACHE=${SEED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rofs-audit-seed}
+# Named after the package list, so a change of it builds a new tarball.
+TARBALL=$SEED_CACHE/rootfs-real-bookworm-$(sha256sum <<<"$PACKAGES" | cut -c1-12).tar
+# Wheels for the image's interpreter (Debian bookworm: CPython 3.11, glibc x86_64), not the host's.
+PIP_TARGET=(--only-binary=:all: --python-version 3.11 --implementation cp --abi cp311
+            --platform manylinux2014_x86_64)
+
+VERIFY=0
+case "${1:-}" in
+  --verify) VERIFY=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--verify]" >&2; exit 2 ;;
+esac
+
+WORK=$(mktemp -d /tmp/rofs-audit-real.XXXXXX)
+CONTAINERS=()
+VOLUMES=()
+cleanup() {
+  if ((${#CONTAINERS[@]})); then docker rm -f -v "${CONTAINERS[@]}" >/dev/null 2>&1 || true; fi
+  if ((${#VOLUMES[@]})); then docker volume rm -f "${VOLUMES[@]}" >/dev/null 2>&1 || true; fi
+  # A package script that started a daemon in the chroot would keep it busy: only processes
+  # whose root is our own chroot are ended.
+  chroot_pids "$WORK/rootfs" | while read -r p; do kill -9 "$p" 2>/dev/null || true; done
+  # An interrupted debootstrap leaves /proc and /sys mounted inside the target.
+  awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r |
+    while read -r m; do umount -l "$m" || true; done
+  rm -rf --one-file-system "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log() { printf '==> %s\n' "$*"; }
+# Runs "$@" and reports its wall time.
+timed() {
+  local t0=$EPOCHREALTIME
+  "$@"
+  awk -v a="$t0" -v b="$EPOCHREALTIME" -v s="$1" 'BEGIN { printf "    %s: %.1fs\n", s, b - a }'
+}
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+image_of() { echo "rofs-audit-real/$1:$TAG"; }
+
+# PIDs of processes whose root directory is $1.
+chroot_pids() {
+  local dir=$1 p root
+  [[ -d $dir ]] || return 0
+  dir=$(readlink -f "$dir")
+  for p in /proc/[0-9]*; do
+    root=$(readlink "$p/root" 2>/dev/null) || continue
+    [[ $root == "$dir" ]] && echo "${p#/proc/}"
+  done
+  return 0
+}
+
+debian_mirror() {
+  local m
+  m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+        2>/dev/null | grep -v '^[[:space:]]*#' | grep -oE 'https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
+        | head -n1 | tr -d '[:space:]') || true
+  echo "${SEED_DEBIAN_MIRROR:-${m:-http://deb.debian.org/debian}}"
+}
+
+rootfs_tarball() {
+  local dir=$WORK/rootfs mirror left
+  mirror=$(debian_mirror)
+  log "debootstrap bookworm (minbase + $PACKAGES) from $mirror"
+  # The packages' postinst scripts call invoke-rc.d, which starts nothing here: no systemd
+  # and no runlevel in a chroot. Checked below all the same.
+  debootstrap --variant=minbase --include="$PACKAGES" bookworm "$dir" "$mirror" \
+    >"$WORK/debootstrap.log" 2>&1 || { tail -n 30 "$WORK/debootstrap.log" >&2; return 1; }
+  left=$(chroot_pids "$dir")
+  if [[ -n $left ]]; then
+    echo "a package started a daemon in the chroot (pids $left):" >&2
+    for p in $left; do tr '\0' ' ' <"/proc/$p/cmdline" >&2; echo >&2; done
+    return 1
+  fi
+  # Same trimming as Debian's slim images: nothing here is needed at runtime. The servers' own
+  # directories under /var/log stay (their owners and modes are part of the test), emptied.
+  rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/* \
+         "$dir"/usr/share/{doc,man,info,locale}/*
+  find "$dir"/var/log -type f -delete
+  # No stale state of the package scripts in /run (docker mounts nothing there).
+  find "$dir"/run -mindepth 1 -maxdepth 1 ! -name lock -exec rm -rf {} +
+  mkdir -p "$SEED_CACHE"
+  tar --numeric-owner -C "$dir" -cf "$TARBALL.partial" .
+  mv "$TARBALL.partial" "$TARBALL"
+}
+
+import_base() {
+  docker import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' \
+    --change "LABEL $LABEL" "$TARBALL" "$BASE" >/dev/null
+}
+
+wheels() {
+  local req=$1 dir=$SEED_CACHE/wheels stamp
+  stamp=$dir/.complete-$(sha256sum "$req" | cut -c1-16)
+  [[ -e $stamp ]] && { log "wheels pinned by pyapp/requirements.txt: cached"; return 0; }
+  log "downloading wheels pinned by pyapp/requirements.txt"
+  python3 -m pip download -q "${PIP_TARGET[@]}" --require-hashes -r "$req" -d "$dir"
+  touch "$stamp"
+}
+
+docker_build() {
+  local tag=$1 ctx=$2
+  DOCKER_BUILDKIT=0 docker build --force-rm -t "$tag" "$ctx" >"$WORK/build.log" 2>&1 ||
+    { tail -n 30 "$WORK/build.log" >&2; return 1; }
+}
+
+# Copies the build context of app $1 into $2.
+context() {
+  local app=$1 ctx=$2 req n v
+  mkdir -p "$ctx"
+  cp "$HERE/$app.Dockerfile" "$ctx/Dockerfile"
+  case $app in
+    mosquitto) cp "$HERE/mosquitto/docker.conf" "$ctx/" ;;
+    pyapp)
+      req=$HERE/pyapp/requirements.txt
+      timed wheels "$req"
+      mkdir -p "$ctx/wheels"
+      cp "$req" "$HERE/pyapp/app.py" "$ctx/"
+      # Only the pinned wheels go in: the cache may hold other versions.
+      sed -nE 's/^([A-Za-z0-9_.-]+)==([^ ]+).*/\1 \2/p' "$req" | while read -r n v; do
+        n=$(tr '[:upper:]-' '[:lower:]_' <<<"$n")
+        find "$SEED_CACHE/wheels" -maxdepth 1 -iname "${n}-${v}-*.whl" -exec cp {} "$ctx/wheels/" \;
+      done
+      ;;
+  esac
+}
+
+build_app() {
+  local app=$1 tag
+  tag=$(image_of "$app")
+  context "$app" "$WORK/ctx-$app"
+  log "docker build $tag"
+  timed docker_build "$tag" "$WORK/ctx-$app"
+}
+
+# Starts a labelled container into $CID, publishing $1 on 127.0.0.1, and records it for cleanup.
+start() {
+  local port=$1
+  shift
+  CID=$(docker run -d --label "$LABEL" -p "127.0.0.1::$port" "$@")
+  CONTAINERS+=("$CID")
+}
+
+# Creates a labelled named volume into $VOL and records it for cleanup.
+new_volume() {
+  VOL=$(docker volume create --label "$LABEL" "rofs-audit-real-$1-$$")
+  VOLUMES+=("$VOL")
+}
+
+running() { [[ $(docker inspect -f '{{.State.Running}}' "$1") == true ]]; }
+
+# Prints the HTTP status of GET path on container port $2, waiting up to 15s for the server.
+http_status() {
+  local id=$1 port=$2 path=$3 addr code i
+  for ((i = 0; i < 30; i++)); do
+    running "$id" || { echo exited; return; }
+    if addr=$(docker port "$id" "$port/tcp" 2>/dev/null | head -n1) && [[ -n $addr ]]; then
+      code=$(curl -sS -o /dev/null -w '%{http_code}' "http://$addr$path" 2>/dev/null) || true
+      if [[ $code != 000 ]]; then echo "$code"; return; fi
+    fi
+    sleep 0.5
+  done
+  echo timeout
+}
+
+# Runs a command inside the container (the clients are in the image) until it succeeds, for up
+# to 15s, and prints ok with its output.
+exec_check() {
+  local id=$1 i out
+  shift
+  for ((i = 0; i < 30; i++)); do
+    running "$id" || { echo exited; return; }
+    if out=$(docker exec "$id" "$@" 2>/dev/null); then echo "ok $out"; return; fi
+    sleep 0.5
+  done
+  echo timeout
+}
+
+# shellcheck disable=SC2016 # the topic is literally $SYS/...
+MQTT_CHECK=(mosquitto_sub -h 127.0.0.1 -p 1883 -t '$SYS/broker/version' -C 1 -W 3)
+REDIS_CHECK=(redis-cli -h 127.0.0.1 -p 6379 ping)
+
+# The container port of an app.
+port_of() {
+  case $1 in
+    nginx|apache2) echo 80 ;;
+    mosquitto) echo 1883 ;;
+    redis) echo 6379 ;;
+    pyapp) echo 8000 ;;
+  esac
+}
+
+# Checks that the app in $CID answers; prints what it saw, returns non-zero if not.
+answers() {
+  local app=$1 st
+  case $app in
+    nginx|apache2)
+      st=$(http_status "$CID" 80 /); echo "    GET /: $st"; [[ $st == 200 ]] ;;
+    mosquitto)
+      st=$(exec_check "$CID" "${MQTT_CHECK[@]}"); echo "    mosquitto_sub \$SYS/broker/version: $st"
+      [[ $st == ok* ]] ;;
+    redis)
+      st=$(exec_check "$CID" "${REDIS_CHECK[@]}"); echo "    redis-cli ping: $st"
+      [[ $st == "ok PONG" ]] ;;
+    pyapp)
+      st=$(http_status "$CID" 8000 /health); echo "    GET /health: $st"; [[ $st == 200 ]] || return 1
+      sleep 0.3
+      st=$(http_status "$CID" 8000 /health/ready); echo "    GET /health/ready: $st"
+      [[ $st == 200 ]] ;;
+  esac
+}
+
+# The `docker run` flags found by hand that make app $1 run read-only (tests/real/README.md);
+# $2 is the volume for its state, where it has some.
+readonly_flags() {
+  local app=$1 vol=${2:-} ids
+  case $app in
+    nginx) echo "--tmpfs /run --tmpfs /var/lib/nginx --tmpfs /var/log/nginx" ;;
+    apache2) echo "--tmpfs /run/apache2 --tmpfs /run/lock/apache2 --tmpfs /var/log/apache2" ;;
+    mosquitto)
+      ids=$(docker run --rm --network none --entrypoint sh "$(image_of mosquitto)" -c \
+              'echo uid=$(id -u),gid=$(id -g)')
+      echo "--tmpfs /run/mosquitto:$ids --tmpfs /var/log/mosquitto:$ids -v $vol:/var/lib/mosquitto" ;;
+    redis) echo "-v $vol:/var/lib/redis" ;;
+    pyapp) echo "--tmpfs /tmp --tmpfs /home/app/.gunicorn:uid=1000,gid=1000" ;;
+  esac
+}
+
+# Stops $CID as docker does (SIGTERM, then SIGKILL after 5s) and prints what is left to see.
+stop_and_show() {
+  docker stop -t 5 "$CID" >/dev/null
+  echo "    exit code after docker stop: $(docker inspect -f '{{.State.ExitCode}}' "$CID")"
+  docker diff "$CID" | sort | sed 's/^/    diff: /'
+  docker logs "$CID" 2>&1 | tail -n 5 | sed 's/^/    log: /'
+}
+
+verify() {
+  local fail=0 app img port st flags=()
+  for app in "${APPS[@]}"; do
+    img=$(image_of "$app")
+    port=$(port_of "$app")
+    log "verify $img, writable root"
+    start "$port" "$img"
+    answers "$app" || fail=1
+    stop_and_show
+
+    log "verify $img, --read-only with no mount"
+    start "$port" --read-only "$img"
+    if [[ $app == redis ]]; then
+      # Its data dir is a VOLUME, which docker keeps writable: it runs as it is.
+      answers "$app" || fail=1
+    else
+      sleep 3
+      if running "$CID"; then echo "    still running: expected it to exit"; fail=1; fi
+    fi
+    docker logs "$CID" 2>&1 | tail -n 12 | sed 's/^/    log: /'
+
+    VOL=
+    if [[ $app == mosquitto || $app == redis ]]; then new_volume "$app"; fi
+    read -ra flags <<<"$(readonly_flags "$app" "$VOL")"
+    log "verify $img, --read-only ${flags[*]}"
+    start "$port" --read-only "${flags[@]}" "$img"
+    answers "$app" || fail=1
+    case $app in
+      mosquitto) docker exec "$CID" mosquitto_pub -h 127.0.0.1 -t rofs/kept -r -q 1 -m kept ;;
+      redis) docker exec "$CID" redis-cli set rofs:kept kept >/dev/null ;;
+    esac
+    stop_and_show
+    if [[ -n $VOL ]]; then
+      # The state survives a new container on the same volume.
+      start "$port" --read-only "${flags[@]}" "$img"
+      case $app in
+        mosquitto) st=$(exec_check "$CID" mosquitto_sub -h 127.0.0.1 -t rofs/kept -C 1 -W 3) ;;
+        redis) st=$(exec_check "$CID" redis-cli get rofs:kept) ;;
+      esac
+      echo "    kept across containers on volume $VOL: $st"
+      [[ $st == "ok kept" ]] || fail=1
+    fi
+  done
+  ((fail == 0)) || { echo "verification FAILED" >&2; return 1; }
+  log "verified"
+}
+
+T0=$EPOCHREALTIME
+# The apps are built from the base, so a fresh base makes them stale.
+stale=0
+if have_image "$BASE"; then
+  log "$BASE: present"
+else
+  if [[ -s $TARBALL ]]; then log "rootfs tarball: cached"; else timed rootfs_tarball; fi
+  log "docker import $BASE"
+  timed import_base
+  stale=1
+fi
+for app in "${APPS[@]}"; do
+  if ((stale)) || ! have_image "$(image_of "$app")"; then
+    # An app built on an older base goes, and with it that base, rather than left dangling.
+    docker rmi "$(image_of "$app")" >/dev/null 2>&1 || true
+    build_app "$app"
+  else
+    log "$(image_of "$app"): present"
+  fi
+done
+awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "==> images ready in %.1fs\n", b - a }'
+docker image ls --format '    {{.Repository}}:{{.Tag}}  {{.Size}}' --filter 'reference=rofs-audit-real/*'
+((VERIFY == 0)) || verify
