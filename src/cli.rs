@@ -542,6 +542,26 @@ fn read_trace(path: &Path) -> Result<Trace> {
             path.display()
         )
     })?;
+    let version = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("schema_version").and_then(serde_json::Value::as_u64));
+    if let Some(version) = version.filter(|&v| v != u64::from(crate::model::SCHEMA_VERSION)) {
+        bail!(
+            "{}: schema_version {version} was written by {} rofs-audit (this one reads {}); {}",
+            path.display(),
+            if version > u64::from(crate::model::SCHEMA_VERSION) {
+                "a newer"
+            } else {
+                "an older"
+            },
+            crate::model::SCHEMA_VERSION,
+            if version > u64::from(crate::model::SCHEMA_VERSION) {
+                "upgrade rofs-audit"
+            } else {
+                "trace the image again"
+            }
+        );
+    }
     serde_json::from_str(&text).map_err(|e| {
         anyhow!(
             "{}:{}:{}: not a rofs-audit trace ({e}); write one with `rofs-audit trace IMAGE --format json -o FILE`",
@@ -714,11 +734,22 @@ mod tests {
 
     #[test]
     fn env_file_errors_name_file_and_line() {
-        let dir = std::env::temp_dir().join(format!("rofs-audit-env-{}", std::process::id()));
-        std::fs::write(&dir, "# comment\nA=1\n\nnot a pair\n").unwrap();
-        let err = read_env_file(&dir).unwrap_err().to_string();
-        std::fs::remove_file(&dir).unwrap();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), "# comment\nA=1\n\nnot a pair\n").unwrap();
+        let err = read_env_file(file.path()).unwrap_err().to_string();
         assert!(err.contains(":4: expected K=V"), "{err}");
+    }
+
+    #[test]
+    fn a_trace_from_a_newer_rofs_audit_is_refused_with_the_fix() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), r#"{"schema_version": 99}"#).unwrap();
+        let err = read_trace(file.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("schema_version 99 was written by a newer rofs-audit")
+                && err.contains("upgrade"),
+            "{err}"
+        );
     }
 
     #[test]
