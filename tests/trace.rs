@@ -290,7 +290,14 @@ fn a_probe_that_keeps_failing_names_the_status() {
     let image = ImageSpec::new("unhealthy")
         .line("ENV FIXTURE_HEALTH_STATUS=500")
         .build();
-    let out = run(&["trace", &image, "--startup-timeout", "2s"]);
+    let out = run(&[
+        "trace",
+        &image,
+        "--probe",
+        "/health",
+        "--startup-timeout",
+        "2s",
+    ]);
     assert_one_line_error(&out, &["probe /health kept answering 500 (expected 200)"]);
 }
 

@@ -175,7 +175,14 @@ fn an_app_that_fails_with_a_writable_root_is_not_called_a_read_only_problem() {
         .build();
     // The trace (audit) or the control run (verify) has a writable root and fails all the same.
     for command in ["audit", "verify"] {
-        let args = [command, image.as_str(), "--startup-timeout", "3s"];
+        let args = [
+            command,
+            image.as_str(),
+            "--probe",
+            "/health",
+            "--startup-timeout",
+            "3s",
+        ];
         let out = run(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
@@ -313,7 +320,8 @@ fn an_app_that_quits_while_idle_with_a_writable_root_is_not_called_a_read_only_p
     let stderr = String::from_utf8_lossy(&verify.stderr);
     assert_eq!(verify.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("fails with a writable root too (exited with code 3 while idle"),
+        // Ready, then gone while probed or while idle: which depends on the machine's speed.
+        stderr.contains("fails with a writable root too (exited with code 3 while"),
         "{stderr}"
     );
 }

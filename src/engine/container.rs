@@ -305,21 +305,24 @@ impl Container {
                     last => Readiness::NeverOpened { last },
                 };
             }
-            let result = self
-                .check(probe, expect, left.min(Duration::from_secs(10)))
-                .await;
+            let allotted = left.min(Duration::from_secs(10));
+            let result = self.check(probe, expect, allotted).await;
             if result.ok {
                 return Readiness::Ready {
                     elapsed: started.elapsed(),
                 };
             }
+            // The budget's last sliver cuts an attempt short: that says nothing about the app.
+            let cut_short = left < Duration::from_secs(1) && result.status.is_none();
             refusing = match (result.status, refusing) {
                 (Some(s), Some((r, since))) if s == r => Some((r, since)),
                 (Some(s), _) if is_client_error(s) => Some((s, Instant::now())),
                 _ => None,
             };
             // Keep the last answer that came from the app itself, for the error message.
-            if result.status.is_some() || last.as_ref().is_none_or(|l| l.status.is_none()) {
+            let from_app =
+                result.status.is_some() || last.as_ref().is_none_or(|l| l.status.is_none());
+            if from_app && !(cut_short && last.is_some()) {
                 last = Some(result);
             }
             if let (Some((_, since)), Some(last)) = (refusing, &last) {
@@ -369,7 +372,9 @@ impl Container {
             if result.status.is_some() || last.as_ref().is_none_or(|l| l.status.is_none()) {
                 last = Some(result);
             }
-            if started.elapsed() + crate::probe::RETRY_PAUSE >= budget {
+            // An app that has exited will not answer: say how the probe failed, now.
+            if started.elapsed() + crate::probe::RETRY_PAUSE >= budget || self.exit_code().is_some()
+            {
                 let mut last = last.expect("one attempt was made");
                 last.latency_ms = started.elapsed().as_millis() as u64;
                 return last;

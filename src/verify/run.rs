@@ -155,8 +155,13 @@ pub async fn run(
     let (exit, clean_exit) = match container.exit_code() {
         Some(code) => {
             container.drain_logs().await;
-            if problem.is_none() && !cut_short {
-                problem = Some(format!("exited with code {code} while idle"));
+            // A probe that failed because the app had gone is the exit's doing.
+            let probed_a_dead_app = startup_ms.is_some() && probes.iter().any(|p| !p.ok);
+            if (problem.is_none() || probed_a_dead_app) && !cut_short {
+                problem = Some(match probed_a_dead_app {
+                    true => format!("exited with code {code} while it was probed"),
+                    false => format!("exited with code {code} while idle"),
+                });
             }
             (ExitStatus::from_code(code), None)
         }
