@@ -204,14 +204,14 @@ fn known_names() -> String {
 
 /// Parses and validates a profile. `source` names it in errors (`FILE:LINE:COL: ...`).
 pub fn parse(source: &str, text: &str) -> anyhow::Result<Profile> {
-    let profile: Profile = serde_yaml::from_str(text).map_err(|e| yaml_error(source, &e))?;
+    let profile: Profile = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(source, &e))?;
     profile.validate(source)?;
     Ok(profile)
 }
 
-/// One line: `FILE:LINE:COL: MESSAGE; see ...`, with serde_yaml's own " at line L column C"
+/// One line: `FILE:LINE:COL: MESSAGE; see ...`, with serde_yaml_ng's own " at line L column C"
 /// removed (the prefix says it) and any line breaks collapsed.
-fn yaml_error(source: &str, e: &serde_yaml::Error) -> anyhow::Error {
+fn yaml_error(source: &str, e: &serde_yaml_ng::Error) -> anyhow::Error {
     let mut message = e.to_string();
     let at = match e.location() {
         Some(loc) => {
@@ -296,7 +296,7 @@ pub fn render_list() -> String {
 
 /// The profile as YAML, for `rofs-audit profiles show NAME`; it loads back as the same profile.
 pub fn render_show(p: &Profile) -> String {
-    serde_yaml::to_string(p).expect("profiles serialise")
+    serde_yaml_ng::to_string(p).expect("profiles serialise")
 }
 
 #[cfg(test)]

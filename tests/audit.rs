@@ -283,8 +283,8 @@ fn profiles_are_listed_shown_and_a_malformed_one_is_rejected_with_its_position()
     assert!(String::from_utf8_lossy(&shown.stdout).contains("/tmp"));
 
     // The remedies catalogue prints as YAML a --remedies file can follow.
-    let remedies: serde_yaml::Value =
-        serde_yaml::from_slice(&run(&["remedies"]).stdout).expect("remedies print YAML");
+    let remedies: serde_yaml_ng::Value =
+        serde_yaml_ng::from_slice(&run(&["remedies"]).stdout).expect("remedies print YAML");
     let ids: Vec<&str> = remedies
         .as_sequence()
         .expect("a list")

@@ -36,7 +36,7 @@ pub fn builtin_text() -> &'static str {
 
 impl Catalogue {
     pub fn builtin() -> Catalogue {
-        Catalogue(serde_yaml::from_str(BUILTIN).expect("the built-in remedies parse"))
+        Catalogue(serde_yaml_ng::from_str(BUILTIN).expect("the built-in remedies parse"))
     }
 
     /// The built-in catalogue plus entries from `path`; an entry with a built-in id replaces it.
@@ -47,7 +47,7 @@ impl Catalogue {
                 path.display()
             )
         })?;
-        let extra: Vec<Entry> = serde_yaml::from_str(&text).map_err(|e| {
+        let extra: Vec<Entry> = serde_yaml_ng::from_str(&text).map_err(|e| {
             let at = e
                 .location()
                 .map_or(String::new(), |l| format!(":{}:{}", l.line(), l.column()));

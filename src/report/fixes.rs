@@ -637,14 +637,14 @@ mod tests {
     #[test]
     fn snippets_parse() {
         for (report_name, (report, profile)) in testdata::all() {
-            let compose: serde_yaml::Value =
-                serde_yaml::from_str(&render(&report, &profile, FixFormat::Compose)).unwrap();
+            let compose: serde_yaml_ng::Value =
+                serde_yaml_ng::from_str(&render(&report, &profile, FixFormat::Compose)).unwrap();
             let services = compose["services"].as_mapping().expect("services");
             let service = services.values().next().expect("one service");
             assert_eq!(service["read_only"], true, "{report_name}");
 
-            let k8s: serde_yaml::Value =
-                serde_yaml::from_str(&render(&report, &profile, FixFormat::Kubernetes)).unwrap();
+            let k8s: serde_yaml_ng::Value =
+                serde_yaml_ng::from_str(&render(&report, &profile, FixFormat::Kubernetes)).unwrap();
             assert_eq!(
                 k8s["containers"][0]["securityContext"]["readOnlyRootFilesystem"],
                 true
@@ -696,13 +696,13 @@ mod tests {
         let (ecs_report, ecs_profile) = testdata::needs_mounts();
         for (report, profile) in [rejudged("kubernetes"), (ecs_report, ecs_profile)] {
             let text = render(&report, &profile, FixFormat::Kubernetes);
-            let k8s: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+            let k8s: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
             assert_eq!(k8s["securityContext"]["fsGroup"], 1000, "{text}");
             assert!(!text.contains("uid=1000"), "{text}");
         }
         let (report, profile) = testdata::needs_changes();
-        let k8s: serde_yaml::Value =
-            serde_yaml::from_str(&render(&report, &profile, FixFormat::Kubernetes)).unwrap();
+        let k8s: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&render(&report, &profile, FixFormat::Kubernetes)).unwrap();
         assert!(k8s["securityContext"].is_null());
     }
 

@@ -1,8 +1,8 @@
-//! YAML: the JSON contract, same fields, through serde_yaml; and the scalar quoting the
+//! YAML: the JSON contract, same fields, through serde_yaml_ng; and the scalar quoting the
 //! hand-written YAML snippets (compose, Kubernetes) use.
 
 pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
-    serde_yaml::to_string(value).expect("report types serialise")
+    serde_yaml_ng::to_string(value).expect("report types serialise")
 }
 
 /// `value` as a YAML scalar: plain when that reads back as the same string, else double-quoted
@@ -57,7 +57,7 @@ mod tests {
             "1_000",
         ] {
             let doc = format!("k: {}\n", scalar(s));
-            let v: serde_yaml::Value = serde_yaml::from_str(&doc).unwrap();
+            let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&doc).unwrap();
             assert_eq!(v["k"].as_str(), Some(s), "{doc}");
         }
         assert_eq!(scalar("/var/run"), "/var/run");
@@ -69,7 +69,7 @@ mod tests {
     fn yaml_report_golden() {
         for (name, (report, profile)) in testdata::all() {
             let out = render_report(&report, &profile, Format::Yaml, &RenderOptions::default());
-            let back: crate::model::Report = serde_yaml::from_str(&out).unwrap();
+            let back: crate::model::Report = serde_yaml_ng::from_str(&out).unwrap();
             assert_eq!(back, report, "{name} round-trips");
             insta::assert_snapshot!(format!("yaml_{name}"), out);
         }
