@@ -13,12 +13,12 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::assemble::{CPath, Meta};
-use super::overlay::{meta_of, to_container, Root};
+use super::layer::{meta_of, to_container, Root};
 
 /// How often the reader wakes up with nothing to read, to notice it should stop and to retry
 /// handles of directories that were still in the work dir.
@@ -32,6 +32,8 @@ const PENDING_TRIES: u32 = 50;
 pub struct Fanotify {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// What went wrong while it ran: a queue overflow, a read error. Each makes a blind spot.
+    problems: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Fanotify {
@@ -89,7 +91,9 @@ impl Fanotify {
             mounts.push(std::fs::File::open(&root.host)?);
         }
         let stop = Arc::new(AtomicBool::new(false));
+        let problems = Arc::new(Mutex::new(vec![]));
         let reader = Reader {
+            problems: problems.clone(),
             fd,
             mounts,
             roots,
@@ -104,7 +108,13 @@ impl Fanotify {
         Ok(Fanotify {
             stop,
             thread: Some(thread),
+            problems,
         })
+    }
+
+    /// What it could not see, so far.
+    pub fn problems(&self) -> Vec<String> {
+        self.problems.lock().map(|p| p.clone()).unwrap_or_default()
     }
 }
 
@@ -112,6 +122,7 @@ impl Fanotify {
 type Handle = (i32, Vec<u8>);
 
 struct Reader {
+    problems: Arc<Mutex<Vec<String>>>,
     fd: OwnedFd,
     mounts: Vec<std::fs::File>,
     roots: Vec<Root>,
@@ -138,10 +149,28 @@ impl Reader {
                 // SAFETY: reads into a buffer we own, at most its length.
                 let n =
                     unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-                if n <= 0 {
+                if n < 0 {
+                    let e = std::io::Error::last_os_error();
+                    if e.kind() != std::io::ErrorKind::WouldBlock {
+                        self.problem(format!(
+                            "fanotify stopped reading events ({e}): files that live a moment may \
+                             be missed"
+                        ));
+                    }
                     break;
                 }
-                for (handle, name) in events(&buf[..n as usize]) {
+                if n == 0 {
+                    break;
+                }
+                let (found, overflowed) = events(&buf[..n as usize]);
+                if overflowed {
+                    self.problem(
+                        "fanotify's event queue overflowed: some files that lived only a moment \
+                         may be missed"
+                            .to_string(),
+                    );
+                }
+                for (handle, name) in found {
                     self.resolve(handle, vec![name]);
                 }
             }
@@ -152,6 +181,15 @@ impl Reader {
                         self.pending.insert(handle, (names, tries - 1));
                     }
                 }
+            }
+        }
+    }
+
+    /// Records a blind spot once.
+    fn problem(&self, what: String) {
+        if let Ok(mut problems) = self.problems.lock() {
+            if !problems.contains(&what) {
+                problems.push(what);
             }
         }
     }
@@ -217,9 +255,12 @@ impl Reader {
 }
 
 /// The (directory handle, name) of each event in a read buffer of `FAN_REPORT_DFID_NAME` events.
-fn events(buf: &[u8]) -> Vec<(Handle, Vec<u8>)> {
+/// The (directory, name) pairs the events in `buf` report, and whether the kernel said its
+/// queue overflowed (events were lost).
+fn events(buf: &[u8]) -> (Vec<(Handle, Vec<u8>)>, bool) {
     let meta_len = std::mem::size_of::<libc::fanotify_event_metadata>();
     let mut out = vec![];
+    let mut overflowed = false;
     let mut at = 0;
     while at + meta_len <= buf.len() {
         let event_len = u32::from_ne_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
@@ -227,6 +268,8 @@ fn events(buf: &[u8]) -> Vec<(Handle, Vec<u8>)> {
         if event_len < meta_len || at + event_len > buf.len() {
             break;
         }
+        let mask = u64::from_ne_bytes(buf[at + 8..at + 16].try_into().unwrap());
+        overflowed |= mask & libc::FAN_Q_OVERFLOW != 0;
         let mut info = at + metadata_len;
         while info + 4 <= at + event_len {
             let info_type = buf[info];
@@ -252,12 +295,27 @@ fn events(buf: &[u8]) -> Vec<(Handle, Vec<u8>)> {
         }
         at += event_len;
     }
-    out
+    (out, overflowed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_queue_overflow_is_reported_not_dropped() {
+        let len = std::mem::size_of::<libc::fanotify_event_metadata>();
+        let mut event = vec![0u8; len];
+        event[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
+        event[4] = libc::FANOTIFY_METADATA_VERSION;
+        event[6..8].copy_from_slice(&(len as u16).to_ne_bytes());
+        event[8..16].copy_from_slice(&libc::FAN_Q_OVERFLOW.to_ne_bytes());
+        event[16..20].copy_from_slice(&libc::FAN_NOFD.to_ne_bytes());
+        let (found, overflowed) = events(&event);
+        assert!(found.is_empty() && overflowed);
+        event[8..16].copy_from_slice(&libc::FAN_CREATE.to_ne_bytes());
+        assert!(!events(&event).1);
+    }
 
     #[test]
     fn a_short_lived_file_in_a_directory_renamed_into_place_is_found_where_it_went() {

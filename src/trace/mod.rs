@@ -4,6 +4,7 @@
 mod api;
 pub mod assemble;
 mod fanotify;
+mod layer;
 mod overlay;
 
 use std::path::PathBuf;
@@ -424,7 +425,7 @@ impl Recorder {
                     .await?,
             ));
         }
-        let mut roots = vec![overlay::Root {
+        let mut roots = vec![layer::Root {
             host: upper.expect("readable"),
             container: b"/".to_vec(),
         }];
@@ -433,7 +434,7 @@ impl Recorder {
                 continue;
             };
             if volumes.iter().any(|v| v.as_slice() == dest.as_bytes()) {
-                roots.push(overlay::Root {
+                roots.push(layer::Root {
                     host: source.into(),
                     container: dest.into_bytes(),
                 });

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -14,22 +13,18 @@ use notify::event::ModifyKind;
 use notify::{EventKind, RecursiveMode, Watcher};
 
 use super::assemble::{CPath, Image, Meta, Segment, Snapshot};
+use super::layer::{
+    is_whiteout_device, meta_of, to_container, walk, whiteout_name, Root, WhiteoutName,
+};
 use crate::model::{resolve, FileType, ImageDir, Phase, Symlink};
-
-/// A host directory and the container path it shows up at.
-#[derive(Debug, Clone)]
-pub struct Root {
-    pub host: PathBuf,
-    pub container: CPath,
-}
 
 pub struct OverlayRecorder {
     roots: Vec<Root>,
     // Dropping the watchers stops them; they are kept for the recorder's lifetime.
     _watcher: notify::RecommendedWatcher,
-    /// None where fanotify cannot start (no CAP_SYS_ADMIN, an old kernel): the race below
-    /// stays a blind spot.
-    fanotify: Option<super::fanotify::Fanotify>,
+    /// Why fanotify could not start (no CAP_SYS_ADMIN, an old kernel), where it could not:
+    /// the race below then stays a blind spot.
+    fanotify: Result<super::fanotify::Fanotify, String>,
     events: mpsc::Receiver<(CPath, Option<Meta>)>,
     pub baseline: Snapshot,
     pub segments: Vec<Segment>,
@@ -45,7 +40,8 @@ impl OverlayRecorder {
     /// Starts watching. Call before the container starts, or its first writes are missed.
     pub fn start(roots: Vec<Root>) -> Result<Self> {
         let (tx, events) = mpsc::channel();
-        let fanotify = super::fanotify::Fanotify::start(roots.clone(), tx.clone()).ok();
+        let fanotify = super::fanotify::Fanotify::start(roots.clone(), tx.clone())
+            .map_err(|e| format!("fanotify could not start ({e})"));
         let handler_roots = roots.clone();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -98,9 +94,9 @@ impl OverlayRecorder {
 
     /// What this recorder cannot see.
     pub fn blind_spots(&self) -> Vec<String> {
-        match self.fanotify {
-            Some(_) => vec![],
-            None => vec![RACE.to_string()],
+        match &self.fanotify {
+            Ok(fanotify) => fanotify.problems(),
+            Err(why) => vec![format!("{why}, so {RACE}")],
         }
     }
 
@@ -122,92 +118,6 @@ impl OverlayRecorder {
             state,
             touched,
         });
-    }
-}
-
-/// Maps a host path under one of the roots to its container path, resolving whiteout names.
-pub(super) fn to_container<'a>(roots: &'a [Root], host: &Path) -> Option<(&'a Root, CPath)> {
-    let root = roots
-        .iter()
-        .filter(|r| host.starts_with(&r.host))
-        .max_by_key(|r| r.host.as_os_str().len())?;
-    let rel = host.strip_prefix(&root.host).ok()?;
-    let mut path = root.container.clone();
-    for part in rel.components() {
-        let name = part.as_os_str().as_bytes();
-        let name = match whiteout_name(name) {
-            WhiteoutName::Plain => name,
-            WhiteoutName::Marker => return None,
-            WhiteoutName::Deletes(target) => target,
-        };
-        if path.last() != Some(&b'/') {
-            path.push(b'/');
-        }
-        path.extend_from_slice(name);
-    }
-    Some((root, path))
-}
-
-enum WhiteoutName<'a> {
-    Plain,
-    /// An opaque-directory marker: bookkeeping, not a file of the app.
-    Marker,
-    /// `.wh.NAME`: NAME was deleted (the form used where a 0:0 device cannot be made).
-    Deletes(&'a [u8]),
-}
-
-fn whiteout_name(name: &[u8]) -> WhiteoutName<'_> {
-    if name.starts_with(b".wh..wh.") || name == b".wh..opq" {
-        WhiteoutName::Marker
-    } else if let Some(target) = name.strip_prefix(b".wh.") {
-        WhiteoutName::Deletes(target)
-    } else {
-        WhiteoutName::Plain
-    }
-}
-
-fn walk(root: &Root, from: &Path) -> Vec<(CPath, Meta)> {
-    walkdir::WalkDir::new(from)
-        .min_depth(if from == root.host { 1 } else { 0 })
-        .follow_links(false)
-        .into_iter()
-        .filter_map(|entry| {
-            let entry = entry.ok()?;
-            let (_, path) = to_container(std::slice::from_ref(root), entry.path())?;
-            let mut meta = meta_of(&entry.metadata().ok()?);
-            if entry.file_name().as_bytes().starts_with(b".wh.") {
-                meta.whiteout = true;
-            }
-            Some((path, meta))
-        })
-        .collect()
-}
-
-/// Kernel overlayfs and fuse-overlayfs mark a deleted lower file with a 0:0 character device.
-fn is_whiteout_device(m: &std::fs::Metadata) -> bool {
-    m.file_type().is_char_device() && m.rdev() == 0
-}
-
-pub(super) fn meta_of(m: &std::fs::Metadata) -> Meta {
-    let ft = m.file_type();
-    let whiteout = is_whiteout_device(m);
-    Meta {
-        file_type: Some(if ft.is_dir() {
-            FileType::Dir
-        } else if ft.is_file() {
-            FileType::File
-        } else if ft.is_symlink() {
-            FileType::Symlink
-        } else {
-            FileType::Other
-        }),
-        whiteout,
-        size: Some(m.len()),
-        mode: Some(m.mode()),
-        uid: Some(m.uid()),
-        gid: Some(m.gid()),
-        mtime: Some(m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128),
-        ctime: Some(m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128),
     }
 }
 
