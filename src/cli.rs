@@ -578,9 +578,14 @@ fn emit_output(output: &Option<PathBuf>, text: &str) -> Result<()> {
             .map_err(|e| anyhow!("cannot write {}: {e}; check --output", path.display())),
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout
+            match stdout
                 .write_all(text.as_bytes())
-                .context("cannot write to standard output")
+                .and_then(|()| stdout.flush())
+            {
+                // A reader that has seen enough (| head) is no error, as with ripgrep.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.context("cannot write to standard output"),
+            }
         }
     }
 }
@@ -689,27 +694,29 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     profile::render_show(&profile::load(&name)?)
                 }
             };
-            print!("{text}");
+            emit_output(&None, &text)?;
             Ok(0)
         }
         Command::Remedies => {
-            print!("{}", analyze::remedies::builtin_text());
+            emit_output(&None, analyze::remedies::builtin_text())?;
             Ok(0)
         }
         Command::Clean(args) => {
             let engine = Engine::connect().await?;
             let report = engine.clean(args.all).await?;
-            println!(
-                "removed {} container(s) and {} volume(s) left by earlier runs",
+            let mut text = format!(
+                "removed {} container(s) and {} volume(s) left by earlier runs\n",
                 report.containers.len(),
                 report.volumes.len()
             );
             if report.kept > 0 {
-                println!(
-                    "kept {} that belong to audits still running or to another host (--all removes them)",
+                text.push_str(&format!(
+                    "kept {} that belong to audits still running or to another host (--all \
+                     removes them)\n",
                     report.kept
-                );
+                ));
             }
+            emit_output(&None, &text)?;
             Ok(0)
         }
     }

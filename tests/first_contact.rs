@@ -242,3 +242,21 @@ fn progress_shows_on_a_terminal_while_the_audit_runs_and_never_elsewhere() {
     let screen = String::from_utf8_lossy(&quiet.stdout);
     assert!(!screen.contains("trace:"), "{screen}");
 }
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_exit_0() {
+    // No engine needed: `remedies` prints a catalogue, to a reader that has already gone.
+    for _ in 0..5 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rofs-audit"))
+            .arg("remedies")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run rofs-audit");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait for rofs-audit");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
