@@ -260,3 +260,19 @@ fn a_closed_stdout_ends_quietly_with_exit_0() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn a_port_the_image_does_not_expose_is_named_with_the_ones_it_does() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = ImageSpec::new("smoke").build();
+    let out = run(&["trace", &image, "--port", "9999", "--startup-timeout", "2s"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("nothing answered on port 9999")
+            && stderr.contains("the image EXPOSEs 8080/tcp"),
+        "{stderr}"
+    );
+}
