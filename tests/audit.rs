@@ -97,7 +97,7 @@ fn the_suggested_mount_for_a_uid_1000_app_lets_it_start_read_only() {
         "{flags:?}"
     );
     let fixed = run_read_only(&image, &flags);
-    let port = published_port(fixed.id());
+    let port = published_port(fixed.id(), 8080);
     assert!(
         wait_for_200(port, "/health", Duration::from_secs(20)),
         "logs: {}",

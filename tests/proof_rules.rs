@@ -7,27 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    docker_ok, published_port, run, run_json, wait_for_200, ContainerGuard, ImageSpec, TEST_LABEL,
+    docker_ok, mount_paths, published_port, run, run_json, wait_for_200, write_at, ContainerGuard,
+    ImageSpec, TEST_LABEL,
 };
 use serde_json::Value;
-
-fn paths(mounts: &Value) -> Vec<&str> {
-    mounts
-        .as_array()
-        .unwrap_or_else(|| panic!("an array of mounts: {mounts:#}"))
-        .iter()
-        .map(|m| m["path"].as_str().expect("a mount path"))
-        .collect()
-}
-
-fn write<'a>(report: &'a Value, path: &str) -> &'a Value {
-    report["writes"]
-        .as_array()
-        .expect("writes")
-        .iter()
-        .find(|w| w["path"] == path)
-        .unwrap_or_else(|| panic!("no write {path} in {:#}", report["writes"]))
-}
 
 /// The flags of the `docker run` fix in a text report, between `docker run` and the image, as a
 /// user pastes them.
@@ -61,7 +44,7 @@ fn printed_fix_answers(image: &str) -> (String, bool) {
     args.push(image);
     let container = ContainerGuard(docker_ok(&args));
     let answers = wait_for_200(
-        published_port(container.id()),
+        published_port(container.id(), 8080),
         "/health",
         Duration::from_secs(15),
     );
@@ -86,7 +69,7 @@ fn a_mount_that_hides_only_empty_directories_is_tried_and_kept_once_proven() {
         report["unfixable"]
     );
     let minimal = &report["verification"]["minimal_mounts"];
-    assert_eq!(paths(minimal), ["/run"], "{minimal:#}");
+    assert_eq!(mount_paths(minimal), ["/run"], "{minimal:#}");
     assert_eq!(
         minimal[0]["hides"],
         serde_json::json!(["/run/lock", "/run/mount"])
@@ -116,14 +99,14 @@ fn a_path_named_through_a_link_of_the_image_maps_to_the_real_write_and_mount() {
         .build();
     let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
     // The trace sees the real path, the log the one the app used.
-    assert_eq!(write(&report, "/run/app/app.pid")["fatal"], true);
+    assert_eq!(write_at(&report, "/run/app/app.pid")["fatal"], true);
     let first = &report["verification"]["runs"][0];
     assert_eq!(
         first["erofs_lines"][0]["path"], "/var/run/app/app.pid",
         "{first:#}"
     );
     let minimal = &report["verification"]["minimal_mounts"];
-    assert_eq!(paths(minimal), ["/run/app"], "{minimal:#}");
+    assert_eq!(mount_paths(minimal), ["/run/app"], "{minimal:#}");
     let named = minimal[0]["warnings"]
         .as_array()
         .unwrap()
@@ -154,8 +137,8 @@ fn a_mount_that_breaks_the_app_is_found_harmful_and_left_out() {
     let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
     let v = &report["verification"];
     assert_eq!(v["passed"], true, "{v:#}");
-    assert_eq!(paths(&v["minimal_mounts"]), ["/var/run/app"], "{v:#}");
-    assert_eq!(paths(&v["harmful_mounts"]), ["/srv/site"], "{v:#}");
+    assert_eq!(mount_paths(&v["minimal_mounts"]), ["/var/run/app"], "{v:#}");
+    assert_eq!(mount_paths(&v["harmful_mounts"]), ["/srv/site"], "{v:#}");
     assert!(
         v["harmful_mounts"][0]["failure"]
             .as_str()
@@ -185,7 +168,7 @@ fn state_saved_at_shutdown_gets_a_volume_even_when_its_error_only_reaches_a_log_
         .line("ENV FIXTURE_SHUTDOWN_WRITES=/var/lib/broker/store.bin~")
         .build();
     let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
-    let store = write(&report, "/var/lib/broker/store.bin");
+    let store = write_at(&report, "/var/lib/broker/store.bin");
     assert_eq!(store["kind"], "state", "{store:#}");
     assert_ne!(store["fatal"], false, "state is never tolerated: {store:#}");
     let minimal = &report["verification"]["minimal_mounts"];
@@ -236,7 +219,7 @@ fn a_readiness_endpoint_that_answers_503_for_a_moment_is_retried_not_failed() {
             (&"/health/ready".into(), &true.into())
         );
         let minimal = &report["verification"]["minimal_mounts"];
-        assert_eq!(paths(minimal), ["/var/run/app"], "round {round}");
+        assert_eq!(mount_paths(minimal), ["/var/run/app"], "round {round}");
     }
 }
 
@@ -267,7 +250,7 @@ fn a_run_doomed_by_a_read_only_error_ends_without_waiting_out_its_budget() {
         "{first:#}"
     );
     assert_eq!(
-        paths(&report["verification"]["minimal_mounts"]),
+        mount_paths(&report["verification"]["minimal_mounts"]),
         ["/var/cache/app"]
     );
     // Whether it merely works without the mount takes a run without the alarm, which waits for
@@ -303,11 +286,15 @@ fn the_clean_set_and_the_fewer_mounts_that_merely_work_are_both_reported() {
     let v = &report["verification"];
     assert_eq!(v["gate"], "clean");
     assert_eq!(
-        paths(&v["minimal_mounts"]),
+        mount_paths(&v["minimal_mounts"]),
         ["/var/cache/app", "/var/run/app"],
         "{v:#}"
     );
-    assert_eq!(paths(&v["functional_mounts"]), ["/var/run/app"], "{v:#}");
+    assert_eq!(
+        mount_paths(&v["functional_mounts"]),
+        ["/var/run/app"],
+        "{v:#}"
+    );
 
     let functional = run_json(
         &[
@@ -324,6 +311,6 @@ fn the_clean_set_and_the_fewer_mounts_that_merely_work_are_both_reported() {
     );
     let v = &functional["verification"];
     assert_eq!(v["gate"], "functional");
-    assert_eq!(paths(&v["minimal_mounts"]), ["/var/run/app"], "{v:#}");
+    assert_eq!(mount_paths(&v["minimal_mounts"]), ["/var/run/app"], "{v:#}");
     assert!(v.get("functional_mounts").is_none(), "{v:#}");
 }

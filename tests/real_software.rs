@@ -15,7 +15,9 @@ use std::net::TcpStream;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{docker, docker_ok, run, wait_for_200, ContainerGuard, TempDir, TEST_LABEL};
+use common::{
+    docker, docker_ok, published_port, run, wait_for_200, ContainerGuard, TempDir, TEST_LABEL,
+};
 use serde_json::Value;
 
 /// The servers under test, their container port and the audit's probes.
@@ -506,17 +508,6 @@ impl Deployment {
     }
 }
 
-/// The host port published for the container's `port`.
-fn host_port(id: &str, port: u16) -> u16 {
-    let mapping = docker_ok(&["port", id, &format!("{port}/tcp")]);
-    mapping
-        .lines()
-        .next()
-        .and_then(|l| l.rsplit(':').next())
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no published port in {mapping:?}"))
-}
-
 fn running(id: &str) -> bool {
     docker_ok(&["inspect", "-f", "{{.State.Running}}", id]) == "true"
 }
@@ -599,7 +590,7 @@ fn printed_fix_answers(app: App) -> Running {
     let printed = Printed::of(text);
     let deployment = Deployment::of(&printed, app);
     let c = deployment.start();
-    let port = host_port(c.id(), app.port());
+    let port = published_port(c.id(), app.port());
     let context = || {
         format!(
             "the printed fix:\n{}\nran as: docker {}\nstill running: {}\ncontainer logs:\n{}",

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{run, run_json, ImageSpec};
+use common::{mount_paths, run, run_json, write_at, ImageSpec};
 use serde_json::Value;
 
 /// A UID 1000 app with two fatal writes (a pid file, its state) and two it skips without a word
@@ -20,24 +20,6 @@ fn fatal_and_tolerated_image() -> String {
              /var/cache/app/blob=65536~,/scratch/tmp~",
         )
         .build()
-}
-
-fn paths(mounts: &Value) -> Vec<&str> {
-    mounts
-        .as_array()
-        .expect("an array of mounts")
-        .iter()
-        .map(|m| m["path"].as_str().expect("a mount path"))
-        .collect()
-}
-
-fn write<'a>(report: &'a Value, path: &str) -> &'a Value {
-    report["writes"]
-        .as_array()
-        .expect("writes")
-        .iter()
-        .find(|w| w["path"] == path)
-        .unwrap_or_else(|| panic!("no write {path} in {:#}", report["writes"]))
 }
 
 /// `--tmpfs` arguments for `mounts` as the report plans them (Docker's owner options).
@@ -78,12 +60,12 @@ fn the_minimal_set_is_the_fatal_directories_and_verify_gates_it() {
     assert_eq!(v["passed"], true, "{v:#}");
     assert_eq!(report["verdict"], "needs-mounts");
     assert_eq!(
-        paths(&report["mounts"]),
+        mount_paths(&report["mounts"]),
         ["/scratch", "/var/cache/app", "/var/lib/app", "/var/run/app"],
         "the full cover"
     );
     assert_eq!(
-        paths(&v["minimal_mounts"]),
+        mount_paths(&v["minimal_mounts"]),
         ["/var/lib/app", "/var/run/app"]
     );
     for (path, fatal) in [
@@ -92,7 +74,7 @@ fn the_minimal_set_is_the_fatal_directories_and_verify_gates_it() {
         ("/var/cache/app/blob", false),
         ("/scratch/tmp", false),
     ] {
-        assert_eq!(write(&report, path)["fatal"], fatal, "{path}");
+        assert_eq!(write_at(&report, path)["fatal"], fatal, "{path}");
     }
     assert_eq!(v["run_count"], v["runs"].as_array().unwrap().len());
     let first = &v["runs"][0];
@@ -235,8 +217,8 @@ fn a_state_file_written_at_shutdown_is_found_fatal_and_mounted() {
         .build();
     let report = run_json(&["audit", &image, "--profile", "docker"], &[1]);
     let v = &report["verification"];
-    assert_eq!(paths(&v["minimal_mounts"]), ["/var/lib/app"], "{v:#}");
-    let state = write(&report, "/var/lib/app/state");
+    assert_eq!(mount_paths(&v["minimal_mounts"]), ["/var/lib/app"], "{v:#}");
+    let state = write_at(&report, "/var/lib/app/state");
     assert_eq!(
         (&state["phase"], &state["fatal"]),
         (&"shutdown".into(), &true.into())

@@ -619,13 +619,33 @@ pub fn wait_for_200(port: u16, path: &str, timeout: std::time::Duration) -> bool
     false
 }
 
-/// The host port Docker published for a container's port 8080.
-pub fn published_port(container: &str) -> u16 {
-    let mapping = docker_ok(&["port", container, "8080"]);
+/// The host port Docker published for a container's `port`.
+pub fn published_port(container: &str, port: u16) -> u16 {
+    let mapping = docker_ok(&["port", container, &format!("{port}/tcp")]);
     mapping
         .lines()
         .next()
         .and_then(|l| l.rsplit(':').next())
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("no published port in {mapping:?}"))
+}
+
+/// The paths of a JSON array of mounts.
+pub fn mount_paths(mounts: &serde_json::Value) -> Vec<&str> {
+    mounts
+        .as_array()
+        .unwrap_or_else(|| panic!("an array of mounts: {mounts:#}"))
+        .iter()
+        .map(|m| m["path"].as_str().expect("a mount path"))
+        .collect()
+}
+
+/// The report's write at `path`.
+pub fn write_at<'a>(report: &'a serde_json::Value, path: &str) -> &'a serde_json::Value {
+    report["writes"]
+        .as_array()
+        .expect("writes")
+        .iter()
+        .find(|w| w["path"] == path)
+        .unwrap_or_else(|| panic!("no write {path} in {:#}", report["writes"]))
 }
