@@ -227,8 +227,10 @@ pub struct Write {
     pub change: Change,
     pub file_type: FileType,
     pub bytes: Option<u64>,
-    /// Permission bits in octal, e.g. `0644`.
-    pub mode: Option<String>,
+    /// Permission bits (`0o644`); written in octal in JSON and YAML (`"0644"`), as people read
+    /// them.
+    #[serde(default, with = "octal")]
+    pub mode: Option<u32>,
     pub uid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<u32>,
@@ -635,6 +637,27 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
+/// Permission bits as an octal string in the data (`"0644"`), a number in the program.
+mod octal {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(mode: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+        match mode {
+            Some(m) => s.serialize_str(&format!("{:04o}", m & 0o7777)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| {
+                u32::from_str_radix(&text, 8)
+                    .map_err(|_| D::Error::custom(format!("mode {text:?} is not octal")))
+            })
+            .transpose()
+    }
+}
+
 /// Builders for tests of every stage.
 #[cfg(test)]
 pub mod testing {
@@ -648,7 +671,7 @@ pub mod testing {
             change: Change::Created,
             file_type: FileType::File,
             bytes: Some(1),
-            mode: Some("0644".into()),
+            mode: Some(0o644),
             uid: Some(0),
             gid: Some(0),
             phase: Phase::Startup,

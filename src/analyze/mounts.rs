@@ -157,13 +157,9 @@ impl Planner<'_> {
             ));
             size_mib = max;
         }
-        let executable = covers.iter().any(|w| {
-            w.file_type == FileType::File
-                && w.mode
-                    .as_deref()
-                    .and_then(|m| u32::from_str_radix(m, 8).ok())
-                    .is_some_and(|m| m & 0o111 != 0)
-        });
+        let executable = covers
+            .iter()
+            .any(|w| w.file_type == FileType::File && w.mode.is_some_and(|m| m & 0o111 != 0));
         let mut options = vec![
             if executable { "exec" } else { "noexec" }.to_string(),
             "nosuid".into(),

@@ -152,7 +152,7 @@ fn to_write(path: &[u8], meta: &Meta, change: Change, seg: &Segment, volume: boo
             (Change::Deleted, _) | (_, FileType::Dir) => None,
             _ => meta.size,
         },
-        mode: meta.mode.map(|m| format!("{:04o}", m & 0o7777)),
+        mode: meta.mode.map(|m| m & 0o7777),
         uid: meta.uid,
         gid: meta.gid,
         phase: seg.phase,
