@@ -5,6 +5,7 @@ mod api;
 pub mod assemble;
 mod fanotify;
 mod layer;
+pub(crate) mod lifecycle;
 mod overlay;
 
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ use crate::model::{
     ImageDir, ImageInfo, Phase, PhaseTiming, RunInfo, Trace, Tracing, TracingMode, SCHEMA_VERSION,
 };
 use crate::probe::Probe;
-use crate::progress::Progress;
+use crate::progress::{Progress, Step};
 use assemble::{CPath, Noise};
 
 /// How to run the image: shared by trace, audit and verify.
@@ -206,20 +207,19 @@ pub async fn trace(
             .map(|v| v.target.clone().into_bytes())
             .collect(),
     };
-    let mut recorder = Recorder::start(engine, &container, &inspect, &noise.volumes, mode).await?;
+    let recorder = Recorder::start(engine, &container, &inspect, &noise.volumes, mode).await?;
 
-    let step = progress.step("trace: starting, writable root");
-    container.start().await?;
-    let first = opts.probes.first().cloned().unwrap_or(Probe::Tcp);
-    let startup_ms = match container
-        .wait_ready(&first, opts.expect_status, opts.startup_timeout)
-        .await
-    {
-        Readiness::Ready { elapsed, .. } => elapsed.as_millis() as u64,
+    let mut marks = Marks {
+        recorder,
+        progress,
+        step: Some(progress.step("trace: starting, writable root")),
+        started: Instant::now(),
+    };
+    let lived = lifecycle::live(&mut container, opts, &mut marks).await?;
+    let startup = match lived.readiness {
+        Readiness::Ready { elapsed } => elapsed,
         not_ready => {
-            if matches!(not_ready, Readiness::Exited { .. }) {
-                container.drain_logs().await;
-            }
+            let first = opts.probes.first().cloned().unwrap_or(Probe::Tcp);
             return Err(not_ready_error(
                 &container,
                 not_ready,
@@ -230,58 +230,25 @@ pub async fn trace(
             ));
         }
     };
-    let mut phases = vec![PhaseTiming {
-        name: Phase::Startup,
-        duration_ms: startup_ms,
-    }];
-    recorder.boundary(Phase::Startup, None).await?;
-    step.done(format!("trace: ready after {startup_ms} ms"));
-
-    let step = progress.step("trace: probes");
-    let probe_started = Instant::now();
-    let mut probes = vec![];
-    for probe in &opts.probes {
-        let result = container
-            .until_ok(probe, opts.expect_status, opts.probe_timeout)
-            .await;
-        probes.push(result);
-        let phase = match probe {
-            Probe::Exec(_) => Phase::Healthcheck,
-            _ => Phase::Probe,
-        };
-        recorder
-            .boundary(phase, Some(probe.target().to_string()))
-            .await?;
-    }
-    phases.push(PhaseTiming {
-        name: Phase::Probe,
-        duration_ms: probe_started.elapsed().as_millis() as u64,
-    });
-    let answered = probes.iter().filter(|p| p.ok).count();
-    step.done(format!(
-        "trace: {answered} of {} probes answered",
-        probes.len()
-    ));
-
-    let step = progress.step("trace: idle");
-    tokio::time::sleep(opts.idle).await;
-    recorder.boundary(Phase::Idle, None).await?;
-    phases.push(PhaseTiming {
-        name: Phase::Idle,
-        duration_ms: opts.idle.as_millis() as u64,
-    });
-
-    step.done("trace: idle");
-    let step = progress.step("trace: stopping (SIGTERM)");
-    let exited_before_stop = container.exit_code();
-    let (exit, stop_took) = container.stop(opts.stop_timeout).await?;
-    recorder.boundary(Phase::Shutdown, None).await?;
-    step.done("trace: stopped");
-    phases.push(PhaseTiming {
-        name: Phase::Shutdown,
-        duration_ms: stop_took.as_millis() as u64,
-    });
-
+    let phases = vec![
+        PhaseTiming {
+            name: Phase::Startup,
+            duration_ms: startup.as_millis() as u64,
+        },
+        PhaseTiming {
+            name: Phase::Probe,
+            duration_ms: lived.probes_took.as_millis() as u64,
+        },
+        PhaseTiming {
+            name: Phase::Idle,
+            duration_ms: opts.idle.as_millis() as u64,
+        },
+        PhaseTiming {
+            name: Phase::Shutdown,
+            duration_ms: lived.stop_took.unwrap_or_default().as_millis() as u64,
+        },
+    ];
+    let recorder = marks.recorder;
     let recorded = recorder.finish(&noise).await;
     Ok(Trace {
         schema_version: SCHEMA_VERSION,
@@ -289,12 +256,12 @@ pub async fn trace(
         run: subject.run,
         tracing: recorded.tracing,
         phases,
-        probes,
+        probes: lived.probes,
         writes: recorded.writes,
         logs: container.logs(),
-        startup_ms,
-        exit,
-        exited_before_stop,
+        startup_ms: startup.as_millis() as u64,
+        exit: lived.exit.unwrap_or_default(),
+        exited_before_stop: lived.exited_by_itself,
         image_dirs: recorded.image_dirs,
         symlinks: recorded.symlinks,
     })
@@ -375,6 +342,43 @@ fn not_ready_error(
         },
         // The trace sets no alarm, so nothing dooms it.
         Readiness::Ready { .. } | Readiness::Doomed => unreachable!("only called when not ready"),
+    }
+}
+
+/// The trace's boundaries: each closes a segment of writes and a line of progress.
+struct Marks<'a> {
+    recorder: Recorder,
+    progress: &'a Progress,
+    step: Option<Step>,
+    started: Instant,
+}
+
+impl lifecycle::Boundaries for Marks<'_> {
+    async fn boundary(&mut self, phase: Phase, probe: Option<&Probe>) -> Result<()> {
+        self.recorder
+            .boundary(phase, probe.map(|p| p.target().to_string()))
+            .await?;
+        let (done, next) = match (phase, probe) {
+            (Phase::Startup, _) => (
+                format!(
+                    "trace: ready after {} ms",
+                    self.started.elapsed().as_millis()
+                ),
+                "trace: probes",
+            ),
+            (Phase::Probe | Phase::Healthcheck, Some(p)) => {
+                (format!("trace: probe {}", p.target()), "trace: probes")
+            }
+            (Phase::Idle, _) => ("trace: idle".to_string(), "trace: stopping (SIGTERM)"),
+            _ => ("trace: stopped".to_string(), ""),
+        };
+        if let Some(step) = self.step.take() {
+            step.done(done);
+        }
+        if !next.is_empty() {
+            self.step = Some(self.progress.step(next));
+        }
+        Ok(())
     }
 }
 

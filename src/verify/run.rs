@@ -9,6 +9,7 @@ use super::logscan;
 use crate::engine::{Container, ContainerSpec, Engine, Readiness, RunId, VolumeMount};
 use crate::model::{is_within, ExitStatus, Gate, Gates, LogLine, ProofGate, VerifyRun};
 use crate::probe::seconds;
+use crate::trace::lifecycle;
 use crate::trace::RunOptions;
 
 /// The mounts of one run, in `docker run` terms: tmpfs as `--tmpfs PATH:OPTIONS` takes them, and
@@ -84,41 +85,14 @@ pub async fn run(
     if gate == ProofGate::Clean {
         container.alarm_on(|line| logscan::scan_line(line).is_some());
     }
-    container.start().await?;
-    let first = opts
-        .probes
-        .first()
-        .cloned()
-        .unwrap_or(crate::probe::Probe::Tcp);
-    let readiness = container
-        .wait_ready(&first, opts.expect_status, opts.startup_timeout)
-        .await;
-    let mut problem = None;
-    let mut cut_short = false;
+    let lived = lifecycle::live(&mut container, opts, &mut lifecycle::NoBoundaries).await?;
+    let mut cut_short = lived.cut_short;
     let mut startup_ms = None;
-    let mut probes = vec![];
-    match readiness {
+    let mut problem = match lived.readiness {
         Readiness::Ready { elapsed } => {
             startup_ms = Some(elapsed.as_millis() as u64);
-            let rest = async {
-                for probe in &opts.probes {
-                    let result = container
-                        .until_ok(probe, opts.expect_status, opts.probe_timeout)
-                        .await;
-                    let ok = result.ok;
-                    probes.push(result);
-                    if !ok {
-                        return;
-                    }
-                }
-                tokio::time::sleep(opts.idle).await;
-            };
-            tokio::select! {
-                () = rest => {}
-                () = container.doomed() => cut_short = true,
-            }
-            if let Some(bad) = probes.iter().find(|p| !p.ok) {
-                problem = Some(format!(
+            lived.probes.iter().find(|p| !p.ok).map(|bad| {
+                format!(
                     "probe {} {}",
                     bad.target,
                     match (&bad.status, &bad.error) {
@@ -127,56 +101,51 @@ pub async fn run(
                         (None, Some(error)) => error.clone(),
                         (None, None) => "failed".to_string(),
                     }
-                ));
-            }
+                )
+            })
         }
-        Readiness::Exited { code } => {
-            problem = Some(format!("exited with code {code} before it was ready"))
-        }
-        Readiness::NeverOpened { last } => {
-            problem = Some(format!(
-                "not ready within the {} startup budget{}",
-                seconds(opts.startup_timeout),
-                last.and_then(|l| l.error)
-                    .map_or_else(String::new, |e| format!(": {e}"))
-            ))
-        }
-        Readiness::ProbeFailing { last } => {
-            problem = Some(format!(
-                "probe {} answered {} (expected {}) before it was ready",
-                last.target,
-                last.status.map_or("nothing".into(), |s| s.to_string()),
-                opts.expect_status,
-            ))
-        }
-        Readiness::Doomed => cut_short = true,
-    }
-    let mut stop_ms = None;
-    let (exit, clean_exit) = match container.exit_code() {
-        Some(code) => {
-            container.drain_logs().await;
-            // A probe that failed because the app had gone is the exit's doing.
-            let probed_a_dead_app = startup_ms.is_some() && probes.iter().any(|p| !p.ok);
-            if (problem.is_none() || probed_a_dead_app) && !cut_short {
-                problem = Some(match probed_a_dead_app {
-                    true => format!("exited with code {code} while it was probed"),
-                    false => format!("exited with code {code} while idle"),
-                });
-            }
-            (ExitStatus::from_code(code), None)
-        }
-        // A doomed run is stopped at once: its shutdown cannot save it.
-        None if cut_short => {
-            container.stop(Duration::ZERO).await?;
-            (ExitStatus::default(), None)
-        }
-        None => {
-            let (exit, took) = container.stop(opts.stop_timeout).await?;
-            stop_ms = Some(took.as_millis() as u64);
-            let clean = exit.signal != Some(9);
-            (exit, Some(clean))
+        Readiness::Exited { code } => Some(format!("exited with code {code} before it was ready")),
+        Readiness::NeverOpened { last } => Some(format!(
+            "not ready within the {} startup budget{}",
+            seconds(opts.startup_timeout),
+            last.and_then(|l| l.error)
+                .map_or_else(String::new, |e| format!(": {e}"))
+        )),
+        Readiness::ProbeFailing { last } => Some(format!(
+            "probe {} answered {} (expected {}) before it was ready",
+            last.target,
+            last.status.map_or("nothing".into(), |s| s.to_string()),
+            opts.expect_status,
+        )),
+        Readiness::Doomed => {
+            cut_short = true;
+            None
         }
     };
+    if let Some(code) = lived.exited_by_itself {
+        // A probe that failed because the app had gone is the exit's doing.
+        let probed_a_dead_app = lived.probes.iter().any(|p| !p.ok);
+        if (problem.is_none() || probed_a_dead_app) && !cut_short {
+            problem = Some(match probed_a_dead_app {
+                true => format!("exited with code {code} while it was probed"),
+                false => format!("exited with code {code} while idle"),
+            });
+        }
+    }
+    let (exit, stop_took) = match (lived.exit, container.exit_code()) {
+        (Some(exit), _) => (exit, lived.stop_took),
+        // It never got ready; it may have exited, or still be running.
+        (None, Some(code)) => (ExitStatus::from_code(code), None),
+        (None, None) if cut_short => (container.stop(Duration::ZERO).await?.0, None),
+        (None, None) => {
+            let (exit, took) = container.stop(opts.stop_timeout).await?;
+            (exit, Some(took))
+        }
+    };
+    // Whether it exited by itself after SIGTERM: only a run stopped that way tells.
+    let clean_exit = stop_took.map(|_| exit.signal != Some(9));
+    let stop_ms = stop_took.map(|t| t.as_millis() as u64);
+    let probes = lived.probes;
     let logs = container.logs();
     let erofs_lines = logscan::scan(&logs);
     let mut hints = vec![];
