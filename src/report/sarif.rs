@@ -7,8 +7,9 @@
 //! file that builds the image, and a partial fingerprint keyed on rule and container path keeps
 //! results on the same line from being merged into one alert.
 
+use serde::Serialize;
+
 use super::findings::{self, clean, Finding, RULE_MOUNT, RULE_UNFIXABLE};
-use super::json::J;
 use super::INFORMATION_URI;
 use crate::model::{Remedy, Report};
 use crate::profile::Profile;
@@ -16,54 +17,180 @@ use crate::profile::Profile;
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const ARTIFACT: &str = "Dockerfile";
 
+// The SARIF 2.1.0 objects rofs-audit writes, in the field order of the specification's examples;
+// a misspelt key no longer compiles.
+
+#[derive(Serialize)]
+struct Log {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    version: &'static str,
+    runs: [Run; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Run {
+    tool: Tool,
+    automation_details: Id,
+    results: Vec<SarifResult>,
+    properties: RunProperties,
+}
+
+#[derive(Serialize)]
+struct Tool {
+    driver: Driver,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Driver {
+    name: &'static str,
+    information_uri: &'static str,
+    version: &'static str,
+    semantic_version: &'static str,
+    rules: Vec<Rule>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Rule {
     id: String,
     name: String,
-    short: String,
-    full: String,
+    short_description: Text,
+    full_description: Text,
+    default_configuration: Configuration,
+}
+
+#[derive(Serialize)]
+struct Configuration {
     level: &'static str,
+}
+
+#[derive(Serialize)]
+struct Text {
+    text: String,
+}
+
+#[derive(Serialize)]
+struct Id {
+    id: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult {
+    rule_id: String,
+    rule_index: usize,
+    level: &'static str,
+    message: Text,
+    locations: [Location; 1],
+    partial_fingerprints: Fingerprints,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    properties: Option<WriteProperties>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Location {
+    physical_location: PhysicalLocation,
+    logical_locations: Vec<LogicalLocation>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PhysicalLocation {
+    artifact_location: Uri,
+    region: Region,
+}
+
+#[derive(Serialize)]
+struct Uri {
+    uri: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    start_line: u64,
+}
+
+#[derive(Serialize)]
+struct LogicalLocation {
+    name: String,
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct Fingerprints {
+    #[serde(rename = "rofsAuditPath/v1")]
+    path: String,
+}
+
+#[derive(Serialize)]
+struct WriteProperties {
+    phase: &'static str,
+    change: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mount: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RunProperties {
+    image: String,
+    profile: String,
+    verdict: &'static str,
+}
+
+fn rule(id: String, name: String, short: String, full: String, level: &'static str) -> Rule {
+    Rule {
+        id,
+        name,
+        short_description: Text { text: short },
+        full_description: Text { text: full },
+        default_configuration: Configuration { level },
+    }
 }
 
 fn rules(report: &Report, profile: &Profile, all: &[Finding]) -> Vec<Rule> {
     let title = clean(&profile.title);
     let mut out = vec![
-        Rule {
-            id: RULE_MOUNT.to_string(),
-            name: "ReadOnlyWrite".to_string(),
-            short: "A write that fails under a read-only root; a mount fixes it".to_string(),
-            full: format!(
+        rule(
+            RULE_MOUNT.to_string(),
+            "ReadOnlyWrite".to_string(),
+            "A write that fails under a read-only root; a mount fixes it".to_string(),
+            format!(
                 "The image writes a path that a read-only root filesystem makes read-only on \
                  {title} ({}). A tmpfs or volume mount at the path the plan names makes the write \
                  succeed.",
                 clean(&profile.read_only_setting)
             ),
-            level: "warning",
-        },
-        Rule {
-            id: RULE_UNFIXABLE.to_string(),
-            name: "UnfixableWrite".to_string(),
-            short: "A write that fails under a read-only root and that no mount can fix"
-                .to_string(),
-            full: format!(
+            "warning",
+        ),
+        rule(
+            RULE_UNFIXABLE.to_string(),
+            "UnfixableWrite".to_string(),
+            "A write that fails under a read-only root and that no mount can fix".to_string(),
+            format!(
                 "The image writes a path that is read-only on {title}, and a mount there would \
                  break the image (it would hide the image's files) or is not possible: the image \
                  or its configuration must change."
             ),
-            level: "error",
-        },
+            "error",
+        ),
     ];
     for rem in &report.plan.remedies {
-        out.push(Rule {
-            id: remedy_rule(rem),
-            name: format!("Remedy/{}", clean(&rem.id)),
-            short: clean(&rem.title).into_owned(),
-            full: clean(&rem.fix).into_owned(),
-            level: if remedy_is_required(all, rem) {
+        out.push(rule(
+            remedy_rule(rem),
+            format!("Remedy/{}", clean(&rem.id)),
+            clean(&rem.title).into_owned(),
+            clean(&rem.fix).into_owned(),
+            if remedy_is_required(all, rem) {
                 "error"
             } else {
                 "note"
             },
-        });
+        ));
     }
     out
 }
@@ -79,25 +206,20 @@ fn remedy_is_required(all: &[Finding], rem: &Remedy) -> bool {
 }
 
 /// Line 1 of the Dockerfile (see the module comment) and the container paths.
-fn location(paths: &[&str]) -> J {
-    J::obj([
-        (
-            "physicalLocation",
-            J::obj([
-                ("artifactLocation", J::obj([("uri", J::from(ARTIFACT))])),
-                ("region", J::obj([("startLine", J::from(1u64))])),
-            ]),
-        ),
-        (
-            "logicalLocations",
-            J::arr(paths.iter().map(|p| {
-                J::obj([
-                    ("name", J::from(clean(p).into_owned())),
-                    ("kind", J::from("resource")),
-                ])
-            })),
-        ),
-    ])
+fn location(paths: &[&str]) -> Location {
+    Location {
+        physical_location: PhysicalLocation {
+            artifact_location: Uri { uri: ARTIFACT },
+            region: Region { start_line: 1 },
+        },
+        logical_locations: paths
+            .iter()
+            .map(|p| LogicalLocation {
+                name: clean(p).into_owned(),
+                kind: "resource",
+            })
+            .collect(),
+    }
 }
 
 /// One result. `fingerprint` identifies it across runs: the rule and the container path for a
@@ -105,60 +227,48 @@ fn location(paths: &[&str]) -> J {
 fn result(
     rules: &[Rule],
     (rule_id, fingerprint): (&str, String),
-    level: &str,
+    level: &'static str,
     text: String,
     paths: &[&str],
-    properties: Option<J>,
-) -> J {
+    properties: Option<WriteProperties>,
+) -> SarifResult {
     let index = rules
         .iter()
         .position(|r| r.id == rule_id)
         .expect("every result's rule is listed");
-    let mut pairs = vec![
-        ("ruleId", J::from(rule_id)),
-        ("ruleIndex", J::from(index)),
-        ("level", J::from(level)),
-        ("message", J::obj([("text", J::from(text))])),
-        ("locations", J::arr([location(paths)])),
-        (
-            "partialFingerprints",
-            J::obj([("rofsAuditPath/v1", J::from(fingerprint))]),
-        ),
-    ];
-    if let Some(p) = properties {
-        pairs.push(("properties", p));
+    SarifResult {
+        rule_id: rule_id.to_string(),
+        rule_index: index,
+        level,
+        message: Text { text },
+        locations: [location(paths)],
+        partial_fingerprints: Fingerprints { path: fingerprint },
+        properties,
     }
-    J::obj(pairs)
 }
 
-fn finding_result(f: &Finding, rules: &[Rule], profile: &Profile) -> J {
-    let level = f.level();
-    let properties = f.write.map(|w| {
-        let mut props = vec![
-            ("phase", J::from(w.phase.as_str())),
-            ("change", J::from(w.change.as_str())),
-        ];
-        if let Some(m) = f.mount() {
-            props.push(("mount", J::from(clean(&m.path).into_owned())));
-        }
-        J::obj(props)
+fn finding_result(f: &Finding, rules: &[Rule], profile: &Profile) -> SarifResult {
+    let properties = f.write.map(|w| WriteProperties {
+        phase: w.phase.as_str(),
+        change: w.change.as_str(),
+        mount: f.mount().map(|m| clean(&m.path).into_owned()),
     });
     result(
         rules,
         (f.rule_id(), format!("{}:{}", f.rule_id(), clean(f.path))),
-        level,
+        f.level(),
         f.message(profile),
         &[f.path],
         properties,
     )
 }
 
-fn remedy_result(rem: &Remedy, rules: &[Rule]) -> J {
+fn remedy_result(rem: &Remedy, rules: &[Rule]) -> SarifResult {
     let id = remedy_rule(rem);
     let level = rules
         .iter()
         .find(|r| r.id == id)
-        .map_or("note", |r| r.level);
+        .map_or("note", |r| r.default_configuration.level);
     let paths: Vec<&str> = rem.paths.iter().map(String::as_str).collect();
     let listed: Vec<_> = paths.iter().map(|p| clean(p)).collect();
     let text = format!(
@@ -173,61 +283,36 @@ fn remedy_result(rem: &Remedy, rules: &[Rule]) -> J {
 pub fn report(r: &Report, profile: &Profile) -> String {
     let all = findings::findings(r);
     let rules = rules(r, profile, &all);
-    let results: Vec<J> = all
+    let results = all
         .iter()
         .map(|f| finding_result(f, &rules, profile))
         .chain(r.plan.remedies.iter().map(|rem| remedy_result(rem, &rules)))
         .collect();
-
-    let driver = J::obj([
-        ("name", J::from("rofs-audit")),
-        ("informationUri", J::from(INFORMATION_URI)),
-        ("version", J::from(env!("CARGO_PKG_VERSION"))),
-        ("semanticVersion", J::from(env!("CARGO_PKG_VERSION"))),
-        (
-            "rules",
-            J::arr(rules.iter().map(|rule| {
-                J::obj([
-                    ("id", J::from(&rule.id)),
-                    ("name", J::from(&rule.name)),
-                    ("shortDescription", J::obj([("text", J::from(&rule.short))])),
-                    ("fullDescription", J::obj([("text", J::from(&rule.full))])),
-                    (
-                        "defaultConfiguration",
-                        J::obj([("level", J::from(rule.level))]),
-                    ),
-                ])
-            })),
-        ),
-    ]);
-    let run = J::obj([
-        ("tool", J::obj([("driver", driver)])),
-        (
-            "automationDetails",
-            J::obj([(
-                "id",
-                J::from(format!("rofs-audit/{}/", clean(&r.plan.profile))),
-            )]),
-        ),
-        ("results", J::Arr(results)),
-        (
-            "properties",
-            J::obj([
-                (
-                    "image",
-                    J::from(clean(&r.trace.image.reference).into_owned()),
-                ),
-                ("profile", J::from(clean(&r.plan.profile).into_owned())),
-                ("verdict", J::from(r.plan.verdict.as_str())),
-            ]),
-        ),
-    ]);
-    let doc = J::obj([
-        ("$schema", J::from(SCHEMA)),
-        ("version", J::from("2.1.0")),
-        ("runs", J::arr([run])),
-    ]);
-    let mut out = doc.pretty();
+    let log = Log {
+        schema: SCHEMA,
+        version: "2.1.0",
+        runs: [Run {
+            tool: Tool {
+                driver: Driver {
+                    name: "rofs-audit",
+                    information_uri: INFORMATION_URI,
+                    version: env!("CARGO_PKG_VERSION"),
+                    semantic_version: env!("CARGO_PKG_VERSION"),
+                    rules,
+                },
+            },
+            automation_details: Id {
+                id: format!("rofs-audit/{}/", clean(&r.plan.profile)),
+            },
+            results,
+            properties: RunProperties {
+                image: clean(&r.trace.image.reference).into_owned(),
+                profile: clean(&r.plan.profile).into_owned(),
+                verdict: r.plan.verdict.as_str(),
+            },
+        }],
+    };
+    let mut out = serde_json::to_string_pretty(&log).expect("SARIF serialises");
     out.push('\n');
     out
 }
