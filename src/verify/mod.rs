@@ -838,4 +838,43 @@ mod tests {
         decide(&mut writes, &mounts, &[], &outcomes, Some(&all));
         assert_eq!(fatal(&writes), [None, Some(true)]);
     }
+
+    /// `verify`'s output for a passing and a failing proof, in every format it has.
+    #[test]
+    fn verify_output_golden() {
+        use crate::model::Check;
+        use crate::report::{render_check, testdata, VerifyFormat};
+        for (name, (report, _)) in [
+            ("passed", testdata::proven()),
+            ("failed", testdata::unproven()),
+        ] {
+            let check = Check {
+                image: report.trace.image.reference.clone(),
+                profile: report.plan.profile.clone(),
+                mounts: vec!["/var/run/app:uid=1000,gid=1000,size=16m".to_string()],
+                verification: report.verification.clone().expect("a proven report"),
+            };
+            for (format, ext) in [
+                (VerifyFormat::Text, "text"),
+                (VerifyFormat::Json, "json"),
+                (VerifyFormat::Yaml, "yaml"),
+                (VerifyFormat::Junit, "junit"),
+                (VerifyFormat::Github, "github"),
+            ] {
+                let out = render_check(&check, format, false);
+                match format {
+                    VerifyFormat::Json => {
+                        let back: Check = serde_json::from_str(&out).expect("JSON parses back");
+                        assert_eq!(back, check);
+                    }
+                    VerifyFormat::Yaml => {
+                        let back: Check = serde_yaml_ng::from_str(&out).expect("YAML parses back");
+                        assert_eq!(back, check);
+                    }
+                    _ => {}
+                }
+                insta::assert_snapshot!(format!("verify_{name}_{ext}"), out);
+            }
+        }
+    }
 }
