@@ -10,11 +10,12 @@ use clap::{Args, Parser, Subcommand};
 use crate::analyze::{self, Catalogue, FailOn};
 use crate::engine::{self, Engine, RunId};
 use crate::model::{Check, ProofGate, Report, Trace};
+use crate::pipeline;
 use crate::probe::Probe;
 use crate::profile::{self, FixFormat, Profile};
 use crate::progress::Progress;
 use crate::report::{self, Format, RenderOptions, VerifyFormat};
-use crate::trace::{self, ModeChoice, RunOptions, Subject};
+use crate::trace::{ModeChoice, RunOptions};
 use crate::verify;
 
 #[derive(Debug, Parser)]
@@ -451,12 +452,10 @@ fn read_env_file(path: &Path) -> Result<Vec<String>> {
     Ok(env)
 }
 
-/// A profile and remedies, loaded and checked before anything runs.
+/// A profile and remedies, loaded and checked before anything runs, and how to print the result.
 #[derive(Clone)]
 struct Judge {
-    profile: Profile,
-    catalogue: Catalogue,
-    declared: Vec<String>,
+    judge: pipeline::Judge,
     emit: Vec<FixFormat>,
     fail_on: FailOn,
 }
@@ -475,9 +474,11 @@ impl JudgeArgs {
             }
         }
         Ok(Judge {
-            profile,
-            catalogue,
-            declared: self.platform.tmpfs.clone(),
+            judge: pipeline::Judge {
+                profile,
+                catalogue,
+                declared: self.platform.tmpfs.clone(),
+            },
             emit,
             fail_on: self.fail_on,
         })
@@ -485,10 +486,6 @@ impl JudgeArgs {
 }
 
 impl Judge {
-    fn analyze(&self, trace: Trace) -> Report {
-        analyze::analyze(trace, &self.profile, &self.declared, &self.catalogue)
-    }
-
     /// Prints the report and returns the exit code.
     fn report(&self, report: &Report, output: &OutputArgs) -> Result<i32> {
         let options = RenderOptions {
@@ -497,7 +494,7 @@ impl Judge {
         };
         emit_output(
             &output.output,
-            &report::render_report(report, &self.profile, output.format, &options),
+            &report::render_report(report, &self.judge.profile, output.format, &options),
         )?;
         Ok(self.fail_on.exit_code(report.plan.verdict))
     }
@@ -596,46 +593,21 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Audit(args) => {
             // Judge-side mistakes (unknown profile, bad --tmpfs) fail before anything runs.
             let judge = args.judge.prepare()?;
-            let opts = args.run.options()?;
-            let (mode, jobs, verify) = (args.tracing.mode, args.jobs as usize, !args.no_verify);
-            let gate = ProofGate::from(args.gate);
-            let judged = judge.clone();
+            let run = args.run.options()?;
+            let options = pipeline::AuditOptions {
+                mode: args.tracing.mode,
+                verify: !args.no_verify,
+                jobs: args.jobs as usize,
+                gate: ProofGate::from(args.gate),
+            };
+            let judged = judge.judge.clone();
             let progress = progress(
                 cli.quiet,
                 &args.output.output,
                 args.output.format != Format::Text,
             );
             let report = guarded(move |engine, run_id| async move {
-                // Resolved once, so the trace and the proof run the same image even if its tag
-                // moves meanwhile.
-                let subject = Subject::resolve(&engine, &opts, &progress).await?;
-                let opts = subject.options(&opts);
-                // The proof's first run (no mount) needs no trace: it goes alongside.
-                let begin = async {
-                    match verify {
-                        true => verify::begin(
-                            &engine,
-                            &run_id,
-                            &subject,
-                            &opts,
-                            &judged.profile,
-                            &judged.declared,
-                            jobs,
-                            gate,
-                            &progress,
-                        )
-                        .await
-                        .map(Some),
-                        false => Ok(None),
-                    }
-                };
-                let trace = trace::trace(&engine, &run_id, subject.clone(), &opts, mode, &progress);
-                let (trace, proof) = tokio::try_join!(trace, begin)?;
-                let mut report = judged.analyze(trace);
-                if let Some(proof) = proof {
-                    proof.finish(&mut report).await?;
-                }
-                Ok(report)
+                pipeline::audit(&engine, &run_id, &run, &judged, options, &progress).await
             })
             .await?;
             judge.report(&report, &args.output)
@@ -649,9 +621,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 args.output.format != Format::Text,
             );
             let trace = guarded(move |engine, run_id| async move {
-                let subject = Subject::resolve(&engine, &opts, &progress).await?;
-                let opts = subject.options(&opts);
-                trace::trace(&engine, &run_id, subject, &opts, mode, &progress).await
+                pipeline::trace(&engine, &run_id, &opts, mode, &progress).await
             })
             .await?;
             emit_output(
@@ -684,7 +654,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Suggest(args) => {
             let judge = args.judge.prepare()?;
-            let report = judge.analyze(read_trace(&args.from)?);
+            let report = judge.judge.analyze(read_trace(&args.from)?);
             judge.report(&report, &args.output)
         }
         Command::Profiles(args) => {

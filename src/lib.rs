@@ -6,6 +6,7 @@ pub mod analyze;
 pub mod cli;
 pub mod engine;
 pub mod model;
+pub mod pipeline;
 pub mod probe;
 pub mod profile;
 pub mod progress;
