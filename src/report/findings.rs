@@ -7,6 +7,7 @@
 //! character.
 
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
 use crate::model::{
     escape_text, is_within, resolve, Gate, Mount, MountKind, Remedy, Report, Verdict, Verification,
@@ -50,39 +51,65 @@ pub(crate) struct Finding<'a> {
     pub tolerated: bool,
 }
 
-/// The findings of a report, in trace order, unfixable entries without a write last.
+/// The findings of a report, in trace order, unfixable entries without a write last. Lookups go
+/// through maps: a trace may hold 100,000 writes, and a scan of the plan per write is quadratic.
 pub(crate) fn findings(report: &Report) -> Vec<Finding<'_>> {
     let plan = &report.plan;
-    let remedies_for = |path: &str| -> Vec<&Remedy> {
-        plan.remedies
-            .iter()
-            .filter(|r| r.paths.iter().any(|p| p == path))
-            .collect()
-    };
+    let mut remedies: HashMap<&str, Vec<&Remedy>> = HashMap::new();
+    for r in &plan.remedies {
+        for p in &r.paths {
+            let list = remedies.entry(p.as_str()).or_default();
+            // A remedy that names a path twice still explains it once.
+            if !list.last().is_some_and(|last| std::ptr::eq(*last, r)) {
+                list.push(r);
+            }
+        }
+    }
+    let remedies_for = |path: &str| remedies.get(path).cloned().unwrap_or_default();
+    let mut unfixable: HashMap<&str, &str> = HashMap::new();
+    for u in &plan.unfixable {
+        unfixable.entry(&u.path).or_insert(&u.reason);
+    }
+    let mut covered: HashMap<&str, usize> = HashMap::new();
+    for (i, m) in plan.mounts.iter().enumerate() {
+        for c in &m.covers {
+            covered.entry(c).or_insert(i);
+        }
+    }
     let mut out: Vec<Finding> = report
         .trace
         .writes
         .iter()
         .filter(|w| w.would_fail == Some(true))
         .map(|w| {
-            let cause = if let Some(u) = plan.unfixable.iter().find(|u| u.path == w.path) {
-                Cause::Unfixable { reason: &u.reason }
-            } else if let Some((index, mount)) = covering_mount(&plan.mounts, &w.path) {
-                Cause::Mount { index, mount }
+            let path = w.path.as_str();
+            let mount = covered
+                .get(path)
+                .copied()
+                .or_else(|| plan.mounts.iter().position(|m| is_within(path, &m.path)));
+            let cause = if let Some(reason) = unfixable.get(path) {
+                Cause::Unfixable { reason }
+            } else if let Some(index) = mount {
+                Cause::Mount {
+                    index,
+                    mount: &plan.mounts[index],
+                }
             } else {
                 Cause::Unfixable { reason: UNPLANNED }
             };
             Finding {
-                path: &w.path,
+                path,
                 write: Some(w),
                 cause,
-                remedies: remedies_for(&w.path),
+                remedies: remedies_for(path),
                 tolerated: w.fatal == Some(false),
             }
         })
         .collect();
+    let written: HashSet<&str> = out.iter().map(|f| f.path).collect();
+    let mut listed = HashSet::new();
     for u in &plan.unfixable {
-        if !out.iter().any(|f| f.path == u.path) {
+        if !written.contains(u.path.as_str()) && listed.insert(u.path.as_str()) {
             out.push(Finding {
                 path: &u.path,
                 write: None,
@@ -153,13 +180,20 @@ pub(crate) fn untraced_erofs(report: &Report) -> Vec<&str> {
     let Some(v) = &report.verification else {
         return vec![];
     };
-    let mut out: Vec<&str> = vec![];
-    let named = v
+    let mut named: Vec<&str> = vec![];
+    // A line repeated at every probe attempt names its path once: the scan of the trace below is
+    // per distinct path.
+    for path in v
         .runs
         .iter()
         .flat_map(|r| &r.erofs_lines)
-        .filter_map(|l| l.path.as_deref());
-    for path in named {
+        .filter_map(|l| l.path.as_deref())
+    {
+        if !named.contains(&path) {
+            named.push(path);
+        }
+    }
+    named.retain(|path| {
         // The app may name it through a link of the image; the trace saw the real path.
         let real = resolve(&report.trace.symlinks, path);
         let traced = report
@@ -168,11 +202,9 @@ pub(crate) fn untraced_erofs(report: &Report) -> Vec<&str> {
             .iter()
             .any(|w| is_within(&w.path, &real) || is_within(&real, &w.path));
         let planned = report.plan.mounts.iter().any(|m| is_within(&real, &m.path));
-        if !traced && !planned && !out.contains(&path) {
-            out.push(path);
-        }
-    }
-    out
+        !traced && !planned
+    });
+    named
 }
 
 /// The failing writes the proof found the app runs without, each path once (a file written at
@@ -185,20 +217,6 @@ pub(crate) fn tolerated(report: &Report) -> impl Iterator<Item = &Write> {
         .iter()
         .filter(|w| w.would_fail == Some(true) && w.fatal == Some(false))
         .filter(move |w| seen.insert(w.path.as_str()))
-}
-
-/// The mount that lists `path` in `covers`, else the first one whose directory holds it.
-fn covering_mount<'a>(mounts: &'a [Mount], path: &str) -> Option<(usize, &'a Mount)> {
-    mounts
-        .iter()
-        .enumerate()
-        .find(|(_, m)| m.covers.iter().any(|c| c == path))
-        .or_else(|| {
-            mounts
-                .iter()
-                .enumerate()
-                .find(|(_, m)| is_within(path, &m.path))
-        })
 }
 
 impl<'a> Finding<'a> {
