@@ -7,11 +7,11 @@
 //! character.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::model::{
-    escape_text, is_within, resolve, Gate, Mount, MountKind, Remedy, Report, Verdict, Verification,
-    Write,
+    escape_text, is_within, resolve, Change, Gate, Mount, MountKind, Phase, Remedy, Report,
+    Verdict, Verification, Write,
 };
 use crate::profile::Profile;
 
@@ -164,11 +164,11 @@ pub(crate) fn proof_checks(v: &Verification) -> Vec<ProofCheck> {
             format!("exits on SIGTERM within {} ms", g.budget_ms),
         ));
     }
-    let erofs: Vec<_> = run.erofs_lines.iter().map(|l| clean(&l.line)).collect();
     checks.push(ProofCheck {
         name: "no read-only errors in the logs".to_string(),
         ms: None,
-        failure: (!erofs.is_empty()).then(|| erofs.join(" | ")),
+        failure: (!run.erofs_lines.is_empty())
+            .then(|| log_summary(run.erofs_lines.iter().map(|l| l.line.as_str()))),
     });
     checks
 }
@@ -209,14 +209,11 @@ pub(crate) fn untraced_erofs(report: &Report) -> Vec<&str> {
 
 /// The failing writes the proof found the app runs without, each path once (a file written at
 /// startup and again at shutdown is one thing to tolerate).
-pub(crate) fn tolerated(report: &Report) -> impl Iterator<Item = &Write> {
-    let mut seen = std::collections::HashSet::new();
-    report
-        .trace
-        .writes
-        .iter()
-        .filter(|w| w.would_fail == Some(true) && w.fatal == Some(false))
-        .filter(move |w| seen.insert(w.path.as_str()))
+pub(crate) fn tolerated<'f, 'a>(all: &'f [Finding<'a>]) -> Vec<&'f Finding<'a>> {
+    let mut seen = HashSet::new();
+    all.iter()
+        .filter(|f| f.tolerated && seen.insert(f.path))
+        .collect()
 }
 
 impl<'a> Finding<'a> {
@@ -521,6 +518,574 @@ fn dns_label(text: &str, fallback: &str) -> String {
     }
 }
 
+// What the formats for people show before they summarise. Each bound keeps a report readable
+// (or postable) whatever the app writes; the JSON and YAML keep everything.
+
+/// Sample paths on a line that stands for many writes.
+pub(crate) const SAMPLES: usize = 3;
+/// Items of an inline list (`a, b, c, d, e and 12 more`).
+pub(crate) const INLINE: usize = 5;
+/// Lines per list of writes: beyond it, the deepest directories roll up into their parents.
+pub(crate) const GROUPS: usize = 8;
+/// Once a proof has found the minimal set, a full cover of more mounts than this is summarised:
+/// a Python app gives one unneeded mount per `__pycache__`.
+pub(crate) const COVER_LISTED: usize = 10;
+/// Distinct log lines shown per proof run: an app that fails a probe logs at every attempt.
+pub(crate) const LOG_LINES: usize = 5;
+
+/// Whether the proof found that the app needs a planned mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// No passing proof has decided.
+    Unproven,
+    Needed,
+    NotNeeded,
+    /// The app fails with it: left out of the fix.
+    Harmful,
+}
+
+impl Need {
+    /// What the text and Markdown append to the mount.
+    pub fn words(self) -> &'static str {
+        match self {
+            Need::Unproven => "",
+            Need::Needed => " (needed)",
+            Need::NotNeeded => " (not needed: the app ran without it)",
+            Need::Harmful => " (harmful: the app fails with it)",
+        }
+    }
+}
+
+/// What makes the writes of a [`Section`] succeed, or that nothing can.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Cover<'a> {
+    /// A mount of the plan, as the proof knows it when it kept it.
+    Mount {
+        mount: &'a Mount,
+        need: Need,
+    },
+    /// The mounts of the full cover that the proof found not needed, summarised.
+    Unlisted {
+        mounts: usize,
+    },
+    Unfixable,
+}
+
+/// The failing writes that one mount covers (or the unlisted mounts, or nothing), in the order
+/// every format lists them.
+pub(crate) struct Section<'f, 'a> {
+    pub cover: Cover<'a>,
+    pub findings: Vec<&'f Finding<'a>>,
+}
+
+/// Whether a proof passed with a minimal set and the full cover is too long to list beside it.
+pub(crate) fn cover_summarised(report: &Report) -> bool {
+    report.verification.as_ref().is_some_and(|v| v.passed)
+        && report.plan.mounts.len() > COVER_LISTED
+}
+
+/// Every mount of the plan with its findings, the unneeded mounts of a summarised cover as one
+/// section (unless `verbose`), then what no mount can fix.
+pub(crate) fn sections<'f, 'a>(
+    report: &'a Report,
+    all: &'f [Finding<'a>],
+    verbose: bool,
+) -> Vec<Section<'f, 'a>> {
+    let mounts = &report.plan.mounts;
+    let mut covered: Vec<Vec<&'f Finding<'a>>> = vec![vec![]; mounts.len()];
+    let mut unfixable = vec![];
+    for f in all {
+        match f.cause {
+            Cause::Mount { index, .. } => covered[index].push(f),
+            Cause::Unfixable { .. } => unfixable.push(f),
+        }
+    }
+    let summarise = !verbose && cover_summarised(report);
+    let (mut out, mut unlisted, mut unlisted_count) = (vec![], vec![], 0);
+    for (m, findings) in mounts.iter().zip(covered) {
+        let (mount, need) = need(report, m);
+        if summarise && need == Need::NotNeeded {
+            unlisted_count += 1;
+            unlisted.extend(findings);
+            continue;
+        }
+        out.push(Section {
+            cover: Cover::Mount { mount, need },
+            findings,
+        });
+    }
+    if unlisted_count > 0 {
+        out.push(Section {
+            cover: Cover::Unlisted {
+                mounts: unlisted_count,
+            },
+            findings: unlisted,
+        });
+    }
+    if !unfixable.is_empty() {
+        out.push(Section {
+            cover: Cover::Unfixable,
+            findings: unfixable,
+        });
+    }
+    out
+}
+
+/// The mount as the proof kept it (it carries what the proof learnt), and whether it is needed.
+fn need<'a>(report: &'a Report, m: &'a Mount) -> (&'a Mount, Need) {
+    let Some(v) = &report.verification else {
+        return (m, Need::Unproven);
+    };
+    if v.harmful_mounts.iter().any(|h| h.path == m.path) {
+        return (m, Need::Harmful);
+    }
+    if !v.passed {
+        return (m, Need::Unproven);
+    }
+    match v.minimal_mounts.iter().find(|p| p.path == m.path) {
+        Some(proven) => (proven, Need::Needed),
+        None => (m, Need::NotNeeded),
+    }
+}
+
+/// What a line that stands for several writes stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Label<'a> {
+    /// Writes in this directory, or below it once deeper ones rolled up (ends in `/`).
+    Dir(String),
+    /// Tolerated writes that this one remedy explains, wherever they are.
+    Remedy(&'a Remedy),
+    /// What is left when even the top directories are too many.
+    Others,
+}
+
+/// Writes shown as one line.
+pub(crate) struct Group<'f, 'a> {
+    pub label: Label<'a>,
+    pub members: Vec<&'f Finding<'a>>,
+    /// How many directories the writes are in.
+    pub dirs: usize,
+}
+
+/// Findings as lines: the tolerated writes one remedy explains (two or more) fold into one line
+/// per remedy; the others group by directory, the deepest directories rolling up into their
+/// parents until at most [`GROUPS`] lines are left (the rest, if the top directories alone are
+/// too many, in one last line). Directories in path order, then folds, then the rest.
+pub(crate) fn group<'f, 'a>(findings: &[&'f Finding<'a>]) -> Vec<Group<'f, 'a>> {
+    let mut folds: Vec<(&'a Remedy, Vec<&'f Finding<'a>>)> = vec![];
+    let mut loose = vec![];
+    for &f in findings {
+        match f.remedies.first() {
+            Some(&r) if f.tolerated => match folds.iter_mut().find(|(k, _)| std::ptr::eq(*k, r)) {
+                Some((_, members)) => members.push(f),
+                None => folds.push((r, vec![f])),
+            },
+            _ => loose.push(f),
+        }
+    }
+    let (folds, single): (Vec<_>, Vec<_>) = folds.into_iter().partition(|(_, m)| m.len() > 1);
+    loose.extend(single.into_iter().flat_map(|(_, m)| m));
+
+    // Directory -> (members, how many directories rolled into it).
+    let mut dirs: BTreeMap<&str, (Vec<&'f Finding<'a>>, usize)> = BTreeMap::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for f in loose {
+        let dir = parent(f.path);
+        let entry = dirs.entry(dir).or_default();
+        entry.0.push(f);
+        if seen.insert(dir) {
+            entry.1 += 1;
+        }
+    }
+    while dirs.len() > GROUPS {
+        let deepest = dirs.keys().map(|d| depth(d)).max().unwrap_or(0);
+        if deepest <= 1 {
+            break;
+        }
+        let mut rolled: BTreeMap<&str, (Vec<_>, usize)> = BTreeMap::new();
+        for (dir, (members, n)) in dirs {
+            let dir = if depth(dir) == deepest {
+                parent(dir)
+            } else {
+                dir
+            };
+            let entry = rolled.entry(dir).or_default();
+            entry.0.extend(members);
+            entry.1 += n;
+        }
+        dirs = rolled;
+    }
+    let mut others: Option<Group> = None;
+    if dirs.len() > GROUPS {
+        // The biggest keep a line of their own.
+        let mut by_size: Vec<_> = dirs.iter().map(|(d, (m, _))| (m.len(), *d)).collect();
+        by_size.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let keep: HashSet<&str> = by_size.iter().take(GROUPS - 1).map(|(_, d)| *d).collect();
+        let mut rest = Group {
+            label: Label::Others,
+            members: vec![],
+            dirs: 0,
+        };
+        dirs.retain(|d, (members, n)| {
+            if keep.contains(d) {
+                return true;
+            }
+            rest.members.append(members);
+            rest.dirs += *n;
+            false
+        });
+        others = Some(rest);
+    }
+    let mut out: Vec<Group> = dirs
+        .into_iter()
+        .map(|(dir, (members, dirs))| Group {
+            label: Label::Dir(if dir.ends_with('/') {
+                dir.to_string()
+            } else {
+                format!("{dir}/")
+            }),
+            members,
+            dirs,
+        })
+        .collect();
+    out.extend(folds.into_iter().map(|(r, members)| {
+        let dirs = members
+            .iter()
+            .map(|f| parent(f.path))
+            .collect::<HashSet<_>>()
+            .len();
+        Group {
+            label: Label::Remedy(r),
+            members,
+            dirs,
+        }
+    }));
+    out.extend(others);
+    out
+}
+
+/// The directory a path is in; `/` for a path directly in it.
+fn parent(path: &str) -> &str {
+    match path.rsplit_once('/') {
+        Some(("", _)) | None => "/",
+        Some((dir, _)) => dir,
+    }
+}
+
+/// `/` is 0, `/var` 1, `/var/run` 2.
+fn depth(dir: &str) -> usize {
+    dir.split('/').filter(|c| !c.is_empty()).count()
+}
+
+impl Group<'_, '_> {
+    /// Up to [`SAMPLES`] paths (relative to the group's directory) and how many more there are:
+    /// from as many directories as it can, since a rolled-up line stands for all of them.
+    pub fn samples(&self) -> (Vec<String>, usize) {
+        let mut picked: Vec<&Finding> = vec![];
+        let mut dirs = HashSet::new();
+        for &f in &self.members {
+            if picked.len() == SAMPLES {
+                break;
+            }
+            if dirs.insert(parent(f.path)) {
+                picked.push(f);
+            }
+        }
+        for &f in &self.members {
+            if picked.len() == SAMPLES {
+                break;
+            }
+            if !picked.iter().any(|p| std::ptr::eq(*p, f)) {
+                picked.push(f);
+            }
+        }
+        let shown = picked
+            .iter()
+            .map(|f| {
+                let path = clean(f.path);
+                match &self.label {
+                    Label::Dir(dir) => path
+                        .strip_prefix(dir.as_str())
+                        .map_or_else(|| path.clone().into_owned(), |rel| rel.to_string()),
+                    _ => path.into_owned(),
+                }
+            })
+            .collect();
+        (shown, self.members.len().saturating_sub(SAMPLES))
+    }
+
+    /// `3 created` or `4 created, 1 modified, 2 transient`; bare `created` for a lone write.
+    pub fn changes(&self) -> String {
+        if let [f] = self.members[..] {
+            return f.write.map_or("-", |w| w.change.as_str()).to_string();
+        }
+        let mut counts: BTreeMap<Change, usize> = BTreeMap::new();
+        for w in self.members.iter().filter_map(|f| f.write) {
+            *counts.entry(w.change).or_default() += 1;
+        }
+        counts
+            .iter()
+            .map(|(c, n)| format!("{n} {}", c.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `startup, probe (GET /work)`: each phase once, with the probes that wrote, each shown
+    /// by `target` (plain text or a code span).
+    pub fn phases(&self, target: impl Fn(&str) -> String) -> String {
+        let mut phases: BTreeMap<Phase, BTreeSet<&str>> = BTreeMap::new();
+        for w in self.members.iter().filter_map(|f| f.write) {
+            let probes = phases.entry(w.phase).or_default();
+            if let Some(p) = &w.probe {
+                probes.insert(p);
+            }
+        }
+        phases
+            .iter()
+            .map(|(phase, probes)| {
+                if probes.is_empty() {
+                    return phase.as_str().to_string();
+                }
+                let named: Vec<String> = probes
+                    .iter()
+                    .take(SAMPLES)
+                    .map(|p| format!("GET {}", target(p)))
+                    .collect();
+                let more = probes.len().saturating_sub(SAMPLES);
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
+                format!("{} ({}{more})", phase.as_str(), named.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The ids of the remedies that explain any of its writes, in the plan's order.
+    pub fn remedy_ids(&self) -> Vec<Cow<'_, str>> {
+        let mut out: Vec<&Remedy> = vec![];
+        for r in self.members.iter().flat_map(|f| &f.remedies) {
+            if !out.iter().any(|o| std::ptr::eq(*o, *r)) {
+                out.push(r);
+            }
+        }
+        out.iter().map(|r| clean(&r.id)).collect()
+    }
+
+    /// The app ran without every one of them.
+    pub fn tolerated(&self) -> bool {
+        self.members.iter().all(|f| f.tolerated)
+    }
+
+    /// Why no mount fixes them: the first member's reason, and how many members have another.
+    /// Reasons name their own path, so they are compared with it taken out.
+    pub fn reasons(&self) -> Option<(Cow<'_, str>, usize)> {
+        let reason = |f: &Finding| match f.cause {
+            Cause::Unfixable { reason } => Some(reason.replace(f.path, "\u{0}")),
+            Cause::Mount { .. } => None,
+        };
+        let first = self.members.first()?;
+        let shape = reason(first)?;
+        let other = self
+            .members
+            .iter()
+            .filter(|f| reason(f).is_some_and(|r| r != shape))
+            .count();
+        match first.cause {
+            Cause::Unfixable { reason } => Some((clean(reason), other)),
+            Cause::Mount { .. } => None,
+        }
+    }
+
+    /// For an inline list: the path of a lone write, else `3 writes in /var/cache/app/`,
+    /// `248 writes python-bytecode explains` or `12 writes elsewhere`.
+    pub fn short(&self) -> String {
+        if let [f] = self.members[..] {
+            return clean(f.path).into_owned();
+        }
+        let n = plural(self.members.len(), "write", "writes");
+        match &self.label {
+            Label::Dir(dir) => format!("{n} in {}", clean(dir)),
+            Label::Remedy(r) => format!("{n} {} explains", clean(&r.id)),
+            Label::Others => format!("{n} elsewhere"),
+        }
+    }
+
+    /// What the line stands for: `/var/lib/app/`, `/var/cache/app/ (300 directories)`,
+    /// `tolerated, python-bytecode (124 directories)` or `elsewhere (9 directories)`.
+    pub fn headline(&self) -> String {
+        let dirs = if self.dirs > 1 {
+            format!(" ({} directories)", self.dirs)
+        } else {
+            String::new()
+        };
+        match &self.label {
+            Label::Dir(dir) => format!("{}{dirs}", clean(dir)),
+            Label::Remedy(r) => format!("tolerated, {}{dirs}", clean(&r.id)),
+            Label::Others => format!("elsewhere{dirs}"),
+        }
+    }
+}
+
+/// A log line and how many times it came, in the order lines first came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogLine<'a> {
+    pub line: Cow<'a, str>,
+    pub count: usize,
+}
+
+/// Identical lines once each with their count, the first `cap` distinct ones (all without a
+/// cap), and how many distinct lines and lines in all were left out.
+pub(crate) fn dedup_logs<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+    cap: Option<usize>,
+) -> (Vec<LogLine<'a>>, usize, usize) {
+    let mut out: Vec<LogLine> = vec![];
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for line in lines {
+        match index.get(line) {
+            Some(&i) => out[i].count += 1,
+            None => {
+                index.insert(line, out.len());
+                out.push(LogLine {
+                    line: clean(line),
+                    count: 1,
+                });
+            }
+        }
+    }
+    let keep = cap.unwrap_or(usize::MAX).min(out.len());
+    let dropped: Vec<LogLine> = out.split_off(keep);
+    let lines_dropped = dropped.iter().map(|l| l.count).sum();
+    (out, dropped.len(), lines_dropped)
+}
+
+/// The log lines of a run in one line: `a (312 times) | b | and 3 more distinct lines`.
+pub(crate) fn log_summary<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
+    let (shown, more, _) = dedup_logs(lines, Some(LOG_LINES));
+    let mut parts: Vec<String> = shown.iter().map(LogLine::to_string).collect();
+    if more > 0 {
+        parts.push(format!(
+            "and {}",
+            plural(more, "more distinct line", "more distinct lines")
+        ));
+    }
+    parts.join(" | ")
+}
+
+impl std::fmt::Display for LogLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.count {
+            1 => write!(f, "{}", self.line),
+            n => write!(f, "{} ({n} times)", self.line),
+        }
+    }
+}
+
+/// Up to `shown` items, comma-separated, and how many more there are.
+pub(crate) fn some<T: std::fmt::Display>(items: impl Iterator<Item = T>, shown: usize) -> String {
+    let mut out = vec![];
+    let mut more = 0;
+    for item in items {
+        if out.len() < shown {
+            out.push(item.to_string());
+        } else {
+            more += 1;
+        }
+    }
+    let mut out = out.join(", ");
+    if more > 0 {
+        out.push_str(&format!(" and {more} more"));
+    }
+    out
+}
+
+/// Reports at the scale that drowned the old renderers, for the tests of every renderer.
+#[cfg(test)]
+pub(crate) mod scale {
+    use crate::model::{ErofsLine, Remedy, Report, Write};
+    use crate::profile::Profile;
+    use crate::report::testdata;
+
+    /// The proven fixture as a Python web app: beside its two needed mounts and two it does
+    /// without, `packages` packages each write a bytecode file and its temporary into their own
+    /// `__pycache__`, one unneeded mount each, all explained by one remedy; the run with no mount
+    /// logs the same read-only error at each of 300 probe attempts.
+    pub fn python_app(packages: usize) -> (Report, Profile) {
+        let (mut r, profile) = testdata::proven();
+        let template = r.trace.writes[0].clone();
+        let mount = r.plan.mounts[0].clone();
+        let mut remedy = Remedy {
+            id: "python-bytecode".into(),
+            title: "Python writes bytecode caches (__pycache__) next to the sources".into(),
+            fix: "Set PYTHONDONTWRITEBYTECODE=1 in the image.".into(),
+            paths: vec![],
+        };
+        for k in 0..packages {
+            let dir = format!("/app/pkg{k:03}/__pycache__");
+            let mut covers = vec![];
+            for (name, change) in [
+                ("__init__.cpython-311.pyc", crate::model::Change::Created),
+                (
+                    "__init__.cpython-311.pyc.1402",
+                    crate::model::Change::Transient,
+                ),
+            ] {
+                let path = format!("{dir}/{name}");
+                r.trace.writes.push(Write {
+                    path: path.clone(),
+                    change,
+                    fatal: Some(false),
+                    ..template.clone()
+                });
+                covers.push(path.clone());
+                remedy.paths.push(path);
+            }
+            r.plan.mounts.push(crate::model::Mount {
+                path: dir,
+                covers,
+                warnings: vec![],
+                ..mount.clone()
+            });
+        }
+        r.plan.mounts.sort_by(|a, b| a.path.cmp(&b.path));
+        r.plan.remedies.push(remedy);
+        let v = r.verification.as_mut().expect("a proven report");
+        let line = v.runs[0].erofs_lines[0].clone();
+        v.runs[0].erofs_lines = std::iter::repeat_n(line, 300)
+            .chain((0..8).map(|i| ErofsLine {
+                line: format!(
+                    "worker {i}: cannot write /var/run/app/app.pid: Read-only file system"
+                ),
+                path: Some("/var/run/app/app.pid".into()),
+            }))
+            .collect();
+        (r, profile)
+    }
+
+    /// A trace-sized report: `n` writes in `dirs` directories under /var/cache/app, one mount.
+    pub fn many_writes(n: usize, dirs: usize) -> (Report, Profile) {
+        let (mut r, profile) = testdata::needs_mounts();
+        let template = r.trace.writes[0].clone();
+        let mut mount = r.plan.mounts[2].clone();
+        assert_eq!(mount.path, "/var/cache/app");
+        r.trace.writes = (0..n)
+            .map(|i| Write {
+                path: format!("/var/cache/app/{:04}/f{i:06}", i % dirs),
+                volume: false,
+                kind: None,
+                ..template.clone()
+            })
+            .collect();
+        mount.covers = r.trace.writes.iter().map(|w| w.path.clone()).collect();
+        r.plan.mounts = vec![mount];
+        r.plan.remedies.clear();
+        (r, profile)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,5 +1116,165 @@ mod tests {
             ["data", "tmp", "var-cache-app", "var-lib-app", "var-run"]
         );
         assert_eq!(container_name(&report), "phases");
+    }
+
+    fn finding(path: &str) -> Finding<'static> {
+        let write = Box::leak(Box::new(crate::model::testing::write(path)));
+        Finding {
+            path: &write.path,
+            write: Some(write),
+            cause: Cause::Unfixable { reason: UNPLANNED },
+            remedies: vec![],
+            tolerated: false,
+        }
+    }
+
+    fn labels(groups: &[Group]) -> Vec<String> {
+        groups
+            .iter()
+            .map(|g| match &g.label {
+                Label::Dir(d) => format!("{d} {}/{}", g.members.len(), g.dirs),
+                Label::Remedy(r) => format!("{} {}/{}", r.id, g.members.len(), g.dirs),
+                Label::Others => format!("others {}/{}", g.members.len(), g.dirs),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_directory_is_one_line_and_deep_ones_roll_up_into_their_parents() {
+        let mut all: Vec<Finding> = (0..600)
+            .map(|i| finding(&format!("/var/cache/app/{:03}/f{i}", i % 300)))
+            .collect();
+        all.push(finding("/var/run/app.pid"));
+        all.push(finding("/var/run/app.sock"));
+        let refs: Vec<&Finding> = all.iter().collect();
+        let groups = group(&refs);
+        assert_eq!(
+            labels(&groups),
+            ["/var/cache/app/ 600/300", "/var/run/ 2/1"]
+        );
+        let (samples, more) = groups[0].samples();
+        // One from each of the first directories, relative to the line's own.
+        assert_eq!(samples, ["000/f0", "001/f1", "002/f2"]);
+        assert_eq!(more, 597);
+        assert_eq!(groups[0].changes(), "600 created");
+        assert_eq!(groups[0].phases(str::to_string), "startup");
+        assert_eq!(groups[0].headline(), "/var/cache/app/ (300 directories)");
+        assert_eq!(groups[1].short(), "2 writes in /var/run/");
+    }
+
+    #[test]
+    fn few_directories_are_not_rolled_up() {
+        let all: Vec<Finding> = ["/a/x/1", "/a/x/2", "/a/y/1", "/b/1"]
+            .iter()
+            .map(|p| finding(p))
+            .collect();
+        let refs: Vec<&Finding> = all.iter().collect();
+        assert_eq!(labels(&group(&refs)), ["/a/x/ 2/1", "/a/y/ 1/1", "/b/ 1/1"]);
+    }
+
+    #[test]
+    fn too_many_top_directories_keep_the_biggest_and_put_the_rest_elsewhere() {
+        let all: Vec<Finding> = (0..40)
+            .map(|i| finding(&format!("/d{:02}/f{i}", i % 20)))
+            .chain((0..5).map(|i| finding(&format!("/big/f{i}"))))
+            .collect();
+        let refs: Vec<&Finding> = all.iter().collect();
+        let groups = group(&refs);
+        assert_eq!(groups.len(), GROUPS);
+        assert_eq!(labels(&groups)[0], "/big/ 5/1");
+        assert_eq!(labels(&groups)[GROUPS - 1], "others 28/14");
+        let total: usize = groups.iter().map(|g| g.members.len()).sum();
+        assert_eq!(total, 45, "every write is on some line");
+    }
+
+    #[test]
+    fn tolerated_writes_one_remedy_explains_fold_into_one_line() {
+        let (report, _) = scale::python_app(124);
+        let all = findings(&report);
+        let refs: Vec<&Finding> = all.iter().collect();
+        let groups = group(&refs);
+        let labels = labels(&groups);
+        assert!(
+            labels.contains(&"python-bytecode 248/124".to_string()),
+            "{labels:?}"
+        );
+        let fold = groups
+            .iter()
+            .find(|g| matches!(g.label, Label::Remedy(_)))
+            .unwrap();
+        assert!(fold.tolerated());
+        assert_eq!(fold.changes(), "124 created, 124 transient");
+        assert_eq!(fold.short(), "248 writes python-bytecode explains");
+        // What the app needs never folds: it stays where one can see it.
+        assert!(
+            labels.contains(&"/var/run/app/ 1/1".to_string()),
+            "{labels:?}"
+        );
+    }
+
+    #[test]
+    fn a_proven_full_cover_of_many_mounts_is_summarised_unless_verbose() {
+        let (report, _) = scale::python_app(124);
+        let all = findings(&report);
+        assert!(cover_summarised(&report));
+        let sections = sections(&report, &all, false);
+        let covers: Vec<String> = sections
+            .iter()
+            .map(|s| match s.cover {
+                Cover::Mount { mount, need } => format!("{} {need:?}", mount.path),
+                Cover::Unlisted { mounts } => format!("{mounts} unlisted"),
+                Cover::Unfixable => "unfixable".to_string(),
+            })
+            .collect();
+        assert_eq!(
+            covers,
+            ["/var/lib/app Needed", "/var/run/app Needed", "126 unlisted"]
+        );
+        assert_eq!(sections[2].findings.len(), 250);
+        assert_eq!(super::sections(&report, &all, true).len(), 128);
+        // A cover of ten or fewer is listed whole, and so is an unproven one.
+        assert!(!cover_summarised(&scale::python_app(6).0));
+        let (mut unproven, _) = scale::python_app(124);
+        unproven.verification = None;
+        assert!(!cover_summarised(&unproven));
+    }
+
+    #[test]
+    fn log_lines_are_counted_once_and_capped() {
+        let lines = ["a", "b", "a", "c", "a", "d", "e", "f", "b", "g"];
+        let (shown, more, more_lines) = dedup_logs(lines, Some(3));
+        let shown: Vec<String> = shown.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["a (3 times)", "b (2 times)", "c"]);
+        assert_eq!((more, more_lines), (4, 4));
+        let (all, more, _) = dedup_logs(lines, None);
+        assert_eq!((all.len(), more), (7, 0));
+        assert_eq!(
+            log_summary(std::iter::repeat_n("x\x1b", 300)),
+            "x\\x1b (300 times)"
+        );
+    }
+
+    #[test]
+    fn verify_checks_count_a_repeated_log_line_once() {
+        let (report, _) = scale::python_app(0);
+        let checks = proof_checks(report.verification.as_ref().unwrap());
+        let logs = checks.last().unwrap().failure.as_deref().unwrap();
+        assert_eq!(
+            logs,
+            "fixture: cannot write /var/run/app/app.pid: Read-only file system (os error 30) \
+             (300 times) | worker 0: cannot write /var/run/app/app.pid: Read-only file system | \
+             worker 1: cannot write /var/run/app/app.pid: Read-only file system | worker 2: \
+             cannot write /var/run/app/app.pid: Read-only file system | worker 3: cannot write \
+             /var/run/app/app.pid: Read-only file system | and 4 more distinct lines"
+        );
+    }
+
+    #[test]
+    fn findings_of_a_large_trace_link_each_write_to_its_mount() {
+        let (report, _) = scale::many_writes(20_000, 100);
+        let all = findings(&report);
+        assert_eq!(all.len(), 20_000);
+        assert!(all.iter().all(|f| f.mount().is_some()));
     }
 }

@@ -165,7 +165,10 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
                 prose(&h.failure)
             );
         }
-        let tolerated: Vec<String> = findings::tolerated(r).map(|w| code(&w.path)).collect();
+        let tolerated: Vec<String> = findings::tolerated(&all)
+            .iter()
+            .map(|f| code(f.path))
+            .collect();
         if !tolerated.is_empty() {
             let _ = writeln!(
                 out,

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::findings::{self, clean, Cause};
+use super::findings::{self, clean, Cause, Cover, Label};
 use super::{fixes, RenderOptions};
 use crate::model::{
     tmpfs_parts, Change, Check, Gate, Report, Trace, TracingMode, Verdict, Verification,
@@ -169,6 +169,12 @@ impl Style {
 /// The audit for a person: what would fail, grouped by the mount that fixes it, what nothing
 /// can fix and why, remedies, the requested fix snippets, and a one-line summary.
 pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String {
+    // RenderOptions has no `verbose` yet (cli.rs must set it from --verbose): grouped it is.
+    render(r, profile, options, false)
+}
+
+/// [`report`], with every write on its own line, every mount and every log line when `verbose`.
+fn render(r: &Report, profile: &Profile, options: &RenderOptions, verbose: bool) -> String {
     let s = Style {
         color: options.color,
     };
@@ -239,62 +245,45 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
             clean(&profile.read_only_setting)
         );
     }
-    for (i, m) in plan.mounts.iter().enumerate() {
-        let proven = r
-            .verification
-            .as_ref()
-            .filter(|v| v.passed)
-            .map(|v| v.minimal_mounts.iter().find(|p| p.path == m.path));
-        let harmful = r
-            .verification
-            .as_ref()
-            .and_then(|v| v.harmful_mounts.iter().find(|h| h.path == m.path));
-        let needed = match (proven, harmful) {
-            (_, Some(_)) => " (harmful: the app fails with it)",
-            (Some(Some(_)), _) => " (needed)",
-            (Some(None), _) => " (not needed: the app ran without it)",
-            (None, _) => "",
-        };
-        // A proven mount carries what the proof learnt of it.
-        let m = proven.flatten().unwrap_or(m);
-        let _ = writeln!(
-            out,
-            "\n{}{needed} covers:",
-            s.bold(&findings::describe_mount(m))
-        );
-        let mut any = false;
-        for f in all
-            .iter()
-            .filter(|f| matches!(f.cause, Cause::Mount { index, .. } if index == i))
-        {
-            finding_line(&mut out, f);
-            any = true;
-        }
-        if !any {
-            let _ = writeln!(out, "  (no traced write)");
-        }
-        for w in &m.warnings {
-            let _ = writeln!(out, "  {} {}", s.yellow("warning:"), clean(w));
-        }
-    }
-    let unfixable = |f: &&findings::Finding| matches!(f.cause, Cause::Unfixable { .. });
-    if all.iter().any(|f| unfixable(&f)) {
-        let heading = if all.iter().any(|f| f.is_error()) {
-            s.red("Cannot be fixed by a mount:")
-        } else {
-            s.yellow("Cannot be fixed by a mount, but the app ran without them:")
-        };
-        let _ = writeln!(out, "\n{heading}");
-        for f in all.iter().filter(unfixable) {
-            finding_line(&mut out, f);
-            // What the app tolerates needs no way out; the JSON keeps every reason.
-            if let (Cause::Unfixable { reason }, false) = (f.cause, f.tolerated) {
-                let _ = writeln!(out, "      {}", clean(reason));
+    for section in findings::sections(r, &all, verbose) {
+        match section.cover {
+            Cover::Mount { mount, need } => {
+                let _ = writeln!(
+                    out,
+                    "\n{}{} covers:",
+                    s.bold(&findings::describe_mount(mount)),
+                    need.words()
+                );
+                if section.findings.is_empty() {
+                    let _ = writeln!(out, "  (no traced write)");
+                }
+                writes(&mut out, &section.findings, verbose);
+                for w in &mount.warnings {
+                    let _ = writeln!(out, "  {} {}", s.yellow("warning:"), clean(w));
+                }
+            }
+            Cover::Unlisted { mounts } => {
+                let _ = writeln!(
+                    out,
+                    "\n{} of the full cover, not needed (the app ran without them; --verbose \
+                     lists them), cover:",
+                    s.bold(&findings::plural(mounts, "more mount", "more mounts"))
+                );
+                writes(&mut out, &section.findings, verbose);
+            }
+            Cover::Unfixable => {
+                let heading = if section.findings.iter().any(|f| f.is_error()) {
+                    s.red("Cannot be fixed by a mount:")
+                } else {
+                    s.yellow("Cannot be fixed by a mount, but the app ran without them:")
+                };
+                let _ = writeln!(out, "\n{heading}");
+                writes(&mut out, &section.findings, verbose);
             }
         }
     }
     if let Some(v) = &r.verification {
-        proof(&mut out, v, s, true);
+        proof(&mut out, v, s, true, verbose);
         let minimal: Vec<String> = v
             .minimal_mounts
             .iter()
@@ -340,14 +329,18 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
                 out,
                 "{} {} (the trace did not see these writes; no planned mount covers them)",
                 s.yellow("Read-only errors name untraced paths:"),
-                some(untraced.iter().map(|p| clean(p)))
+                findings::some(untraced.iter().map(|p| clean(p)), findings::INLINE)
             );
         }
-        if findings::tolerated(r).next().is_some() {
+        let tolerated = findings::tolerated(&all);
+        if !tolerated.is_empty() {
             let _ = writeln!(
                 out,
                 "Tolerated (it passed without a mount over them): {}",
-                some(findings::tolerated(r).map(|w| clean(&w.path)))
+                findings::some(
+                    findings::group(&tolerated).iter().map(|g| g.short()),
+                    findings::INLINE
+                )
             );
         }
     }
@@ -360,7 +353,7 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
                 let _ = writeln!(
                     out,
                     "      for {}",
-                    some(rem.paths.iter().map(|p| clean(p)))
+                    findings::some(rem.paths.iter().map(|p| clean(p)), findings::INLINE)
                 );
             }
         }
@@ -391,7 +384,7 @@ pub fn check(c: &Check, color: bool) -> String {
             clean(&c.profile)
         ))
     );
-    proof(&mut out, &c.verification, s, false);
+    proof(&mut out, &c.verification, s, false, false);
     let v = &c.verification;
     let _ = match v.runs.first().and_then(|r| r.failure.as_deref()) {
         None => writeln!(
@@ -410,7 +403,7 @@ pub fn check(c: &Check, color: bool) -> String {
 }
 
 /// The proof's runs, each with what failed and the read-only errors it logged, then the gates.
-fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
+fn proof(out: &mut String, v: &Verification, s: Style, brief: bool, verbose: bool) {
     let _ = writeln!(
         out,
         "\n{}",
@@ -448,8 +441,19 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool) {
         if let Some(failure) = &run.failure {
             let _ = writeln!(out, "        {}", clean(failure));
         }
-        for line in &run.erofs_lines {
-            let _ = writeln!(out, "        log: {}", clean(&line.line));
+        let cap = (!verbose).then_some(findings::LOG_LINES);
+        let lines = run.erofs_lines.iter().map(|l| l.line.as_str());
+        let (lines, more, more_lines) = findings::dedup_logs(lines, cap);
+        for line in lines {
+            let _ = writeln!(out, "        log: {line}");
+        }
+        if more > 0 {
+            let _ = writeln!(
+                out,
+                "        log: {} left out ({}; the JSON has them all)",
+                findings::plural(more, "more distinct line", "more distinct lines"),
+                findings::plural(more_lines, "line", "lines")
+            );
         }
     }
     let gate = |g: &Gate| {
@@ -498,17 +502,6 @@ fn mount_list<T: std::fmt::Display>(mounts: impl Iterator<Item = T>) -> String {
     }
 }
 
-/// The first few items, comma-separated, and how many more the JSON has.
-fn some<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
-    const SHOWN: usize = 5;
-    let items: Vec<String> = items.map(|i| i.to_string()).collect();
-    let mut out = items[..items.len().min(SHOWN)].join(", ");
-    if items.len() > SHOWN {
-        out.push_str(&format!(" and {} more", items.len() - SHOWN));
-    }
-    out
-}
-
 /// `30 s` for whole seconds, else `1500 ms`.
 fn human_ms(ms: u64) -> String {
     if ms.is_multiple_of(1000) {
@@ -516,6 +509,76 @@ fn human_ms(ms: u64) -> String {
     } else {
         format!("{ms} ms")
     }
+}
+
+/// The writes of a section: each on its own line when `verbose`, else grouped (see
+/// [`findings::group`]), a group of one as the write itself. What no mount fixes and the app
+/// needs gets its reason.
+fn writes(out: &mut String, list: &[&findings::Finding], verbose: bool) {
+    if verbose {
+        for f in list {
+            write_line(out, f);
+        }
+        return;
+    }
+    for g in findings::group(list) {
+        if let [f] = g.members[..] {
+            write_line(out, f);
+            continue;
+        }
+        group_line(out, &g);
+        if let (Some((reason, other)), false) = (g.reasons(), g.tolerated()) {
+            let _ = writeln!(out, "      {reason}");
+            if other > 0 {
+                let _ = writeln!(
+                    out,
+                    "      ({other} of them for other reasons: --verbose gives each its own)"
+                );
+            }
+        }
+    }
+}
+
+/// One write, and why no mount fixes it when the app needs it (what the app tolerates needs no
+/// way out; the JSON keeps every reason).
+fn write_line(out: &mut String, f: &findings::Finding) {
+    finding_line(out, f);
+    if let (Cause::Unfixable { reason }, false) = (f.cause, f.tolerated) {
+        let _ = writeln!(out, "      {}", clean(reason));
+    }
+}
+
+/// `  /var/cache/app/ (300 directories): 9000 created at startup: 0/a, 0/b, 1/c and 8997 more`
+fn group_line(out: &mut String, g: &findings::Group) {
+    let (samples, more) = g.samples();
+    let _ = write!(out, "  {}: ", g.headline());
+    // Entries of the plan that no traced write backs have no change or phase to tell.
+    if g.members.iter().any(|f| f.write.is_some()) {
+        let _ = write!(
+            out,
+            "{} at {}: ",
+            g.changes(),
+            g.phases(|p| clean(p).into_owned())
+        );
+    }
+    out.push_str(&samples.join(", "));
+    if more > 0 {
+        let _ = write!(out, " and {more} more");
+    }
+    let folded = match &g.label {
+        Label::Remedy(r) => Some(r.id.as_str()),
+        _ => None,
+    };
+    let ids: Vec<_> = g
+        .remedy_ids()
+        .into_iter()
+        .filter(|id| Some(id.as_ref()) != folded)
+        .collect();
+    if !ids.is_empty() {
+        let label = if ids.len() == 1 { "remedy" } else { "remedies" };
+        let _ = write!(out, "  {label}: {}", ids.join(", "));
+    }
+    out.push('\n');
 }
 
 /// `  probe     created    /var/lib/app/requests.log  (GET /work)  remedy: log-files`
@@ -593,5 +656,93 @@ mod tests {
         let out = render_report(&report, &profile, Format::Text, &RenderOptions::default());
         assert!(!out.contains('\x1b') && !out.contains('\r') && !out.contains('\x07'));
         assert!(out.contains("evil\\x1b[2J reason\\x0d"));
+    }
+
+    fn python_app_text(verbose: bool) -> String {
+        let (report, profile) = crate::report::findings::scale::python_app(124);
+        let options = RenderOptions {
+            color: false,
+            emit: vec![FixFormat::Docker],
+        };
+        render(&report, &profile, &options, verbose)
+    }
+
+    #[test]
+    fn an_unneeded_full_cover_is_one_section_and_its_writes_fold_by_remedy() {
+        let out = python_app_text(false);
+        assert!(
+            out.lines().count() <= 60,
+            "{} lines:\n{out}",
+            out.lines().count()
+        );
+        assert!(out.contains("verdict: needs mounts: proven: it runs read-only with 2 mounts"));
+        assert!(
+            out.contains(
+                "\n126 more mounts of the full cover, not needed (the app ran without them; \
+                 --verbose lists them), cover:\n  startup   created    /scratch/tmp\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("  tolerated, python-bytecode (124 directories): 124 created, 124 transient at startup: "),
+            "{out}"
+        );
+        assert!(out.contains("Tolerated (it passed without a mount over them): "));
+        assert!(out.contains("248 writes python-bytecode explains"), "{out}");
+        assert!(
+            !out.contains("/app/pkg123/__pycache__ ("),
+            "no section per unneeded mount"
+        );
+        assert!(out.contains("--tmpfs /var/run/app:"), "the fix: {out}");
+    }
+
+    #[test]
+    fn verbose_lists_every_write_mount_and_log_line() {
+        let out = python_app_text(true);
+        assert!(
+            out.contains("tmpfs /app/pkg123/__pycache__ (16 MiB"),
+            "{out}"
+        );
+        for k in [0, 61, 123] {
+            assert!(
+                out.contains(&format!(
+                    "  startup   transient  /app/pkg{k:03}/__pycache__/__init__.cpython-311.pyc.1402  remedy: python-bytecode\n"
+                )),
+                "{out}"
+            );
+        }
+        assert!(out.contains("log: worker 7: cannot write"), "{out}");
+        assert!(!out.contains("more distinct lines left out"));
+    }
+
+    #[test]
+    fn a_log_line_repeated_at_every_attempt_is_printed_once_with_its_count() {
+        let out = python_app_text(false);
+        let line =
+            "log: fixture: cannot write /var/run/app/app.pid: Read-only file system (os error 30)";
+        assert_eq!(out.matches(line).count(), 2, "runs 1 and 4:\n{out}");
+        assert!(out.contains(&format!("{line} (300 times)\n")), "{out}");
+        assert!(out.contains("log: worker 3: cannot write"));
+        assert!(!out.contains("log: worker 4: cannot write"));
+        assert!(
+            out.contains(
+                "        log: 4 more distinct lines left out (4 lines; the JSON has them all)\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn writes_group_by_directory_with_counts_kinds_phases_and_samples() {
+        let (report, profile) = crate::report::findings::scale::many_writes(20_000, 400);
+        let out = render_report(&report, &profile, Format::Text, &RenderOptions::default());
+        assert!(
+            out.contains(
+                "  /var/cache/app/ (400 directories): 20000 created at startup: 0000/f000000, \
+             0001/f000001, 0002/f000002 and 19997 more\n"
+            ),
+            "{out}"
+        );
+        assert!(out.lines().count() < 20, "{out}");
     }
 }
