@@ -532,6 +532,8 @@ pub(crate) const GROUPS: usize = 8;
 pub(crate) const COVER_LISTED: usize = 10;
 /// Distinct log lines shown per proof run: an app that fails a probe logs at every attempt.
 pub(crate) const LOG_LINES: usize = 5;
+/// GitHub keeps 50 annotations of a job and drops the rest without a word.
+pub(crate) const ANNOTATIONS: usize = 50;
 
 /// Whether the proof found that the app needs a planned mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
