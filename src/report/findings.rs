@@ -534,6 +534,8 @@ pub(crate) const COVER_LISTED: usize = 10;
 pub(crate) const LOG_LINES: usize = 5;
 /// GitHub keeps 50 annotations of a job and drops the rest without a word.
 pub(crate) const ANNOTATIONS: usize = 50;
+/// GitHub refuses a pull-request comment longer than this.
+pub(crate) const COMMENT_LIMIT: usize = 65_536;
 
 /// Whether the proof found that the app needs a planned mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -988,6 +990,15 @@ impl std::fmt::Display for LogLine<'_> {
 
 /// Up to `shown` items, comma-separated, and how many more there are.
 pub(crate) fn some<T: std::fmt::Display>(items: impl Iterator<Item = T>, shown: usize) -> String {
+    some_joined(items, shown, ", ")
+}
+
+/// Up to `shown` items joined with `sep`, and how many more there are.
+pub(crate) fn some_joined<T: std::fmt::Display>(
+    items: impl Iterator<Item = T>,
+    shown: usize,
+    sep: &str,
+) -> String {
     let mut out = vec![];
     let mut more = 0;
     for item in items {
@@ -997,7 +1008,7 @@ pub(crate) fn some<T: std::fmt::Display>(items: impl Iterator<Item = T>, shown: 
             more += 1;
         }
     }
-    let mut out = out.join(", ");
+    let mut out = out.join(sep);
     if more > 0 {
         out.push_str(&format!(" and {more} more"));
     }
