@@ -1,7 +1,9 @@
 //! One container run: create (labelled), start, wait until ready, stop as a platform does
-//! (SIGTERM, then SIGKILL after the stop timeout), with its logs collected as they come.
+//! (SIGTERM, then SIGKILL after the stop timeout), with its logs collected as they come: every
+//! line is looked at as it streams, and what is kept is bounded (see [`LogStats`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -98,7 +100,7 @@ impl ContainerSpec {
 pub struct Container {
     engine: Engine,
     pub id: String,
-    logs: Arc<Mutex<Vec<LogLine>>>,
+    logs: Arc<Mutex<LogBuffer>>,
     log_task: Option<tokio::task::JoinHandle<()>>,
     exited: watch::Receiver<Option<i64>>,
     exit_sender: Option<watch::Sender<Option<i64>>>,
@@ -106,7 +108,10 @@ pub struct Container {
     addr: Option<SocketAddr>,
     /// When the start request went out: startup is timed from here.
     started: Option<Instant>,
-    /// Log lines that doom the run (a read-only error, for a proof run that must stay clean).
+    /// Log lines kept wherever they come, however much the container prints.
+    keep: Option<fn(&str) -> bool>,
+    /// Log lines that doom the run (a read-only error, for a proof run that must stay clean);
+    /// they are kept too.
     alarm: Option<fn(&str) -> bool>,
     /// When the first such line arrived.
     alarmed: watch::Receiver<Option<Instant>>,
@@ -168,6 +173,7 @@ impl Container {
             id,
             logs: Arc::default(),
             log_task: None,
+            keep: None,
             exited: rx,
             exit_sender: Some(tx),
             port: spec.port,
@@ -183,6 +189,13 @@ impl Container {
     /// ends [`ALARM_GRACE`] after the first one.
     pub fn alarm_on(&mut self, alarm: fn(&str) -> bool) {
         self.alarm = Some(alarm);
+    }
+
+    /// Before `start`: log lines for which `keep` holds are kept wherever they come, however
+    /// much the container prints (read-only and permission errors, for rofs-audit: the engine
+    /// knows nothing of what they mean). Lines that [`Self::alarm_on`] alarms on are kept too.
+    pub fn keep_on(&mut self, keep: fn(&str) -> bool) {
+        self.keep = Some(keep);
     }
 
     /// Completes [`ALARM_GRACE`] after the first alarming log line; never without one.
@@ -242,6 +255,7 @@ impl Container {
             docker,
             self.id.clone(),
             self.logs.clone(),
+            self.keep,
             alarm,
         )));
         if let Some(port) = self.port {
@@ -506,25 +520,50 @@ impl Container {
             .await;
     }
 
-    /// Waits for the log stream of a stopped container to deliver its last lines.
+    /// Waits for the log stream of a stopped container to deliver its last lines: for as long
+    /// as they keep coming (50 MB of them take seconds), and at most [`LOG_DRAIN_PATIENCE`]
+    /// without one, so a daemon that keeps the stream open cannot hang the run.
     pub async fn drain_logs(&mut self) {
-        if let Some(task) = self.log_task.take() {
-            // The stream ends with the container; don't hang on a daemon that keeps it open.
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        let Some(mut task) = self.log_task.take() else {
+            return;
+        };
+        let mut received = self.log_buffer().received;
+        loop {
+            if tokio::time::timeout(LOG_DRAIN_PATIENCE, &mut task)
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            let now = self.log_buffer().received;
+            if now == received {
+                task.abort();
+                return;
+            }
+            received = now;
         }
     }
 
+    fn log_buffer(&self) -> std::sync::MutexGuard<'_, LogBuffer> {
+        self.logs.lock().expect("log buffer lock")
+    }
+
+    /// The log lines kept, in order: the first [`LOG_HEAD_LINES`], the last [`LOG_TAIL_LINES`],
+    /// and between them every line the container's keep and alarm predicates pick. Where lines
+    /// were dropped, a line of stream `rofs-audit` after the first ones says how many.
     pub fn logs(&self) -> Vec<LogLine> {
-        self.logs.lock().expect("log buffer lock").clone()
+        self.log_buffer().lines()
+    }
+
+    /// How much the container printed, and how much of it [`Self::logs`] does not hold.
+    pub fn log_stats(&self) -> LogStats {
+        self.log_buffer().stats
     }
 
     /// The last `n` log lines, joined for a one-line error message.
     pub fn tail(&self, n: usize) -> String {
-        let logs = self.logs();
-        let tail = logs[logs.len().saturating_sub(n)..]
-            .iter()
-            .map(|l| l.line.as_str())
-            .collect::<Vec<_>>();
+        let buffer = self.log_buffer();
+        let tail = buffer.last(n);
         if tail.is_empty() {
             "(no log output)".to_string()
         } else {
@@ -564,43 +603,310 @@ pub fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
+/// Lines kept from the start of each container's output.
+pub const LOG_HEAD_LINES: usize = 1000;
+/// Lines kept from the end of each container's output.
+pub const LOG_TAIL_LINES: usize = 1000;
+/// Lines picked between the first and the last ones are kept up to this many bytes in all.
+const LOG_PICKED_BYTES: usize = 4 << 20;
+/// A kept line is cut at this length; one that was picked, at [`LOG_PICKED_LINE_BYTES`], so
+/// that the path a long error names survives.
+const LOG_LINE_BYTES: usize = 8 << 10;
+const LOG_PICKED_LINE_BYTES: usize = 64 << 10;
+/// How long [`Container::drain_logs`] waits for a line before it gives up on the rest.
+pub const LOG_DRAIN_PATIENCE: Duration = Duration::from_secs(5);
+/// The stream name of the line that says what was dropped.
+const DROPPED_STREAM: &str = "rofs-audit";
+
+/// What a container printed, as far as the engine delivered it, and what of it was not kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogStats {
+    pub lines: u64,
+    pub bytes: u64,
+    /// Lines between the first and the last ones that no predicate picked (or that came after
+    /// [`LOG_PICKED_BYTES`] of picked ones).
+    pub dropped_lines: u64,
+    pub dropped_bytes: u64,
+    /// Kept lines that were cut to a bounded length.
+    pub cut_lines: u64,
+}
+
+/// A container's log lines, bounded: the first ones, the last ones in a ring, and the picked
+/// ones that fell out of the ring. Lines in the ring are kept as they came, and made into
+/// [`LogLine`]s (escaped) only when they are kept for good or read: most never are.
+#[derive(Default)]
+struct LogBuffer {
+    head: Vec<LogLine>,
+    picked: Vec<LogLine>,
+    picked_bytes: usize,
+    tail: VecDeque<RawLine>,
+    stats: LogStats,
+    /// Every line the engine delivered, duplicates included: progress.
+    received: u64,
+}
+
+/// A line in the ring, cut to its bounded length.
+#[derive(Default)]
+struct RawLine {
+    stream: &'static str,
+    time: Option<String>,
+    line: String,
+    picked: bool,
+}
+
+impl RawLine {
+    fn log_line(&self) -> LogLine {
+        LogLine {
+            stream: self.stream.to_string(),
+            line: crate::model::escape_text(&self.line),
+            time: self.time.clone(),
+        }
+    }
+}
+
+impl LogBuffer {
+    fn push(&mut self, stream: &'static str, line: &str, time: Option<&str>, picked: bool) {
+        self.stats.lines += 1;
+        self.stats.bytes += line.len() as u64 + 1;
+        let limit = match picked {
+            true => LOG_PICKED_LINE_BYTES,
+            false => LOG_LINE_BYTES,
+        };
+        let (kept, cut) = match line.len() > limit {
+            true => {
+                self.stats.cut_lines += 1;
+                let mut end = limit;
+                while !line.is_char_boundary(end) {
+                    end -= 1;
+                }
+                (&line[..end], line.len() - end)
+            }
+            false => (line, 0),
+        };
+        let mut raw = match self.tail.len() >= LOG_TAIL_LINES {
+            true => self.retire_oldest(),
+            false => RawLine::default(),
+        };
+        raw.stream = stream;
+        raw.picked = picked;
+        raw.line.clear();
+        raw.line.push_str(kept);
+        if cut > 0 {
+            raw.line.push_str(&format!("... ({cut} bytes cut)"));
+        }
+        match (time, &mut raw.time) {
+            (Some(time), Some(kept)) => {
+                kept.clear();
+                kept.push_str(time);
+            }
+            (time, kept) => *kept = time.map(str::to_string),
+        }
+        if self.head.len() < LOG_HEAD_LINES {
+            self.head.push(raw.log_line());
+            return;
+        }
+        self.tail.push_back(raw);
+    }
+
+    /// Takes the oldest line out of the ring, keeping it for good if it was picked and there is
+    /// room; returns it to be reused.
+    fn retire_oldest(&mut self) -> RawLine {
+        let old = self.tail.pop_front().unwrap_or_default();
+        if old.picked && self.picked_bytes + old.line.len() <= LOG_PICKED_BYTES {
+            self.picked_bytes += old.line.len();
+            self.picked.push(old.log_line());
+        } else {
+            self.stats.dropped_lines += 1;
+            self.stats.dropped_bytes += old.line.len() as u64 + 1;
+        }
+        old
+    }
+
+    fn lines(&self) -> Vec<LogLine> {
+        let mut lines =
+            Vec::with_capacity(self.head.len() + self.picked.len() + self.tail.len() + 1);
+        lines.extend(self.head.iter().cloned());
+        if self.stats.dropped_lines > 0 {
+            lines.push(LogLine {
+                stream: DROPPED_STREAM.to_string(),
+                line: format!(
+                    "{} of {} log lines ({} of {} bytes) dropped here and below: kept are the \
+                     first {LOG_HEAD_LINES}, the last {LOG_TAIL_LINES}, and the ones the audit \
+                     looks for in between",
+                    self.stats.dropped_lines,
+                    self.stats.lines,
+                    self.stats.dropped_bytes,
+                    self.stats.bytes
+                ),
+                time: None,
+            });
+        }
+        lines.extend(self.picked.iter().cloned());
+        lines.extend(self.tail.iter().map(RawLine::log_line));
+        lines
+    }
+
+    /// The last `n` lines kept, oldest first.
+    fn last(&self, n: usize) -> Vec<String> {
+        let mut last: Vec<String> = self
+            .tail
+            .iter()
+            .rev()
+            .map(|raw| crate::model::escape_text(&raw.line))
+            .chain(
+                self.head
+                    .iter()
+                    .chain(&self.picked)
+                    .rev()
+                    .map(|l| l.line.clone()),
+            )
+            .take(n)
+            .collect();
+        last.reverse();
+        last
+    }
+}
+
+/// Where a log stream got to, so that a new stream can go on from there, and which lines were
+/// already taken. The engine's follow mode may end a stream early, and may send a line twice
+/// (both seen with Docker 20.10 when it rotates a log file under a reader that fell behind); a
+/// new stream can only be asked to start at a whole second, so it sends again the lines of that
+/// second already taken. A line is known by its stream, its time (to the nanosecond) and its
+/// text: neither the order nor the number of lines sent again can be relied on, since the times
+/// of stdout and stderr lines do not always rise in the order the engine sends them.
+#[derive(Default)]
+struct LogCursor {
+    /// The whole second of the latest line taken (`2024-05-01T12:00:00`, fixed width, in UTC,
+    /// so it sorts as text).
+    second: Option<String>,
+    /// The lines taken in that second, hashed, and in the second before it.
+    current: HashSet<u64>,
+    previous: HashSet<u64>,
+}
+
+/// `2024-05-01T12:00:00`: the whole second of an engine timestamp.
+fn whole_second(time: &str) -> &str {
+    time.get(..19).unwrap_or(time)
+}
+
+impl LogCursor {
+    /// Whether a line is new; takes it if so.
+    fn take(&mut self, stream: &str, time: Option<&str>, line: &str) -> bool {
+        let Some(time) = time else {
+            return true;
+        };
+        let key = {
+            let mut hasher = std::hash::DefaultHasher::new();
+            (stream, time, line).hash(&mut hasher);
+            hasher.finish()
+        };
+        if self.current.contains(&key) || self.previous.contains(&key) {
+            return false;
+        }
+        let second = whole_second(time);
+        if self.second.as_deref().is_none_or(|latest| second > latest) {
+            self.second = Some(second.to_string());
+            std::mem::swap(&mut self.previous, &mut self.current);
+            self.current.clear();
+        }
+        self.current.insert(key);
+        true
+    }
+
+    /// Where a new stream starts: the whole second of the latest line taken.
+    fn since(&self) -> i32 {
+        self.second
+            .as_deref()
+            .and_then(|second| unix_seconds(&format!("{second}Z")))
+            .and_then(|s| i32::try_from(s).ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 time in UTC (`2024-05-01T12:00:00.123Z`), as the
+/// engine stamps log lines.
+fn unix_seconds(time: &str) -> Option<i64> {
+    let b = time.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !time.ends_with('Z') {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| time.get(range)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3_600 + mm * 60 + ss)
+}
+
+/// Follows a container's logs into `sink` until it has stopped and every line is in: each line
+/// is looked at as it comes (the alarm, the keep predicate), and `sink` keeps a bounded part.
 async fn collect_logs(
     docker: bollard::Docker,
     id: String,
-    sink: Arc<Mutex<Vec<LogLine>>>,
+    sink: Arc<Mutex<LogBuffer>>,
+    keep: Option<fn(&str) -> bool>,
     alarm: Option<Alarm>,
 ) {
-    let options = LogsOptionsBuilder::default()
-        .follow(true)
-        .stdout(true)
-        .stderr(true)
-        .timestamps(true)
-        .build();
-    let mut stream = docker.logs(&id, Some(options));
-    while let Some(Ok(output)) = stream.next().await {
-        let (stream_name, bytes) = match output {
-            LogOutput::StdErr { message } => ("stderr", message),
-            LogOutput::StdOut { message } | LogOutput::Console { message } => ("stdout", message),
-            LogOutput::StdIn { .. } => continue,
+    let mut cursor = LogCursor::default();
+    loop {
+        // A stream opened once the container has stopped holds everything: the last one.
+        let last = match docker.inspect_container(&id, None).await {
+            Ok(inspect) => !inspect.state.and_then(|s| s.running).unwrap_or_default(),
+            // Removed, or the engine is gone: nothing more will come.
+            Err(_) => return,
         };
-        let text = String::from_utf8_lossy(&bytes);
-        let mut sink = sink.lock().expect("log buffer lock");
-        for raw in text.lines().filter(|l| !l.is_empty()) {
-            // With timestamps on, the engine prefixes each line with an RFC 3339 time and a space.
-            let (time, line) = match raw.split_once(' ') {
-                Some((t, rest)) if t.len() >= 20 && t.as_bytes()[4] == b'-' => (Some(t), rest),
-                _ => (None, raw),
-            };
-            if let Some(alarm) = alarm.as_ref().filter(|a| a.sender.borrow().is_none()) {
-                if (alarm.matches)(line) {
-                    let _ = alarm.sender.send(Some(Instant::now()));
+        let options = LogsOptionsBuilder::default()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true)
+            .since(cursor.since())
+            .build();
+        let mut stream = docker.logs(&id, Some(options));
+        let mut taken = 0u64;
+        while let Some(Ok(output)) = stream.next().await {
+            let (stream_name, bytes) = match output {
+                LogOutput::StdErr { message } => ("stderr", message),
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    ("stdout", message)
                 }
+                LogOutput::StdIn { .. } => continue,
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            let mut sink = sink.lock().expect("log buffer lock");
+            for raw in text.lines().filter(|l| !l.is_empty()) {
+                sink.received += 1;
+                // With timestamps on, the engine prefixes each line with an RFC 3339 time and a
+                // space.
+                let (time, line) = match raw.split_once(' ') {
+                    Some((t, rest)) if t.len() >= 20 && t.as_bytes()[4] == b'-' => (Some(t), rest),
+                    _ => (None, raw),
+                };
+                if !cursor.take(stream_name, time, line) {
+                    continue;
+                }
+                taken += 1;
+                let alarming = alarm.as_ref().is_some_and(|a| (a.matches)(line));
+                if let Some(alarm) = alarm.as_ref().filter(|a| a.sender.borrow().is_none()) {
+                    if alarming {
+                        let _ = alarm.sender.send(Some(Instant::now()));
+                    }
+                }
+                let picked = alarming || keep.is_some_and(|keep| keep(line));
+                sink.push(stream_name, line, time, picked);
             }
-            sink.push(LogLine {
-                stream: stream_name.to_string(),
-                line: crate::model::escape_text(line),
-                time: time.map(str::to_string),
-            });
+        }
+        if last {
+            return;
+        }
+        if taken == 0 {
+            // Ended early with nothing new: don't spin on an engine that keeps doing so.
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }
@@ -608,6 +914,128 @@ async fn collect_logs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn engine_timestamps_become_unix_seconds() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00.000000000Z"), Some(0));
+        assert_eq!(
+            unix_seconds("2024-02-29T23:59:59.999999999Z"),
+            Some(1_709_251_199)
+        );
+        assert_eq!(
+            unix_seconds("2026-12-01T15:55:16.337655397Z"),
+            Some(1_796_140_516)
+        );
+        assert_eq!(unix_seconds("2026-12-01T15:55:16+01:00"), None);
+        assert_eq!(unix_seconds("not a time at all, no"), None);
+    }
+
+    #[test]
+    fn a_line_is_taken_once_however_often_the_engine_sends_it() {
+        let mut cursor = LogCursor::default();
+        assert_eq!(cursor.since(), 0);
+        let mut take = |time: &str, line: &str| cursor.take("stdout", Some(time), line);
+        // stdout and stderr lines are not always in the order of their times: all are new, and
+        // so are the parts of a long line, which share one time.
+        assert!(take("2024-01-01T00:00:00.900000000Z", "a"));
+        assert!(take("2024-01-01T00:00:01.200000000Z", "b"));
+        assert!(take("2024-01-01T00:00:01.100000000Z", "c"));
+        assert!(take("2024-01-01T00:00:01.100000000Z", "c, continued"));
+        assert!(take("2024-01-01T00:00:00.950000000Z", "d"));
+        // Sent twice in one stream.
+        assert!(!take("2024-01-01T00:00:01.200000000Z", "b"));
+        assert_eq!(cursor.since(), 1_704_067_201);
+        // A new stream sends that second again, maybe missing a line, then what is new.
+        let mut take = |time: &str, line: &str| cursor.take("stdout", Some(time), line);
+        assert!(!take("2024-01-01T00:00:01.100000000Z", "c"));
+        assert!(!take("2024-01-01T00:00:01.100000000Z", "c, continued"));
+        assert!(take("2024-01-01T00:00:01.150000000Z", "e"));
+        assert!(take("2024-01-01T00:00:02.000000000Z", "f"));
+        assert!(!take("2024-01-01T00:00:01.150000000Z", "e"));
+        assert!(take("2024-01-01T00:00:03.000000000Z", "g"));
+        assert!(!take("2024-01-01T00:00:02.000000000Z", "f"));
+        assert_eq!(cursor.since(), 1_704_067_203);
+        assert!(cursor.take("stderr", Some("2024-01-01T00:00:03.000000000Z"), "g"));
+        assert!(cursor.take("stderr", None, "g"));
+        assert!(cursor.take("stderr", None, "g"));
+    }
+
+    #[test]
+    fn logs_keep_the_first_the_last_and_the_picked_lines_and_count_the_rest() {
+        let mut buffer = LogBuffer::default();
+        let total = LOG_HEAD_LINES + LOG_TAIL_LINES + 100_000;
+        for i in 0..total {
+            let picked = i % 10_000 == 5_000;
+            let line = match picked {
+                true => format!("line {i}: Read-only file system"),
+                false => format!("line {i}"),
+            };
+            buffer.push("stdout", &line, None, picked);
+        }
+        let lines = buffer.lines();
+        let picked: Vec<&str> = lines[LOG_HEAD_LINES + 1..lines.len() - LOG_TAIL_LINES]
+            .iter()
+            .map(|l| l.line.as_str())
+            .collect();
+        // Picked lines inside the head or the tail are kept there.
+        let expect: Vec<String> = (0..total)
+            .filter(|i| i % 10_000 == 5_000)
+            .filter(|&i| i >= LOG_HEAD_LINES && i < total - LOG_TAIL_LINES)
+            .map(|i| format!("line {i}: Read-only file system"))
+            .collect();
+        assert_eq!(picked, expect);
+        assert_eq!(lines[0].line, "line 0");
+        assert_eq!(lines[LOG_HEAD_LINES].stream, DROPPED_STREAM);
+        assert_eq!(lines.last().unwrap().line, format!("line {}", total - 1));
+        let stats = buffer.stats;
+        assert_eq!(stats.lines, total as u64);
+        assert_eq!(
+            stats.dropped_lines,
+            (total - LOG_HEAD_LINES - LOG_TAIL_LINES - expect.len()) as u64
+        );
+        assert!(lines[LOG_HEAD_LINES]
+            .line
+            .starts_with(&format!("{} of {total} log lines", stats.dropped_lines)));
+        assert_eq!(
+            buffer.last(2),
+            [format!("line {}", total - 2), format!("line {}", total - 1)]
+        );
+        let last = buffer.last(LOG_TAIL_LINES + 2);
+        assert_eq!(last[0], expect[expect.len() - 2]);
+        assert_eq!(last[1], expect[expect.len() - 1]);
+        assert_eq!(last[2], format!("line {}", total - LOG_TAIL_LINES));
+    }
+
+    #[test]
+    fn few_lines_are_kept_whole_and_without_a_note() {
+        let mut buffer = LogBuffer::default();
+        for i in 0..10 {
+            buffer.push("stderr", &format!("line {i}\u{1b}"), Some("t"), false);
+        }
+        let lines = buffer.lines();
+        assert_eq!(lines.len(), 10);
+        assert_eq!(lines[9].line, "line 9\\x1b");
+        assert_eq!(
+            buffer.last(3),
+            ["line 7\\x1b", "line 8\\x1b", "line 9\\x1b"]
+        );
+        assert_eq!(buffer.last(30).len(), 10);
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_picked_ones_less() {
+        let mut buffer = LogBuffer::default();
+        let long = "x".repeat(LOG_PICKED_LINE_BYTES * 2);
+        buffer.push("stdout", &long, None, false);
+        buffer.push("stdout", &long, None, true);
+        let lines = buffer.lines();
+        assert!(lines[0].line.len() < LOG_LINE_BYTES + 100);
+        assert!(lines[0]
+            .line
+            .ends_with(&format!("({} bytes cut)", long.len() - LOG_LINE_BYTES)));
+        assert!(lines[1].line.len() > LOG_LINE_BYTES * 2);
+        assert_eq!(buffer.stats.cut_lines, 2);
+    }
 
     #[test]
     fn start_errors_name_the_flag_and_the_fix() {

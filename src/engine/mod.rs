@@ -16,7 +16,9 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 mod container;
-pub use container::{Container, ContainerSpec, Readiness, VolumeMount};
+pub use container::{
+    Container, ContainerSpec, LogStats, Readiness, VolumeMount, LOG_HEAD_LINES, LOG_TAIL_LINES,
+};
 
 /// Present on every container and volume rofs-audit creates.
 pub const LABEL_MANAGED: &str = "dev.rofs-audit.managed";
