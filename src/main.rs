@@ -1,19 +1,24 @@
 use clap::Parser;
 
-#[tokio::main]
-async fn main() {
+use rofs_audit::engine;
+
+fn main() {
     let cli = rofs_audit::cli::Cli::parse();
-    let code = match rofs_audit::cli::run(cli).await {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("rofs-audit: error: cannot start: {e}");
+            std::process::exit(2);
+        }
+    };
+    let code = match runtime.block_on(rofs_audit::cli::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!(
-                "rofs-audit: error: {}",
-                rofs_audit::engine::one_line(&format!("{e:#}"))
-            );
-            if e.is::<rofs_audit::engine::Interrupted>() {
-                130
-            } else {
-                2
+            eprintln!("rofs-audit: error: {}", engine::one_line(&format!("{e:#}")));
+            match e.downcast_ref::<engine::Interrupted>() {
+                // 130 for SIGINT, 143 for SIGTERM.
+                Some(interrupted) => interrupted.exit_code(),
+                None => 2,
             }
         }
     };

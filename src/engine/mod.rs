@@ -34,10 +34,21 @@ pub struct Engine {
     host: String,
 }
 
-/// Ended by a signal; main maps this to exit code 130.
+/// Ended by a signal (`SIGINT` or `SIGTERM`); main exits with [`Interrupted::exit_code`].
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted by {0}; removed this run's containers and volumes")]
 pub struct Interrupted(pub &'static str);
+
+impl Interrupted {
+    /// 128 + the signal's number, as a shell reports a process that signal ended: 130 for
+    /// SIGINT, 143 for SIGTERM.
+    pub fn exit_code(&self) -> i32 {
+        match self.0 {
+            "SIGTERM" => 128 + libc::SIGTERM,
+            _ => 128 + libc::SIGINT,
+        }
+    }
+}
 
 impl Engine {
     pub async fn connect() -> Result<Engine> {
@@ -337,5 +348,16 @@ async fn termination_signal() -> &'static str {
     tokio::select! {
         _ = int.recv() => "SIGINT",
         _ = term.recv() => "SIGTERM",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_exits_with_128_plus_its_number() {
+        assert_eq!(Interrupted("SIGINT").exit_code(), 130);
+        assert_eq!(Interrupted("SIGTERM").exit_code(), 143);
     }
 }
