@@ -3,6 +3,10 @@ use clap::Parser;
 use rofs_audit::engine;
 
 fn main() {
+    // Re-executed as a run's watchdog, this process does only that (see engine::reaper).
+    if let Some(code) = engine::reaper::serve_if_asked() {
+        std::process::exit(code);
+    }
     let cli = rofs_audit::cli::Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -1,6 +1,7 @@
 //! The Docker Engine, as rofs-audit uses it: one connection with a negotiated API version, labels
 //! on everything we create, and a guard that removes a run's containers and volumes however the
-//! run ends (success, error, Ctrl-C, SIGTERM, panic).
+//! run ends: success, error, Ctrl-C, SIGTERM and panic by itself; SIGKILL by the run's watchdog
+//! ([`reaper`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,6 +17,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 mod container;
+pub mod reaper;
 pub use container::{
     Container, ContainerSpec, LogStats, Readiness, VolumeMount, LOG_HEAD_LINES, LOG_TAIL_LINES,
 };
@@ -147,10 +149,11 @@ impl Engine {
             .await;
     }
 
-    /// Removes every container and volume carrying the run's label; returns what failed.
-    pub async fn remove_run(&self, run: &RunId) -> Vec<String> {
+    /// Removes every container and volume carrying the run's label: what the run's guard and
+    /// its watchdog do.
+    pub async fn remove_run(&self, run: &RunId) -> CleanReport {
         let filter = format!("{LABEL_RUN}={}", run.id);
-        self.remove_labelled(&filter, |_| true).await.errors
+        self.remove_labelled(&filter, |_| true).await
     }
 
     /// Removes leftovers of earlier runs. Resources of an audit that is still running on this
@@ -173,6 +176,9 @@ impl Engine {
         Ok(report)
     }
 
+    /// Removes the selected containers carrying a label, then the selected volumes (a volume
+    /// goes only once no container uses it), each kind all at once: a killed run's watchdog has
+    /// seconds, and a forced removal of a running container waits for it to die.
     async fn remove_labelled(
         &self,
         label_filter: &str,
@@ -186,19 +192,26 @@ impl Engine {
             .build();
         match self.docker.list_containers(Some(list)).await {
             Ok(containers) => {
+                let mut ids = vec![];
                 for c in containers {
                     let (Some(id), labels) = (c.id, c.labels.unwrap_or_default()) else {
                         continue;
                     };
-                    if !select(&labels) {
-                        report.kept += 1;
-                        continue;
+                    match select(&labels) {
+                        true => ids.push(id),
+                        false => report.kept += 1,
                     }
+                }
+                let removals = ids.into_iter().map(|id| async move {
                     let rm = RemoveContainerOptionsBuilder::default()
                         .force(true)
                         .v(true)
                         .build();
-                    match self.docker.remove_container(&id, Some(rm)).await {
+                    let outcome = self.docker.remove_container(&id, Some(rm)).await;
+                    (id, outcome)
+                });
+                for (id, outcome) in futures_util::future::join_all(removals).await {
+                    match outcome {
                         Ok(()) => report.containers.push(id),
                         Err(e) if is_not_found(&e) => {}
                         Err(e) => report.errors.push(e.to_string()),
@@ -212,14 +225,21 @@ impl Engine {
             .build();
         match self.docker.list_volumes(Some(list)).await {
             Ok(volumes) => {
+                let mut names = vec![];
                 for v in volumes.volumes.unwrap_or_default() {
-                    if !select(&v.labels) {
-                        report.kept += 1;
-                        continue;
+                    match select(&v.labels) {
+                        true => names.push(v.name),
+                        false => report.kept += 1,
                     }
+                }
+                let removals = names.into_iter().map(|name| async move {
                     let rm = RemoveVolumeOptionsBuilder::default().force(true).build();
-                    match self.docker.remove_volume(&v.name, Some(rm)).await {
-                        Ok(()) => report.volumes.push(v.name),
+                    let outcome = self.docker.remove_volume(&name, Some(rm)).await;
+                    (name, outcome)
+                });
+                for (name, outcome) in futures_util::future::join_all(removals).await {
+                    match outcome {
+                        Ok(()) => report.volumes.push(name),
                         Err(e) if is_not_found(&e) => {}
                         Err(e) => report.errors.push(e.to_string()),
                     }
@@ -303,36 +323,58 @@ impl Default for RunId {
 }
 
 /// Runs `work` and then removes everything the run created, also when `work` fails, panics, or
-/// the process receives SIGINT or SIGTERM.
+/// the process receives SIGINT or SIGTERM. What this process cannot remove (it is killed) is
+/// left to the run's watchdog ([`reaper`]).
 pub async fn guarded<T, F>(engine: &Engine, run: &RunId, work: F) -> Result<T>
 where
     T: Send + 'static,
     F: Future<Output = Result<T>> + Send + 'static,
 {
+    // Before anything is created: from here on, a SIGKILL leaves nothing behind.
+    let reaper = match reaper::Reaper::spawn(run) {
+        Some(Ok(reaper)) => Some(reaper),
+        Some(Err(e)) => {
+            eprintln!(
+                "rofs-audit: warning: cannot start the watchdog that cleans up after a killed run \
+                 ({e}); if this run is killed, `rofs-audit clean` removes what it leaves"
+            );
+            None
+        }
+        None => None,
+    };
     let mut task = tokio::spawn(work);
-    let mut interrupted = false;
+    // Set when work was cut short: requests it had in flight may still complete in the daemon.
+    let mut aborted = false;
     let outcome = tokio::select! {
         joined = &mut task => joined.unwrap_or_else(|e| Err(anyhow!("internal error: {e}"))),
         signal = termination_signal() => {
-            interrupted = true;
+            aborted = true;
             task.abort();
             let _ = task.await;
             Err(Interrupted(signal).into())
         }
     };
-    let mut errors = engine.remove_run(run).await;
-    if interrupted || !errors.is_empty() {
+    let mut errors = engine.remove_run(run).await.errors;
+    if aborted || !errors.is_empty() {
         // An aborted create request may still complete inside the daemon after the first pass,
         // and a removal already in progress fails the first time.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        errors = engine.remove_run(run).await;
+        errors = engine.remove_run(run).await.errors;
     }
-    if let Some(e) = errors.first() {
-        eprintln!(
-            "rofs-audit: warning: could not remove everything this run created ({}); \
-             `rofs-audit clean` removes it",
-            one_line(e)
-        );
+    match reaper {
+        // All removed, and nothing was in flight: the watchdog has nothing to do.
+        Some(reaper) if errors.is_empty() && !aborted => reaper.stand_down().await,
+        // It sweeps again once this process is gone.
+        Some(reaper) => drop(reaper),
+        None => {
+            if let Some(e) = errors.first() {
+                eprintln!(
+                    "rofs-audit: warning: could not remove everything this run created ({}); \
+                     `rofs-audit clean` removes it",
+                    one_line(e)
+                );
+            }
+        }
     }
     outcome
 }
