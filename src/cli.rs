@@ -273,6 +273,9 @@ pub struct OutputArgs {
     /// Write the report to FILE instead of standard output
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// List every write, mount and log line in the text report, instead of one line per directory
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 impl RunArgs {
@@ -491,6 +494,7 @@ impl Judge {
         let options = RenderOptions {
             color: use_color(&output.output),
             emit: self.emit.clone(),
+            verbose: output.verbose,
         };
         emit_output(
             &output.output,

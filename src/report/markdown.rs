@@ -463,6 +463,7 @@ mod tests {
             let options = RenderOptions {
                 color: true, // ignored outside text
                 emit: profile.emit.clone(),
+                ..RenderOptions::default()
             };
             let out = render_report(&report, &profile, Format::Markdown, &options);
             assert!(!out.contains('\x1b'));

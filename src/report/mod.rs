@@ -42,6 +42,8 @@ pub struct RenderOptions {
     pub color: bool,
     /// The fix snippets to include, in this order (text and Markdown show them).
     pub emit: Vec<FixFormat>,
+    /// Every write, mount and log line in the text, instead of groups and counts.
+    pub verbose: bool,
 }
 
 /// Where SARIF's `tool.driver.informationUri` points: the package's repository when Cargo.toml

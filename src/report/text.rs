@@ -168,13 +168,9 @@ impl Style {
 
 /// The audit for a person: what would fail, grouped by the mount that fixes it, what nothing
 /// can fix and why, remedies, the requested fix snippets, and a one-line summary.
+/// With `verbose`, every write on its own line, every mount and every log line.
 pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String {
-    // RenderOptions has no `verbose` yet (cli.rs must set it from --verbose): grouped it is.
-    render(r, profile, options, false)
-}
-
-/// [`report`], with every write on its own line, every mount and every log line when `verbose`.
-fn render(r: &Report, profile: &Profile, options: &RenderOptions, verbose: bool) -> String {
+    let verbose = options.verbose;
     let s = Style {
         color: options.color,
     };
@@ -254,8 +250,20 @@ fn render(r: &Report, profile: &Profile, options: &RenderOptions, verbose: bool)
                     s.bold(&findings::describe_mount(mount)),
                     need.words()
                 );
-                if section.findings.is_empty() {
-                    let _ = writeln!(out, "  (no traced write)");
+                match (section.findings.is_empty(), mount.covers.is_empty()) {
+                    // A volume for state that does not fail here (an image VOLUME on Docker):
+                    // what it keeps.
+                    (true, false) => {
+                        let _ = writeln!(
+                            out,
+                            "  keeps {}, which would go with the container",
+                            findings::some(mount.covers.iter().map(|p| clean(p)), 3)
+                        );
+                    }
+                    (true, true) => {
+                        let _ = writeln!(out, "  (no traced write)");
+                    }
+                    _ => {}
                 }
                 writes(&mut out, &section.findings, verbose);
                 for w in &mount.warnings {
@@ -623,6 +631,7 @@ mod tests {
             let options = RenderOptions {
                 color: false,
                 emit: profile.emit.clone(),
+                ..RenderOptions::default()
             };
             let out = render_report(&report, &profile, Format::Text, &options);
             insta::assert_snapshot!(format!("text_{name}"), out);
@@ -635,6 +644,7 @@ mod tests {
             let mut options = RenderOptions {
                 color: false,
                 emit: vec![FixFormat::Docker, FixFormat::Kubernetes],
+                ..RenderOptions::default()
             };
             let plain = render_report(&report, &profile, Format::Text, &options);
             assert!(!plain.contains('\x1b'), "{name}: {plain}");
@@ -663,8 +673,9 @@ mod tests {
         let options = RenderOptions {
             color: false,
             emit: vec![FixFormat::Docker],
+            verbose,
         };
-        render(&report, &profile, &options, verbose)
+        super::report(&report, &profile, &options)
     }
 
     #[test]
