@@ -18,7 +18,7 @@ pub fn trace(t: &Trace) -> String {
         out,
         "Trace of {} ({})",
         t.image.reference,
-        &id[..id.len().min(12)]
+        &id.chars().take(12).collect::<String>()
     );
     let _ = writeln!(
         out,
@@ -186,7 +186,7 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
         s.bold(&format!(
             "Audit of {} ({}) for {} ({})",
             clean(&t.image.reference),
-            clean(&id[..id.len().min(12)]),
+            clean(&id.chars().take(12).collect::<String>()),
             clean(&profile.title),
             clean(&plan.profile)
         ))
@@ -208,6 +208,12 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
         t.startup_ms,
         findings::plural(t.probes.len(), "probe", "probes")
     );
+    for asked in &t.run.probes {
+        let _ = writeln!(out, "  probe: {}", clean(asked));
+    }
+    for note in t.probes.iter().filter_map(|p| p.note.as_deref()) {
+        let _ = writeln!(out, "  {}", clean(note));
+    }
     for p in t.probes.iter().filter(|p| !p.ok) {
         let status = p.status.map_or_else(|| "-".to_string(), |c| c.to_string());
         let _ = write!(
@@ -666,6 +672,15 @@ mod tests {
         let out = render_report(&report, &profile, Format::Text, &RenderOptions::default());
         assert!(!out.contains('\x1b') && !out.contains('\r') && !out.contains('\x07'));
         assert!(out.contains("evil\\x1b[2J reason\\x0d"));
+    }
+
+    #[test]
+    fn an_image_id_that_is_not_ascii_is_cut_by_characters() {
+        let (mut report, profile) = testdata::compatible();
+        report.trace.image.id = "sha256:éééééééééééééééé".to_string();
+        let out = render_report(&report, &profile, Format::Text, &RenderOptions::default());
+        assert!(out.contains("(éééééééééééé)"), "{out}");
+        assert!(render_trace(&report.trace, Format::Text).contains("(éééééééééééé)"));
     }
 
     fn python_app_text(verbose: bool) -> String {
