@@ -6,10 +6,9 @@
 
 use std::fmt::Write as _;
 
+use super::escape::{scalar, shell_quote};
 use super::findings::{self, clean, plural};
 use super::json::J;
-use super::text::shell_quote;
-use super::yaml::scalar;
 use crate::model::{Mount, MountKind, Report};
 use crate::profile::{self, FixFormat, Profile, TmpfsOwner};
 

@@ -7,29 +7,10 @@
 
 use std::fmt::Write as _;
 
+use super::escape::{escape_data, escape_property};
 use super::findings::{self, clean, Cover, Finding, Need};
 use crate::model::{Check, Mount, Remedy, Report};
 use crate::profile::Profile;
-
-/// The message part of a command.
-pub(crate) fn escape_data(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            '\r' => out.push_str("%0D"),
-            '\n' => out.push_str("%0A"),
-            c if c.is_control() => out.push_str(&clean(&c.to_string())),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A property value (`title=...`).
-pub(crate) fn escape_property(text: &str) -> String {
-    escape_data(text).replace(':', "%3A").replace(',', "%2C")
-}
 
 /// One workflow command: `::{command} title={title}::{message}`.
 struct Annotation {

@@ -5,7 +5,8 @@
 
 use std::fmt::Write as _;
 
-use super::findings::{self, clean, Cover, Finding, Label};
+use super::escape::{code, fence, prose};
+use super::findings::{self, Cover, Finding, Label};
 use super::{fixes, text, RenderOptions};
 use crate::model::{tmpfs_parts, Mount, Report, Trace, Verification};
 use crate::profile::Profile;
@@ -390,56 +391,6 @@ fn cut(text: &str, room: usize) -> String {
         out.push_str(line);
     }
     out
-}
-
-/// A code span that survives any content (backticks widen the delimiters).
-fn code(text: &str) -> String {
-    let text = clean(text);
-    let longest = longest_run(&text, '`');
-    if longest == 0 {
-        return format!("`{text}`");
-    }
-    let ticks = "`".repeat(longest + 1);
-    format!("{ticks} {text} {ticks}")
-}
-
-/// Prose with Markdown's and HTML's special characters made literal.
-fn prose(text: &str) -> String {
-    let mut out = String::new();
-    for c in clean(text).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A fenced code block with a language tag, its fence longer than any backtick run inside.
-fn fence(body: &str, lang: &str) -> String {
-    let ticks = "`".repeat(longest_run(body, '`').max(2) + 1);
-    let mut out = format!("{ticks}{lang}\n{body}");
-    if !out.ends_with('\n') {
-        out.push('\n');
-    }
-    out.push_str(&ticks);
-    out.push('\n');
-    out
-}
-
-fn longest_run(text: &str, c: char) -> usize {
-    let (mut longest, mut run) = (0, 0);
-    for ch in text.chars() {
-        run = if ch == c { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    longest
 }
 
 /// A table; `|` in a cell is escaped (GFM splits cells before it reads code spans).

@@ -4,6 +4,7 @@
 //! Markdown, SARIF, JUnit and GitHub outputs always agree on what failed and what fixes it. The
 //! fix snippets (`docker run` flags, compose, ECS, CDK, Kubernetes) live in [`fixes`].
 
+mod escape;
 mod findings;
 mod fixes;
 mod github;

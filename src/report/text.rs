@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::escape::shell_quote;
 use super::findings::{self, clean, Cause, Cover, Label};
 use super::{fixes, RenderOptions};
 use crate::model::{
@@ -120,18 +121,6 @@ pub fn shell_words(entrypoint: &[String], cmd: &[String]) -> String {
         "(none)".to_string()
     } else {
         crate::model::escape_text(&words.join(" "))
-    }
-}
-
-/// One shell word, single-quoted unless it is made only of characters a shell leaves alone.
-pub fn shell_quote(w: &str) -> String {
-    if !w.is_empty()
-        && w.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
-    {
-        w.to_string()
-    } else {
-        format!("'{}'", w.replace('\'', r"'\''"))
     }
 }
 
