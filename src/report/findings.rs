@@ -51,6 +51,15 @@ pub(crate) struct Finding<'a> {
     pub tolerated: bool,
 }
 
+/// How serious a finding is, in SARIF's words (GitHub says `notice` for a note).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Level {
+    Note,
+    Warning,
+    Error,
+}
+
 /// The findings of a report, in trace order, unfixable entries without a write last. Lookups go
 /// through maps: a trace may hold 100,000 writes, and a scan of the plan per write is quadratic.
 pub(crate) fn findings(report: &Report) -> Vec<Finding<'_>> {
@@ -222,14 +231,14 @@ impl<'a> Finding<'a> {
         matches!(self.cause, Cause::Unfixable { .. }) && !self.tolerated
     }
 
-    /// SARIF's level: error, warning, or note for what the app tolerates.
-    pub fn level(&self) -> &'static str {
+    /// How serious it is: an error where no mount fixes it, a note for what the app tolerates.
+    pub fn level(&self) -> Level {
         if self.is_error() {
-            "error"
+            Level::Error
         } else if self.tolerated {
-            "note"
+            Level::Note
         } else {
-            "warning"
+            Level::Warning
         }
     }
 

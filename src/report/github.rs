@@ -8,35 +8,40 @@
 use std::fmt::Write as _;
 
 use super::escape::{escape_data, escape_property};
-use super::findings::{self, clean, Cover, Finding, Need};
+use super::findings::{self, clean, Cover, Finding, Level, Need};
 use crate::model::{Check, Mount, Remedy, Report};
 use crate::profile::Profile;
 
 /// One workflow command: `::{command} title={title}::{message}`.
 struct Annotation {
-    command: &'static str,
+    level: Level,
     title: String,
     message: String,
 }
 
 impl Annotation {
-    fn new(level: &'static str, title: String, message: String) -> Self {
-        let command = match level {
-            "note" => "notice",
-            level => level,
-        };
+    fn new(level: Level, title: String, message: String) -> Self {
         Annotation {
-            command,
+            level,
             title,
             message,
         }
     }
 
+    fn command(&self) -> &'static str {
+        match self.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Note => "notice",
+        }
+    }
+
+    /// Errors are kept first when some annotations must go.
     fn rank(&self) -> u8 {
-        match self.command {
-            "error" => 0,
-            "warning" => 1,
-            _ => 2,
+        match self.level {
+            Level::Error => 0,
+            Level::Warning => 1,
+            Level::Note => 2,
         }
     }
 }
@@ -48,7 +53,7 @@ pub fn report(r: &Report, profile: &Profile) -> String {
     let mut notes = vec![];
     if let Some(failure) = r.verification.as_ref().and_then(|v| v.failure.as_deref()) {
         notes.push(Annotation::new(
-            "error",
+            Level::Error,
             "read-only proof failed".to_string(),
             format!(
                 "{} on {}: {}: {failure}",
@@ -66,7 +71,7 @@ pub fn report(r: &Report, profile: &Profile) -> String {
                 notes.push(mount_note(mount, need, list, profile));
             }
             (Cover::Unlisted { mounts }, list) => notes.push(Annotation::new(
-                "note",
+                Level::Note,
                 format!("{mounts} mounts not needed"),
                 format!(
                     "The proof ran the app without {} of the full cover on {}, which cover {}: \
@@ -101,7 +106,7 @@ pub fn report(r: &Report, profile: &Profile) -> String {
         let _ = writeln!(
             out,
             "::{} title={}::{}",
-            n.command,
+            n.command(),
             escape_property(&n.title),
             escape_data(&n.message)
         );
@@ -176,7 +181,11 @@ fn mount_note(mount: &Mount, need: Need, list: &[&Finding], profile: &Profile) -
         "read-only writes"
     };
     Annotation::new(
-        if tolerated { "note" } else { "warning" },
+        if tolerated {
+            Level::Note
+        } else {
+            Level::Warning
+        },
         format!("{} {kind}: {}", list.len(), clean(&mount.path)),
         message,
     )

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use super::findings::{self, clean, Finding, RULE_MOUNT, RULE_UNFIXABLE};
+use super::findings::{self, clean, Finding, Level, RULE_MOUNT, RULE_UNFIXABLE};
 use super::INFORMATION_URI;
 use crate::model::{Remedy, Report};
 use crate::profile::Profile;
@@ -64,7 +64,7 @@ struct Rule {
 
 #[derive(Serialize)]
 struct Configuration {
-    level: &'static str,
+    level: Level,
 }
 
 #[derive(Serialize)]
@@ -82,7 +82,7 @@ struct Id {
 struct SarifResult {
     rule_id: String,
     rule_index: usize,
-    level: &'static str,
+    level: Level,
     message: Text,
     locations: [Location; 1],
     partial_fingerprints: Fingerprints,
@@ -142,7 +142,7 @@ struct RunProperties {
     verdict: &'static str,
 }
 
-fn rule(id: String, name: String, short: String, full: String, level: &'static str) -> Rule {
+fn rule(id: String, name: String, short: String, full: String, level: Level) -> Rule {
     Rule {
         id,
         name,
@@ -165,7 +165,7 @@ fn rules(report: &Report, profile: &Profile, all: &[Finding]) -> Vec<Rule> {
                  succeed.",
                 clean(&profile.read_only_setting)
             ),
-            "warning",
+            Level::Warning,
         ),
         rule(
             RULE_UNFIXABLE.to_string(),
@@ -176,7 +176,7 @@ fn rules(report: &Report, profile: &Profile, all: &[Finding]) -> Vec<Rule> {
                  break the image (it would hide the image's files) or is not possible: the image \
                  or its configuration must change."
             ),
-            "error",
+            Level::Error,
         ),
     ];
     for rem in &report.plan.remedies {
@@ -186,9 +186,9 @@ fn rules(report: &Report, profile: &Profile, all: &[Finding]) -> Vec<Rule> {
             clean(&rem.title).into_owned(),
             clean(&rem.fix).into_owned(),
             if remedy_is_required(all, rem) {
-                "error"
+                Level::Error
             } else {
-                "note"
+                Level::Note
             },
         ));
     }
@@ -227,7 +227,7 @@ fn location(paths: &[&str]) -> Location {
 fn result(
     rules: &[Rule],
     (rule_id, fingerprint): (&str, String),
-    level: &'static str,
+    level: Level,
     text: String,
     paths: &[&str],
     properties: Option<WriteProperties>,
@@ -268,7 +268,7 @@ fn remedy_result(rem: &Remedy, rules: &[Rule]) -> SarifResult {
     let level = rules
         .iter()
         .find(|r| r.id == id)
-        .map_or("note", |r| r.default_configuration.level);
+        .map_or(Level::Note, |r| r.default_configuration.level);
     let paths: Vec<&str> = rem.paths.iter().map(String::as_str).collect();
     let listed: Vec<_> = paths.iter().map(|p| clean(p)).collect();
     let text = format!(
