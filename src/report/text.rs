@@ -245,20 +245,21 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
                     s.bold(&findings::describe_mount(mount)),
                     need.words()
                 );
-                match (section.findings.is_empty(), mount.covers.is_empty()) {
-                    // A volume for state that does not fail here (an image VOLUME on Docker):
-                    // what it keeps.
-                    (true, false) => {
-                        let _ = writeln!(
+                if section.findings.is_empty() {
+                    let covers = findings::some(mount.covers.iter().map(|p| clean(p)), 3);
+                    let _ = match (mount.covers.is_empty(), mount.state, mount.hides_files) {
+                        (true, ..) => writeln!(out, "  (no traced write)"),
+                        // State that does not fail here (an image VOLUME on Docker).
+                        (false, true, _) => {
+                            writeln!(out, "  keeps {covers}, which would go with the container")
+                        }
+                        (false, false, true) => writeln!(
                             out,
-                            "  keeps {}, which would go with the container",
-                            findings::some(mount.covers.iter().map(|p| clean(p)), 3)
-                        );
-                    }
-                    (true, true) => {
-                        let _ = writeln!(out, "  (no traced write)");
-                    }
-                    _ => {}
+                            "  {covers}: listed below, as no mount fixes them until a run keeps \
+                             this one"
+                        ),
+                        (false, false, false) => writeln!(out, "  {covers}"),
+                    };
                 }
                 writes(&mut out, &section.findings, verbose);
                 for w in &mount.warnings {
