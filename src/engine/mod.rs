@@ -1,7 +1,7 @@
 //! The Docker Engine, as rofs-audit uses it: one connection with a negotiated API version, labels
 //! on everything we create, and a guard that removes a run's containers and volumes however the
-//! run ends: success, error, Ctrl-C, SIGTERM and panic by itself; SIGKILL by the run's watchdog
-//! ([`reaper`]).
+//! run ends: success, error, Ctrl-C, SIGTERM and panic by itself; SIGKILL, or an engine that went
+//! away in the middle, by the run's watchdog ([`reaper`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -10,8 +10,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
+    ListContainersOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -52,6 +53,18 @@ impl Interrupted {
     }
 }
 
+/// The engine went away in the middle of the run (stopped, restarted or crashed): the run's
+/// containers went with it, so nothing the run measured holds.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the Docker Engine at {host} went away in the middle of the run ({why}); rerun once it \
+     answers again (what this run created is removed then)"
+)]
+pub struct EngineLost {
+    pub host: String,
+    pub why: String,
+}
+
 impl Engine {
     pub async fn connect() -> Result<Engine> {
         let host = std::env::var("DOCKER_HOST")
@@ -68,6 +81,19 @@ impl Engine {
 
     pub fn docker(&self) -> &Docker {
         &self.docker
+    }
+
+    /// Where the engine is (`unix:///var/run/docker.sock`, `tcp://...`), as errors name it.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn lost(&self, why: String) -> anyhow::Error {
+        EngineLost {
+            host: self.host.clone(),
+            why,
+        }
+        .into()
     }
 
     /// Whether the engine runs on this machine, so its storage is readable from here.
@@ -249,6 +275,46 @@ impl Engine {
         }
         report
     }
+
+    /// Whether the engine answers now; the error, on one line, when it does not.
+    async fn answers(&self) -> std::result::Result<(), String> {
+        match tokio::time::timeout(Duration::from_secs(5), self.docker.ping()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(one_line(&e.to_string())),
+            Err(_) => Err("it did not answer a ping in 5s".to_string()),
+        }
+    }
+
+    /// Completes when the engine goes away: its event stream (of this run's objects, so it
+    /// carries little) ends and a ping fails. An ended stream with an engine that still answers
+    /// (a proxy that closes idle connections) is followed again.
+    async fn gone(&self, run: &RunId) -> String {
+        let label = format!("{LABEL_RUN}={}", run.id);
+        let filters = HashMap::from([("label", vec![label.as_str()])]);
+        loop {
+            let options = EventsOptionsBuilder::default().filters(&filters).build();
+            let mut events = self.docker.events(Some(options));
+            let mut ended = "its event stream ended";
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(_) => {}
+                    // An event this client cannot decode says nothing about the connection.
+                    Err(
+                        bollard::errors::Error::JsonDataError { .. }
+                        | bollard::errors::Error::JsonSerdeError { .. },
+                    ) => {}
+                    Err(_) => {
+                        ended = "its event stream broke";
+                        break;
+                    }
+                }
+            }
+            match self.answers().await {
+                Ok(()) => tokio::time::sleep(Duration::from_millis(500)).await,
+                Err(e) => return format!("{ended}, and it no longer answers: {e}"),
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -323,8 +389,9 @@ impl Default for RunId {
 }
 
 /// Runs `work` and then removes everything the run created, also when `work` fails, panics, or
-/// the process receives SIGINT or SIGTERM. What this process cannot remove (it is killed) is
-/// left to the run's watchdog ([`reaper`]).
+/// the process receives SIGINT or SIGTERM. When the engine goes away meanwhile, the run ends
+/// with [`EngineLost`]. What this process cannot remove (it is killed, or the engine is gone)
+/// is left to the run's watchdog ([`reaper`]).
 pub async fn guarded<T, F>(engine: &Engine, run: &RunId, work: F) -> Result<T>
 where
     T: Send + 'static,
@@ -346,16 +413,37 @@ where
     // Set when work was cut short: requests it had in flight may still complete in the daemon.
     let mut aborted = false;
     let outcome = tokio::select! {
-        joined = &mut task => joined.unwrap_or_else(|e| Err(anyhow!("internal error: {e}"))),
+        joined = &mut task => {
+            let outcome = joined.unwrap_or_else(|e| Err(anyhow!("internal error: {e}")));
+            match outcome {
+                // The work's own error may be the first sign of an engine that went away.
+                Err(e) if !e.is::<Interrupted>() => match engine.answers().await {
+                    Ok(()) => Err(e),
+                    Err(why) => Err(engine.lost(format!("it no longer answers: {why}"))),
+                },
+                outcome => outcome,
+            }
+        }
         signal = termination_signal() => {
             aborted = true;
             task.abort();
             let _ = task.await;
             Err(Interrupted(signal).into())
         }
+        why = engine.gone(run) => {
+            aborted = true;
+            task.abort();
+            let _ = task.await;
+            Err(engine.lost(why))
+        }
     };
-    let mut errors = engine.remove_run(run).await.errors;
-    if aborted || !errors.is_empty() {
+    let lost = outcome.as_ref().is_err_and(|e| e.is::<EngineLost>());
+    let mut errors = match lost {
+        // Nothing answers: the watchdog removes it all once the engine is back.
+        true if reaper.is_some() => vec![],
+        _ => engine.remove_run(run).await.errors,
+    };
+    if (aborted && !lost) || !errors.is_empty() {
         // An aborted create request may still complete inside the daemon after the first pass,
         // and a removal already in progress fails the first time.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -363,8 +451,8 @@ where
     }
     match reaper {
         // All removed, and nothing was in flight: the watchdog has nothing to do.
-        Some(reaper) if errors.is_empty() && !aborted => reaper.stand_down().await,
-        // It sweeps again once this process is gone.
+        Some(reaper) if errors.is_empty() && !aborted && !lost => reaper.stand_down().await,
+        // It sweeps again once this process is gone, and waits for an engine that went away.
         Some(reaper) => drop(reaper),
         None => {
             if let Some(e) = errors.first() {
@@ -401,5 +489,19 @@ mod tests {
     fn a_signal_exits_with_128_plus_its_number() {
         assert_eq!(Interrupted("SIGINT").exit_code(), 130);
         assert_eq!(Interrupted("SIGTERM").exit_code(), 143);
+    }
+
+    #[test]
+    fn a_lost_engine_is_one_line_naming_it_and_what_to_do() {
+        let lost = EngineLost {
+            host: "unix:///var/run/docker.sock".to_string(),
+            why: "its event stream ended".to_string(),
+        }
+        .to_string();
+        assert_eq!(lost.lines().count(), 1);
+        assert!(lost.starts_with(
+            "the Docker Engine at unix:///var/run/docker.sock went away in the middle of the run"
+        ));
+        assert!(lost.contains("rerun"), "{lost}");
     }
 }
