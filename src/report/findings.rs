@@ -808,11 +808,13 @@ impl Group<'_, '_> {
             if picked.len() == SAMPLES {
                 break;
             }
-            if !picked.iter().any(|p| std::ptr::eq(*p, f)) {
+            // A file written twice (created, then modified at shutdown) is one sample.
+            if !picked.iter().any(|p| p.path == f.path) {
                 picked.push(f);
             }
         }
-        let shown = picked
+        let distinct: HashSet<&str> = self.members.iter().map(|f| f.path).collect();
+        let shown: Vec<String> = picked
             .iter()
             .map(|f| {
                 let path = clean(f.path);
@@ -824,7 +826,8 @@ impl Group<'_, '_> {
                 }
             })
             .collect();
-        (shown, self.members.len().saturating_sub(SAMPLES))
+        let more = distinct.len().saturating_sub(shown.len());
+        (shown, more)
     }
 
     /// `3 created` or `4 created, 1 modified, 2 transient`; bare `created` for a lone write.
