@@ -36,7 +36,7 @@ use crate::verify;
         rofs-audit clean\n\n\
         Exit codes: 0 compatible (verify: passed), 1 findings (see --fail-on; verify: failed), \
         2 usage or environment error, or an app that fails with a writable root too, \
-        130 interrupted."
+        130 interrupted by SIGINT, 143 by SIGTERM."
 )]
 pub struct Cli {
     #[command(subcommand)]
