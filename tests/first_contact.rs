@@ -276,3 +276,23 @@ fn a_port_the_image_does_not_expose_is_named_with_the_ones_it_does() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_report_from_a_newer_rofs_audit_is_refused_before_anything_runs() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let report = include_str!("data/report-proven.json").replacen(
+        "\"schema_version\": 1",
+        "\"schema_version\": 99",
+        1,
+    );
+    assert!(report.contains("\"schema_version\": 99"));
+    std::fs::write(file.path(), report).unwrap();
+    let path = file.path().to_str().unwrap().to_owned();
+    refused(
+        &["suggest", "--from", &path],
+        "schema_version 99 was written by a newer rofs-audit",
+    );
+}
