@@ -869,7 +869,14 @@ async fn collect_logs(
             .build();
         let mut stream = docker.logs(&id, Some(options));
         let mut taken = 0u64;
-        while let Some(Ok(output)) = stream.next().await {
+        while let Some(output) = stream.next().await {
+            let output = match output {
+                Ok(output) => output,
+                // The engine refuses to read these logs (a logging driver that cannot): asking
+                // again changes nothing.
+                Err(bollard::errors::Error::DockerResponseServerError { .. }) => return,
+                Err(_) => break,
+            };
             let (stream_name, bytes) = match output {
                 LogOutput::StdErr { message } => ("stderr", message),
                 LogOutput::StdOut { message } | LogOutput::Console { message } => {
