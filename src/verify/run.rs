@@ -82,6 +82,11 @@ pub async fn run(
         });
     }
     let mut container = Container::create(engine, run_id, role, &spec).await?;
+    // However much the app prints, the lines the judgement reads are kept: read-only errors,
+    // and the permission errors the ownership hint reads.
+    container.keep_on(|line| {
+        logscan::scan_line(line).is_some() || logscan::permission_denied(line).is_some()
+    });
     if gate == ProofGate::Clean {
         container.alarm_on(|line| logscan::scan_line(line).is_some());
     }
