@@ -1090,6 +1090,20 @@ pub(crate) mod scale {
         (r, profile)
     }
 
+    /// Replaces the plan's mounts with one per write among the first `n`, each at the write's
+    /// directory: as many mounts as a planner could ever produce.
+    pub fn mount_per_write(report: &mut Report, n: usize) {
+        let template = report.plan.mounts[0].clone();
+        report.plan.mounts = report.trace.writes[..n]
+            .iter()
+            .map(|w| crate::model::Mount {
+                path: w.path.rsplit_once('/').unwrap().0.to_string(),
+                covers: vec![w.path.clone()],
+                ..template.clone()
+            })
+            .collect();
+    }
+
     /// A trace-sized report: `n` writes in `dirs` directories under /var/cache/app, one mount.
     pub fn many_writes(n: usize, dirs: usize) -> (Report, Profile) {
         let (mut r, profile) = testdata::needs_mounts();

@@ -318,15 +318,7 @@ mod tests {
     fn at_most_50_annotations_errors_first_and_the_rest_counted() {
         let (mut report, profile) = crate::report::findings::scale::many_writes(100, 100);
         // 100 mounts of one write each (warnings), and 30 writes no mount can fix (errors).
-        let template = report.plan.mounts[0].clone();
-        report.plan.mounts = report.trace.writes[..100]
-            .iter()
-            .map(|w| crate::model::Mount {
-                path: w.path.rsplit_once('/').unwrap().0.to_string(),
-                covers: vec![w.path.clone()],
-                ..template.clone()
-            })
-            .collect();
+        crate::report::findings::scale::mount_per_write(&mut report, 100);
         for i in 0..30 {
             let path = format!("/etc/app/{i}.conf");
             report.trace.writes.push(crate::model::Write {

@@ -477,17 +477,7 @@ mod tests {
     #[test]
     fn a_plan_too_big_for_a_comment_leaves_out_tables_and_cuts_the_fix() {
         let (mut report, profile) = crate::report::findings::scale::many_writes(3000, 3000);
-        let template = report.plan.mounts[0].clone();
-        report.plan.mounts = report
-            .trace
-            .writes
-            .iter()
-            .map(|w| crate::model::Mount {
-                path: w.path.rsplit_once('/').unwrap().0.to_string(),
-                covers: vec![w.path.clone()],
-                ..template.clone()
-            })
-            .collect();
+        crate::report::findings::scale::mount_per_write(&mut report, 3000);
         let out = markdown(&report, &profile);
         assert!(out.len() < findings::COMMENT_LIMIT, "{}", out.len());
         assert!(out.starts_with("## rofs-audit: needs mounts\n"));
