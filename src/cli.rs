@@ -243,7 +243,7 @@ pub struct RunArgs {
     /// How long the app may take to start and answer its first probe: the startup budget
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_budget)]
     pub startup_timeout: Duration,
-    /// How long one probe may take: each probe's budget
+    /// How long each probe may take to answer as expected, retried meanwhile as platforms do: its budget
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_budget)]
     pub probe_timeout: Duration,
     /// How long to watch the app idle after the probes
@@ -260,7 +260,7 @@ pub struct RunArgs {
 /// How writes are seen: for the commands that trace.
 #[derive(Debug, Args, Clone)]
 pub struct TracingArgs {
-    /// How writes are seen: overlay (inotify on the writable layer) or api (the engine's diff)
+    /// How writes are seen: overlay (inotify and fanotify on the writable layer) or api (the engine's diff)
     #[arg(long, value_enum, default_value_t = ModeChoice::Auto)]
     pub mode: ModeChoice,
 }
