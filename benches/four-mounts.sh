@@ -131,25 +131,8 @@ trap cleanup EXIT
 trap 'on_signal INT' INT
 trap 'on_signal TERM' TERM
 
-die() {
-    echo "bench: $*" >&2
-    exit 1
-}
-log() { echo "$*" >&2; }
-
-# Wall clock in microseconds.
-now_us() {
-    local t=${EPOCHREALTIME/./}
-    echo "$((10#$t))"
-}
-
-median() {
-    sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) { print "nan"; exit }
-        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-minimum() { sort -g | head -n1; }
-maximum() { sort -g | tail -n1; }
+# shellcheck source=benches/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # The distinct values of a column of whole numbers, as "5" or "5/6".
 distinct() { sort -n | uniq | paste -sd/; }
 

@@ -98,22 +98,8 @@ trap cleanup EXIT
 trap 'on_signal INT' INT
 trap 'on_signal TERM' TERM
 
-die() {
-    echo "bench: $*" >&2
-    exit 1
-}
-log() { echo "$*" >&2; }
-
-now_us() {
-    local t=${EPOCHREALTIME/./}
-    echo "$((10#$t))"
-}
-median() {
-    sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) { print "nan"; exit }
-        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-maximum() { sort -g | tail -n1; }
+# shellcheck source=benches/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Build: rofs-audit, the fixture (as tests/common/mod.rs builds it), the helper, the images.
