@@ -51,14 +51,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-log() { printf '==> %s\n' "$*"; }
-# Runs "$@" and reports its wall time.
-timed() {
-  local t0=$EPOCHREALTIME
-  "$@"
-  awk -v a="$t0" -v b="$EPOCHREALTIME" -v s="$1" 'BEGIN { printf "    %s: %.1fs\n", s, b - a }'
-}
-have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+# shellcheck source=tests/lib/images.sh
+source "$HERE/../lib/images.sh"
 image_of() { echo "rofs-audit-real/$1:$TAG"; }
 
 # PIDs of processes whose root directory is $1.
@@ -73,13 +67,6 @@ chroot_pids() {
   return 0
 }
 
-debian_mirror() {
-  local m
-  m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
-        2>/dev/null | grep -v '^[[:space:]]*#' | grep -oE 'https?://[^[:space:]]+/debian/?([[:space:]]|$)' \
-        | head -n1 | tr -d '[:space:]') || true
-  echo "${SEED_DEBIAN_MIRROR:-${m:-http://deb.debian.org/debian}}"
-}
 
 rootfs_tarball() {
   local dir=$WORK/rootfs mirror left
