@@ -522,7 +522,8 @@ impl Container {
 
     /// Waits for the log stream of a stopped container to deliver its last lines: for as long
     /// as they keep coming (50 MB of them take seconds), and at most [`LOG_DRAIN_PATIENCE`]
-    /// without one, so a daemon that keeps the stream open cannot hang the run.
+    /// without one ([`LOG_RESUME_PATIENCE`] while a resumed stream has sent nothing yet), so a
+    /// daemon that keeps the stream open cannot hang the run.
     pub async fn drain_logs(&mut self) {
         let Some(mut task) = self.log_task.take() else {
             return;
@@ -535,8 +536,12 @@ impl Container {
             {
                 return;
             }
-            let now = self.log_buffer().received;
-            if now == received {
+            let (now, resumed) = {
+                let buffer = self.log_buffer();
+                (buffer.received, buffer.resumed)
+            };
+            let resuming = resumed.is_some_and(|at| at.elapsed() < LOG_RESUME_PATIENCE);
+            if now == received && !resuming {
                 task.abort();
                 return;
             }
@@ -615,6 +620,9 @@ const LOG_LINE_BYTES: usize = 8 << 10;
 const LOG_PICKED_LINE_BYTES: usize = 64 << 10;
 /// How long [`Container::drain_logs`] waits for a line before it gives up on the rest.
 pub const LOG_DRAIN_PATIENCE: Duration = Duration::from_secs(5);
+/// How long it waits for the first line of a resumed stream, which the engine sends only once
+/// it has read the log file up to where the stream resumes.
+const LOG_RESUME_PATIENCE: Duration = Duration::from_secs(60);
 /// The stream name of the line that says what was dropped.
 const DROPPED_STREAM: &str = "rofs-audit";
 
@@ -643,6 +651,10 @@ struct LogBuffer {
     stats: LogStats,
     /// Every line the engine delivered, duplicates included: progress.
     received: u64,
+    /// When a stream that goes on from a given second was asked for, until its first line:
+    /// before it sends one, the engine reads the log file from its start (seconds for 50 MB on
+    /// a loaded host), and that silence is not a stall.
+    resumed: Option<Instant>,
 }
 
 /// A line in the ring, cut to its bounded length.
@@ -868,6 +880,9 @@ async fn collect_logs(
             .since(cursor.since())
             .build();
         let mut stream = docker.logs(&id, Some(options));
+        if cursor.second.is_some() {
+            sink.lock().expect("log buffer lock").resumed = Some(Instant::now());
+        }
         let mut taken = 0u64;
         while let Some(output) = stream.next().await {
             let output = match output {
@@ -886,6 +901,7 @@ async fn collect_logs(
             };
             let text = String::from_utf8_lossy(&bytes);
             let mut sink = sink.lock().expect("log buffer lock");
+            sink.resumed = None;
             for raw in text.lines().filter(|l| !l.is_empty()) {
                 sink.received += 1;
                 // With timestamps on, the engine prefixes each line with an RFC 3339 time and a
