@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::analyze::{self, Catalogue, FailOn};
 use crate::engine::{self, Engine, RunId};
-use crate::model::{Check, ProofGate, Report, Trace};
+use crate::model::{Check, ProofGate, Report, TmpfsSpec, Trace};
 use crate::pipeline;
 use crate::probe::Probe;
 use crate::profile::{self, FixFormat, Profile};
@@ -150,8 +150,8 @@ pub struct PlatformArgs {
     #[arg(long, default_value = crate::profile::DEFAULT_PROFILE, value_name = "NAME|FILE")]
     pub profile: String,
     /// A mount the deployment already has, as on the docker CLI (PATH[:OPTIONS]); writes under it are covered
-    #[arg(long, value_name = "PATH[:OPTIONS]", value_parser = parse_tmpfs)]
-    pub tmpfs: Vec<String>,
+    #[arg(long, value_name = "PATH[:OPTIONS]")]
+    pub tmpfs: Vec<TmpfsSpec>,
 }
 
 impl PlatformArgs {
@@ -160,7 +160,7 @@ impl PlatformArgs {
         let profile = profile::load(&self.profile)?;
         let mut seen: Vec<&str> = vec![];
         for mount in &self.tmpfs {
-            let path = crate::model::tmpfs_parts(mount).0.trim_end_matches('/');
+            let path = mount.path.trim_end_matches('/');
             if seen.contains(&path) {
                 bail!("--tmpfs {path} is given twice; keep one, with all its options");
             }
@@ -318,56 +318,6 @@ impl RunArgs {
             stop_timeout: self.stop_timeout,
         })
     }
-}
-
-/// `PATH[:OPTIONS]` as `docker run --tmpfs` takes it, checked before the engine sees it.
-fn parse_tmpfs(spec: &str) -> Result<String, String> {
-    let (path, options) = crate::model::tmpfs_parts(spec);
-    if !path.starts_with('/') {
-        return Err(format!(
-            "the mount point {path:?} is not an absolute path; write it as in /tmp:size=64m"
-        ));
-    }
-    if path.trim_end_matches('/').is_empty() {
-        return Err(
-            "a tmpfs on / would hide the whole image; mount the directories the app \
-                    writes, as in /tmp:size=64m"
-                .into(),
-        );
-    }
-    for option in options.split(',').filter(|o| !o.is_empty()) {
-        let (name, value) = option.split_once('=').unwrap_or((option, ""));
-        let number = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
-        let well_formed = match name {
-            "size" => {
-                let digits = value.trim_end_matches(['k', 'm', 'g', 'K', 'M', 'G', '%']);
-                number(digits) && value.len() - digits.len() <= 1
-            }
-            "mode" => !value.is_empty() && value.bytes().all(|b| (b'0'..=b'7').contains(&b)),
-            "uid" | "gid" | "nr_inodes" | "nr_blocks" => number(value),
-            "U" => {
-                return Err(format!(
-                    "podman's U option has no Docker equivalent, and the proof runs on Docker; \
-                     give the owner as {path}:uid=UID,gid=GID"
-                ))
-            }
-            "exec" | "noexec" | "suid" | "nosuid" | "dev" | "nodev" | "rw" | "ro" | "atime"
-            | "noatime" | "diratime" | "nodiratime" | "relatime" | "norelatime" | "strictatime"
-            | "sync" | "async" | "dirsync" | "mand" | "nomand" => value.is_empty(),
-            _ => {
-                return Err(format!(
-                    "unknown tmpfs option {option:?}; Docker takes size=64m, mode=1777, uid=N, \
-                     gid=N, exec, noexec, nosuid, nodev, ro and the like"
-                ))
-            }
-        };
-        if !well_formed {
-            return Err(format!(
-                "tmpfs option {option:?} is malformed; write it as in size=64m, mode=1777, uid=1000"
-            ));
-        }
-    }
-    Ok(spec.to_string())
 }
 
 /// An image reference: not empty.

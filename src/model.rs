@@ -288,7 +288,7 @@ pub struct Plan {
     pub mounts: Vec<Mount>,
     /// Mounts the audited configuration already declares (`--tmpfs`); writes there are covered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub declared_mounts: Vec<String>,
+    pub declared_mounts: Vec<TmpfsSpec>,
     pub remedies: Vec<Remedy>,
     pub unfixable: Vec<Unfixable>,
 }
@@ -475,16 +475,16 @@ pub struct Gate {
 pub struct Check {
     pub image: String,
     pub profile: String,
-    /// The mounts the deployment declares, as given (`PATH[:OPTIONS]`).
-    pub mounts: Vec<String>,
+    /// The mounts the deployment declares.
+    pub mounts: Vec<TmpfsSpec>,
     pub verification: Verification,
 }
 
 /// One read-only run of the proof.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct VerifyRun {
-    /// Every tmpfs the run had, as `PATH:OPTIONS` for `docker run --tmpfs`.
-    pub mounts: Vec<String>,
+    /// Every mount the run had.
+    pub mounts: Vec<RunMount>,
     pub readonly: bool,
     pub passed: bool,
     /// Until the first probe answered as expected; None when it never did.
@@ -565,9 +565,145 @@ impl ExitStatus {
     }
 }
 
-/// `PATH[:OPTIONS]` as `docker run --tmpfs` takes it: the mount point and its options.
-pub fn tmpfs_parts(spec: &str) -> (&str, &str) {
-    spec.split_once(':').unwrap_or((spec, ""))
+/// A tmpfs as `docker run --tmpfs PATH[:OPTIONS]` takes it: checked once where it enters (a flag,
+/// a report read back), and written as the same text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TmpfsSpec {
+    pub path: String,
+    /// Comma-separated, as after `PATH:` (`size=16m,uid=1000`); empty for none.
+    pub options: String,
+}
+
+impl TmpfsSpec {
+    pub fn new(path: impl Into<String>, options: impl Into<String>) -> Self {
+        TmpfsSpec {
+            path: path.into(),
+            options: options.into(),
+        }
+    }
+
+    /// Whether `path` is on this mount.
+    pub fn covers(&self, path: impl AsRef<[u8]>) -> bool {
+        is_within(path, &self.path)
+    }
+}
+
+impl std::fmt::Display for TmpfsSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.options.as_str() {
+            "" => f.write_str(&self.path),
+            options => write!(f, "{}:{options}", self.path),
+        }
+    }
+}
+
+impl std::str::FromStr for TmpfsSpec {
+    type Err = String;
+
+    /// Refuses what the engine would refuse, or take wrongly, with the fix.
+    fn from_str(spec: &str) -> Result<Self, String> {
+        let (path, options) = spec.split_once(':').unwrap_or((spec, ""));
+        if !path.starts_with('/') {
+            return Err(format!(
+                "the mount point {path:?} is not an absolute path; write it as in /tmp:size=64m"
+            ));
+        }
+        if path.trim_end_matches('/').is_empty() {
+            return Err(
+                "a tmpfs on / would hide the whole image; mount the directories the app \
+                        writes, as in /tmp:size=64m"
+                    .into(),
+            );
+        }
+        for option in options.split(',').filter(|o| !o.is_empty()) {
+            check_tmpfs_option(path, option)?;
+        }
+        Ok(TmpfsSpec::new(path, options))
+    }
+}
+
+fn check_tmpfs_option(path: &str, option: &str) -> Result<(), String> {
+    let (name, value) = option.split_once('=').unwrap_or((option, ""));
+    let number = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    let well_formed = match name {
+        "size" => {
+            let digits = value.trim_end_matches(['k', 'm', 'g', 'K', 'M', 'G', '%']);
+            number(digits) && value.len() - digits.len() <= 1
+        }
+        "mode" => !value.is_empty() && value.bytes().all(|b| (b'0'..=b'7').contains(&b)),
+        "uid" | "gid" | "nr_inodes" | "nr_blocks" => number(value),
+        "U" => {
+            return Err(format!(
+                "podman's U option has no Docker equivalent, and the proof runs on Docker; \
+                 give the owner as {path}:uid=UID,gid=GID"
+            ))
+        }
+        "exec" | "noexec" | "suid" | "nosuid" | "dev" | "nodev" | "rw" | "ro" | "atime"
+        | "noatime" | "diratime" | "nodiratime" | "relatime" | "norelatime" | "strictatime"
+        | "sync" | "async" | "dirsync" | "mand" | "nomand" => value.is_empty(),
+        _ => {
+            return Err(format!(
+                "unknown tmpfs option {option:?}; Docker takes size=64m, mode=1777, uid=N, \
+                 gid=N, exec, noexec, nosuid, nodev, ro and the like"
+            ))
+        }
+    };
+    match well_formed {
+        true => Ok(()),
+        false => Err(format!(
+            "tmpfs option {option:?} is malformed; write it as in size=64m, mode=1777, uid=1000"
+        )),
+    }
+}
+
+impl TryFrom<String> for TmpfsSpec {
+    type Error = String;
+    fn try_from(spec: String) -> Result<Self, String> {
+        spec.parse()
+    }
+}
+
+impl From<TmpfsSpec> for String {
+    fn from(spec: TmpfsSpec) -> String {
+        spec.to_string()
+    }
+}
+
+/// A mount of one read-only run of the proof, as the run had it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum RunMount {
+    Tmpfs {
+        path: String,
+        /// As after `--tmpfs PATH:`.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        options: String,
+    },
+    /// A fresh volume of ours. A read-only one still shows the image's files: an image VOLUME
+    /// on a platform that does not make those writable.
+    Volume {
+        path: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        read_only: bool,
+    },
+}
+
+impl RunMount {
+    pub fn path(&self) -> &str {
+        match self {
+            RunMount::Tmpfs { path, .. } | RunMount::Volume { path, .. } => path,
+        }
+    }
+}
+
+impl From<TmpfsSpec> for RunMount {
+    fn from(spec: TmpfsSpec) -> Self {
+        RunMount::Tmpfs {
+            path: spec.path,
+            options: spec.options,
+        }
+    }
 }
 
 /// `path` is `dir` or below it, comparing whole components (/tmpfoo is not below /tmp). A
@@ -687,6 +823,56 @@ pub mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tmpfs_is_read_once_and_written_back_as_given() {
+        let spec: TmpfsSpec = "/var/run/app:uid=1000,gid=1000,size=16m".parse().unwrap();
+        assert_eq!(spec.path, "/var/run/app");
+        assert_eq!(spec.options, "uid=1000,gid=1000,size=16m");
+        assert_eq!(spec.to_string(), "/var/run/app:uid=1000,gid=1000,size=16m");
+        assert!(spec.covers("/var/run/app/app.pid") && !spec.covers("/var/run/apps"));
+        assert_eq!("/tmp".parse::<TmpfsSpec>().unwrap().to_string(), "/tmp");
+        // In a report it is the same text, and it is checked again when read back.
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(json, r#""/var/run/app:uid=1000,gid=1000,size=16m""#);
+        assert_eq!(serde_json::from_str::<TmpfsSpec>(&json).unwrap(), spec);
+        assert!(serde_json::from_str::<TmpfsSpec>(r#""tmp""#).is_err());
+    }
+
+    #[test]
+    fn a_bad_tmpfs_is_refused_with_the_fix() {
+        let err = |spec: &str| spec.parse::<TmpfsSpec>().unwrap_err();
+        assert!(err("tmp").contains("not an absolute path"));
+        assert!(err("/").contains("hide the whole image"));
+        assert!(err("/x:size=abc").contains("malformed"));
+        assert!(err("/x:mode=999").contains("malformed"));
+        assert!(err("/x:U").contains("uid=UID,gid=GID"));
+        assert!(err("/x:bogus").contains("unknown tmpfs option"));
+        assert!("/x:size=64m,mode=1777,noexec".parse::<TmpfsSpec>().is_ok());
+    }
+
+    #[test]
+    fn run_mounts_are_tagged_data() {
+        let mounts = vec![
+            RunMount::from(TmpfsSpec::new("/run", "size=1m")),
+            RunMount::Volume {
+                path: "/data".into(),
+                read_only: true,
+            },
+        ];
+        let json = serde_json::to_value(&mounts).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"type": "tmpfs", "path": "/run", "options": "size=1m"},
+                {"type": "volume", "path": "/data", "read_only": true}
+            ])
+        );
+        assert_eq!(
+            serde_json::from_value::<Vec<RunMount>>(json).unwrap(),
+            mounts
+        );
+    }
 
     #[test]
     fn escapes_invalid_utf8_and_control_characters() {

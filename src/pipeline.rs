@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use crate::analyze::{self, Catalogue};
 use crate::engine::{Engine, RunId};
-use crate::model::{ProofGate, Report, Trace};
+use crate::model::{ProofGate, Report, TmpfsSpec, Trace};
 use crate::profile::Profile;
 use crate::progress::Progress;
 use crate::trace::{self, ModeChoice, RunOptions, Subject};
@@ -16,8 +16,8 @@ use crate::verify;
 pub struct Judge {
     pub profile: Profile,
     pub catalogue: Catalogue,
-    /// `PATH[:OPTIONS]` as `docker run --tmpfs` takes them.
-    pub declared: Vec<String>,
+    /// The mounts the deployment already has.
+    pub declared: Vec<TmpfsSpec>,
 }
 
 impl Judge {

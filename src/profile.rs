@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{is_within, Mount, MountOwner};
+use crate::model::{is_within, Mount, MountOwner, TmpfsSpec};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -95,10 +95,10 @@ pub fn mount_options(m: &Mount, planned: TmpfsOwner, wanted: TmpfsOwner) -> Vec<
 }
 
 /// `m` as `docker run --tmpfs` takes it: the mount point and `OPTIONS,size=Nm`.
-pub fn docker_tmpfs(m: &Mount, planned: TmpfsOwner) -> (String, String) {
+pub fn docker_tmpfs(m: &Mount, planned: TmpfsOwner) -> TmpfsSpec {
     let mut options = mount_options(m, planned, TmpfsOwner::Options);
     options.push(format!("size={}m", m.size_mib));
-    (m.path.clone(), options.join(","))
+    TmpfsSpec::new(&m.path, options.join(","))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

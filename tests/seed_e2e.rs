@@ -478,8 +478,7 @@ fn before_proof_needs_only_the_uv_cache_mount() {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(Value::as_str)
-            .any(|m| m.split(':').next() == Some(CACHE))
+            .any(|m| m["path"] == CACHE)
     };
     assert!(
         runs.iter().any(|r| r["readonly"] == true

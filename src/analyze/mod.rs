@@ -7,23 +7,22 @@ pub mod remedies;
 
 use std::collections::HashSet;
 
-use crate::model::{is_within, tmpfs_parts, Change, Plan, Report, Trace, Verdict, WriteKind};
+use crate::model::{Change, Plan, Report, TmpfsSpec, Trace, Verdict, WriteKind};
 use crate::profile::Profile;
 
 pub use remedies::Catalogue;
 
 /// Judges `trace` for `profile`. `declared` are mount points the audited configuration already
-/// has (as `--tmpfs PATH[:OPTIONS]`); writes under them are covered.
+/// has; writes under them are covered.
 pub fn analyze(
     mut trace: Trace,
     profile: &Profile,
-    declared: &[String],
+    declared: &[TmpfsSpec],
     catalogue: &Catalogue,
 ) -> Report {
-    let declared_paths: Vec<&str> = declared.iter().map(|d| tmpfs_parts(d).0).collect();
     for w in &mut trace.writes {
         let covered = profile.is_writable(&w.path)
-            || declared_paths.iter().any(|d| is_within(&w.path, d))
+            || declared.iter().any(|d| d.covers(&w.path))
             || (w.volume && profile.image_volumes_writable);
         w.would_fail = Some(!covered);
         // A proof read back from a report (suggest --from) proved another judgement.

@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use super::{Engine, RunId};
-use crate::model::{ExitStatus, LogLine, ProbeResult};
+use crate::model::{ExitStatus, LogLine, ProbeResult, TmpfsSpec};
 use crate::probe::Probe;
 
 /// What to run. Mirrors the `docker run` flags rofs-audit needs and nothing more: never
@@ -30,8 +30,7 @@ pub struct ContainerSpec {
     pub env: Vec<String>,
     pub port: Option<u16>,
     pub readonly_rootfs: bool,
-    /// Mount point → tmpfs options, as after `--tmpfs PATH:` on the docker CLI.
-    pub tmpfs: Vec<(String, String)>,
+    pub tmpfs: Vec<TmpfsSpec>,
     pub volumes: Vec<VolumeMount>,
     /// `none` where the platform gives the container no /dev/shm.
     pub ipc_mode: Option<String>,
@@ -72,7 +71,12 @@ impl ContainerSpec {
                 )])
             }),
             readonly_rootfs: Some(self.readonly_rootfs),
-            tmpfs: (!self.tmpfs.is_empty()).then(|| self.tmpfs.iter().cloned().collect()),
+            tmpfs: (!self.tmpfs.is_empty()).then(|| {
+                self.tmpfs
+                    .iter()
+                    .map(|t| (t.path.clone(), t.options.clone()))
+                    .collect()
+            }),
             mounts: (!mounts.is_empty()).then_some(mounts),
             ipc_mode: self.ipc_mode.clone(),
             privileged: Some(false),

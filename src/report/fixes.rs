@@ -99,7 +99,11 @@ impl<'a> Ctx<'a> {
             ));
         }
         if !plan.declared_mounts.is_empty() {
-            let paths: Vec<_> = plan.declared_mounts.iter().map(|p| clean(p)).collect();
+            let paths: Vec<_> = plan
+                .declared_mounts
+                .iter()
+                .map(|p| clean(&p.to_string()).into_owned())
+                .collect();
             notes.push(format!(
                 "Keep the mounts you already declare: {}.",
                 paths.join(", ")

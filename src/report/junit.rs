@@ -143,7 +143,7 @@ pub fn check(c: &Check) -> String {
     suite.set_time(time);
     suite.add_property(Property::new("image", clean(&c.image).as_ref()));
     for mount in &c.mounts {
-        suite.add_property(Property::new("tmpfs", clean(mount).as_ref()));
+        suite.add_property(Property::new("tmpfs", clean(&mount.to_string()).as_ref()));
     }
     for k in findings::proof_checks(&c.verification) {
         suite.add_test_case(case(

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::escape::{code, fence, prose};
 use super::findings::{self, Cover, Finding, Label};
 use super::{fixes, text, RenderOptions};
-use crate::model::{tmpfs_parts, Mount, Report, Trace, Verification};
+use crate::model::{Mount, Report, Trace, Verification};
 use crate::profile::Profile;
 
 /// A bare trace: the text rendering in a fenced block.
@@ -145,7 +145,11 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
         parts.push(Part::optional(out, MOUNTS, "Mounts", what));
     }
     if !plan.declared_mounts.is_empty() {
-        let paths: Vec<_> = plan.declared_mounts.iter().map(|p| code(p)).collect();
+        let paths: Vec<_> = plan
+            .declared_mounts
+            .iter()
+            .map(|p| code(&p.to_string()))
+            .collect();
         parts.push(Part::kept(format!(
             "\nAlready mounted (declared): {}.\n",
             paths.join(", ")
@@ -282,7 +286,7 @@ fn proof(r: &Report, v: &Verification, all: &[Finding]) -> String {
         .iter()
         .enumerate()
         .map(|(i, run)| {
-            let mounts = run.mounts.iter().map(|m| code(tmpfs_parts(m).0));
+            let mounts = run.mounts.iter().map(|m| code(m.path()));
             vec![
                 (i + 1).to_string(),
                 if run.passed { "passed" } else { "**failed**" }.to_string(),

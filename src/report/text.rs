@@ -8,7 +8,7 @@ use super::escape::shell_quote;
 use super::findings::{self, clean, Cause, Cover, Label};
 use super::{fixes, RenderOptions};
 use crate::model::{
-    tmpfs_parts, Change, Check, Gate, Report, Trace, TracingMode, Verdict, Verification,
+    Change, Check, Gate, Report, RunMount, TmpfsSpec, Trace, TracingMode, Verdict, Verification,
 };
 use crate::profile::Profile;
 
@@ -363,7 +363,11 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
         }
     }
     if !plan.declared_mounts.is_empty() {
-        let paths: Vec<_> = plan.declared_mounts.iter().map(|p| clean(p)).collect();
+        let paths: Vec<_> = plan
+            .declared_mounts
+            .iter()
+            .map(|p| clean(&p.to_string()).into_owned())
+            .collect();
         let _ = writeln!(out, "\nAlready mounted (declared): {}", paths.join(", "));
     }
     for &fix in &options.emit {
@@ -378,7 +382,7 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
 pub fn check(c: &Check, color: bool) -> String {
     let s = Style { color };
     let mut out = String::new();
-    let mounts = mount_list(c.mounts.iter().map(|m| clean(m)));
+    let mounts = mount_list(c.mounts.iter().map(|m| clean(&m.to_string()).into_owned()));
     let _ = writeln!(
         out,
         "{}",
@@ -437,9 +441,9 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool, verbose: boo
         };
         let mounts = if brief {
             // The audit describes each mount above; its runs need only the mount points.
-            mount_list(run.mounts.iter().map(|m| clean(tmpfs_parts(m).0)))
+            mount_list(run.mounts.iter().map(|m| clean(m.path())))
         } else {
-            mount_list(run.mounts.iter().map(|m| clean(m)))
+            mount_list(run.mounts.iter().map(|m| clean(&run_mount(m)).into_owned()))
         };
         let _ = writeln!(out, "  run {} {word}  {root}, {mounts}", i + 1);
         if let Some(failure) = &run.failure {
@@ -493,6 +497,17 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool, verbose: boo
              the app, or start it under an init process (docker run --init; ECS \
              linuxParameters.initProcessEnabled)."
         );
+    }
+}
+
+/// A run's mount as the docker CLI would take it, volumes named as such.
+fn run_mount(mount: &RunMount) -> String {
+    match mount {
+        RunMount::Tmpfs { path, options } => TmpfsSpec::new(path, options).to_string(),
+        RunMount::Volume { path, read_only } => match read_only {
+            true => format!("{path} (read-only volume)"),
+            false => format!("{path} (volume)"),
+        },
     }
 }
 

@@ -13,14 +13,14 @@ use tokio::sync::Semaphore;
 
 use crate::engine::{ContainerSpec, Engine, RunId};
 use crate::model::{
-    is_within, resolve, tmpfs_parts, HarmfulMount, Mount, MountKind, ProofGate, Report, Symlink,
-    Verdict, Verification, VerifyRun, Write, WriteKind,
+    is_within, resolve, HarmfulMount, Mount, MountKind, ProofGate, Report, RunMount, Symlink,
+    TmpfsSpec, Verdict, Verification, VerifyRun, Write, WriteKind,
 };
 use crate::profile::{self, Profile, TmpfsOwner};
 use crate::progress::Progress;
 use crate::trace::{RunOptions, Subject};
 use minimize::{Oracle, Outcomes, Subset};
-use run::{Mounts, WritableStop};
+use run::WritableStop;
 
 /// Writable paths a profile lists that Docker gives every container anyway.
 const DOCKER_OWN: &[&str] = &["/dev", "/dev/shm"];
@@ -31,7 +31,7 @@ const DOCKER_OWN: &[&str] = &["/dev", "/dev/shm"];
 struct Platform {
     spec: ContainerSpec,
     /// Mounts every run has.
-    fixed: Mounts,
+    fixed: Vec<RunMount>,
     image_volumes: Vec<String>,
     image_volumes_writable: bool,
     /// How the profile gives a mount its owner.
@@ -39,27 +39,26 @@ struct Platform {
 }
 
 impl Platform {
-    fn new(subject: &Subject, opts: &RunOptions, profile: &Profile, declared: &[String]) -> Self {
+    fn new(
+        subject: &Subject,
+        opts: &RunOptions,
+        profile: &Profile,
+        declared: &[TmpfsSpec],
+    ) -> Self {
         let mut spec = subject.spec(opts);
         spec.readonly_rootfs = true;
         if !profile.shm {
             spec.ipc_mode = Some("none".to_string());
         }
-        let mut fixed = Mounts::default();
-        for mount in declared {
-            let (path, options) = tmpfs_parts(mount);
-            fixed.tmpfs.push((path.to_string(), options.to_string()));
-        }
+        let mut fixed: Vec<RunMount> = declared.iter().cloned().map(RunMount::from).collect();
         for writable in &profile.writable {
             let path = writable.path.trim_end_matches('/');
-            let declared = fixed.tmpfs.iter().any(|(p, _)| same_path(p, path));
+            let declared = fixed.iter().any(|m| same_path(m.path(), path));
             if !DOCKER_OWN.contains(&path) && !declared {
                 // podman's --read-only-tmpfs set and Lambda's /tmp: open to every user. podman
                 // copies the image's files into its set (tmpcopyup); Docker can neither do that
                 // nor copy into a tmpfs-backed volume, so these start empty here.
-                fixed
-                    .tmpfs
-                    .push((path.to_string(), "mode=1777".to_string()));
+                fixed.push(TmpfsSpec::new(path, "mode=1777").into());
             }
         }
         Platform {
@@ -73,37 +72,32 @@ impl Platform {
 
     /// The same container with a writable root, none of the platform, and the image's VOLUMEs
     /// writable: how the app does when nothing is read-only.
-    fn control(&self) -> (ContainerSpec, Mounts) {
+    fn control(&self) -> (ContainerSpec, Vec<RunMount>) {
         let mut spec = self.spec.clone();
         spec.readonly_rootfs = false;
         spec.ipc_mode = None;
         let volumes = self
             .image_volumes
             .iter()
-            .map(|v| (v.clone(), false))
+            .map(|v| RunMount::Volume {
+                path: v.clone(),
+                read_only: false,
+            })
             .collect();
-        (
-            spec,
-            Mounts {
-                tmpfs: vec![],
-                volumes,
-            },
-        )
+        (spec, volumes)
     }
 
     /// The mounts of a run with `extra` added. An image VOLUME gets a fresh volume of ours unless
     /// a mount takes its place.
-    fn mounts(&self, extra: &Mounts) -> Mounts {
+    fn mounts(&self, extra: &[RunMount]) -> Vec<RunMount> {
         let mut mounts = self.fixed.clone();
-        mounts.tmpfs.extend(extra.tmpfs.iter().cloned());
-        mounts.volumes.extend(extra.volumes.iter().cloned());
+        mounts.extend(extra.iter().cloned());
         for volume in &self.image_volumes {
-            let taken = mounts.tmpfs.iter().any(|(p, _)| same_path(p, volume))
-                || mounts.volumes.iter().any(|(p, _)| same_path(p, volume));
-            if !taken {
-                mounts
-                    .volumes
-                    .push((volume.clone(), !self.image_volumes_writable));
+            if !mounts.iter().any(|m| same_path(m.path(), volume)) {
+                mounts.push(RunMount::Volume {
+                    path: volume.clone(),
+                    read_only: !self.image_volumes_writable,
+                });
             }
         }
         mounts
@@ -133,7 +127,7 @@ struct Prover<'a> {
 impl Prover<'_> {
     /// Runs each set of extra mounts and returns the index of each run in `self.runs`. With
     /// `alarm`, a read-only error in a run's logs ends it early (see [`run::run`]).
-    async fn batch(&mut self, sets: &[Mounts], alarm: bool) -> Result<Vec<usize>> {
+    async fn batch(&mut self, sets: &[Vec<RunMount>], alarm: bool) -> Result<Vec<usize>> {
         let semaphore = Semaphore::new(self.jobs.max(1));
         let first = self.runs.len();
         let this = &*self;
@@ -144,7 +138,8 @@ impl Prover<'_> {
                 let _permit = semaphore.acquire().await?;
                 let n = first + i + 1;
                 let role = format!("verify{n}");
-                let shown = match extra.paths().join(" ") {
+                let paths: Vec<&str> = extra.iter().map(RunMount::path).collect();
+                let shown = match paths.join(" ") {
                     none if none.is_empty() => "no mount".to_string(),
                     some => some,
                 };
@@ -307,14 +302,13 @@ impl Oracle for Search<'_, '_> {
     }
 
     async fn test(&mut self, subsets: &[Subset]) -> Result<Vec<bool>> {
-        let sets: Vec<Mounts> = subsets
+        let sets: Vec<Vec<RunMount>> = subsets
             .iter()
             .map(|subset| {
-                let mut set = Mounts::default();
-                for i in self.planned_of(subset) {
-                    set.add(candidate(&self.planned[i], self.prover.platform.owner));
-                }
-                set
+                self.planned_of(subset)
+                    .into_iter()
+                    .map(|i| candidate(&self.planned[i], self.prover.platform.owner))
+                    .collect()
             })
             .collect();
         let indices = self.prover.batch(&sets, !self.functional).await?;
@@ -329,15 +323,12 @@ impl Oracle for Search<'_, '_> {
 
 /// A planned mount as the proof mounts it on Docker; `owner` is how the plan gives mounts their
 /// owner.
-fn candidate(mount: &Mount, owner: TmpfsOwner) -> Mounts {
+fn candidate(mount: &Mount, owner: TmpfsOwner) -> RunMount {
     match mount.kind {
-        MountKind::Tmpfs => Mounts {
-            tmpfs: vec![profile::docker_tmpfs(mount, owner)],
-            volumes: vec![],
-        },
-        MountKind::Volume => Mounts {
-            tmpfs: vec![],
-            volumes: vec![(mount.path.clone(), false)],
+        MountKind::Tmpfs => profile::docker_tmpfs(mount, owner).into(),
+        MountKind::Volume => RunMount::Volume {
+            path: mount.path.clone(),
+            read_only: false,
         },
     }
 }
@@ -356,7 +347,7 @@ pub async fn begin<'a>(
     subject: &Subject,
     opts: &'a RunOptions,
     profile: &Profile,
-    declared: &[String],
+    declared: &[TmpfsSpec],
     jobs: usize,
     gate: ProofGate,
     progress: &Progress,
@@ -374,9 +365,7 @@ pub async fn begin<'a>(
         started,
         progress: progress.clone(),
     };
-    prover
-        .batch(&[Mounts::default()], gate == ProofGate::Clean)
-        .await?;
+    prover.batch(&[vec![]], gate == ProofGate::Clean).await?;
     Ok(Proof { prover })
 }
 
@@ -646,7 +635,7 @@ pub async fn check(
     run_id: &RunId,
     opts: &RunOptions,
     profile: &Profile,
-    declared: &[String],
+    declared: &[TmpfsSpec],
     progress: &Progress,
 ) -> Result<Verification> {
     let subject = Subject::resolve(engine, opts, progress).await?;
@@ -851,7 +840,7 @@ mod tests {
             let check = Check {
                 image: report.trace.image.reference.clone(),
                 profile: report.plan.profile.clone(),
-                mounts: vec!["/var/run/app:uid=1000,gid=1000,size=16m".to_string()],
+                mounts: vec![TmpfsSpec::new("/var/run/app", "uid=1000,gid=1000,size=16m")],
                 verification: report.verification.clone().expect("a proven report"),
             };
             for (format, ext) in [

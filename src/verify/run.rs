@@ -7,53 +7,10 @@ use anyhow::Result;
 
 use super::logscan;
 use crate::engine::{Container, ContainerSpec, Engine, Readiness, RunId, VolumeMount};
-use crate::model::{is_within, ExitStatus, Gate, Gates, LogLine, ProofGate, VerifyRun};
+use crate::model::{ExitStatus, Gate, Gates, LogLine, ProofGate, RunMount, TmpfsSpec, VerifyRun};
 use crate::probe::seconds;
 use crate::trace::lifecycle;
 use crate::trace::RunOptions;
-
-/// The mounts of one run, in `docker run` terms: tmpfs as `--tmpfs PATH:OPTIONS` takes them, and
-/// mount points that get a fresh volume of ours (read-only ones still show the image's files).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Mounts {
-    pub tmpfs: Vec<(String, String)>,
-    /// (mount point, read-only)
-    pub volumes: Vec<(String, bool)>,
-}
-
-impl Mounts {
-    pub fn add(&mut self, other: Mounts) {
-        self.tmpfs.extend(other.tmpfs);
-        self.volumes.extend(other.volumes);
-    }
-
-    /// The mount points, for a line of progress.
-    pub fn paths(&self) -> Vec<&str> {
-        let tmpfs = self.tmpfs.iter().map(|(path, _)| path.as_str());
-        tmpfs
-            .chain(self.volumes.iter().map(|(path, _)| path.as_str()))
-            .collect()
-    }
-
-    /// How the run lists them in the report: `PATH:OPTIONS`, or `PATH (volume)`.
-    fn describe(&self) -> Vec<String> {
-        let tmpfs = self
-            .tmpfs
-            .iter()
-            .map(|(path, options)| match options.as_str() {
-                "" => path.clone(),
-                _ => format!("{path}:{options}"),
-            });
-        let volumes = self
-            .volumes
-            .iter()
-            .map(|(path, read_only)| match read_only {
-                true => format!("{path} (read-only volume)"),
-                false => format!("{path} (volume)"),
-            });
-        tmpfs.chain(volumes).collect()
-    }
-}
 
 /// Runs `spec` with `mounts` added and judges the run by `gate`, all but its shutdown: whether a
 /// kill after the stop timeout is a finding depends on a writable run, which [`settle`] takes.
@@ -66,20 +23,24 @@ pub async fn run(
     run_id: &RunId,
     role: &str,
     mut spec: ContainerSpec,
-    mounts: &Mounts,
+    mounts: &[RunMount],
     opts: &RunOptions,
     gate: ProofGate,
 ) -> Result<VerifyRun> {
-    spec.tmpfs.extend(mounts.tmpfs.iter().cloned());
-    for (i, (path, read_only)) in mounts.volumes.iter().enumerate() {
-        let name = engine
-            .create_volume(run_id, &format!("{role}-volume{i}"))
-            .await?;
-        spec.volumes.push(VolumeMount {
-            name,
-            target: path.clone(),
-            read_only: *read_only,
-        });
+    for mount in mounts {
+        match mount {
+            RunMount::Tmpfs { path, options } => spec.tmpfs.push(TmpfsSpec::new(path, options)),
+            RunMount::Volume { path, read_only } => {
+                let name = engine
+                    .create_volume(run_id, &format!("{role}-volume{}", spec.volumes.len()))
+                    .await?;
+                spec.volumes.push(VolumeMount {
+                    name,
+                    target: path.clone(),
+                    read_only: *read_only,
+                });
+            }
+        }
     }
     let mut container = Container::create(engine, run_id, role, &spec).await?;
     // However much the app prints, the lines the judgement reads are kept: read-only errors,
@@ -163,7 +124,7 @@ pub async fn run(
         engine.remove_volume(&volume.name).await;
     }
     let mut run = VerifyRun {
-        mounts: mounts.describe(),
+        mounts: mounts.to_vec(),
         readonly: spec.readonly_rootfs,
         passed: false,
         functional: None,
@@ -270,15 +231,18 @@ pub fn settle(run: &mut VerifyRun, opts: &RunOptions, writable: WritableStop, ga
 
 /// The ownership trap, named: the app was denied a path on a tmpfs whose options give it no
 /// owner, so the mount belongs to root.
-fn owner_hint(logs: &[LogLine], tmpfs: &[(String, String)]) -> Option<String> {
+fn owner_hint(logs: &[LogLine], tmpfs: &[TmpfsSpec]) -> Option<String> {
     logs.iter().find_map(|log| {
         let path = logscan::permission_denied(&log.line)?;
-        let (mount, _) = tmpfs.iter().find(|(mount, options)| {
-            is_within(&path, mount) && !options.contains("uid=") && !options.contains("mode=1777")
+        let mount = tmpfs.iter().find(|mount| {
+            mount.covers(&path)
+                && !mount.options.contains("uid=")
+                && !mount.options.contains("mode=1777")
         })?;
         Some(format!(
-            "{path} is on the tmpfs at {mount}, which belongs to root: add the app's uid= and \
-             gid= to its options"
+            "{path} is on the tmpfs at {}, which belongs to root: add the app's uid= and \
+             gid= to its options",
+            mount.path
         ))
     })
 }
