@@ -3,8 +3,8 @@
 //! analyze → verify → report.
 
 pub mod analyze;
-pub mod cli;
 pub mod engine;
+pub mod input;
 pub mod model;
 pub mod pipeline;
 pub mod probe;

@@ -1,3 +1,5 @@
+mod cli;
+
 use clap::Parser;
 
 use rofs_audit::engine;
@@ -7,24 +9,15 @@ fn main() {
     if let Some(code) = engine::reaper::serve_if_asked() {
         std::process::exit(code);
     }
-    let cli = rofs_audit::cli::Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("rofs-audit: error: cannot start: {e}");
-            std::process::exit(2);
-        }
+    let cli = cli::Cli::parse();
+    let code = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(cli::run(cli)),
+        Err(e) => Err(anyhow::anyhow!("cannot start: {e}")),
     };
-    let code = match runtime.block_on(rofs_audit::cli::run(cli)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("rofs-audit: error: {}", engine::one_line(&format!("{e:#}")));
-            match e.downcast_ref::<engine::Interrupted>() {
-                // 130 for SIGINT, 143 for SIGTERM.
-                Some(interrupted) => interrupted.exit_code(),
-                None => 2,
-            }
-        }
-    };
-    std::process::exit(code);
+    std::process::exit(code.unwrap_or_else(|e| {
+        eprintln!("rofs-audit: error: {}", engine::one_line(&format!("{e:#}")));
+        // 130 for SIGINT, 143 for SIGTERM.
+        e.downcast_ref::<engine::Interrupted>()
+            .map_or(2, engine::Interrupted::exit_code)
+    }));
 }

@@ -1,12 +1,14 @@
 //! The pipeline as functions from plain options to plain results: what the command line, and
 //! anything else that audits an image (a deployment spec, a config file's targets), calls.
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{bail, Result};
 
 use crate::analyze::{self, Catalogue};
 use crate::engine::{Engine, RunId};
-use crate::model::{ProofGate, Report, TmpfsSpec, Trace};
-use crate::profile::Profile;
+use crate::model::{Check, ProofGate, Report, TmpfsSpec, Trace};
+use crate::profile::{self, Profile};
 use crate::progress::Progress;
 use crate::trace::{self, ModeChoice, RunOptions, Subject};
 use crate::verify;
@@ -21,9 +23,38 @@ pub struct Judge {
 }
 
 impl Judge {
+    /// Loads the profile (a built-in name or a YAML file) and the remedies (the built-in
+    /// catalogue, with `remedies` added) and checks the declared mounts: mistakes fail here,
+    /// before anything runs.
+    pub fn load(profile: &str, remedies: Option<&Path>, declared: Vec<TmpfsSpec>) -> Result<Self> {
+        for (i, mount) in declared.iter().enumerate() {
+            let path = mount.path.trim_end_matches('/');
+            if declared[..i]
+                .iter()
+                .any(|m| m.path.trim_end_matches('/') == path)
+            {
+                bail!("--tmpfs {path} is given twice; keep one, with all its options");
+            }
+        }
+        Ok(Judge {
+            profile: profile::load(profile)?,
+            catalogue: match remedies {
+                Some(file) => Catalogue::with_file(file)?,
+                None => Catalogue::builtin(),
+            },
+            declared,
+        })
+    }
+
     pub fn analyze(&self, trace: Trace) -> Report {
         analyze::analyze(trace, &self.profile, &self.declared, &self.catalogue)
     }
+}
+
+/// The CPU count: proof runs mostly wait for the app, so one per core keeps the machine busy
+/// without starving the apps' startup.
+pub fn default_jobs() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
 /// How to audit, beyond how to run the image.
@@ -96,4 +127,30 @@ pub async fn trace(
     let subject = Subject::resolve(engine, run, progress).await?;
     let run = subject.options(run);
     trace::trace(engine, run_id, subject, &run, mode, progress).await
+}
+
+/// Runs the image once read-only with the deployment's mounts on the judge's platform:
+/// `rofs-audit verify`.
+pub async fn verify(
+    engine: &Engine,
+    run_id: &RunId,
+    run: &RunOptions,
+    judge: &Judge,
+    progress: &Progress,
+) -> Result<Check> {
+    let verification = verify::check(
+        engine,
+        run_id,
+        run,
+        &judge.profile,
+        &judge.declared,
+        progress,
+    )
+    .await?;
+    Ok(Check {
+        image: run.image.clone(),
+        profile: judge.profile.name.clone(),
+        mounts: judge.declared.clone(),
+        verification,
+    })
 }

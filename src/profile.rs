@@ -111,9 +111,7 @@ pub struct Fallback {
     pub note: String,
 }
 
-#[derive(
-    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum FixFormat {
     /// docker run flags
@@ -228,6 +226,13 @@ fn yaml_error(source: &str, e: &serde_yaml_ng::Error) -> anyhow::Error {
 }
 
 impl Profile {
+    /// The fix formats to show: the profile's own, then `extra` ones it does not have.
+    pub fn emit_with(&self, extra: &[FixFormat]) -> Vec<FixFormat> {
+        let mut emit = self.emit.clone();
+        emit.extend(extra.iter().filter(|f| !self.emit.contains(f)));
+        emit
+    }
+
     /// Checks what serde cannot: a non-empty name, absolute normalized writable paths, and a
     /// positive tmpfs size limit. The error names `source` and the field.
     fn validate(&self, source: &str) -> anyhow::Result<()> {

@@ -29,6 +29,17 @@ impl Progress {
         Progress::default()
     }
 
+    /// Progress on stderr when it is a terminal, unless `quiet`, or a machine format is about
+    /// to be printed on the same terminal (`machine_on_stdout`).
+    pub fn for_terminal(quiet: bool, machine_on_stdout: bool) -> Progress {
+        use std::io::IsTerminal;
+        let mixed = machine_on_stdout && std::io::stdout().is_terminal();
+        match !quiet && !mixed && std::io::stderr().is_terminal() {
+            true => Progress::stderr(),
+            false => Progress::hidden(),
+        }
+    }
+
     /// Starts an activity, shown as `message` with a spinner and the time it has taken.
     pub fn step(&self, message: impl Into<String>) -> Step {
         let bar = self.bars.as_ref().map(|bars| {

@@ -90,7 +90,7 @@ pub fn analyze(
 }
 
 /// When a verdict fails a CI gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailOn {
     /// any write that would fail (needs-mounts or needs-changes)
     NeedsMounts,

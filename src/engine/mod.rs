@@ -388,6 +388,20 @@ impl Default for RunId {
     }
 }
 
+/// Connects to the engine and runs `work` as a new run under [`guarded`]: whatever it creates
+/// is removed when it ends, fails or is interrupted.
+pub async fn with_run<T, F, Fut>(work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(Engine, RunId) -> Fut,
+    Fut: Future<Output = Result<T>> + Send + 'static,
+{
+    let engine = Engine::connect().await?;
+    let run = RunId::new();
+    let future = work(engine.clone(), run.clone());
+    guarded(&engine, &run, future).await
+}
+
 /// Runs `work` and then removes everything the run created, also when `work` fails, panics, or
 /// the process receives SIGINT or SIGTERM. When the engine goes away meanwhile, the run ends
 /// with [`EngineLost`]. What this process cannot remove (it is killed, or the engine is gone)

@@ -15,10 +15,16 @@ mod sarif;
 mod text;
 mod yaml;
 
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+
+use crate::engine::CleanReport;
 use crate::model::{Check, Report, Trace};
 use crate::profile::{FixFormat, Profile};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// for people; the default
     Text,
@@ -87,7 +93,7 @@ pub fn render_report(
 }
 
 /// What `verify` can print: a CI gate reports pass or fail, so there is no fix to show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerifyFormat {
     /// for people; the default
     Text,
@@ -110,6 +116,45 @@ pub fn render_check(check: &Check, format: VerifyFormat, color: bool) -> String 
         VerifyFormat::Junit => junit::check(check),
         VerifyFormat::Github => github::check(check),
     }
+}
+
+/// What `clean` did.
+pub fn render_clean(report: &CleanReport) -> String {
+    let mut text = format!(
+        "removed {} container(s) and {} volume(s) left by earlier runs\n",
+        report.containers.len(),
+        report.volumes.len()
+    );
+    if report.kept > 0 {
+        text.push_str(&format!(
+            "kept {} that belong to audits still running or to another host (--all removes \
+             them)\n",
+            report.kept
+        ));
+    }
+    text
+}
+
+/// Writes `text` to `output`, or to standard output. A reader of standard output that has seen
+/// enough (`| head`) is no error, as with ripgrep.
+pub fn emit(output: Option<&Path>, text: &str) -> Result<()> {
+    if let Some(path) = output {
+        return std::fs::write(path, text)
+            .map_err(|e| anyhow!("cannot write {}: {e}; check --output", path.display()));
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to standard output"),
+    }
+}
+
+/// Colour for a text report on a terminal, unless NO_COLOR is set.
+pub fn color_wanted(output: Option<&Path>) -> bool {
+    output.is_none() && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
 }
 
 /// Recorded reports and profiles for the golden tests in every renderer.

@@ -40,7 +40,7 @@ pub struct RunOptions {
     pub stop_timeout: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModeChoice {
     /// overlay where the engine's storage is readable from here, else api
     Auto,

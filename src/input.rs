@@ -1,0 +1,217 @@
+//! What the user gives, read and checked at the edge: durations, commands, env files, recorded
+//! traces. Each error names the input and the fix, so that a mistake fails before anything runs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+
+use crate::model::{Trace, SCHEMA_VERSION};
+
+/// The longest a budget or the idle watch may be: an audit runs the app several times, and a
+/// longer wait is a typo (99999999s) more often than a need.
+const MAX_BUDGET: Duration = Duration::from_secs(3600);
+
+/// A duration for a budget or the idle watch, at most [`MAX_BUDGET`].
+pub fn budget(s: &str) -> Result<Duration, String> {
+    let d = duration(s)?;
+    if d > MAX_BUDGET {
+        return Err(format!(
+            "{s:?} is longer than an hour, more than any app needs to start, answer or stop; \
+             write it like 30s or 5m"
+        ));
+    }
+    Ok(d)
+}
+
+/// `30s`, `500ms`, `2m`, or a bare number of seconds.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration; write it like 30s, 500ms or 2m"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        _ => return Err(format!("unknown unit {unit:?} in {s:?}; use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("{s:?} is too long a duration; write it like 30s, 500ms or 2m"))
+}
+
+/// An image reference: not empty.
+pub fn image(s: &str) -> Result<String, String> {
+    match s.trim() {
+        "" => Err(
+            "the image reference is empty; give a name such as my-app:1.4 or an image ID".into(),
+        ),
+        _ => Ok(s.to_string()),
+    }
+}
+
+/// The container's command, given as `--cmd` (shell words or a JSON array) or after `--`.
+pub fn command(cmd: Option<&str>, trailing: &[String]) -> Result<Option<Vec<String>>> {
+    match (cmd, trailing.is_empty()) {
+        (Some(_), false) => bail!("give the command either with --cmd or after --, not both"),
+        (Some(cmd), true) => command_words(cmd).map(Some),
+        (None, false) => Ok(Some(trailing.to_vec())),
+        (None, true) => Ok(None),
+    }
+}
+
+fn command_words(cmd: &str) -> Result<Vec<String>> {
+    if cmd.trim_start().starts_with('[') {
+        serde_json::from_str(cmd).map_err(|e| {
+            anyhow!("--cmd looks like a JSON array but is not one ({e}); write [\"a\", \"b\"]")
+        })
+    } else {
+        shlex::split(cmd).ok_or_else(|| {
+            anyhow!("--cmd {cmd:?} has an unclosed quote; close it, or give a JSON array")
+        })
+    }
+}
+
+/// The container's environment as `docker run` builds it: the env files' lines in order, then
+/// each `-e K=V`, where a bare `-e K` passes this process's value (and nothing when unset).
+pub fn environment(vars: &[String], files: &[PathBuf]) -> Result<Vec<String>> {
+    let mut env = vec![];
+    for file in files {
+        env.extend(read_env_file(file)?);
+    }
+    for kv in vars {
+        if kv.is_empty() || kv.starts_with('=') {
+            bail!("-e {kv:?}: a variable needs a name, as in -e NAME=value");
+        }
+        match kv.split_once('=') {
+            Some(_) => env.push(kv.clone()),
+            None => env.extend(std::env::var(kv).ok().map(|v| format!("{kv}={v}"))),
+        }
+    }
+    Ok(env)
+}
+
+fn read_env_file(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow!(
+            "cannot read env file {}: {e}; check the path given to --env-file",
+            path.display()
+        )
+    })?;
+    let mut env = vec![];
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((k, _)) if !k.is_empty() && !k.contains(char::is_whitespace) => {
+                env.push(line.to_string())
+            }
+            _ => bail!(
+                "{}:{}: expected K=V, found {line:?}; fix or comment out that line",
+                path.display(),
+                n + 1
+            ),
+        }
+    }
+    Ok(env)
+}
+
+/// A trace, or a report (which holds one), written with `--format json`.
+pub fn read_trace(path: &Path) -> Result<Trace> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow!(
+            "cannot read {}: {e}; give a file written by `rofs-audit trace --format json`",
+            path.display()
+        )
+    })?;
+    let version = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("schema_version").and_then(serde_json::Value::as_u64));
+    if let Some(version) = version.filter(|&v| v != u64::from(SCHEMA_VERSION)) {
+        let (by, fix) = match version > u64::from(SCHEMA_VERSION) {
+            true => ("a newer", "upgrade rofs-audit"),
+            false => ("an older", "trace the image again"),
+        };
+        bail!(
+            "{}: schema_version {version} was written by {by} rofs-audit (this one reads \
+             {SCHEMA_VERSION}); {fix}",
+            path.display(),
+        );
+    }
+    serde_json::from_str(&text).map_err(|e| {
+        anyhow!(
+            "{}:{}:{}: not a rofs-audit trace ({e}); write one with `rofs-audit trace IMAGE \
+             --format json -o FILE`",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_docker_flags() {
+        assert_eq!(duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(duration("soon").unwrap_err().contains("30s"));
+        assert!(duration("3h").unwrap_err().contains("unknown unit"));
+        assert!(duration("99999999999999999999999")
+            .unwrap_err()
+            .contains("too long"));
+        assert!(budget("7200s").unwrap_err().contains("longer than an hour"));
+    }
+
+    #[test]
+    fn env_file_errors_name_file_and_line() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), "# comment\nA=1\n\nnot a pair\n").unwrap();
+        let err = read_env_file(file.path()).unwrap_err().to_string();
+        assert!(err.contains(":4: expected K=V"), "{err}");
+    }
+
+    #[test]
+    fn env_files_come_first_then_each_variable() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), "A=1\n").unwrap();
+        let vars = ["B=2".to_string(), "ROFS_AUDIT_SURELY_UNSET".to_string()];
+        let env = environment(&vars, &[file.path().to_path_buf()]).unwrap();
+        assert_eq!(env, ["A=1", "B=2"]);
+        assert!(environment(&["=x".to_string()], &[]).is_err());
+    }
+
+    #[test]
+    fn a_trace_from_a_newer_rofs_audit_is_refused_with_the_fix() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), r#"{"schema_version": 99}"#).unwrap();
+        let err = read_trace(file.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("schema_version 99 was written by a newer rofs-audit")
+                && err.contains("upgrade"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn commands_are_words_or_json() {
+        let words = |cmd: &str| command(Some(cmd), &[]).map(Option::unwrap);
+        assert_eq!(words("uv run app").unwrap(), ["uv", "run", "app"]);
+        assert_eq!(words("sh -c 'echo a b'").unwrap(), ["sh", "-c", "echo a b"]);
+        assert!(words("sh -c 'oops").is_err());
+        assert_eq!(words(r#"["a b", "c"]"#).unwrap(), ["a b", "c"]);
+        assert!(words("[oops").is_err());
+        assert!(command(Some("a"), &["b".to_string()]).is_err());
+        assert_eq!(command(None, &[]).unwrap(), None);
+    }
+}
