@@ -116,6 +116,27 @@ mod tests {
     use super::*;
     use crate::report::testdata;
 
+    /// The analyzer's golden: every recorded report's trace, judged again for its profile,
+    /// gives the recorded plan. A proof decides the verdict, marks writes fatal and picks among
+    /// the planned mounts; the rest of the plan is the analyzer's own.
+    #[test]
+    fn every_recorded_trace_judged_again_gives_the_recorded_plan() {
+        for (name, (report, profile)) in testdata::all() {
+            let declared = report.plan.declared_mounts.clone();
+            let again = analyze(report.trace, &profile, &declared, &Catalogue::builtin());
+            let mut recorded = report.plan.clone();
+            if report.verification.is_some() {
+                // The proof's verdict overrides the analyzer's.
+                recorded.verdict = again.plan.verdict;
+            }
+            assert_eq!(
+                serde_json::to_value(&again.plan).unwrap(),
+                serde_json::to_value(&recorded).unwrap(),
+                "{name}: the analyzer's plan differs from the recorded one"
+            );
+        }
+    }
+
     #[test]
     fn a_rejudged_report_keeps_no_verdict_of_the_old_proof() {
         let (report, _) = testdata::proven();

@@ -398,7 +398,11 @@ pub(crate) fn summary(report: &Report, profile: &Profile, findings: &[Finding]) 
         .iter()
         .filter(|f| matches!(f.cause, Cause::Unfixable { .. }))
         .count();
-    let mounts = plan.mounts.len();
+    // Unproven, a mount that would hide the image's files is no part of the fix.
+    let mounts = match report.verification {
+        Some(_) => plan.mounts.len(),
+        None => report.fix_mounts().len(),
+    };
     let title = clean(&profile.title);
     let mut out = format!("{}: ", plan.verdict.as_str());
     if failing == 0 && unfixable == 0 {
