@@ -286,11 +286,13 @@ fn an_app_that_quits_while_idle_with_a_writable_root_is_not_called_a_read_only_p
     if !common::ready(common::Need::Engine) {
         return;
     }
-    // A write that fails on any root (/proc takes no directories) ends the app after it is ready.
+    // A write that fails on any root (/proc takes no directories) ends the app after it is
+    // ready: 2 s after it starts, well after its first answer even on a loaded machine, and
+    // well within the 10 s idle watch.
     let image = ImageSpec::new("quits-while-idle")
-        .line("ENV FIXTURE_DELAYED_WRITES=/proc/nope/state!@300")
+        .line("ENV FIXTURE_DELAYED_WRITES=/proc/nope/state!@2000")
         .build();
-    let audit = run(&["audit", &image]);
+    let audit = run(&["audit", &image, "--idle", "10s"]);
     let stderr = String::from_utf8_lossy(&audit.stderr);
     assert_eq!(audit.status.code(), Some(2), "{stderr}");
     assert!(
@@ -298,7 +300,7 @@ fn an_app_that_quits_while_idle_with_a_writable_root_is_not_called_a_read_only_p
             && stderr.contains("not a read-only problem"),
         "{stderr}"
     );
-    let verify = run(&["verify", &image]);
+    let verify = run(&["verify", &image, "--idle", "10s"]);
     let stderr = String::from_utf8_lossy(&verify.stderr);
     assert_eq!(verify.status.code(), Some(2), "{stderr}");
     assert!(
