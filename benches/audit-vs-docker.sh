@@ -62,32 +62,10 @@ else
 fi
 
 load() { cut -d' ' -f1 /proc/loadavg; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rofs-audit-bench.XXXXXX")
-
-# Every container of the benchmark image is ours: the baseline's, and any an interrupted
-# rofs-audit could not remove itself (it cleans up on Ctrl-C, but not when killed).
-cleanup() {
-    local ids
-    ids=$(docker ps -aq --filter "ancestor=$IMAGE" 2>/dev/null || true)
-    if [[ -n $ids ]]; then
-        # shellcheck disable=SC2086 # one ID per word
-        docker rm -f -v $ids >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
-}
-on_signal() {
-    trap - INT TERM
-    echo "bench: interrupted, cleaning up" >&2
-    cleanup
-    trap - EXIT
-    kill "-$1" "$$"
-}
-trap cleanup EXIT
-trap 'on_signal INT' INT
-trap 'on_signal TERM' TERM
-
 # shellcheck source=benches/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_scratch bench
+IMAGES=("$IMAGE")
 
 # ---------------------------------------------------------------------------------------------
 # Build: rofs-audit, the static fixture (as tests/common/mod.rs builds it), the image.

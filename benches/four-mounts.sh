@@ -95,44 +95,9 @@ else
 fi
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rofs-audit-four-mounts.XXXXXX")
-IMAGES=()
-
-# Every container of our images is ours: the baseline's, and any an interrupted rofs-audit could
-# not remove itself (it cleans up on Ctrl-C, but not when killed).
-remove_containers() {
-    local image ids
-    for image in "${IMAGES[@]}"; do
-        ids=$(docker ps -aq --filter "ancestor=$image" 2>/dev/null || true)
-        if [[ -n $ids ]]; then
-            # shellcheck disable=SC2086 # one ID per word
-            docker rm -f -v $ids >/dev/null 2>&1 || true
-        fi
-    done
-}
-cleanup() {
-    remove_containers
-    if ((!KEEP_IMAGES)); then
-        local image
-        for image in "${IMAGES[@]}"; do
-            docker image rm "$image" >/dev/null 2>&1 || true
-        done
-    fi
-    rm -rf "$WORK"
-}
-on_signal() {
-    trap - INT TERM
-    echo "bench: interrupted, cleaning up" >&2
-    cleanup
-    trap - EXIT
-    kill "-$1" "$$"
-}
-trap cleanup EXIT
-trap 'on_signal INT' INT
-trap 'on_signal TERM' TERM
-
 # shellcheck source=benches/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_scratch four-mounts
 # The distinct values of a column of whole numbers, as "5" or "5/6".
 distinct() { sort -n | uniq | paste -sd/; }
 

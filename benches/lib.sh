@@ -21,3 +21,39 @@ median() {
 }
 minimum() { sort -g | head -n1; }
 maximum() { sort -g | tail -n1; }
+
+# Sets up the scratch directory $WORK (named after $1) and the list IMAGES of the benchmark's
+# images, and removes both on exit and on SIGINT or SIGTERM: every container of those images is
+# ours (the baseline's, and any that an interrupted rofs-audit could not remove itself: it
+# cleans up on Ctrl-C, but not when killed), and the images go too unless KEEP_IMAGES=1 (the
+# default).
+bench_scratch() {
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/rofs-audit-$1.XXXXXX")
+    IMAGES=()
+    trap bench_cleanup EXIT
+    trap 'bench_on_signal INT' INT
+    trap 'bench_on_signal TERM' TERM
+}
+
+bench_cleanup() {
+    local image ids
+    for image in "${IMAGES[@]}"; do
+        ids=$(docker ps -aq --filter "ancestor=$image" 2>/dev/null || true)
+        if [[ -n $ids ]]; then
+            # shellcheck disable=SC2086 # one ID per word
+            docker rm -f -v $ids >/dev/null 2>&1 || true
+        fi
+        if ((!${KEEP_IMAGES:-1})); then
+            docker image rm "$image" >/dev/null 2>&1 || true
+        fi
+    done
+    rm -rf "$WORK"
+}
+
+bench_on_signal() {
+    trap - INT TERM
+    echo "bench: interrupted, cleaning up" >&2
+    bench_cleanup
+    trap - EXIT
+    kill "-$1" "$$"
+}

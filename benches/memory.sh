@@ -64,42 +64,9 @@ done
 [[ $KEEP_IMAGES =~ ^[01]$ ]] || { echo "bench: KEEP_IMAGES is 0 or 1" >&2; exit 2; }
 "$TIME" -f %M true >/dev/null 2>&1 || { echo "bench: $TIME is not GNU time" >&2; exit 2; }
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rofs-audit-memory.XXXXXX")
-IMAGES=()
-
-remove_containers() {
-    local image ids
-    for image in "${IMAGES[@]}"; do
-        ids=$(docker ps -aq --filter "ancestor=$image" 2>/dev/null || true)
-        if [[ -n $ids ]]; then
-            # shellcheck disable=SC2086 # one ID per word
-            docker rm -f -v $ids >/dev/null 2>&1 || true
-        fi
-    done
-}
-cleanup() {
-    remove_containers
-    if ((!KEEP_IMAGES)); then
-        local image
-        for image in "${IMAGES[@]}"; do
-            docker image rm "$image" >/dev/null 2>&1 || true
-        done
-    fi
-    rm -rf "$WORK"
-}
-on_signal() {
-    trap - INT TERM
-    echo "bench: interrupted, cleaning up" >&2
-    cleanup
-    trap - EXIT
-    kill "-$1" "$$"
-}
-trap cleanup EXIT
-trap 'on_signal INT' INT
-trap 'on_signal TERM' TERM
-
 # shellcheck source=benches/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_scratch memory
 
 # ---------------------------------------------------------------------------------------------
 # Build: rofs-audit, the fixture (as tests/common/mod.rs builds it), the helper, the images.
