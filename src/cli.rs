@@ -131,6 +131,9 @@ struct JudgeArgs {
     /// More remedies (a YAML list shaped like the built-in catalogue); same ids replace built-ins
     #[arg(long, value_name = "FILE")]
     remedies: Option<PathBuf>,
+    /// An earlier report (--format json): fail only on what it does not have (mounts, writes no mount fixes, gates, a worse verdict)
+    #[arg(long, value_name = "REPORT.json")]
+    baseline: Option<PathBuf>,
 }
 
 /// How to run the image: the same flags for every command that runs it.
@@ -270,7 +273,11 @@ impl JudgeArgs {
     fn load(&self) -> Result<Judge> {
         let platform = &self.platform;
         let remedies = self.remedies.as_deref();
-        Judge::load(&platform.profile, remedies, platform.tmpfs.clone())
+        let judge = Judge::load(&platform.profile, remedies, platform.tmpfs.clone())?;
+        match &self.baseline {
+            Some(file) => judge.with_baseline(file),
+            None => Ok(judge),
+        }
     }
 }
 
@@ -289,7 +296,7 @@ impl OutputArgs {
         };
         let text = report::render_report(report, &judge.profile, self.format.into(), &options);
         report::emit(self.output.as_deref(), &text)?;
-        Ok(analyze::FailOn::from(args.fail_on).exit_code(report.plan.verdict))
+        Ok(analyze::FailOn::from(args.fail_on).exit_code(report))
     }
 }
 

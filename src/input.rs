@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
 
-use crate::model::{Trace, SCHEMA_VERSION};
+use serde::de::DeserializeOwned;
+
+use crate::model::{Report, Trace, SCHEMA_VERSION};
 
 /// The longest a budget or the idle watch may be: an audit runs the app several times, and a
 /// longer wait is a typo (99999999s) more often than a need.
@@ -124,9 +126,28 @@ fn read_env_file(path: &Path) -> Result<Vec<String>> {
 
 /// A trace, or a report (which holds one), written with `--format json`.
 pub fn read_trace(path: &Path) -> Result<Trace> {
+    read_json(
+        path,
+        "trace",
+        "rofs-audit trace IMAGE --format json -o FILE",
+    )
+}
+
+/// A report written by `audit --format json`.
+pub fn read_report(path: &Path) -> Result<Report> {
+    read_json(
+        path,
+        "report",
+        "rofs-audit audit IMAGE --format json -o FILE",
+    )
+}
+
+/// A JSON file of ours, checked for its schema version; `what` it is and the command that
+/// `writes` one name the fix.
+fn read_json<T: DeserializeOwned>(path: &Path, what: &str, writes: &str) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         anyhow!(
-            "cannot read {}: {e}; give a file written by `rofs-audit trace --format json`",
+            "cannot read {}: {e}; give a file written by `{writes}`",
             path.display()
         )
     })?;
@@ -146,8 +167,7 @@ pub fn read_trace(path: &Path) -> Result<Trace> {
     }
     serde_json::from_str(&text).map_err(|e| {
         anyhow!(
-            "{}:{}:{}: not a rofs-audit trace ({e}); write one with `rofs-audit trace IMAGE \
-             --format json -o FILE`",
+            "{}:{}:{}: not a rofs-audit {what} ({e}); write one with `{writes}`",
             path.display(),
             e.line(),
             e.column()

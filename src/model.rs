@@ -384,6 +384,41 @@ pub struct Unfixable {
     pub reason: String,
 }
 
+/// What an audit found beyond its baseline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BaselineDiff {
+    /// The baseline report, as given.
+    pub file: String,
+    /// Findings that the baseline does not have.
+    pub new: Vec<BaselineFinding>,
+    /// Findings that the baseline has too.
+    pub known: usize,
+}
+
+/// One finding of a report, as a baseline compares it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(tag = "kind", content = "name", rename_all = "kebab-case")]
+pub enum BaselineFinding {
+    /// The verdict, when it is worse than the baseline's.
+    Verdict(Verdict),
+    /// A mount the fix needs, by its path.
+    Mount(String),
+    /// A write no mount fixes, by its path.
+    Unfixable(String),
+    /// A runtime gate of the proof that is not met, by its name.
+    Gate(String),
+}
+
+impl BaselineFinding {
+    /// Whether this finding alone fails a gate that fails on needs-changes only.
+    pub fn needs_changes(&self) -> bool {
+        matches!(
+            self,
+            BaselineFinding::Verdict(Verdict::NeedsChanges) | BaselineFinding::Unfixable(_)
+        )
+    }
+}
+
 /// What `audit` reports: the trace, its judgement and the proof, as one JSON object.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -393,6 +428,9 @@ pub struct Report {
     pub plan: Plan,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// What this report finds beyond the one given with `--baseline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineDiff>,
 }
 
 impl Report {

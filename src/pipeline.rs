@@ -5,8 +5,9 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use crate::analyze::{self, Catalogue};
+use crate::analyze::{self, baseline, Catalogue};
 use crate::engine::{Engine, RunId};
+use crate::input;
 use crate::model::{Check, ProofGate, Report, TmpfsSpec, Trace};
 use crate::profile::{self, Profile};
 use crate::progress::Progress;
@@ -20,6 +21,8 @@ pub struct Judge {
     pub catalogue: Catalogue,
     /// The mounts the deployment already has.
     pub declared: Vec<TmpfsSpec>,
+    /// An earlier report, and the file it came from: what is new is what counts.
+    pub baseline: Option<(String, Report)>,
 }
 
 impl Judge {
@@ -43,11 +46,33 @@ impl Judge {
                 None => Catalogue::builtin(),
             },
             declared,
+            baseline: None,
         })
     }
 
+    /// Compares every report with the one in `file` (`--baseline`).
+    pub fn with_baseline(mut self, file: &Path) -> Result<Self> {
+        let report = input::read_report(file)?;
+        self.baseline = Some((file.display().to_string(), report));
+        Ok(self)
+    }
+
+    /// Judges a trace without proving anything: `suggest`.
     pub fn analyze(&self, trace: Trace) -> Report {
+        let mut report = self.plan(trace);
+        self.compare(&mut report);
+        report
+    }
+
+    fn plan(&self, trace: Trace) -> Report {
         analyze::analyze(trace, &self.profile, &self.declared, &self.catalogue)
+    }
+
+    fn compare(&self, report: &mut Report) {
+        report.baseline = self
+            .baseline
+            .as_ref()
+            .map(|(file, before)| baseline::compare(report, before, file));
     }
 }
 
@@ -109,10 +134,11 @@ pub async fn audit(
         progress,
     );
     let (traced, proof) = tokio::try_join!(traced, begin)?;
-    let mut report = judge.analyze(traced);
+    let mut report = judge.plan(traced);
     if let Some(proof) = proof {
         proof.finish(&mut report).await?;
     }
+    judge.compare(&mut report);
     Ok(report)
 }
 

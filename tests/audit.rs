@@ -5,8 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    docker, docker_ok, published_port, run, run_json, wait_for_200, ContainerGuard, ImageSpec,
-    TempDir,
+    docker, docker_ok, published_port, run, run_json, temp_dir, wait_for_200, ContainerGuard,
+    ImageSpec,
 };
 use serde_json::Value;
 
@@ -216,7 +216,7 @@ fn suggest_rejudges_a_recorded_trace_without_an_engine() {
     if !common::ready(common::Need::Engine) {
         return;
     }
-    let dir = TempDir::new("suggest");
+    let dir = temp_dir("suggest");
     let trace_file = dir.path().join("trace.json");
     let image = owned_dir_image();
     let out = run(&[
@@ -293,7 +293,7 @@ fn profiles_are_listed_shown_and_a_malformed_one_is_rejected_with_its_position()
         .collect();
     assert!(ids.contains(&"uv-run"), "{ids:?}");
 
-    let dir = TempDir::new("bad-profile");
+    let dir = temp_dir("bad-profile");
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "name: broken\ntitle: [unclosed\n").unwrap();
     let out = run(&[
@@ -310,4 +310,86 @@ fn profiles_are_listed_shown_and_a_malformed_one_is_rejected_with_its_position()
         "no file:line in {stderr}"
     );
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
+/// `--baseline`: the history a team has accepted passes; a new write that needs a new mount
+/// fails, named.
+#[test]
+fn a_baseline_passes_old_findings_and_fails_a_new_one() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    // /var/run and /var/cache are apart, so the new write needs a mount of its own.
+    let image = |name: &str, writes: &str| {
+        ImageSpec::new(name)
+            .dir("/var/run", 0, 0, 0o755)
+            .dir("/var/cache", 0, 0, 0o755)
+            .line(&format!("ENV FIXTURE_STARTUP_WRITES={writes}"))
+            .build()
+    };
+    let old = image("baseline-old", "/var/run/app/app.pid!");
+    let new = image(
+        "baseline-new",
+        "/var/run/app/app.pid!,/var/cache/app/index!",
+    );
+    let dir = temp_dir("baseline");
+    let base = dir.path().join("base.json");
+    let base = base.to_str().unwrap();
+    let quick = ["--profile", "docker", "--idle", "0s"];
+    let before = run(&[&["audit", &old, "--format", "json", "-o", base][..], &quick].concat());
+    assert_eq!(before.status.code(), Some(1), "the old image needs a mount");
+
+    let again = run(&[&["audit", &old, "--baseline", base][..], &quick].concat());
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Against {base}: nothing new (1 finding already there)."
+        )),
+        "{text}"
+    );
+
+    let args = [&["audit", &new, "--baseline", base][..], &quick].concat();
+    let report = run_json(&args, &[1]);
+    assert_eq!(report["baseline"]["file"], base);
+    let new_findings = report["baseline"]["new"].as_array().unwrap();
+    assert_eq!(new_findings.len(), 1, "{new_findings:?}");
+    assert_eq!(new_findings[0]["kind"], "mount");
+    let mount = new_findings[0]["name"].as_str().unwrap();
+    assert!(
+        mount.starts_with("/var/cache"),
+        "the new mount is for the new write: {mount}"
+    );
+    assert_eq!(report["baseline"]["known"], 1);
+    // A gate on needs-changes only ignores a new mount.
+    let lenient = [&args[..], &["--fail-on", "needs-changes"]].concat();
+    run_json(&lenient, &[0]);
+
+    // A trace is no baseline.
+    let trace = dir.path().join("trace.json");
+    let out = run(&[
+        "trace",
+        &old,
+        "--idle",
+        "0s",
+        "--format",
+        "json",
+        "-o",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let refused = run(&[
+        "suggest",
+        "--from",
+        trace.to_str().unwrap(),
+        "--baseline",
+        trace.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not a rofs-audit report")
+            && stderr.contains("rofs-audit audit IMAGE --format json"),
+        "{stderr}"
+    );
 }

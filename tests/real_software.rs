@@ -16,7 +16,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{
-    docker, docker_ok, published_port, run, wait_for_200, ContainerGuard, TempDir, TEST_LABEL,
+    docker, docker_ok, published_port, run, temp_dir, wait_for_200, ContainerGuard, TEST_LABEL,
 };
 use serde_json::Value;
 
@@ -104,7 +104,7 @@ struct Audit {
 
 /// Runs the audit of `app` with `--format json -o FILE` and reads the file.
 fn audit_json(app: App) -> Result<Audit, String> {
-    let dir = TempDir::new("rofs-audit-real");
+    let dir = temp_dir("rofs-audit-real");
     let file = dir.path().join("report.json");
     let mut args = app.audit_args();
     args.extend(["--format".to_string(), "json".to_string(), "-o".to_string()]);

@@ -1,6 +1,7 @@
 //! Analyze: judge a trace for a platform profile (which writes would fail), plan the mounts that
 //! fix what a mount can fix, and name the root causes.
 
+pub mod baseline;
 mod kinds;
 mod mounts;
 pub mod remedies;
@@ -86,6 +87,7 @@ pub fn analyze(
         trace,
         plan,
         verification: None,
+        baseline: None,
     }
 }
 
@@ -101,11 +103,14 @@ pub enum FailOn {
 }
 
 impl FailOn {
-    pub fn exit_code(self, verdict: Verdict) -> i32 {
-        let fails = match self {
-            FailOn::NeedsMounts => verdict != Verdict::Compatible,
-            FailOn::NeedsChanges => verdict == Verdict::NeedsChanges,
-            FailOn::Never => false,
+    /// 1 when the report fails this gate, else 0. Against a baseline only what is new counts.
+    pub fn exit_code(self, report: &Report) -> i32 {
+        let fails = match (self, &report.baseline) {
+            (FailOn::Never, _) => false,
+            (FailOn::NeedsMounts, None) => report.plan.verdict != Verdict::Compatible,
+            (FailOn::NeedsChanges, None) => report.plan.verdict == Verdict::NeedsChanges,
+            (FailOn::NeedsMounts, Some(diff)) => !diff.new.is_empty(),
+            (FailOn::NeedsChanges, Some(diff)) => diff.new.iter().any(|f| f.needs_changes()),
         };
         i32::from(fails)
     }

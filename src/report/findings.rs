@@ -10,8 +10,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::model::{
-    escape_text, is_within, resolve, Change, Gate, Mount, MountKind, Phase, Remedy, Report,
-    Verdict, Verification, Write,
+    escape_text, is_within, resolve, BaselineDiff, BaselineFinding, Change, Gate, Mount, MountKind,
+    Phase, Remedy, Report, Verdict, Verification, Write,
 };
 use crate::profile::Profile;
 
@@ -482,7 +482,43 @@ pub(crate) fn summary(report: &Report, profile: &Profile, findings: &[Finding]) 
         ));
     }
     out.push('.');
+    if let Some(diff) = &report.baseline {
+        out.push(' ');
+        out.push_str(&baseline_summary(diff));
+    }
     out
+}
+
+/// Against the baseline: what is new, named, and how much was there already.
+fn baseline_summary(diff: &BaselineDiff) -> String {
+    let known = plural(diff.known, "finding", "findings");
+    if diff.new.is_empty() {
+        return format!(
+            "Against {}: nothing new ({known} already there).",
+            clean(&diff.file)
+        );
+    }
+    let named: Vec<String> = diff
+        .new
+        .iter()
+        .take(INLINE)
+        .map(|f| match f {
+            BaselineFinding::Verdict(v) => format!("verdict {}", v.as_str()),
+            BaselineFinding::Mount(path) => format!("mount {}", clean(path)),
+            BaselineFinding::Unfixable(path) => format!("unfixable write {}", clean(path)),
+            BaselineFinding::Gate(name) => format!("gate {}", clean(name)),
+        })
+        .collect();
+    let more = match diff.new.len().saturating_sub(INLINE) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    format!(
+        "Against {}: {} new ({}{more}), {known} already there.",
+        clean(&diff.file),
+        diff.new.len(),
+        named.join(", ")
+    )
 }
 
 /// A name for a mount, derived from its path (`/var/run` → `var-run`), unique within the plan

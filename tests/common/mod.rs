@@ -14,9 +14,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The label on every test image (and inherited by its containers).
 pub const TEST_LABEL: &str = "dev.rofs-audit.test=1";
@@ -337,7 +335,7 @@ impl ImageSpec {
         // A directory of our own, so two test processes building the same tag
         // at once cannot trip over each other's context; the second build
         // merely re-tags an identical image.
-        let context = TempDir::new("rofs-audit-image");
+        let context = temp_dir("rofs-audit-image");
         self.write_context(context.path(), &binary);
         let mut build = Command::new("docker");
         build
@@ -533,34 +531,11 @@ fn set_mode(path: &Path, mode: u32) {
 }
 
 /// A fresh directory under the system temp dir, removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(prefix: &str) -> TempDir {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "{prefix}-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        // create_dir, not create_dir_all: failing on an existing path is what
-        // makes the directory ours alone.
-        fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
-        TempDir(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .unwrap_or_else(|e| panic!("a temp dir for {prefix}: {e}"))
 }
 
 /// The rofs-audit binary under test.

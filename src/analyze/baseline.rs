@@ -1,0 +1,99 @@
+//! `--baseline REPORT.json`: what an audit finds that an earlier report did not, so that a CI gate
+//! fails on regressions, not on history.
+//!
+//! A finding is named by what does not change from run to run: a mount of the fix by its path, a
+//! write no mount fixes by its path, a runtime gate by its name, and the verdict. Writes are not
+//! compared one by one: a launcher's temp file has a new random name at every run, but it lands
+//! under the same mount.
+
+use crate::model::{BaselineDiff, BaselineFinding, Report};
+
+/// The findings of `report`, verdict aside.
+fn findings(report: &Report) -> Vec<BaselineFinding> {
+    let mut found: Vec<BaselineFinding> = report
+        .fix_mounts()
+        .into_iter()
+        .map(|m| BaselineFinding::Mount(m.path.clone()))
+        .collect();
+    found.extend(
+        report
+            .plan
+            .unfixable
+            .iter()
+            .map(|u| BaselineFinding::Unfixable(u.path.clone())),
+    );
+    if let Some(v) = &report.verification {
+        let gates = std::iter::once(&v.gates.startup)
+            .chain(&v.gates.probes)
+            .chain(&v.gates.shutdown);
+        found.extend(
+            gates
+                .filter(|g| !g.ok)
+                .map(|g| BaselineFinding::Gate(g.name.clone())),
+        );
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// What `report` finds that `baseline` (read from `file`) does not.
+pub fn compare(report: &Report, baseline: &Report, file: &str) -> BaselineDiff {
+    let before = findings(baseline);
+    let (known, mut new): (Vec<BaselineFinding>, Vec<BaselineFinding>) = findings(report)
+        .into_iter()
+        .partition(|f| before.contains(f));
+    if report.plan.verdict > baseline.plan.verdict {
+        new.insert(0, BaselineFinding::Verdict(report.plan.verdict));
+    }
+    BaselineDiff {
+        file: file.to_string(),
+        new,
+        known: known.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Verdict;
+    use crate::report::testdata;
+
+    #[test]
+    fn a_report_against_itself_has_nothing_new() {
+        for (name, (report, _)) in testdata::all() {
+            let diff = compare(&report, &report, "base.json");
+            assert_eq!(diff.new, [], "{name}");
+            assert_eq!(diff.known, findings(&report).len(), "{name}");
+        }
+    }
+
+    #[test]
+    fn new_mounts_unfixable_writes_failed_gates_and_a_worse_verdict_are_new() {
+        let (compatible, _) = testdata::compatible();
+        let (needs_changes, _) = testdata::needs_changes();
+        let diff = compare(&needs_changes, &compatible, "base.json");
+        assert_eq!(diff.known, 0);
+        assert_eq!(diff.new[0], BaselineFinding::Verdict(Verdict::NeedsChanges));
+        assert!(diff
+            .new
+            .contains(&BaselineFinding::Mount("/var/cache/app".into())));
+        assert!(diff
+            .new
+            .contains(&BaselineFinding::Unfixable("/etc/app/old.conf".into())));
+        assert!(diff.new.iter().any(BaselineFinding::needs_changes));
+        // The other way round, fewer findings are no regression.
+        assert_eq!(compare(&compatible, &needs_changes, "base.json").new, []);
+    }
+
+    #[test]
+    fn a_gate_that_fails_now_is_new() {
+        let (mut report, _) = testdata::proven();
+        let baseline = report.clone();
+        let gates = &mut report.verification.as_mut().unwrap().gates;
+        gates.startup.ok = false;
+        let diff = compare(&report, &baseline, "base.json");
+        assert_eq!(diff.new, [BaselineFinding::Gate("startup".into())]);
+        assert!(!diff.new[0].needs_changes());
+    }
+}
