@@ -11,5 +11,6 @@ pub mod probe;
 pub mod profile;
 pub mod progress;
 pub mod report;
+pub mod spec;
 pub mod trace;
 pub mod verify;
