@@ -10,6 +10,7 @@
 mod cloudformation;
 mod compose;
 mod ecs;
+mod kubernetes;
 
 use std::cell::Cell;
 use std::fmt;
@@ -167,6 +168,8 @@ pub fn read(path: &Path, text: &str, images: &[(String, String)]) -> Result<Depl
     let spec = Spec {
         file,
         lines: text.lines().collect(),
+        starts: document_starts(text),
+        several: documents.len() > 1,
         images,
         used: images.iter().map(|_| Cell::new(false)).collect(),
     };
@@ -185,6 +188,8 @@ pub fn read(path: &Path, text: &str, images: &[(String, String)]) -> Result<Depl
         ecs::read(&spec, first)?
     } else if first.get("services").is_some_and(Value::is_mapping) {
         compose::read(&spec, first)?
+    } else if first.get("apiVersion").is_some() && first.get("kind").is_some() {
+        kubernetes::read(&spec, &documents)?
     } else {
         return Err(spec.fail(format!(
             "not a deployment spec rofs-audit reads (top-level keys: {}); give an ECS task \
@@ -236,6 +241,23 @@ fn yaml_error(file: &str, e: &serde_yaml_ng::Error) -> anyhow::Error {
     }
 }
 
+/// The 0-based line where each document starts.
+fn document_starts(text: &str) -> Vec<usize> {
+    let separators = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.starts_with("---"))
+        .map(|(n, _)| n);
+    let opens_with_separator = text
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .is_some_and(|l| l.starts_with("---"));
+    match opens_with_separator {
+        true => separators.collect(),
+        false => std::iter::once(0).chain(separators).collect(),
+    }
+}
+
 fn keys(value: &Value) -> String {
     match value.as_mapping() {
         Some(map) if !map.is_empty() => map
@@ -251,6 +273,8 @@ fn keys(value: &Value) -> String {
 struct Spec<'a> {
     file: String,
     lines: Vec<&'a str>,
+    starts: Vec<usize>,
+    several: bool,
     images: &'a [(String, String)],
     used: Vec<Cell<bool>>,
 }
@@ -270,6 +294,16 @@ impl Spec<'_> {
             f => format!(".{f}"),
         };
         anyhow!("{}{line}: {at}{field}: {message}", self.file)
+    }
+
+    /// The document number to show: only in a file of several.
+    fn document(&self, index: usize) -> Option<usize> {
+        self.several.then_some(index + 1)
+    }
+
+    /// The 0-based line where document `index` starts.
+    fn start(&self, index: usize) -> usize {
+        self.starts.get(index).copied().unwrap_or(0)
     }
 
     /// The first line at or after `from` (0-based) where `key` is a mapping key.
@@ -608,5 +642,11 @@ mod tests {
             serde_json::to_string(&SpecKind::Ecs { fargate: true }).unwrap(),
             r#"{"ecs":{"fargate":true}}"#
         );
+    }
+
+    #[test]
+    fn document_starts_follow_the_separators() {
+        assert_eq!(document_starts("a: 1\n---\nb: 2\n"), [0, 1]);
+        assert_eq!(document_starts("# c\n---\na: 1\n---\nb: 2\n"), [1, 3]);
     }
 }
