@@ -6,10 +6,10 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use rofs_audit::model::{Report, TmpfsSpec};
+use rofs_audit::model::{Report, SpecReport, TmpfsSpec};
 use rofs_audit::pipeline::{self, AuditOptions, Judge};
 use rofs_audit::report::{self, RenderOptions};
-use rofs_audit::{analyze, engine, input, probe::Probe, profile, progress::Progress, trace};
+use rofs_audit::{analyze, engine, input, probe::Probe, profile, progress::Progress, spec, trace};
 
 #[derive(Debug, Parser)]
 #[command(name = "rofs-audit", version, about = "Will this container image survive a read-only root filesystem?",
@@ -50,24 +50,50 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum Show {
     /// Print one profile as YAML (a starting point for --profile FILE)
-    Show { name: String },
+    Show {
+        /// A built-in profile name, or a YAML file
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
 struct TraceArgs {
+    /// The image, by name or ID (pulled if not present locally)
+    #[arg(value_parser = input::image)]
+    image: String,
     #[command(flatten)]
     run: RunArgs,
-    /// How writes are seen: overlay (inotify and fanotify on the writable layer) or api (the engine's diff)
-    #[arg(long, value_enum, default_value_t = Mode::Auto)]
-    mode: Mode,
+    #[command(flatten)]
+    tracing: TracingArgs,
     #[command(flatten)]
     out: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+struct TracingArgs {
+    /// How writes are seen: overlay (inotify and fanotify on the writable layer) or api (the engine's diff)
+    #[arg(long, value_enum, default_value_t = Mode::Auto)]
+    mode: Mode,
+}
+
+#[derive(Debug, Args)]
 struct AuditArgs {
+    /// The image, by name or ID (pulled if not present locally); or a deployment spec with -f
+    #[arg(value_parser = input::image, required_unless_present = "file")]
+    image: Option<String>,
+    /// A deployment spec whose containers are audited as deployed: an ECS task definition, a CloudFormation template, Kubernetes manifests or a compose file (- reads stdin)
+    #[arg(long, short = 'f', value_name = "FILE", conflicts_with = "image")]
+    file: Option<PathBuf>,
+    /// Audit only this container of the spec (repeatable) [default: every one]
+    #[arg(long = "container", value_name = "NAME", requires = "file")]
+    containers: Vec<String>,
+    /// The image to run for a container of the spec whose image the engine cannot resolve (an ECR asset, a build-only service)
+    #[arg(long = "image", value_name = "CONTAINER=REF", requires = "file", value_parser = input::assignment)]
+    images: Vec<(String, String)>,
     #[command(flatten)]
-    trace: TraceArgs,
+    run: RunArgs,
+    #[command(flatten)]
+    tracing: TracingArgs,
     #[command(flatten)]
     judge: JudgeArgs,
     /// Skip the read-only proof (the runs that find which writes are fatal and the fewest mounts)
@@ -79,10 +105,15 @@ struct AuditArgs {
     /// What a read-only run must show for the fix: clean also wants no read-only error in its logs
     #[arg(long, value_enum, default_value_t = Gate::Clean)]
     gate: Gate,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 #[derive(Debug, Args)]
 struct VerifyArgs {
+    /// The image, by name or ID (pulled if not present locally)
+    #[arg(value_parser = input::image)]
+    image: String,
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -109,9 +140,9 @@ struct SuggestArgs {
 /// The platform and the mounts the deployment has: shared by audit, suggest and verify.
 #[derive(Debug, Args)]
 struct PlatformArgs {
-    /// Target platform: a built-in profile (see `rofs-audit profiles`) or a YAML file
-    #[arg(long, default_value = profile::DEFAULT_PROFILE, value_name = "NAME|FILE")]
-    profile: String,
+    /// Target platform: a built-in profile (see `rofs-audit profiles`) or a YAML file [default: the spec's platform, else ecs-fargate]
+    #[arg(long, value_name = "NAME|FILE")]
+    profile: Option<String>,
     /// A mount the deployment already has, as on the docker CLI (PATH[:OPTIONS]); writes under it are covered
     #[arg(long, value_name = "PATH[:OPTIONS]")]
     tmpfs: Vec<TmpfsSpec>,
@@ -139,9 +170,6 @@ struct JudgeArgs {
 /// How to run the image: the same flags for every command that runs it.
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// The image, by name or ID (pulled if not present locally)
-    #[arg(value_parser = input::image)]
-    image: String,
     /// Container port to probe [default: the image's single EXPOSEd port]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     port: Option<u16>,
@@ -212,7 +240,7 @@ macro_rules! choices {
 choices! {
     Format => report::Format {
         Text: "for people; the default",
-        Json: "the stable contract (schema_version 1)",
+        Json: "the stable contract (schema_version 2)",
         Yaml: "the JSON contract as YAML",
         Markdown: "a pull-request comment",
         Sarif: "SARIF 2.1.0, for code scanning",
@@ -251,9 +279,9 @@ choices! {
 }
 
 impl RunArgs {
-    fn options(&self) -> Result<trace::RunOptions> {
+    fn options(&self, image: &str) -> Result<trace::RunOptions> {
         Ok(trace::RunOptions {
-            image: self.image.clone(),
+            image: image.to_string(),
             port: self.port,
             probes: self.probes.clone(),
             expect_status: self.expect_status,
@@ -269,11 +297,20 @@ impl RunArgs {
     }
 }
 
+impl PlatformArgs {
+    /// The profile given, else the spec's platform (`spec`), else the default.
+    fn profile<'a>(&'a self, spec: Option<&'a str>) -> &'a str {
+        let named = self.profile.as_deref().or(spec);
+        named.unwrap_or(profile::DEFAULT_PROFILE)
+    }
+}
+
 impl JudgeArgs {
-    fn load(&self) -> Result<Judge> {
+    fn load(&self, spec: Option<&str>) -> Result<Judge> {
         let platform = &self.platform;
         let remedies = self.remedies.as_deref();
-        let judge = Judge::load(&platform.profile, remedies, platform.tmpfs.clone())?;
+        let profile = platform.profile(spec);
+        let judge = Judge::load(profile, remedies, platform.tmpfs.clone())?;
         match &self.baseline {
             Some(file) => judge.with_baseline(file),
             None => Ok(judge),
@@ -286,17 +323,35 @@ impl OutputArgs {
         Progress::for_terminal(quiet, self.format != Format::Text && self.output.is_none())
     }
 
-    /// Prints the report and returns the exit code.
-    fn report(&self, report: &Report, judge: &Judge, args: &JudgeArgs) -> Result<i32> {
+    fn options(&self, judge: &Judge, args: &JudgeArgs) -> RenderOptions {
         let emit: Vec<profile::FixFormat> = args.emit.iter().map(|&f| f.into()).collect();
-        let options = RenderOptions {
+        RenderOptions {
             color: report::color_wanted(self.output.as_deref()),
             emit: judge.profile.emit_with(&emit),
             verbose: self.verbose,
-        };
+        }
+    }
+
+    /// Prints the report and returns the exit code.
+    fn report(&self, report: &Report, judge: &Judge, args: &JudgeArgs) -> Result<i32> {
+        let options = self.options(judge, args);
         let text = report::render_report(report, &judge.profile, self.format.into(), &options);
         report::emit(self.output.as_deref(), &text)?;
         Ok(analyze::FailOn::from(args.fail_on).exit_code(report))
+    }
+
+    /// Prints the reports of a spec's containers and returns the worst exit code.
+    fn report_spec(&self, spec: &SpecReport, judge: &Judge, args: &JudgeArgs) -> Result<i32> {
+        let options = self.options(judge, args);
+        let text = report::render_spec(spec, &judge.profile, self.format.into(), &options);
+        report::emit(self.output.as_deref(), &text)?;
+        let fail_on = analyze::FailOn::from(args.fail_on);
+        Ok(spec
+            .targets
+            .iter()
+            .map(|t| fail_on.exit_code(&t.report))
+            .max()
+            .unwrap_or(0))
     }
 }
 
@@ -304,24 +359,42 @@ impl OutputArgs {
 pub async fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Audit(args) => {
-            let (judge, run) = (args.judge.load()?, args.trace.run.options()?);
             let options = AuditOptions {
-                mode: args.trace.mode.into(),
+                mode: args.tracing.mode.into(),
                 verify: !args.no_verify,
                 jobs: args.jobs as usize,
                 gate: args.gate.into(),
             };
-            let (judged, progress) = (judge.clone(), args.trace.out.progress(cli.quiet));
-            let report = engine::with_run(move |engine, id| async move {
-                pipeline::audit(&engine, &id, &run, &judged, options, &progress).await
+            let progress = args.out.progress(cli.quiet);
+            let Some(file) = &args.file else {
+                let image = args.image.as_deref().unwrap_or_default();
+                let (judge, run) = (args.judge.load(None)?, args.run.options(image)?);
+                let judged = judge.clone();
+                let report = engine::with_run(move |engine, id| async move {
+                    pipeline::audit(&engine, &id, &run, &judged, options, &progress).await
+                })
+                .await?;
+                return args.out.report(&report, &judge, &args.judge);
+            };
+            let deployment = spec::read(file, &input::read_text(file)?, &args.images)?;
+            let judge = args.judge.load(Some(deployment.kind.profile()))?;
+            let name = file.display().to_string();
+            let base = args.run.options("")?;
+            let targets =
+                pipeline::spec_targets(&deployment, &name, &args.containers, &base, &judge)?;
+            if targets.len() > 1 && !report::holds_several(args.out.format.into()) {
+                anyhow::bail!("--format {:?} takes one container at a time; pick one with --container NAME, or use text, json, yaml or markdown", args.out.format);
+            }
+            let audited = engine::with_run(move |engine, id| async move {
+                pipeline::audit_spec(&engine, &id, &name, &targets, options, &progress).await
             })
             .await?;
-            args.trace.out.report(&report, &judge, &args.judge)
+            args.out.report_spec(&audited, &judge, &args.judge)
         }
         Command::Trace(args) => {
             let (run, mode, progress) = (
-                args.run.options()?,
-                args.mode.into(),
+                args.run.options(&args.image)?,
+                args.tracing.mode.into(),
                 args.out.progress(cli.quiet),
             );
             let trace = engine::with_run(move |engine, id| async move {
@@ -335,8 +408,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Verify(args) => {
-            let judge = Judge::load(&args.platform.profile, None, args.platform.tmpfs.clone())?;
-            let run = args.run.options()?;
+            let profile = args.platform.profile(None);
+            let judge = Judge::load(profile, None, args.platform.tmpfs.clone())?;
+            let run = args.run.options(&args.image)?;
             let machine = args.format != VerifyFormat::Text && args.output.is_none();
             let progress = Progress::for_terminal(cli.quiet, machine);
             let check = engine::with_run(move |engine, id| async move {
@@ -351,7 +425,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(i32::from(!check.verification.passed))
         }
         Command::Suggest(args) => {
-            let judge = args.judge.load()?;
+            let judge = args.judge.load(None)?;
             let report = judge.analyze(input::read_trace(&args.from)?);
             args.out.report(&report, &judge, &args.judge)
         }

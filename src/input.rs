@@ -1,6 +1,7 @@
 //! What the user gives, read and checked at the edge: durations, commands, env files, recorded
 //! traces. Each error names the input and the fix, so that a mistake fails before anything runs.
 
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -54,6 +55,27 @@ pub fn image(s: &str) -> Result<String, String> {
         ),
         _ => Ok(s.to_string()),
     }
+}
+
+/// `NAME=VALUE`, as `--image CONTAINER=REF` takes it.
+pub fn assignment(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.is_empty() && !value.is_empty() => {
+            Ok((name.to_string(), value.to_string()))
+        }
+        _ => Err(format!(
+            "{s:?} is not NAME=VALUE; write it as in web=my-app:1.4"
+        )),
+    }
+}
+
+/// A file's text, or standard input's for `-`.
+pub fn read_text(path: &Path) -> Result<String> {
+    let read = match path.as_os_str() == "-" {
+        true => std::io::read_to_string(std::io::stdin()),
+        false => std::fs::read_to_string(path),
+    };
+    read.map_err(|e| anyhow!("cannot read {}: {e}; check the path", path.display()))
 }
 
 /// The container's command, given as `--cmd` (shell words or a JSON array) or after `--`.
@@ -126,25 +148,35 @@ fn read_env_file(path: &Path) -> Result<Vec<String>> {
 
 /// A trace, or a report (which holds one), written with `--format json`.
 pub fn read_trace(path: &Path) -> Result<Trace> {
+    // A trace has not changed since schema_version 1.
+    let versions = 1..=SCHEMA_VERSION;
     read_json(
         path,
         "trace",
         "rofs-audit trace IMAGE --format json -o FILE",
+        versions,
     )
 }
 
 /// A report written by `audit --format json`.
 pub fn read_report(path: &Path) -> Result<Report> {
+    let versions = SCHEMA_VERSION..=SCHEMA_VERSION;
     read_json(
         path,
         "report",
         "rofs-audit audit IMAGE --format json -o FILE",
+        versions,
     )
 }
 
-/// A JSON file of ours, checked for its schema version; `what` it is and the command that
+/// A JSON file of ours, of one of the schema `versions`; `what` it is and the command that
 /// `writes` one name the fix.
-fn read_json<T: DeserializeOwned>(path: &Path, what: &str, writes: &str) -> Result<T> {
+fn read_json<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    writes: &str,
+    versions: RangeInclusive<u32>,
+) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         anyhow!(
             "cannot read {}: {e}; give a file written by `{writes}`",
@@ -154,15 +186,21 @@ fn read_json<T: DeserializeOwned>(path: &Path, what: &str, writes: &str) -> Resu
     let version = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| v.get("schema_version").and_then(serde_json::Value::as_u64));
-    if let Some(version) = version.filter(|&v| v != u64::from(SCHEMA_VERSION)) {
-        let (by, fix) = match version > u64::from(SCHEMA_VERSION) {
+    let readable = |v: u64| u32::try_from(v).is_ok_and(|v| versions.contains(&v));
+    if let Some(version) = version.filter(|&v| !readable(v)) {
+        let (by, fix) = match version > u64::from(*versions.end()) {
             true => ("a newer", "upgrade rofs-audit"),
-            false => ("an older", "trace the image again"),
+            false => ("an older", "run it again"),
         };
         bail!(
-            "{}: schema_version {version} was written by {by} rofs-audit (this one reads \
-             {SCHEMA_VERSION}); {fix}",
+            "{}: schema_version {version} was written by {by} rofs-audit (this one reads {} \
+             {}); {fix}",
             path.display(),
+            what,
+            match versions.start() == versions.end() {
+                true => versions.start().to_string(),
+                false => format!("{} to {}", versions.start(), versions.end()),
+            }
         );
     }
     serde_json::from_str(&text).map_err(|e| {
@@ -219,6 +257,20 @@ mod tests {
         assert!(
             err.contains("schema_version 99 was written by a newer rofs-audit")
                 && err.contains("upgrade"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_version_1_trace_is_read_but_a_version_1_report_is_not() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), r#"{"schema_version": 1}"#).unwrap();
+        let err = read_trace(file.path()).unwrap_err().to_string();
+        // Past the version check: the rest of this file is no trace.
+        assert!(err.contains("not a rofs-audit trace"), "{err}");
+        let err = read_report(file.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("schema_version 1 was written by an older rofs-audit (this one reads report 2); run it again"),
             "{err}"
         );
     }

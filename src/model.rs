@@ -3,8 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Bumped only on incompatible changes; new fields are added without a bump.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped only on incompatible changes; new fields are added without a bump. 2: a proof run's
+/// `mounts` are objects (`{"type": "tmpfs", "path", "options"}`), not `PATH:OPTIONS` text; a
+/// trace is as in 1.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Trace {
@@ -506,6 +508,25 @@ pub struct Gate {
     /// Why it is not ok, or what excused it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// What `audit -f FILE` reports: each container of a deployment spec, audited as deployed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SpecReport {
+    pub schema_version: u32,
+    /// The spec, as given.
+    pub file: String,
+    pub targets: Vec<TargetReport>,
+}
+
+/// One container of a spec and its audit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TargetReport {
+    /// As the spec names it (`Deployment/web/app` for Kubernetes).
+    pub name: String,
+    /// Where the spec defines it: `FILE:LINE`, or the path inside the file.
+    pub defined_at: String,
+    pub report: Report,
 }
 
 /// What `verify` reports: one configuration of an image, proven or not.

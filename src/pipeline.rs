@@ -8,9 +8,12 @@ use anyhow::{bail, Result};
 use crate::analyze::{self, baseline, Catalogue};
 use crate::engine::{Engine, RunId};
 use crate::input;
-use crate::model::{Check, ProofGate, Report, TmpfsSpec, Trace};
+use crate::model::{
+    Check, ProofGate, Report, SpecReport, TargetReport, TmpfsSpec, Trace, SCHEMA_VERSION,
+};
 use crate::profile::{self, Profile};
 use crate::progress::Progress;
+use crate::spec::Deployment;
 use crate::trace::{self, ModeChoice, RunOptions, Subject};
 use crate::verify;
 
@@ -30,6 +33,7 @@ impl Judge {
     /// catalogue, with `remedies` added) and checks the declared mounts: mistakes fail here,
     /// before anything runs.
     pub fn load(profile: &str, remedies: Option<&Path>, declared: Vec<TmpfsSpec>) -> Result<Self> {
+        let profile = profile::load(profile)?;
         for (i, mount) in declared.iter().enumerate() {
             let path = mount.path.trim_end_matches('/');
             if declared[..i]
@@ -40,7 +44,7 @@ impl Judge {
             }
         }
         Ok(Judge {
-            profile: profile::load(profile)?,
+            profile,
             catalogue: match remedies {
                 Some(file) => Catalogue::with_file(file)?,
                 None => Catalogue::builtin(),
@@ -178,5 +182,106 @@ pub async fn verify(
         profile: judge.profile.name.clone(),
         mounts: judge.declared.clone(),
         verification,
+    })
+}
+
+/// One container of a deployment spec, ready to audit: how the platform runs it, and how to
+/// judge it (the spec's mounts are declared mounts).
+pub struct SpecTarget {
+    pub name: String,
+    pub defined_at: String,
+    pub run: RunOptions,
+    pub judge: Judge,
+}
+
+/// The containers of `deployment` (read from `file`) to audit: those named in `containers`
+/// (by full or plain name), else every one. The spec says how each runs; `base` (the command
+/// line) fills in what it does not say, and `judge` gives the platform and the remedies.
+pub fn spec_targets(
+    deployment: &Deployment,
+    file: &str,
+    containers: &[String],
+    base: &RunOptions,
+    judge: &Judge,
+) -> Result<Vec<SpecTarget>> {
+    let named = |t: &crate::spec::Target, name: &str| {
+        t.name == name || t.name.rsplit('/').next() == Some(name)
+    };
+    for name in containers {
+        if !deployment.targets.iter().any(|t| named(t, name)) {
+            let all: Vec<&str> = deployment.targets.iter().map(|t| t.name.as_str()).collect();
+            bail!("{file}: no container {name:?}; it has {}", all.join(", "));
+        }
+    }
+    let mut targets = vec![];
+    for target in &deployment.targets {
+        if !containers.is_empty() && !containers.iter().any(|name| named(target, name)) {
+            continue;
+        }
+        if target.init {
+            // An init container runs to completion: an audit's runs wait for an app that
+            // answers, and would call its exit a failure.
+            eprintln!(
+                "rofs-audit: warning: {}: init container not audited: containers that run to \
+                 completion are not audited yet; audit its image with its command instead",
+                target.name
+            );
+            continue;
+        }
+        // The spec's mounts, but a --tmpfs on the same path wins.
+        let mut judge = judge.clone();
+        let from_spec = target
+            .mounts
+            .iter()
+            .filter(|m| !judge.declared.iter().any(|given| given.path == m.path));
+        let mut declared: Vec<TmpfsSpec> = from_spec.cloned().collect();
+        declared.append(&mut judge.declared);
+        judge.declared = declared;
+        targets.push(SpecTarget {
+            name: target.name.clone(),
+            defined_at: match target.location.line {
+                Some(line) => format!("{file}:{line}"),
+                None => format!("{file} ({})", target.location),
+            },
+            run: target.run_options(base),
+            judge,
+        });
+    }
+    if targets.is_empty() {
+        bail!("{file}: no container to audit; name one with --container, or give its image with --image NAME=REF");
+    }
+    Ok(targets)
+}
+
+/// Audits each target in turn: `rofs-audit audit -f FILE`.
+pub async fn audit_spec(
+    engine: &Engine,
+    run_id: &RunId,
+    file: &str,
+    targets: &[SpecTarget],
+    options: AuditOptions,
+    progress: &Progress,
+) -> Result<SpecReport> {
+    let mut reports = vec![];
+    for target in targets {
+        let report = audit(
+            engine,
+            run_id,
+            &target.run,
+            &target.judge,
+            options,
+            progress,
+        )
+        .await?;
+        reports.push(TargetReport {
+            name: target.name.clone(),
+            defined_at: target.defined_at.clone(),
+            report,
+        });
+    }
+    Ok(SpecReport {
+        schema_version: SCHEMA_VERSION,
+        file: file.to_string(),
+        targets: reports,
     })
 }

@@ -284,7 +284,7 @@ fn a_report_from_a_newer_rofs_audit_is_refused_before_anything_runs() {
     }
     let file = tempfile::NamedTempFile::new().unwrap();
     let report = include_str!("data/report-proven.json").replacen(
-        "\"schema_version\": 1",
+        "\"schema_version\": 2",
         "\"schema_version\": 99",
         1,
     );

@@ -68,7 +68,7 @@ fn every_phase_write_is_attributed_and_the_json_matches_the_contract() {
     args.extend_from_slice(PHASE_ARGS);
     let trace = trace_json(&args);
 
-    assert_eq!(trace["schema_version"], 1);
+    assert_eq!(trace["schema_version"], 2);
     assert_eq!(trace["tracing"]["mode"], "overlay");
     for key in [
         "reference",

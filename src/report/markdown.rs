@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::escape::{code, fence, prose};
 use super::findings::{self, Cover, Finding, Label};
 use super::{fixes, text, RenderOptions};
-use crate::model::{Mount, Report, Trace, Verification};
+use crate::model::{Mount, Report, SpecReport, Trace, Verification};
 use crate::profile::Profile;
 
 /// A bare trace: the text rendering in a fenced block.
@@ -63,6 +63,34 @@ const MOUNTS: u8 = 1;
 const PROOF: u8 = 2;
 const UNFIXABLE: u8 = 3;
 const REMEDIES: u8 = 4;
+
+/// The audit of a spec's containers as a pull-request comment: a table of them, then each
+/// report under a heading.
+pub fn spec(spec: &SpecReport, profile: &Profile, options: &RenderOptions) -> String {
+    let mut out = format!("## rofs-audit of {}\n\n", code(&spec.file));
+    let rows: Vec<Vec<String>> = spec
+        .targets
+        .iter()
+        .map(|t| {
+            vec![
+                code(&t.name),
+                code(&t.defined_at),
+                t.report.plan.verdict.as_str().to_string(),
+                t.report.fix_mounts().len().to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &mut out,
+        &["Container", "Defined at", "Verdict", "Mounts"],
+        &rows,
+    );
+    for target in &spec.targets {
+        let _ = writeln!(out, "\n---\n\n### {}\n", code(&target.name));
+        out.push_str(&report(&target.report, profile, options));
+    }
+    out
+}
 
 pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String {
     let plan = &r.plan;

@@ -21,14 +21,14 @@ use std::path::Path;
 use anyhow::{anyhow, Context, Result};
 
 use crate::engine::CleanReport;
-use crate::model::{Check, Report, Trace};
+use crate::model::{Check, Report, SpecReport, Trace};
 use crate::profile::{FixFormat, Profile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// for people; the default
     Text,
-    /// the stable contract (schema_version 1)
+    /// the stable contract (schema_version 2)
     Json,
     /// the JSON contract as YAML
     Yaml,
@@ -89,6 +89,34 @@ pub fn render_report(
         Format::Sarif => sarif::report(report, profile),
         Format::Junit => junit::report(report, profile),
         Format::Github => github::report(report, profile),
+    }
+}
+
+/// Whether `format` can hold the reports of several containers (`audit -f`): SARIF, JUnit and
+/// GitHub annotations point at one image's findings, so they take one container at a time.
+pub fn holds_several(format: Format) -> bool {
+    matches!(
+        format,
+        Format::Text | Format::Json | Format::Yaml | Format::Markdown
+    )
+}
+
+/// Renders `audit -f`. JSON and YAML hold every container's report whole; text and Markdown
+/// give each one under a heading that says where the spec defines it, then a table of them; the
+/// other formats render the one container there is (see [`holds_several`]).
+pub fn render_spec(
+    spec: &SpecReport,
+    profile: &Profile,
+    format: Format,
+    options: &RenderOptions,
+) -> String {
+    match (format, spec.targets.as_slice()) {
+        (Format::Json, _) => json::to_json(spec),
+        (Format::Yaml, _) => yaml::to_yaml(spec),
+        (Format::Text, _) => text::spec(spec, profile, options),
+        (Format::Markdown, _) => markdown::spec(spec, profile, options),
+        (_, [one]) => render_report(&one.report, profile, format, options),
+        _ => unreachable!("checked with holds_several before the audit"),
     }
 }
 

@@ -8,7 +8,8 @@ use super::escape::shell_quote;
 use super::findings::{self, clean, Cause, Cover, Label};
 use super::{fixes, RenderOptions};
 use crate::model::{
-    Change, Check, Gate, Report, RunMount, TmpfsSpec, Trace, TracingMode, Verdict, Verification,
+    Change, Check, Gate, Report, RunMount, SpecReport, TmpfsSpec, Trace, TracingMode, Verdict,
+    Verification,
 };
 use crate::profile::Profile;
 
@@ -153,6 +154,40 @@ impl Style {
     fn dim(self, text: &str) -> String {
         self.paint("2", text)
     }
+}
+
+/// The audit of a spec's containers for a person: each report under a line that names the
+/// container and where the spec defines it, then one line per container.
+pub fn spec(spec: &SpecReport, profile: &Profile, options: &RenderOptions) -> String {
+    let mut out = String::new();
+    for target in &spec.targets {
+        let _ = writeln!(
+            out,
+            "== {} ({}) ==",
+            clean(&target.name),
+            clean(&target.defined_at)
+        );
+        out.push_str(&report(&target.report, profile, options));
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "{} of {}:",
+        findings::plural(spec.targets.len(), "container", "containers"),
+        clean(&spec.file)
+    );
+    let width = spec.targets.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    for target in &spec.targets {
+        let r = &target.report;
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:<13}  {}",
+            clean(&target.name),
+            r.plan.verdict.as_str(),
+            findings::plural(r.fix_mounts().len(), "mount", "mounts")
+        );
+    }
+    out
 }
 
 /// The audit for a person: what would fail, grouped by the mount that fixes it, what nothing
