@@ -128,7 +128,12 @@ mod tests {
     fn every_recorded_trace_judged_again_gives_the_recorded_plan() {
         for (name, (report, profile)) in testdata::all() {
             let declared = report.plan.declared_mounts.clone();
-            let again = analyze(report.trace, &profile, &declared, &Catalogue::builtin());
+            let again = analyze(
+                report.trace.clone(),
+                &profile,
+                &declared,
+                &Catalogue::builtin(),
+            );
             let mut recorded = report.plan.clone();
             if report.verification.is_some() {
                 // The proof's verdict overrides the analyzer's.
@@ -138,6 +143,18 @@ mod tests {
                 serde_json::to_value(&again.plan).unwrap(),
                 serde_json::to_value(&recorded).unwrap(),
                 "{name}: the analyzer's plan differs from the recorded one"
+            );
+            // And what it says of each write.
+            let judged = |r: &Report| -> Vec<(String, Option<bool>, Option<WriteKind>)> {
+                let writes = r.trace.writes.iter();
+                writes
+                    .map(|w| (w.path.clone(), w.would_fail, w.kind))
+                    .collect()
+            };
+            assert_eq!(
+                judged(&again),
+                judged(&report),
+                "{name}: the writes' judgement differs"
             );
         }
     }
