@@ -3,6 +3,8 @@
 //! in between (inotify events in overlay mode), so the rules live in one place.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::ops::Bound;
+use std::sync::Arc;
 
 use crate::model::{ancestors, escape_path, is_within, Change, FileType, ImageDir, Phase, Write};
 
@@ -73,18 +75,77 @@ impl Noise {
     }
 }
 
+/// Assembles a whole run at once, from segments that are all still held.
 pub fn assemble(
     baseline: &Snapshot,
     segments: &[Segment],
     image: &dyn Image,
     noise: &Noise,
 ) -> Vec<Write> {
-    let empty = Snapshot::new();
-    let last = segments.last().map_or(&empty, |s| &s.state);
-    let mut written_before: HashSet<&[u8]> = HashSet::new();
-    let mut raw: Vec<(CPath, Meta, Change, &Segment)> = Vec::new();
+    let mut changes = Changes::default();
     let mut prev = baseline;
     for seg in segments {
+        changes.add(baseline, prev, seg);
+        prev = &seg.state;
+    }
+    let empty = Snapshot::new();
+    let last = segments.last().map_or(&empty, |s| &s.state);
+    changes.writes(last, image, noise)
+}
+
+/// Assembles a run segment by segment as the recorder closes them: each state is diffed against
+/// the one before and dropped, so a write storm is held once rather than once a phase.
+pub struct Assembler {
+    baseline: Snapshot,
+    /// The state at the last boundary, once there has been one.
+    last: Option<Snapshot>,
+    changes: Changes,
+}
+
+impl Assembler {
+    pub fn new(baseline: Snapshot) -> Self {
+        Assembler {
+            baseline,
+            last: None,
+            changes: Changes::default(),
+        }
+    }
+
+    pub fn push(&mut self, seg: Segment) {
+        let prev = self.last.as_ref().unwrap_or(&self.baseline);
+        self.changes.add(&self.baseline, prev, &seg);
+        self.last = Some(seg.state);
+    }
+
+    pub fn finish(self, image: &dyn Image, noise: &Noise) -> Vec<Write> {
+        self.changes
+            .writes(&self.last.unwrap_or_default(), image, noise)
+    }
+}
+
+/// What changed in each segment so far. Whether a path was created, modified or transient is
+/// known only once the run is over: that is decided by [`Changes::writes`].
+#[derive(Default)]
+struct Changes {
+    /// Phase and probe of each segment added, by position.
+    segments: Vec<(Phase, Option<String>)>,
+    found: Vec<Found>,
+    /// The paths in `found`, shared with it: a later write to one of them modifies it.
+    written: HashSet<Arc<[u8]>>,
+}
+
+/// A path that changed during a segment.
+struct Found {
+    path: Arc<[u8]>,
+    meta: Meta,
+    segment: usize,
+    /// It was there before the run, or written in an earlier segment.
+    existed: bool,
+}
+
+impl Changes {
+    /// Adds what changed from `prev` to the end of `seg`.
+    fn add(&mut self, baseline: &Snapshot, prev: &Snapshot, seg: &Segment) {
         let mut touched: BTreeSet<&CPath> = seg.touched.keys().collect();
         for (path, meta) in &seg.state {
             if prev.get(path) != Some(meta) {
@@ -101,46 +162,70 @@ pub fn assemble(
                 .cloned()
                 .or_else(|| seg.touched.get(path).cloned().flatten())
                 .unwrap_or_default();
-            let change = if meta.whiteout {
-                Change::Deleted
-            } else if !last.contains_key(path) && !image.has(path) {
-                Change::Transient
-            } else if image.has(path)
-                || baseline.contains_key(path)
-                || written_before.contains(path.as_slice())
-            {
-                Change::Modified
-            } else {
-                Change::Created
-            };
-            written_before.insert(path);
-            raw.push((path.clone(), meta, change, seg));
+            let existed = baseline.contains_key(path) || self.written.contains(path.as_slice());
+            let path: Arc<[u8]> = Arc::from(path.as_slice());
+            self.written.insert(path.clone());
+            self.found.push(Found {
+                path,
+                meta,
+                segment: self.segments.len(),
+                existed,
+            });
         }
-        prev = &seg.state;
+        self.segments.push((seg.phase, seg.probe.clone()));
     }
 
-    // Only leaves: a directory that changed because something below it did is not a write of
-    // its own. One with nothing reported below still is: something was written in it and is
-    // gone, or its metadata changed, and that is where a mount would be needed.
-    let all: Vec<&[u8]> = raw.iter().map(|(p, ..)| p.as_slice()).collect();
-    let has_descendant = |dir: &[u8]| all.iter().any(|p| p.len() > dir.len() && is_within(p, dir));
-    raw.iter()
-        .filter(|(path, meta, ..)| {
-            let ancestor = meta.file_type == Some(FileType::Dir) && has_descendant(path);
-            !ancestor && !noise.is_noise(path)
-        })
-        .map(|(path, meta, change, seg)| {
-            let meta = if *change == Change::Deleted {
-                image.meta(path).unwrap_or_default()
-            } else {
-                meta.clone()
-            };
-            to_write(path, &meta, *change, seg, noise.in_volume(path))
-        })
-        .collect()
+    /// The writes, `last` being the state at the end of the run.
+    fn writes(self, last: &Snapshot, image: &dyn Image, noise: &Noise) -> Vec<Write> {
+        // Only leaves: a directory that changed because something below it did is not a write
+        // of its own. One with nothing reported below still is: something was written in it and
+        // is gone, or its metadata changed, and that is where a mount would be needed.
+        let paths: BTreeSet<&[u8]> = self.found.iter().map(|f| &*f.path).collect();
+        let has_descendant = |dir: &[u8]| {
+            let mut below = dir.strip_suffix(b"/").unwrap_or(dir).to_vec();
+            below.push(b'/');
+            paths
+                .range::<[u8], _>((Bound::Included(below.as_slice()), Bound::Unbounded))
+                .take_while(|p| p.starts_with(&below))
+                .any(|p| p.len() > dir.len())
+        };
+        self.found
+            .iter()
+            .filter(|f| {
+                let ancestor = f.meta.file_type == Some(FileType::Dir) && has_descendant(&f.path);
+                !ancestor && !noise.is_noise(&f.path)
+            })
+            .map(|f| {
+                let path = &*f.path;
+                let change = if f.meta.whiteout {
+                    Change::Deleted
+                } else if !last.contains_key(path) && !image.has(path) {
+                    Change::Transient
+                } else if f.existed || image.has(path) {
+                    Change::Modified
+                } else {
+                    Change::Created
+                };
+                let meta = if change == Change::Deleted {
+                    image.meta(path).unwrap_or_default()
+                } else {
+                    f.meta.clone()
+                };
+                let (phase, probe) = &self.segments[f.segment];
+                to_write(path, &meta, change, *phase, probe, noise.in_volume(path))
+            })
+            .collect()
+    }
 }
 
-fn to_write(path: &[u8], meta: &Meta, change: Change, seg: &Segment, volume: bool) -> Write {
+fn to_write(
+    path: &[u8],
+    meta: &Meta,
+    change: Change,
+    phase: Phase,
+    probe: &Option<String>,
+    volume: bool,
+) -> Write {
     let (path, non_utf8) = escape_path(path);
     let file_type = meta.file_type.unwrap_or(FileType::Unknown);
     Write {
@@ -155,8 +240,8 @@ fn to_write(path: &[u8], meta: &Meta, change: Change, seg: &Segment, volume: boo
         mode: meta.mode.map(|m| m & 0o7777),
         uid: meta.uid,
         gid: meta.gid,
-        phase: seg.phase,
-        probe: seg.probe.clone(),
+        phase,
+        probe: probe.clone(),
         volume,
         would_fail: None,
         fatal: None,

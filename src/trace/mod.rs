@@ -394,6 +394,7 @@ enum Recorder {
     Overlay {
         recorder: overlay::OverlayRecorder,
         lower: overlay::LowerDirs,
+        assembler: assemble::Assembler,
     },
     Api(api::ApiRecorder),
 }
@@ -448,18 +449,27 @@ impl Recorder {
             .get("LowerDir")
             .map(|l| l.split(':').map(PathBuf::from).collect())
             .unwrap_or_default();
-        let recorder =
+        let mut recorder =
             overlay::OverlayRecorder::start(roots).context("cannot trace the overlay")?;
+        let assembler = assemble::Assembler::new(std::mem::take(&mut recorder.baseline));
         Ok(Recorder::Overlay {
             recorder,
             lower: overlay::LowerDirs(lower),
+            assembler,
         })
     }
 
     async fn boundary(&mut self, phase: Phase, probe: Option<String>) -> Result<()> {
         match self {
-            Recorder::Overlay { recorder, .. } => {
+            Recorder::Overlay {
+                recorder,
+                assembler,
+                ..
+            } => {
                 recorder.boundary(phase, probe).await;
+                for segment in recorder.segments.drain(..) {
+                    assembler.push(segment);
+                }
                 Ok(())
             }
             Recorder::Api(recorder) => recorder.boundary(phase, probe).await,
@@ -468,9 +478,12 @@ impl Recorder {
 
     async fn finish(self, noise: &Noise) -> Recorded {
         let (mode, blind_spots, writes, dirs, symlinks) = match self {
-            Recorder::Overlay { recorder, lower } => {
-                let writes =
-                    assemble::assemble(&recorder.baseline, &recorder.segments, &lower, noise);
+            Recorder::Overlay {
+                recorder,
+                lower,
+                assembler,
+            } => {
+                let writes = assembler.finish(&lower, noise);
                 let written = written_set(&writes);
                 let dirs = assemble::mount_candidates(&writes)
                     .iter()
