@@ -58,7 +58,8 @@ pub fn whiteout_name(name: &[u8]) -> WhiteoutName<'_> {
     }
 }
 
-pub fn walk(root: &Root, from: &Path) -> Vec<(CPath, Meta)> {
+/// The entries under `from`, as they are read: a large layer is never listed whole.
+pub fn walk<'a>(root: &'a Root, from: &Path) -> impl Iterator<Item = (CPath, Meta)> + 'a {
     walkdir::WalkDir::new(from)
         .min_depth(if from == root.host { 1 } else { 0 })
         .follow_links(false)
@@ -72,7 +73,6 @@ pub fn walk(root: &Root, from: &Path) -> Vec<(CPath, Meta)> {
             }
             Some((path, meta))
         })
-        .collect()
 }
 
 /// Kernel overlayfs and fuse-overlayfs mark a deleted lower file with a 0:0 character device.

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -25,9 +25,31 @@ pub struct OverlayRecorder {
     /// Why fanotify could not start (no CAP_SYS_ADMIN, an old kernel), where it could not:
     /// the race below then stays a blind spot.
     fanotify: Result<super::fanotify::Fanotify, String>,
-    events: mpsc::Receiver<(CPath, Option<Meta>)>,
+    inbox: Arc<Mutex<Inbox>>,
     pub baseline: Snapshot,
+    /// Segments closed and not yet taken by the assembler.
     pub segments: Vec<Segment>,
+}
+
+/// The watchers' events, folded into one entry a path as they arrive: a write storm raises
+/// several events a file, and queued until the next boundary they would cost more than the
+/// walks.
+struct Inbox {
+    events: mpsc::Receiver<(CPath, Option<Meta>)>,
+    /// Paths seen written since the last boundary.
+    touched: BTreeMap<CPath, Option<Meta>>,
+}
+
+impl Inbox {
+    fn fold(&mut self) {
+        for (path, meta) in self.events.try_iter() {
+            // Keep the last metadata that could be read: a transient file's removal event has none.
+            let slot = self.touched.entry(path).or_default();
+            if meta.is_some() {
+                *slot = meta;
+            }
+        }
+    }
 }
 
 /// What inotify alone cannot see, and fanotify can.
@@ -35,6 +57,9 @@ const RACE: &str = "a file that lives only a few milliseconds, in a directory th
 
 /// How long inotify events of writes that happened before a boundary may take to reach us.
 const EVENT_SETTLE: Duration = Duration::from_millis(30);
+
+/// How often events are folded between boundaries.
+const FOLD_EVERY: Duration = Duration::from_millis(50);
 
 impl OverlayRecorder {
     /// Starts watching. Call before the container starts, or its first writes are missed.
@@ -82,11 +107,27 @@ impl OverlayRecorder {
                 .with_context(|| format!("cannot watch {}", root.host.display()))?;
         }
         let baseline = roots.iter().flat_map(|r| walk(r, &r.host)).collect();
+        let inbox = Arc::new(Mutex::new(Inbox {
+            events,
+            touched: BTreeMap::new(),
+        }));
+        let folding = Arc::downgrade(&inbox);
+        std::thread::Builder::new()
+            .name("rofs-fold".into())
+            .spawn(move || {
+                // Ends with the recorder, which holds the only strong reference.
+                while let Some(inbox) = folding.upgrade() {
+                    inbox.lock().unwrap_or_else(PoisonError::into_inner).fold();
+                    drop(inbox);
+                    std::thread::sleep(FOLD_EVERY);
+                }
+            })
+            .context("cannot start the thread that folds watcher events")?;
         Ok(OverlayRecorder {
             roots,
             _watcher: watcher,
             fanotify,
-            events,
+            inbox,
             baseline,
             segments: vec![],
         })
@@ -103,14 +144,11 @@ impl OverlayRecorder {
     /// Closes the current segment: everything written up to now belongs to it.
     pub async fn boundary(&mut self, phase: Phase, probe: Option<String>) {
         tokio::time::sleep(EVENT_SETTLE).await;
-        let mut touched: BTreeMap<CPath, Option<Meta>> = BTreeMap::new();
-        for (path, meta) in self.events.try_iter() {
-            // Keep the last metadata that could be read: a transient file's removal event has none.
-            let slot = touched.entry(path).or_default();
-            if meta.is_some() {
-                *slot = meta;
-            }
-        }
+        let touched = {
+            let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
+            inbox.fold();
+            std::mem::take(&mut inbox.touched)
+        };
         let state = self.roots.iter().flat_map(|r| walk(r, &r.host)).collect();
         self.segments.push(Segment {
             phase,
