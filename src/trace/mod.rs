@@ -470,6 +470,7 @@ impl Recorder {
                 for segment in recorder.segments.drain(..) {
                     assembler.push(segment);
                 }
+                release_freed_memory();
                 Ok(())
             }
             Recorder::Api(recorder) => recorder.boundary(phase, probe).await,
@@ -511,12 +512,25 @@ impl Recorder {
                 (TracingMode::Api, blind_spots, writes, dirs, vec![])
             }
         };
+        release_freed_memory();
         Recorded {
             tracing: Tracing { mode, blind_spots },
             writes,
             image_dirs: dirs,
             symlinks,
         }
+    }
+}
+
+/// Hands the pages of the snapshots just dropped back to the system. glibc keeps freed memory
+/// in the arena of the thread that allocated it, and the walks, the watchers and the runtime's
+/// workers each have one: a snapshot freed in one arena cannot hold the next phase's, made in
+/// another, and a storm's every phase would stay resident.
+fn release_freed_memory() {
+    // SAFETY: malloc_trim only returns free pages to the kernel.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

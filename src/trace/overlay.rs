@@ -149,7 +149,9 @@ impl OverlayRecorder {
             inbox.fold();
             std::mem::take(&mut inbox.touched)
         };
-        let state = self.roots.iter().flat_map(|r| walk(r, &r.host)).collect();
+        // Inserted as walked: collecting would sort a full copy of the layer first.
+        let mut state = Snapshot::new();
+        state.extend(self.roots.iter().flat_map(|r| walk(r, &r.host)));
         self.segments.push(Segment {
             phase,
             probe,
