@@ -13,6 +13,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 use super::assemble::{CPath, Image, Meta, Segment, Snapshot};
+use super::layer::nanos;
 use crate::model::{is_within, FileType, ImageDir, Phase};
 
 pub const BLIND_SPOTS: &[&str] = &[
@@ -263,7 +264,7 @@ impl ApiRecorder {
                 mode: header.mode().ok(),
                 uid: header.uid().ok().map(|u| u as u32),
                 gid: header.gid().ok().map(|g| g as u32),
-                mtime: header.mtime().ok().map(|t| t as i128 * 1_000_000_000),
+                mtime: header.mtime().ok().map(|t| nanos(t as i64, 0)),
                 ..Meta::default()
             };
             entries.push((path, meta));

@@ -75,6 +75,11 @@ pub fn walk<'a>(root: &'a Root, from: &Path) -> impl Iterator<Item = (CPath, Met
         })
 }
 
+/// A timestamp in nanoseconds, saturating past the year 2262.
+pub fn nanos(secs: i64, nsecs: i64) -> i64 {
+    secs.saturating_mul(1_000_000_000).saturating_add(nsecs)
+}
+
 /// Kernel overlayfs and fuse-overlayfs mark a deleted lower file with a 0:0 character device.
 pub fn is_whiteout_device(m: &std::fs::Metadata) -> bool {
     m.file_type().is_char_device() && m.rdev() == 0
@@ -98,7 +103,7 @@ pub fn meta_of(m: &std::fs::Metadata) -> Meta {
         mode: Some(m.mode()),
         uid: Some(m.uid()),
         gid: Some(m.gid()),
-        mtime: Some(m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128),
-        ctime: Some(m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128),
+        mtime: Some(nanos(m.mtime(), m.mtime_nsec())),
+        ctime: Some(nanos(m.ctime(), m.ctime_nsec())),
     }
 }
