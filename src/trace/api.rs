@@ -173,7 +173,7 @@ impl ApiRecorder {
                 // A stat gives a link the length of its target.
                 let size = match file_type {
                     FileType::Symlink => entry.link_name_bytes().map_or(0, |l| l.len() as u64),
-                    _ => header.size().unwrap_or(0),
+                    _ => entry.size(),
                 };
                 let name = entry.path_bytes();
                 let mut path = prefix.clone();
