@@ -527,8 +527,8 @@ impl Recorder {
 /// workers each have one: a snapshot freed in one arena cannot hold the next phase's, made in
 /// another, and a storm's every phase would stay resident.
 fn release_freed_memory() {
-    // SAFETY: malloc_trim only returns free pages to the kernel.
     #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free pages to the kernel.
     unsafe {
         libc::malloc_trim(0);
     }
