@@ -526,6 +526,10 @@ pub struct TargetReport {
     pub name: String,
     /// Where the spec defines it: `FILE:LINE`, or the path inside the file.
     pub defined_at: String,
+    /// What the reader of the report must know of how it ran: placeholder values, tmpfs memory
+    /// against the container's limit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     pub report: Report,
 }
 

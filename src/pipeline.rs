@@ -9,7 +9,7 @@ use crate::analyze::{self, baseline, Catalogue};
 use crate::engine::{Engine, RunId};
 use crate::input;
 use crate::model::{
-    Check, ProofGate, Report, SpecReport, TargetReport, TmpfsSpec, Trace, SCHEMA_VERSION,
+    Check, MountKind, ProofGate, Report, SpecReport, TargetReport, TmpfsSpec, Trace, SCHEMA_VERSION,
 };
 use crate::profile::{self, Profile};
 use crate::progress::Progress;
@@ -192,6 +192,11 @@ pub struct SpecTarget {
     pub defined_at: String,
     pub run: RunOptions,
     pub judge: Judge,
+    /// Variables (or compose secret files) the spec takes from elsewhere: the runs had
+    /// placeholders for them.
+    pub placeholders: Vec<String>,
+    /// The container's memory limit, which tmpfs mounts count against.
+    pub memory_mib: Option<u64>,
 }
 
 /// The containers of `deployment` (read from `file`) to audit: those named in `containers`
@@ -245,6 +250,8 @@ pub fn spec_targets(
             },
             run: target.run_options(base),
             judge,
+            placeholders: target.placeholders.clone(),
+            memory_mib: target.memory_mib,
         });
     }
     if targets.is_empty() {
@@ -276,6 +283,7 @@ pub async fn audit_spec(
         reports.push(TargetReport {
             name: target.name.clone(),
             defined_at: target.defined_at.clone(),
+            notes: spec_notes(target, &report),
             report,
         });
     }
@@ -284,4 +292,86 @@ pub async fn audit_spec(
         file: file.to_string(),
         targets: reports,
     })
+}
+
+/// What a spec audit's reader must know beyond the report: which values were placeholders, and
+/// whether the fix's tmpfs mounts take more than a quarter of the memory they count against.
+fn spec_notes(target: &SpecTarget, report: &Report) -> Vec<String> {
+    let mut notes = vec![];
+    if !target.placeholders.is_empty() {
+        notes.push(format!(
+            "ran with placeholder values for what the spec takes from elsewhere (secrets, \
+             parameters, the environment): {}",
+            target.placeholders.join(", ")
+        ));
+    }
+    let tmpfs_mib: u64 = report
+        .fix_mounts()
+        .iter()
+        .filter(|m| m.kind == MountKind::Tmpfs)
+        .map(|m| m.size_mib)
+        .sum();
+    if let Some(limit) = target.memory_mib.filter(|&limit| tmpfs_mib * 4 > limit) {
+        notes.push(format!(
+            "the fix's tmpfs mounts may take {tmpfs_mib} MiB, more than a quarter of the \
+             {limit} MiB memory limit they count against: raise the limit, or lower their size="
+        ));
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testdata;
+
+    /// A Fargate container of 64 MiB whose value comes from a secret.
+    fn target() -> (SpecTarget, Judge) {
+        let spec = r#"{"requiresCompatibilities": ["FARGATE"], "containerDefinitions": [{
+            "name": "app", "image": "app:1", "memory": 64,
+            "secrets": [{"name": "TOKEN", "valueFrom": "arn:aws:ssm:eu-west-1:1:parameter/t"}]
+        }]}"#;
+        let deployment = crate::spec::read(Path::new("task.json"), spec, &[]).unwrap();
+        let judge = Judge::load(deployment.kind.profile(), None, vec![]).unwrap();
+        let base = RunOptions {
+            image: String::new(),
+            port: None,
+            probes: vec![],
+            expect_status: 200,
+            env: vec![],
+            user: None,
+            entrypoint: None,
+            cmd: None,
+            startup_timeout: std::time::Duration::from_secs(30),
+            probe_timeout: std::time::Duration::from_secs(10),
+            idle: std::time::Duration::from_secs(2),
+            stop_timeout: std::time::Duration::from_secs(10),
+        };
+        let mut targets = spec_targets(&deployment, "task.json", &[], &base, &judge).unwrap();
+        assert_eq!(targets.len(), 1);
+        (targets.remove(0), judge)
+    }
+
+    #[test]
+    fn a_spec_target_says_what_ran_with_placeholders_and_what_tmpfs_costs() {
+        // The plan of four 16 MiB mounts: 64 MiB of tmpfs against a 64 MiB limit.
+        let (report, _) = testdata::needs_mounts();
+        let (target, judge) = target();
+        assert_eq!(judge.profile.name, "ecs-fargate");
+        assert_eq!(target.defined_at, "task.json:2");
+        let notes = spec_notes(&target, &report);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].ends_with(": TOKEN"), "{notes:?}");
+        assert!(
+            notes[1].contains("more than a quarter of the 64 MiB memory limit"),
+            "{notes:?}"
+        );
+        // Within a quarter, nothing to say of memory.
+        let roomy = SpecTarget {
+            memory_mib: Some(4096),
+            placeholders: vec![],
+            ..target
+        };
+        assert_eq!(spec_notes(&roomy, &report), Vec::<String>::new());
+    }
 }

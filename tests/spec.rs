@@ -46,6 +46,15 @@ fn an_ecs_task_definition_is_audited_as_deployed_and_its_fix_runs() {
     let target = &targets[0];
     assert_eq!(target["name"], "webhook");
     assert_eq!(target["defined_at"], "tests/specs/taskdef.json:9");
+    // Its secrets ran as placeholders, and the report says so.
+    let notes = target["notes"].as_array().unwrap();
+    assert!(
+        notes[0]
+            .as_str()
+            .unwrap()
+            .ends_with(": BENCHLING_CLIENT_SECRET, QUEUE_URL"),
+        "{notes:?}"
+    );
     let report = &target["report"];
     assert_eq!(report["profile"], "ecs-fargate");
     assert_eq!(report["run"]["user"], "1000");

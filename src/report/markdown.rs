@@ -87,6 +87,9 @@ pub fn spec(spec: &SpecReport, profile: &Profile, options: &RenderOptions) -> St
     );
     for target in &spec.targets {
         let _ = writeln!(out, "\n---\n\n### {}\n", code(&target.name));
+        for note in &target.notes {
+            let _ = writeln!(out, "> {}\n", prose(note));
+        }
         out.push_str(&report(&target.report, profile, options));
     }
     out

@@ -167,6 +167,9 @@ pub fn spec(spec: &SpecReport, profile: &Profile, options: &RenderOptions) -> St
             clean(&target.name),
             clean(&target.defined_at)
         );
+        for note in &target.notes {
+            let _ = writeln!(out, "note: {}", clean(note));
+        }
         out.push_str(&report(&target.report, profile, options));
         out.push('\n');
     }
