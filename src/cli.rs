@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use rofs_audit::model::{Report, SpecReport, TmpfsSpec};
+use rofs_audit::model::{MultiReport, Report, TmpfsSpec};
 use rofs_audit::pipeline::{self, AuditOptions, Judge};
 use rofs_audit::report::{self, RenderOptions};
 use rofs_audit::{analyze, engine, input, probe::Probe, profile, progress::Progress, spec, trace};
@@ -39,6 +39,8 @@ enum Command {
     },
     /// Print the built-in remedies catalogue (YAML; --remedies FILE adds entries of this shape)
     Remedies,
+    /// Combine reports written with --format json (one per CI job, say) into one, with the worst exit code
+    Merge(MergeArgs),
     /// Remove containers and volumes that earlier runs left behind (found by label)
     Clean {
         /// Also remove what belongs to audits that are still running, or to other hosts
@@ -124,6 +126,18 @@ struct VerifyArgs {
     /// Write the report to FILE instead of standard output
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct MergeArgs {
+    /// Reports written by `audit --format json` (an image's, or a spec's)
+    #[arg(value_name = "REPORT.json", required = true)]
+    reports: Vec<PathBuf>,
+    /// Which verdict makes the exit code 1
+    #[arg(long, value_enum, default_value_t = FailOn::NeedsMounts)]
+    fail_on: FailOn,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -341,9 +355,10 @@ impl OutputArgs {
     }
 
     /// Prints the reports of a spec's containers and returns the worst exit code.
-    fn report_spec(&self, spec: &SpecReport, judge: &Judge, args: &JudgeArgs) -> Result<i32> {
+    fn report_spec(&self, spec: &MultiReport, judge: &Judge, args: &JudgeArgs) -> Result<i32> {
         let options = self.options(judge, args);
-        let text = report::render_spec(spec, &judge.profile, self.format.into(), &options);
+        let profiles = vec![judge.profile.clone(); spec.targets.len()];
+        let text = report::render_multi(spec, &profiles, self.format.into(), &options);
         report::emit(self.output.as_deref(), &text)?;
         let fail_on = analyze::FailOn::from(args.fail_on);
         Ok(spec
@@ -435,6 +450,31 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 Some(Show::Show { name }) => profile::render_show(&profile::load(&name)?),
             };
             report::emit(None, &text).map(|()| 0)
+        }
+        Command::Merge(args) => {
+            let merged = input::read_merged(&args.reports)?;
+            if merged.targets.len() > 1 && !report::holds_several(args.out.format.into()) {
+                anyhow::bail!("--format {:?} takes one report at a time; use text, json, yaml or markdown to merge", args.out.format);
+            }
+            let profiles = merged
+                .targets
+                .iter()
+                .map(|t| profile::load(&t.report.plan.profile));
+            let profiles = profiles.collect::<Result<Vec<_>>>()?;
+            let options = RenderOptions {
+                color: report::color_wanted(args.out.output.as_deref()),
+                emit: vec![],
+                verbose: args.out.verbose,
+            };
+            let text = report::render_multi(&merged, &profiles, args.out.format.into(), &options);
+            report::emit(args.out.output.as_deref(), &text)?;
+            let fail_on = analyze::FailOn::from(args.fail_on);
+            Ok(merged
+                .targets
+                .iter()
+                .map(|t| fail_on.exit_code(&t.report))
+                .max()
+                .unwrap_or(0))
         }
         Command::Remedies => report::emit(None, analyze::remedies::builtin_text()).map(|()| 0),
         Command::Clean { all } => {

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Result};
 
 use serde::de::DeserializeOwned;
 
-use crate::model::{Report, Trace, SCHEMA_VERSION};
+use crate::model::{MultiReport, Report, TargetReport, Trace, SCHEMA_VERSION};
 
 /// The longest a budget or the idle watch may be: an audit runs the app several times, and a
 /// longer wait is a typo (99999999s) more often than a need.
@@ -167,6 +167,41 @@ pub fn read_report(path: &Path) -> Result<Report> {
         "rofs-audit audit IMAGE --format json -o FILE",
         versions,
     )
+}
+
+/// Reports written by `audit --format json` (one image, or the containers of a spec), as one
+/// report of several targets: `merge`. An image's report is named after the image, and comes
+/// from its file.
+pub fn read_merged(paths: &[PathBuf]) -> Result<MultiReport> {
+    let mut targets = vec![];
+    for path in paths {
+        let text = read_text(path)?;
+        let several = serde_json::from_str::<serde_json::Value>(&text)
+            .is_ok_and(|v| v.get("targets").is_some());
+        let versions = SCHEMA_VERSION..=SCHEMA_VERSION;
+        let writes = "rofs-audit audit IMAGE --format json -o FILE";
+        match several {
+            true => {
+                let multi: MultiReport = read_json(path, "report", writes, versions)?;
+                targets.extend(multi.targets);
+            }
+            false => {
+                let report: Report = read_json(path, "report", writes, versions)?;
+                targets.push(TargetReport {
+                    name: report.trace.image.reference.clone(),
+                    defined_at: path.display().to_string(),
+                    notes: vec![],
+                    report,
+                });
+            }
+        }
+    }
+    let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    Ok(MultiReport {
+        schema_version: SCHEMA_VERSION,
+        source: files.join(", "),
+        targets,
+    })
 }
 
 /// A JSON file of ours, of one of the schema `versions`; `what` it is and the command that

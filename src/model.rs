@@ -510,21 +510,22 @@ pub struct Gate {
     pub reason: Option<String>,
 }
 
-/// What `audit -f FILE` reports: each container of a deployment spec, audited as deployed.
+/// Several audits as one report: the containers of a deployment spec (`audit -f FILE`), or
+/// reports merged (`merge`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SpecReport {
+pub struct MultiReport {
     pub schema_version: u32,
-    /// The spec, as given.
-    pub file: String,
+    /// What was audited: the spec file, or the reports merged.
+    pub source: String,
     pub targets: Vec<TargetReport>,
 }
 
-/// One container of a spec and its audit.
+/// One audit of several: a container of a spec, or a report merged.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TargetReport {
-    /// As the spec names it (`Deployment/web/app` for Kubernetes).
+    /// As the spec names it (`Deployment/web/app` for Kubernetes), or the image audited.
     pub name: String,
-    /// Where the spec defines it: `FILE:LINE`, or the path inside the file.
+    /// Where the spec defines it (`FILE:LINE`, or the path inside the file), or the report's file.
     pub defined_at: String,
     /// What the reader of the report must know of how it ran: placeholder values, tmpfs memory
     /// against the container's limit.

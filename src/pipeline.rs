@@ -9,7 +9,8 @@ use crate::analyze::{self, baseline, Catalogue};
 use crate::engine::{Engine, RunId};
 use crate::input;
 use crate::model::{
-    Check, MountKind, ProofGate, Report, SpecReport, TargetReport, TmpfsSpec, Trace, SCHEMA_VERSION,
+    Check, MountKind, MultiReport, ProofGate, Report, TargetReport, TmpfsSpec, Trace,
+    SCHEMA_VERSION,
 };
 use crate::profile::{self, Profile};
 use crate::progress::Progress;
@@ -268,7 +269,7 @@ pub async fn audit_spec(
     targets: &[SpecTarget],
     options: AuditOptions,
     progress: &Progress,
-) -> Result<SpecReport> {
+) -> Result<MultiReport> {
     let mut reports = vec![];
     for target in targets {
         let report = audit(
@@ -287,9 +288,9 @@ pub async fn audit_spec(
             report,
         });
     }
-    Ok(SpecReport {
+    Ok(MultiReport {
         schema_version: SCHEMA_VERSION,
-        file: file.to_string(),
+        source: file.to_string(),
         targets: reports,
     })
 }

@@ -40,7 +40,7 @@ fn an_ecs_task_definition_is_audited_as_deployed_and_its_fix_runs() {
         &["audit", "-f", "tests/specs/taskdef.json", "--idle", "0s"],
         &[1],
     );
-    assert_eq!(spec["file"], "tests/specs/taskdef.json");
+    assert_eq!(spec["source"], "tests/specs/taskdef.json");
     let targets = spec["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 1, "{spec:#}");
     let target = &targets[0];

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::escape::{code, fence, prose};
 use super::findings::{self, Cover, Finding, Label};
 use super::{fixes, text, RenderOptions};
-use crate::model::{Mount, Report, SpecReport, Trace, Verification};
+use crate::model::{Mount, MultiReport, Report, Trace, Verification};
 use crate::profile::Profile;
 
 /// A bare trace: the text rendering in a fenced block.
@@ -64,11 +64,11 @@ const PROOF: u8 = 2;
 const UNFIXABLE: u8 = 3;
 const REMEDIES: u8 = 4;
 
-/// The audit of a spec's containers as a pull-request comment: a table of them, then each
-/// report under a heading.
-pub fn spec(spec: &SpecReport, profile: &Profile, options: &RenderOptions) -> String {
-    let mut out = format!("## rofs-audit of {}\n\n", code(&spec.file));
-    let rows: Vec<Vec<String>> = spec
+/// Several audits as a pull-request comment: a table of them, then each report under a
+/// heading. `profiles` are the targets' own.
+pub fn multi(multi: &MultiReport, profiles: &[Profile], options: &RenderOptions) -> String {
+    let mut out = format!("## rofs-audit of {}\n\n", code(&multi.source));
+    let rows: Vec<Vec<String>> = multi
         .targets
         .iter()
         .map(|t| {
@@ -80,12 +80,8 @@ pub fn spec(spec: &SpecReport, profile: &Profile, options: &RenderOptions) -> St
             ]
         })
         .collect();
-    table(
-        &mut out,
-        &["Container", "Defined at", "Verdict", "Mounts"],
-        &rows,
-    );
-    for target in &spec.targets {
+    table(&mut out, &["Target", "From", "Verdict", "Mounts"], &rows);
+    for (target, profile) in multi.targets.iter().zip(profiles) {
         let _ = writeln!(out, "\n---\n\n### {}\n", code(&target.name));
         for note in &target.notes {
             let _ = writeln!(out, "> {}\n", prose(note));

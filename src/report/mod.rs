@@ -21,7 +21,7 @@ use std::path::Path;
 use anyhow::{anyhow, Context, Result};
 
 use crate::engine::CleanReport;
-use crate::model::{Check, Report, SpecReport, Trace};
+use crate::model::{Check, MultiReport, Report, Trace};
 use crate::profile::{FixFormat, Profile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,8 +92,8 @@ pub fn render_report(
     }
 }
 
-/// Whether `format` can hold the reports of several containers (`audit -f`): SARIF, JUnit and
-/// GitHub annotations point at one image's findings, so they take one container at a time.
+/// Whether `format` can hold several reports (`audit -f`, `merge`): SARIF, JUnit and GitHub
+/// annotations point at one image's findings, so they take one at a time.
 pub fn holds_several(format: Format) -> bool {
     matches!(
         format,
@@ -101,21 +101,22 @@ pub fn holds_several(format: Format) -> bool {
     )
 }
 
-/// Renders `audit -f`. JSON and YAML hold every container's report whole; text and Markdown
-/// give each one under a heading that says where the spec defines it, then a table of them; the
-/// other formats render the one container there is (see [`holds_several`]).
-pub fn render_spec(
-    spec: &SpecReport,
-    profile: &Profile,
+/// Renders several audits (`audit -f`, `merge`), each target with its profile (`profiles`, in
+/// the targets' order). JSON and YAML hold every report whole; text and Markdown give each one
+/// under a heading that says where it comes from, then a table of them; the other formats render
+/// the one target there is (see [`holds_several`]).
+pub fn render_multi(
+    multi: &MultiReport,
+    profiles: &[Profile],
     format: Format,
     options: &RenderOptions,
 ) -> String {
-    match (format, spec.targets.as_slice()) {
-        (Format::Json, _) => json::to_json(spec),
-        (Format::Yaml, _) => yaml::to_yaml(spec),
-        (Format::Text, _) => text::spec(spec, profile, options),
-        (Format::Markdown, _) => markdown::spec(spec, profile, options),
-        (_, [one]) => render_report(&one.report, profile, format, options),
+    match (format, multi.targets.as_slice(), profiles) {
+        (Format::Json, _, _) => json::to_json(multi),
+        (Format::Yaml, _, _) => yaml::to_yaml(multi),
+        (Format::Text, _, _) => text::multi(multi, profiles, options),
+        (Format::Markdown, _, _) => markdown::multi(multi, profiles, options),
+        (_, [one], [profile]) => render_report(&one.report, profile, format, options),
         _ => unreachable!("checked with holds_several before the audit"),
     }
 }

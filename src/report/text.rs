@@ -8,7 +8,7 @@ use super::escape::shell_quote;
 use super::findings::{self, clean, Cause, Cover, Label};
 use super::{fixes, RenderOptions};
 use crate::model::{
-    Change, Check, Gate, Report, RunMount, SpecReport, TmpfsSpec, Trace, TracingMode, Verdict,
+    Change, Check, Gate, MultiReport, Report, RunMount, TmpfsSpec, Trace, TracingMode, Verdict,
     Verification,
 };
 use crate::profile::Profile;
@@ -156,11 +156,11 @@ impl Style {
     }
 }
 
-/// The audit of a spec's containers for a person: each report under a line that names the
-/// container and where the spec defines it, then one line per container.
-pub fn spec(spec: &SpecReport, profile: &Profile, options: &RenderOptions) -> String {
+/// Several audits for a person: each report under a line that names the target and where it
+/// comes from, then one line per target. `profiles` are the targets' own.
+pub fn multi(multi: &MultiReport, profiles: &[Profile], options: &RenderOptions) -> String {
     let mut out = String::new();
-    for target in &spec.targets {
+    for (target, profile) in multi.targets.iter().zip(profiles) {
         let _ = writeln!(
             out,
             "== {} ({}) ==",
@@ -176,11 +176,16 @@ pub fn spec(spec: &SpecReport, profile: &Profile, options: &RenderOptions) -> St
     let _ = writeln!(
         out,
         "{} of {}:",
-        findings::plural(spec.targets.len(), "container", "containers"),
-        clean(&spec.file)
+        findings::plural(multi.targets.len(), "target", "targets"),
+        clean(&multi.source)
     );
-    let width = spec.targets.iter().map(|t| t.name.len()).max().unwrap_or(0);
-    for target in &spec.targets {
+    let width = multi
+        .targets
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(0);
+    for target in &multi.targets {
         let r = &target.report;
         let _ = writeln!(
             out,
