@@ -92,6 +92,9 @@ struct AuditArgs {
     /// The image to run for a container of the spec whose image the engine cannot resolve (an ECR asset, a build-only service)
     #[arg(long = "image", value_name = "CONTAINER=REF", requires = "file", value_parser = input::assignment)]
     images: Vec<(String, String)>,
+    /// Write the spec to OUT with each proven fix merged in, everything else as it was (ECS task definitions; - is stdout, with -o for the report)
+    #[arg(long, value_name = "OUT", requires = "file")]
+    patch: Option<PathBuf>,
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -391,12 +394,21 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 .await?;
                 return args.out.report(&report, &judge, &args.judge);
             };
-            let deployment = spec::read(file, &input::read_text(file)?, &args.images)?;
+            let text = input::read_text(file)?;
+            let deployment = spec::read(file, &text, &args.images)?;
             let judge = args.judge.load(Some(deployment.kind.profile()))?;
             let name = file.display().to_string();
             let base = args.run.options("")?;
             let targets =
                 pipeline::spec_targets(&deployment, &name, &args.containers, &base, &judge)?;
+            if let Some(out) = &args.patch {
+                if !matches!(deployment.kind, spec::SpecKind::Ecs { .. }) {
+                    anyhow::bail!("--patch writes ECS task definitions for now; for this spec, paste the fix snippets the report prints");
+                }
+                if out.as_os_str() == "-" && args.out.output.is_none() {
+                    anyhow::bail!("--patch - and the report would both go to standard output; give the report a file with -o");
+                }
+            }
             if targets.len() > 1 && !report::holds_several(args.out.format.into()) {
                 anyhow::bail!("--format {:?} takes one container at a time; pick one with --container NAME, or use text, json, yaml or markdown", args.out.format);
             }
@@ -404,6 +416,18 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 pipeline::audit_spec(&engine, &id, &name, &targets, options, &progress).await
             })
             .await?;
+            if let Some(out) = &args.patch {
+                let (patched, notes) = report::patch::ecs(&text, &audited, &judge.profile)?;
+                notes
+                    .iter()
+                    .for_each(|note| eprintln!("rofs-audit: warning: {note}"));
+                report::emit(
+                    Some(out)
+                        .filter(|o| o.as_os_str() != "-")
+                        .map(PathBuf::as_path),
+                    &patched,
+                )?;
+            }
             args.out.report_spec(&audited, &judge, &args.judge)
         }
         Command::Trace(args) => {

@@ -10,37 +10,29 @@ use serde_json::Value;
 
 const SEED: &str = "tests/seed/build-images.sh";
 
-/// `PATH:OPTIONS,size=Nm` for each planned mount, as the docker fix prints them.
-fn tmpfs_flags(mounts: &Value) -> Vec<String> {
-    let mounts = mounts.as_array().expect("mounts");
-    mounts
-        .iter()
-        .map(|m| {
-            let mut options: Vec<String> = m["options"]
-                .as_array()
-                .expect("options")
-                .iter()
-                .map(|o| o.as_str().expect("an option").to_string())
-                .collect();
-            options.push(format!("size={}m", m["size_mib"]));
-            format!("{}:{}", m["path"].as_str().unwrap(), options.join(","))
-        })
-        .collect()
-}
-
 /// The ECS Fargate task definition of the seed's webhook: its health check runs inside the
-/// container, its own tmpfs and volume count as declared, the platform is Fargate, and the
-/// proven mounts, with those it declares, start it read-only with the docker CLI alone.
+/// container, its own tmpfs and volume count as declared, the platform is Fargate. The spec
+/// written back with the fix keeps everything else, and what it mounts starts the image
+/// read-only with the docker CLI alone.
 #[test]
-fn an_ecs_task_definition_is_audited_as_deployed_and_its_fix_runs() {
+fn an_ecs_task_definition_is_audited_as_deployed_and_its_patched_spec_runs() {
     if !common::ready(common::Need::Images(SEED)) {
         return;
     }
-    let spec = run_json(
-        &["audit", "-f", "tests/specs/taskdef.json", "--idle", "0s"],
-        &[1],
-    );
-    assert_eq!(spec["source"], "tests/specs/taskdef.json");
+    let file = "tests/specs/taskdef.json";
+    let dir = common::temp_dir("spec-patch");
+    let patched = dir.path().join("taskdef.json");
+    let args = [
+        "audit",
+        "-f",
+        file,
+        "--idle",
+        "0s",
+        "--patch",
+        patched.to_str().unwrap(),
+    ];
+    let spec = run_json(&args, &[1]);
+    assert_eq!(spec["source"], file);
     let targets = spec["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 1, "{spec:#}");
     let target = &targets[0];
@@ -62,55 +54,82 @@ fn an_ecs_task_definition_is_audited_as_deployed_and_its_fix_runs() {
     let probe = report["run"]["probes"][0].as_str().unwrap();
     assert!(probe.contains("localhost:5000/health"), "{probe}");
     assert_eq!(report["probes"][0]["ok"], true, "{:#}", report["probes"]);
-    let declared: Vec<&str> = report["declared_mounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m.as_str().unwrap())
-        .collect();
     assert_eq!(
-        declared,
-        ["/tmp:size=64m,noexec,nosuid", "/var/log/webhook"]
+        report["declared_mounts"],
+        serde_json::json!(["/tmp:size=64m,noexec,nosuid", "/var/log/webhook"])
     );
-    let v = &report["verification"];
-    assert_eq!(v["passed"], true, "{v:#}");
+    assert_eq!(report["verification"]["passed"], true, "{report:#}");
     assert_eq!(report["verdict"], "needs-mounts");
 
-    // The docker CLI, given what the spec declares and the proven mounts, starts it read-only.
-    let mut args: Vec<String> = [
+    // The patched spec: the same keys in the same order, the same values but for the read-only
+    // root and the tmpfs added after the one the spec had.
+    let original: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let patched: Value = serde_json::from_str(&std::fs::read_to_string(&patched).unwrap()).unwrap();
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&patched), keys(&original));
+    let (before, after) = (
+        &original["containerDefinitions"][0],
+        &patched["containerDefinitions"][0],
+    );
+    assert_eq!(after["readonlyRootFilesystem"], true);
+    let tmpfs = after["linuxParameters"]["tmpfs"].as_array().unwrap();
+    assert_eq!(tmpfs[0], before["linuxParameters"]["tmpfs"][0]);
+    assert_eq!(tmpfs.len(), 2, "{after:#}");
+    for key in keys(before) {
+        if key != "linuxParameters" {
+            assert_eq!(after[&key], before[&key], "{key}");
+        }
+    }
+    assert_eq!(patched["volumes"], original["volumes"]);
+
+    // What the patched spec mounts, as docker flags: it starts read-only and answers.
+    let mut flags: Vec<String> = tmpfs
+        .iter()
+        .map(|t| {
+            let mut options: Vec<String> = t["mountOptions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o.as_str().unwrap().to_string())
+                .collect();
+            options.push(format!("size={}m", t["size"]));
+            format!(
+                "{}:{}",
+                t["containerPath"].as_str().unwrap(),
+                options.join(",")
+            )
+        })
+        .collect();
+    let points = after["mountPoints"].as_array().unwrap();
+    flags.extend(
+        points
+            .iter()
+            .map(|p| p["containerPath"].as_str().unwrap().to_string()),
+    );
+    let mut args: Vec<&str> = vec![
         "run",
         "-d",
         "--read-only",
         "--label",
         "dev.rofs-audit.test=1",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.extend(["-p", "127.0.0.1::5000", "--user", "1000"].map(String::from));
-    for flag in declared
-        .iter()
-        .map(|m| m.to_string())
-        .chain(tmpfs_flags(&v["minimal_mounts"]))
-    {
-        args.extend(["--tmpfs".to_string(), flag]);
+    ];
+    args.extend([
+        "-p",
+        "127.0.0.1::5000",
+        "--user",
+        after["user"].as_str().unwrap(),
+    ]);
+    for flag in &flags {
+        args.extend(["--tmpfs", flag]);
     }
-    args.extend(
-        [
-            "rofs-audit-seed/webhook:before",
-            "uv",
-            "run",
-            "python",
-            "-m",
-            "app",
-        ]
-        .map(String::from),
-    );
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.push(after["image"].as_str().unwrap());
+    let command = after["command"].as_array().unwrap();
+    args.extend(command.iter().map(|w| w.as_str().unwrap()));
     let container = ContainerGuard(docker_ok(&args).trim().to_string());
     let port = published_port(container.id(), 5000);
     assert!(
         wait_for_200(port, "/health/ready", Duration::from_secs(30)),
-        "the fix did not start it read-only: {}",
+        "the patched spec does not start it read-only: {}",
         docker_ok(&["logs", container.id()])
     );
 }
@@ -157,7 +176,21 @@ fn a_spec_audit_refuses_what_it_cannot_do_before_running() {
     if !common::ready(common::Need::Engine) {
         return;
     }
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "audit",
+                "-f",
+                "tests/specs/compose.yaml",
+                "--patch",
+                "out.yaml",
+            ],
+            "--patch writes ECS task definitions for now",
+        ),
+        (
+            &["audit", "-f", "tests/specs/taskdef.json", "--patch", "-"],
+            "give the report a file with -o",
+        ),
         (
             &[
                 "audit",

@@ -11,6 +11,7 @@ mod github;
 mod json;
 mod junit;
 mod markdown;
+pub mod patch;
 mod sarif;
 mod text;
 mod yaml;
