@@ -402,8 +402,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let targets =
                 pipeline::spec_targets(&deployment, &name, &args.containers, &base, &judge)?;
             if let Some(out) = &args.patch {
-                if !matches!(deployment.kind, spec::SpecKind::Ecs { .. }) {
-                    anyhow::bail!("--patch writes ECS task definitions for now; for this spec, paste the fix snippets the report prints");
+                if !matches!(
+                    deployment.kind,
+                    spec::SpecKind::Ecs { .. } | spec::SpecKind::CloudFormation { .. }
+                ) {
+                    anyhow::bail!("--patch writes ECS task definitions and CloudFormation templates for now; for this spec, paste the fix snippets the report prints");
                 }
                 if out.as_os_str() == "-" && args.out.output.is_none() {
                     anyhow::bail!("--patch - and the report would both go to standard output; give the report a file with -o");
@@ -417,7 +420,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             })
             .await?;
             if let Some(out) = &args.patch {
-                let (patched, notes) = report::patch::ecs(&text, &audited, &judge.profile)?;
+                let kind = deployment.kind;
+                let (patched, notes) =
+                    report::patch::task_definitions(&text, kind, &audited, &judge.profile)?;
                 notes
                     .iter()
                     .for_each(|note| eprintln!("rofs-audit: warning: {note}"));

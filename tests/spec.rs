@@ -185,7 +185,7 @@ fn a_spec_audit_refuses_what_it_cannot_do_before_running() {
                 "--patch",
                 "out.yaml",
             ],
-            "--patch writes ECS task definitions for now",
+            "--patch writes ECS task definitions and CloudFormation templates for now",
         ),
         (
             &["audit", "-f", "tests/specs/taskdef.json", "--patch", "-"],
@@ -222,4 +222,82 @@ fn a_spec_audit_refuses_what_it_cannot_do_before_running() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+}
+
+/// The seed's `cdk synth` template, its image given with --image: the template written back
+/// keeps every resource, and the tmpfs mounts it gained start the image read-only.
+#[test]
+fn a_patched_cloudformation_template_runs_read_only() {
+    if !common::ready(common::Need::Images(SEED)) {
+        return;
+    }
+    let file = "tests/specs/seed.template.json";
+    let dir = common::temp_dir("spec-cfn");
+    let out = dir.path().join("template.json");
+    let args = [
+        "audit",
+        "-f",
+        file,
+        "--image",
+        "webhook=rofs-audit-seed/webhook:before",
+        "--idle",
+        "0s",
+        "--patch",
+        out.to_str().unwrap(),
+    ];
+    let spec = run_json(&args, &[1]);
+    let report = &spec["targets"][0]["report"];
+    assert_eq!(report["verification"]["passed"], true, "{report:#}");
+
+    let original: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let patched: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let resources = |v: &Value| {
+        let resources = v["Resources"].as_object().unwrap();
+        resources.keys().cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(resources(&patched), resources(&original));
+    let task = patched["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|r| r["Type"] == "AWS::ECS::TaskDefinition")
+        .unwrap();
+    let container = &task["Properties"]["ContainerDefinitions"][0];
+    assert_eq!(container["ReadonlyRootFilesystem"], true, "{container:#}");
+    let tmpfs = container["LinuxParameters"]["Tmpfs"].as_array().unwrap();
+    assert!(!tmpfs.is_empty(), "{container:#}");
+
+    let flags: Vec<String> = tmpfs
+        .iter()
+        .map(|t| {
+            let options: Vec<&str> = t["MountOptions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o.as_str().unwrap())
+                .collect();
+            let path = t["ContainerPath"].as_str().unwrap();
+            format!("{path}:{},size={}m", options.join(","), t["Size"])
+        })
+        .collect();
+    let user = container["User"].as_str().unwrap();
+    let mut args = vec![
+        "run",
+        "-d",
+        "--read-only",
+        "--label",
+        "dev.rofs-audit.test=1",
+    ];
+    args.extend(["-p", "127.0.0.1::5000", "--user", user]);
+    for flag in &flags {
+        args.extend(["--tmpfs", flag]);
+    }
+    args.push("rofs-audit-seed/webhook:before");
+    let container = ContainerGuard(docker_ok(&args).trim().to_string());
+    let port = published_port(container.id(), 5000);
+    assert!(
+        wait_for_200(port, "/health/ready", Duration::from_secs(30)),
+        "the patched template does not start it read-only: {}",
+        docker_ok(&["logs", container.id()])
+    );
 }
