@@ -136,6 +136,9 @@ struct MergeArgs {
     /// Reports written by `audit --format json` (an image's, or a spec's)
     #[arg(value_name = "REPORT.json", required = true)]
     reports: Vec<PathBuf>,
+    /// The profile (a YAML file) of reports made with a profile of your own [default: each report's built-in one]
+    #[arg(long, value_name = "NAME|FILE")]
+    profile: Option<String>,
     /// Which verdict makes the exit code 1
     #[arg(long, value_enum, default_value_t = FailOn::NeedsMounts)]
     fail_on: FailOn,
@@ -357,19 +360,37 @@ impl OutputArgs {
         Ok(analyze::FailOn::from(args.fail_on).exit_code(report))
     }
 
-    /// Prints the reports of a spec's containers and returns the worst exit code.
-    fn report_spec(&self, spec: &MultiReport, judge: &Judge, args: &JudgeArgs) -> Result<i32> {
-        let options = self.options(judge, args);
-        let profiles = vec![judge.profile.clone(); spec.targets.len()];
-        let text = report::render_multi(spec, &profiles, self.format.into(), &options);
+    /// Refuses, before anything runs, a format that holds one report when there are `n`.
+    fn holds(&self, n: usize) -> Result<()> {
+        match n == 1 || report::holds_several(self.format.into()) {
+            true => Ok(()),
+            false => {
+                let name = self.format.to_possible_value().expect("a listed value");
+                anyhow::bail!(
+                    "--format {} takes one report at a time, and there are {n}; pick one with \
+                     --container NAME, or use text, json, yaml or markdown",
+                    name.get_name()
+                )
+            }
+        }
+    }
+
+    /// Prints several reports, each with its profile, and returns the worst exit code.
+    fn multi(
+        &self,
+        multi: &MultiReport,
+        profiles: &[profile::Profile],
+        emit: Vec<profile::FixFormat>,
+        fail_on: analyze::FailOn,
+    ) -> Result<i32> {
+        let options = RenderOptions {
+            color: report::color_wanted(self.output.as_deref()),
+            emit,
+            verbose: self.verbose,
+        };
+        let text = report::render_multi(multi, profiles, self.format.into(), &options);
         report::emit(self.output.as_deref(), &text)?;
-        let fail_on = analyze::FailOn::from(args.fail_on);
-        Ok(spec
-            .targets
-            .iter()
-            .map(|t| fail_on.exit_code(&t.report))
-            .max()
-            .unwrap_or(0))
+        Ok(fail_on.worst(multi))
     }
 }
 
@@ -401,39 +422,44 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let base = args.run.options("")?;
             let targets =
                 pipeline::spec_targets(&deployment, &name, &args.containers, &base, &judge)?;
+            if args.judge.baseline.is_some() {
+                anyhow::bail!("--baseline takes an image's report, and -f audits several containers; compare them one at a time with --container NAME and the image's report, or leave --baseline out");
+            }
             if let Some(out) = &args.patch {
-                if !matches!(
+                let ecs = matches!(
                     deployment.kind,
                     spec::SpecKind::Ecs { .. } | spec::SpecKind::CloudFormation { .. }
-                ) {
-                    anyhow::bail!("--patch writes ECS task definitions and CloudFormation templates for now; for this spec, paste the fix snippets the report prints");
+                );
+                if !ecs || !text.trim_start().starts_with('{') {
+                    anyhow::bail!("--patch writes JSON task definitions and CloudFormation templates (cdk synth writes JSON) for now; for this spec, paste the fix snippets the report prints");
+                }
+                if args.no_verify {
+                    anyhow::bail!("--patch writes only proven fixes, and --no-verify proves none; leave --no-verify out");
                 }
                 if out.as_os_str() == "-" && args.out.output.is_none() {
                     anyhow::bail!("--patch - and the report would both go to standard output; give the report a file with -o");
                 }
             }
-            if targets.len() > 1 && !report::holds_several(args.out.format.into()) {
-                anyhow::bail!("--format {:?} takes one container at a time; pick one with --container NAME, or use text, json, yaml or markdown", args.out.format);
-            }
+            args.out.holds(targets.len())?;
             let audited = engine::with_run(move |engine, id| async move {
                 pipeline::audit_spec(&engine, &id, &name, &targets, options, &progress).await
             })
             .await?;
+            let profiles = vec![judge.profile.clone(); audited.targets.len()];
+            let emit = args.out.options(&judge, &args.judge).emit;
+            let code = args
+                .out
+                .multi(&audited, &profiles, emit, args.judge.fail_on.into())?;
             if let Some(out) = &args.patch {
-                let kind = deployment.kind;
                 let (patched, notes) =
-                    report::patch::task_definitions(&text, kind, &audited, &judge.profile)?;
+                    report::patch::task_definitions(&text, &audited, &judge.profile)?;
                 notes
                     .iter()
                     .for_each(|note| eprintln!("rofs-audit: warning: {note}"));
-                report::emit(
-                    Some(out)
-                        .filter(|o| o.as_os_str() != "-")
-                        .map(PathBuf::as_path),
-                    &patched,
-                )?;
+                let out = Some(out.as_path()).filter(|o| o.as_os_str() != "-");
+                report::emit(out, &patched)?;
             }
-            args.out.report_spec(&audited, &judge, &args.judge)
+            Ok(code)
         }
         Command::Trace(args) => {
             let (run, mode, progress) = (
@@ -482,28 +508,16 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Merge(args) => {
             let merged = input::read_merged(&args.reports)?;
-            if merged.targets.len() > 1 && !report::holds_several(args.out.format.into()) {
-                anyhow::bail!("--format {:?} takes one report at a time; use text, json, yaml or markdown to merge", args.out.format);
-            }
-            let profiles = merged
-                .targets
-                .iter()
-                .map(|t| profile::load(&t.report.plan.profile));
+            args.out.holds(merged.targets.len())?;
+            let profiles = merged.targets.iter().map(|t| match &args.profile {
+                Some(given) => profile::load(given),
+                None => profile::load(&t.report.plan.profile).map_err(|e| {
+                    e.context(format!("{}: give its profile with --profile", t.defined_at))
+                }),
+            });
             let profiles = profiles.collect::<Result<Vec<_>>>()?;
-            let options = RenderOptions {
-                color: report::color_wanted(args.out.output.as_deref()),
-                emit: vec![],
-                verbose: args.out.verbose,
-            };
-            let text = report::render_multi(&merged, &profiles, args.out.format.into(), &options);
-            report::emit(args.out.output.as_deref(), &text)?;
-            let fail_on = analyze::FailOn::from(args.fail_on);
-            Ok(merged
-                .targets
-                .iter()
-                .map(|t| fail_on.exit_code(&t.report))
-                .max()
-                .unwrap_or(0))
+            args.out
+                .multi(&merged, &profiles, vec![], args.fail_on.into())
         }
         Command::Remedies => report::emit(None, analyze::remedies::builtin_text()).map(|()| 0),
         Command::Clean { all } => {

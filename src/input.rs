@@ -174,26 +174,30 @@ pub fn read_report(path: &Path) -> Result<Report> {
 /// from its file.
 pub fn read_merged(paths: &[PathBuf]) -> Result<MultiReport> {
     let mut targets = vec![];
+    let writes = "rofs-audit audit IMAGE --format json -o FILE";
+    let versions = || SCHEMA_VERSION..=SCHEMA_VERSION;
     for path in paths {
         let text = read_text(path)?;
         let several = serde_json::from_str::<serde_json::Value>(&text)
             .is_ok_and(|v| v.get("targets").is_some());
-        let versions = SCHEMA_VERSION..=SCHEMA_VERSION;
-        let writes = "rofs-audit audit IMAGE --format json -o FILE";
-        match several {
-            true => {
-                let multi: MultiReport = read_json(path, "report", writes, versions)?;
-                targets.extend(multi.targets);
+        if several {
+            let multi: MultiReport = parse_json(path, &text, "report", writes, versions())?;
+            if multi.targets.is_empty() {
+                bail!(
+                    "{}: a report of no targets; give reports that audited something",
+                    path.display()
+                );
             }
-            false => {
-                let report: Report = read_json(path, "report", writes, versions)?;
-                targets.push(TargetReport {
-                    name: report.trace.image.reference.clone(),
-                    defined_at: path.display().to_string(),
-                    notes: vec![],
-                    report,
-                });
-            }
+            targets.extend(multi.targets);
+        } else {
+            let report: Report = parse_json(path, &text, "report", writes, versions())?;
+            targets.push(TargetReport {
+                name: report.trace.image.reference.clone(),
+                defined_at: path.display().to_string(),
+                spec_path: None,
+                notes: vec![],
+                report,
+            });
         }
     }
     let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -218,7 +222,18 @@ fn read_json<T: DeserializeOwned>(
             path.display()
         )
     })?;
-    let version = serde_json::from_str::<serde_json::Value>(&text)
+    parse_json(path, &text, what, writes, versions)
+}
+
+/// [`read_json`] of `text`, read from `path`.
+fn parse_json<T: DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    what: &str,
+    writes: &str,
+    versions: RangeInclusive<u32>,
+) -> Result<T> {
+    let version = serde_json::from_str::<serde_json::Value>(text)
         .ok()
         .and_then(|v| v.get("schema_version").and_then(serde_json::Value::as_u64));
     let readable = |v: u64| u32::try_from(v).is_ok_and(|v| versions.contains(&v));
@@ -238,7 +253,7 @@ fn read_json<T: DeserializeOwned>(
             }
         );
     }
-    serde_json::from_str(&text).map_err(|e| {
+    serde_json::from_str(text).map_err(|e| {
         anyhow!(
             "{}:{}:{}: not a rofs-audit {what} ({e}); write one with `{writes}`",
             path.display(),

@@ -405,7 +405,7 @@ pub enum BaselineFinding {
     Verdict(Verdict),
     /// A mount the fix needs, by its path.
     Mount(String),
-    /// A write no mount fixes, by its path.
+    /// Writes no mount fixes (and the app does not tolerate), by their directory.
     Unfixable(String),
     /// A runtime gate of the proof that is not met, by its name.
     Gate(String),
@@ -527,6 +527,10 @@ pub struct TargetReport {
     pub name: String,
     /// Where the spec defines it (`FILE:LINE`, or the path inside the file), or the report's file.
     pub defined_at: String,
+    /// Its path inside the spec's document (`Resources.Task.Properties.ContainerDefinitions[0]`),
+    /// where `--patch` writes its fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_path: Option<String>,
     /// What the reader of the report must know of how it ran: placeholder values, tmpfs memory
     /// against the container's limit.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

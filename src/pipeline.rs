@@ -191,6 +191,8 @@ pub async fn verify(
 pub struct SpecTarget {
     pub name: String,
     pub defined_at: String,
+    /// Its path inside the spec's document.
+    pub spec_path: String,
     pub run: RunOptions,
     pub judge: Judge,
     /// Variables (or compose secret files) the spec takes from elsewhere: the runs had
@@ -249,6 +251,7 @@ pub fn spec_targets(
                 Some(line) => format!("{file}:{line}"),
                 None => format!("{file} ({})", target.location),
             },
+            spec_path: target.location.path.clone(),
             run: target.run_options(base),
             judge,
             placeholders: target.placeholders.clone(),
@@ -284,6 +287,7 @@ pub async fn audit_spec(
         reports.push(TargetReport {
             name: target.name.clone(),
             defined_at: target.defined_at.clone(),
+            spec_path: Some(target.spec_path.clone()),
             notes: spec_notes(target, &report),
             report,
         });

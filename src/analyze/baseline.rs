@@ -1,26 +1,34 @@
 //! `--baseline REPORT.json`: what an audit finds that an earlier report did not, so that a CI gate
 //! fails on regressions, not on history.
 //!
-//! A finding is named by what does not change from run to run: a mount of the fix by its path, a
-//! write no mount fixes by its path, a runtime gate by its name, and the verdict. Writes are not
-//! compared one by one: a launcher's temp file has a new random name at every run, but it lands
-//! under the same mount.
+//! A finding is named by what does not change from run to run: a mount of the fix by its path,
+//! writes no mount fixes by their directory, a runtime gate by its name, and the verdict. Writes
+//! are not compared one by one: a launcher's temp file has a new random name at every run, but
+//! it lands in the same directory.
 
 use crate::model::{BaselineDiff, BaselineFinding, Report};
 
-/// The findings of `report`, verdict aside.
+/// The findings of `report`, verdict aside. Writes the proof showed the app tolerates are none.
 fn findings(report: &Report) -> Vec<BaselineFinding> {
     let mut found: Vec<BaselineFinding> = report
         .fix_mounts()
         .into_iter()
         .map(|m| BaselineFinding::Mount(m.path.clone()))
         .collect();
+    let tolerated = |path: &str| {
+        let mut writes = report.trace.writes.iter();
+        writes.any(|w| w.path == path && w.fatal == Some(false))
+    };
     found.extend(
         report
             .plan
             .unfixable
             .iter()
-            .map(|u| BaselineFinding::Unfixable(u.path.clone())),
+            .filter(|u| !tolerated(&u.path))
+            .map(|u| {
+                let dir = u.path.rsplit_once('/').map_or("/", |(dir, _)| dir);
+                BaselineFinding::Unfixable(if dir.is_empty() { "/" } else { dir }.to_string())
+            }),
     );
     if let Some(v) = &report.verification {
         let gates = std::iter::once(&v.gates.startup)
@@ -39,7 +47,11 @@ fn findings(report: &Report) -> Vec<BaselineFinding> {
 
 /// What `report` finds that `baseline` (read from `file`) does not.
 pub fn compare(report: &Report, baseline: &Report, file: &str) -> BaselineDiff {
-    let before = findings(baseline);
+    // Every mount the baseline planned: a proven baseline's fix holds fewer mounts than a plan
+    // judged again without a proof (`suggest`).
+    let mut before = findings(baseline);
+    let planned = baseline.plan.mounts.iter();
+    before.extend(planned.map(|m| BaselineFinding::Mount(m.path.clone())));
     let (known, mut new): (Vec<BaselineFinding>, Vec<BaselineFinding>) = findings(report)
         .into_iter()
         .partition(|f| before.contains(f));
@@ -80,10 +92,19 @@ mod tests {
             .contains(&BaselineFinding::Mount("/var/cache/app".into())));
         assert!(diff
             .new
-            .contains(&BaselineFinding::Unfixable("/etc/app/old.conf".into())));
+            .contains(&BaselineFinding::Unfixable("/etc/app".into())));
         assert!(diff.new.iter().any(BaselineFinding::needs_changes));
         // The other way round, fewer findings are no regression.
         assert_eq!(compare(&compatible, &needs_changes, "base.json").new, []);
+    }
+
+    #[test]
+    fn the_plan_judged_again_without_a_proof_is_nothing_new_against_its_proven_report() {
+        let (proven, profile) = testdata::proven();
+        let catalogue = crate::analyze::Catalogue::builtin();
+        let rejudged = crate::analyze::analyze(proven.trace.clone(), &profile, &[], &catalogue);
+        assert!(rejudged.fix_mounts().len() > proven.fix_mounts().len());
+        assert_eq!(compare(&rejudged, &proven, "base.json").new, []);
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub mod remedies;
 
 use std::collections::HashSet;
 
-use crate::model::{Change, Plan, Report, TmpfsSpec, Trace, Verdict, WriteKind};
+use crate::model::{Change, MultiReport, Plan, Report, TmpfsSpec, Trace, Verdict, WriteKind};
 use crate::profile::Profile;
 
 pub use remedies::Catalogue;
@@ -110,9 +110,18 @@ impl FailOn {
             (FailOn::NeedsMounts, None) => report.plan.verdict != Verdict::Compatible,
             (FailOn::NeedsChanges, None) => report.plan.verdict == Verdict::NeedsChanges,
             (FailOn::NeedsMounts, Some(diff)) => !diff.new.is_empty(),
-            (FailOn::NeedsChanges, Some(diff)) => diff.new.iter().any(|f| f.needs_changes()),
+            (FailOn::NeedsChanges, Some(diff)) => {
+                report.plan.verdict == Verdict::NeedsChanges
+                    && diff.new.iter().any(|f| f.needs_changes())
+            }
         };
         i32::from(fails)
+    }
+
+    /// The worst exit code of several reports.
+    pub fn worst(self, multi: &MultiReport) -> i32 {
+        let codes = multi.targets.iter().map(|t| self.exit_code(&t.report));
+        codes.max().unwrap_or(0)
     }
 }
 

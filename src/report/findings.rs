@@ -505,7 +505,7 @@ fn baseline_summary(diff: &BaselineDiff) -> String {
         .map(|f| match f {
             BaselineFinding::Verdict(v) => format!("verdict {}", v.as_str()),
             BaselineFinding::Mount(path) => format!("mount {}", clean(path)),
-            BaselineFinding::Unfixable(path) => format!("unfixable write {}", clean(path)),
+            BaselineFinding::Unfixable(dir) => format!("unfixable writes in {}", clean(dir)),
             BaselineFinding::Gate(name) => format!("gate {}", clean(name)),
         })
         .collect();
