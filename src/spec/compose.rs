@@ -258,7 +258,7 @@ fn mib(value: &Value) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{error, read_file, read_text};
+    use super::super::tests::{error, read_file, read_text, uv_run};
     use super::*;
 
     #[test]
@@ -274,16 +274,7 @@ mod tests {
         assert_eq!(web.location.path, "services.web");
         assert_eq!(web.location.line, Some(4));
         assert_eq!(web.image, "rofs-audit-seed/webhook:before");
-        assert_eq!(
-            web.cmd,
-            Some(vec![
-                "uv".into(),
-                "run".into(),
-                "python".into(),
-                "-m".into(),
-                "app".into()
-            ])
-        );
+        assert_eq!(web.cmd, uv_run());
         assert_eq!(web.working_dir.as_deref(), Some("/app"));
         assert_eq!(
             web.env,

@@ -242,7 +242,7 @@ impl Task<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{error, read_file};
+    use super::super::tests::{error, read_file, uv_run};
     use super::*;
 
     #[test]
@@ -258,16 +258,7 @@ mod tests {
         assert_eq!(web.location.line, Some(9));
         assert_eq!(web.image, "rofs-audit-seed/webhook:before");
         assert_eq!(web.entrypoint, None);
-        assert_eq!(
-            web.cmd,
-            Some(vec![
-                "uv".into(),
-                "run".into(),
-                "python".into(),
-                "-m".into(),
-                "app".into()
-            ])
-        );
+        assert_eq!(web.cmd, uv_run());
         assert_eq!(web.working_dir.as_deref(), Some("/app"));
         assert_eq!(
             web.env,

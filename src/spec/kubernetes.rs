@@ -459,7 +459,7 @@ fn mib(quantity: &Value) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{error, read_file, read_text};
+    use super::super::tests::{error, read_file, read_text, uv_run};
     use super::*;
 
     #[test]
@@ -497,16 +497,7 @@ mod tests {
         assert_eq!(app.location.line, Some(45));
         assert_eq!(app.image, "rofs-audit-seed/webhook:before");
         assert_eq!(app.entrypoint, None);
-        assert_eq!(
-            app.cmd,
-            Some(vec![
-                "uv".into(),
-                "run".into(),
-                "python".into(),
-                "-m".into(),
-                "app".into()
-            ])
-        );
+        assert_eq!(app.cmd, uv_run());
         assert_eq!(app.working_dir.as_deref(), Some("/app"));
         assert_eq!(
             app.env,

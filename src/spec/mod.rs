@@ -500,6 +500,15 @@ mod tests {
 
     use super::*;
 
+    /// The seed's command in every test spec, as a target's cmd.
+    pub(super) fn uv_run() -> Option<Vec<String>> {
+        Some(
+            ["uv", "run", "python", "-m", "app"]
+                .map(String::from)
+                .to_vec(),
+        )
+    }
+
     /// A spec kept in tests/specs, read as the CLI reads it.
     pub(super) fn read_file(name: &str, images: &[(&str, &str)]) -> Result<Deployment> {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -551,16 +560,7 @@ mod tests {
         assert_eq!(run.stop_timeout, Duration::from_secs(5));
         assert_eq!(run.user.as_deref(), Some("1000:1000"));
         assert_eq!(run.entrypoint, None);
-        assert_eq!(
-            run.cmd,
-            Some(vec![
-                "uv".into(),
-                "run".into(),
-                "python".into(),
-                "-m".into(),
-                "app".into()
-            ])
-        );
+        assert_eq!(run.cmd, uv_run());
         assert_eq!(run.env.last().map(String::as_str), Some("DEBUG=1"));
         assert!(run.env.contains(&"FLASK_ENV=production".to_string()));
     }
