@@ -92,7 +92,7 @@ struct AuditArgs {
     /// The image to run for a container of the spec whose image the engine cannot resolve (an ECR asset, a build-only service)
     #[arg(long = "image", value_name = "CONTAINER=REF", requires = "file", value_parser = input::assignment)]
     images: Vec<(String, String)>,
-    /// Write the spec to OUT with each proven fix merged in, everything else as it was (ECS task definitions; - is stdout, with -o for the report)
+    /// Write the spec to OUT with each proven fix merged in, everything else as it was (JSON ECS task definitions and CloudFormation templates; - is stdout, with -o for the report)
     #[arg(long, value_name = "OUT", requires = "file")]
     patch: Option<PathBuf>,
     #[command(flatten)]
