@@ -338,20 +338,7 @@ mod tests {
         }]}"#;
         let deployment = crate::spec::read(Path::new("task.json"), spec, &[]).unwrap();
         let judge = Judge::load(deployment.kind.profile(), None, vec![]).unwrap();
-        let base = RunOptions {
-            image: String::new(),
-            port: None,
-            probes: vec![],
-            expect_status: 200,
-            env: vec![],
-            user: None,
-            entrypoint: None,
-            cmd: None,
-            startup_timeout: std::time::Duration::from_secs(30),
-            probe_timeout: std::time::Duration::from_secs(10),
-            idle: std::time::Duration::from_secs(2),
-            stop_timeout: std::time::Duration::from_secs(10),
-        };
+        let base = RunOptions::testing("");
         let mut targets = spec_targets(&deployment, "task.json", &[], &base, &judge).unwrap();
         assert_eq!(targets.len(), 1);
         (targets.remove(0), judge)

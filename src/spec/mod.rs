@@ -532,18 +532,16 @@ mod tests {
 
     fn base() -> RunOptions {
         RunOptions {
-            image: "ignored".into(),
             port: Some(9999),
             probes: vec![Probe::Http("/base".into())],
             expect_status: 204,
             env: vec!["DEBUG=1".into()],
             user: Some("0".into()),
-            entrypoint: None,
             cmd: Some(vec!["base".into()]),
             startup_timeout: Duration::from_secs(7),
             probe_timeout: Duration::from_secs(3),
-            idle: Duration::from_secs(2),
             stop_timeout: Duration::from_secs(5),
+            ..RunOptions::testing("ignored")
         }
     }
 

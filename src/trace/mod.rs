@@ -40,6 +40,27 @@ pub struct RunOptions {
     pub stop_timeout: Duration,
 }
 
+#[cfg(test)]
+impl RunOptions {
+    /// `image` run as the command line's defaults run it: for tests.
+    pub fn testing(image: &str) -> RunOptions {
+        RunOptions {
+            image: image.into(),
+            port: None,
+            probes: vec![],
+            expect_status: 200,
+            env: vec![],
+            user: None,
+            entrypoint: None,
+            cmd: None,
+            startup_timeout: Duration::from_secs(30),
+            probe_timeout: Duration::from_secs(10),
+            idle: Duration::from_secs(2),
+            stop_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModeChoice {
     /// overlay where the engine's storage is readable from here, else api

@@ -323,20 +323,7 @@ mod tests {
     }
 
     fn opts() -> RunOptions {
-        RunOptions {
-            image: "app".into(),
-            port: None,
-            probes: vec![],
-            expect_status: 200,
-            env: vec![],
-            user: None,
-            entrypoint: None,
-            cmd: None,
-            startup_timeout: Duration::from_secs(30),
-            probe_timeout: Duration::from_secs(10),
-            idle: Duration::from_secs(2),
-            stop_timeout: Duration::from_secs(10),
-        }
+        RunOptions::testing("app")
     }
 
     #[test]
