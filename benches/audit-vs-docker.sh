@@ -76,18 +76,7 @@ revision=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock tests/fixture 2>/dev/null) ]]; then
     revision+=" + uncommitted changes"
 fi
-(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --quiet)
-BIN=$TARGET_DIR/release/rofs-audit
-[[ -x $BIN ]] || die "cargo built rofs-audit but $BIN is missing"
-(
-    cd "$ROOT"
-    unset CARGO_ENCODED_RUSTFLAGS
-    RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --quiet \
-        --target x86_64-unknown-linux-gnu --manifest-path tests/fixture/Cargo.toml \
-        --target-dir "$TARGET_DIR/fixture"
-)
-FIXTURE=$TARGET_DIR/fixture/x86_64-unknown-linux-gnu/release/rofs-fixture
-[[ -x $FIXTURE ]] || die "cargo built the fixture but $FIXTURE is missing"
+build_binaries
 
 # The app: runs as UID 1000, reads its config from /etc/app and its assets from /app/static,
 # and at startup writes a pid file and a cache of $FILES files into /var/run/app (its own

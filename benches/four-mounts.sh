@@ -106,19 +106,8 @@ distinct() { sort -n | uniq | paste -sd/; }
 
 revision=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 log "== building rofs-audit (release, locked) at $revision, and the fixture"
-(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --locked --quiet)
-BIN=$TARGET_DIR/release/rofs-audit
-[[ -x $BIN ]] || die "cargo built rofs-audit but $BIN is missing"
+build_binaries
 version=$("$BIN" --version 2>/dev/null || echo "rofs-audit ?")
-(
-    cd "$ROOT"
-    unset CARGO_ENCODED_RUSTFLAGS
-    RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --quiet \
-        --target x86_64-unknown-linux-gnu --manifest-path tests/fixture/Cargo.toml \
-        --target-dir "$TARGET_DIR/fixture"
-)
-FIXTURE=$TARGET_DIR/fixture/x86_64-unknown-linux-gnu/release/rofs-fixture
-[[ -x $FIXTURE ]] || die "cargo built the fixture but $FIXTURE is missing"
 
 # The rootfs both images share: the app in /opt/app, its config in /etc/app, the files it serves
 # in /srv/www, seed data in /var/lib/app, and the empty /var/run/lock and /var/cache/ldconfig a

@@ -57,3 +57,20 @@ bench_on_signal() {
     trap - EXIT
     kill "-$1" "$$"
 }
+
+# Builds rofs-audit (release) and the static test fixture, as tests/common/mod.rs builds it,
+# under $TARGET_DIR, and sets BIN and FIXTURE to them.
+build_binaries() {
+    (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --locked --quiet)
+    BIN=$TARGET_DIR/release/rofs-audit
+    [[ -x $BIN ]] || die "cargo built rofs-audit but $BIN is missing"
+    (
+        cd "$ROOT"
+        unset CARGO_ENCODED_RUSTFLAGS
+        RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --quiet \
+            --target x86_64-unknown-linux-gnu --manifest-path tests/fixture/Cargo.toml \
+            --target-dir "$TARGET_DIR/fixture"
+    )
+    FIXTURE=$TARGET_DIR/fixture/x86_64-unknown-linux-gnu/release/rofs-fixture
+    [[ -x $FIXTURE ]] || die "cargo built the fixture but $FIXTURE is missing"
+}

@@ -76,18 +76,7 @@ if [[ -n $(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev
     revision+=" + uncommitted changes"
 fi
 log "== building rofs-audit (release) at $revision, the fixture and the helper"
-(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --quiet)
-BIN=$TARGET_DIR/release/rofs-audit
-[[ -x $BIN ]] || die "cargo built rofs-audit but $BIN is missing"
-(
-    cd "$ROOT"
-    unset CARGO_ENCODED_RUSTFLAGS
-    RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --quiet \
-        --target x86_64-unknown-linux-gnu --manifest-path tests/fixture/Cargo.toml \
-        --target-dir "$TARGET_DIR/fixture"
-)
-FIXTURE=$TARGET_DIR/fixture/x86_64-unknown-linux-gnu/release/rofs-fixture
-[[ -x $FIXTURE ]] || die "cargo built the fixture but $FIXTURE is missing"
+build_binaries
 
 # The helper does the heavy part (the fixture takes its writes and log lines from environment
 # variables, which the kernel caps at 128 KiB each), then becomes the fixture.
