@@ -10,6 +10,53 @@ use serde_json::Value;
 
 const SEED: &str = "tests/seed/build-images.sh";
 
+fn key_camel(key: &str) -> String {
+    key.to_string()
+}
+
+/// CloudFormation's spelling of an ECS key.
+fn key_pascal(key: &str) -> String {
+    key[..1].to_uppercase() + &key[1..]
+}
+
+/// An ECS tmpfs entry (`containerPath`, `mountOptions`, `size` in MiB, spelled by `key`) as
+/// `docker run --tmpfs` takes it.
+fn tmpfs_flag(entry: &Value, key: &dyn Fn(&str) -> String) -> String {
+    let options: Vec<&str> = entry[key("mountOptions")]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    let path = entry[key("containerPath")].as_str().unwrap();
+    format!("{path}:{},size={}m", options.join(","), entry[key("size")])
+}
+
+/// Starts `image` with the docker CLI alone, read-only with `tmpfs` mounts, as `user`, and
+/// checks that it answers /health/ready.
+fn starts_read_only(image: &str, user: &str, tmpfs: &[String], command: &[&str]) {
+    let mut args = vec![
+        "run",
+        "-d",
+        "--read-only",
+        "--label",
+        "dev.rofs-audit.test=1",
+    ];
+    args.extend(["-p", "127.0.0.1::5000", "--user", user]);
+    for flag in tmpfs {
+        args.extend(["--tmpfs", flag]);
+    }
+    args.push(image);
+    args.extend(command);
+    let container = ContainerGuard(docker_ok(&args).trim().to_string());
+    let port = published_port(container.id(), 5000);
+    assert!(
+        wait_for_200(port, "/health/ready", Duration::from_secs(30)),
+        "the spec's mounts do not start {image} read-only: {}",
+        docker_ok(&["logs", container.id()])
+    );
+}
+
 /// The ECS Fargate task definition of the seed's webhook: its health check runs inside the
 /// container, its own tmpfs and volume count as declared, the platform is Fargate. The spec
 /// written back with the fix keeps everything else, and what it mounts starts the image
@@ -83,55 +130,21 @@ fn an_ecs_task_definition_is_audited_as_deployed_and_its_patched_spec_runs() {
     assert_eq!(patched["volumes"], original["volumes"]);
 
     // What the patched spec mounts, as docker flags: it starts read-only and answers.
-    let mut flags: Vec<String> = tmpfs
-        .iter()
-        .map(|t| {
-            let mut options: Vec<String> = t["mountOptions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| o.as_str().unwrap().to_string())
-                .collect();
-            options.push(format!("size={}m", t["size"]));
-            format!(
-                "{}:{}",
-                t["containerPath"].as_str().unwrap(),
-                options.join(",")
-            )
-        })
-        .collect();
+    let mut flags: Vec<String> = tmpfs.iter().map(|t| tmpfs_flag(t, &key_camel)).collect();
     let points = after["mountPoints"].as_array().unwrap();
     flags.extend(
         points
             .iter()
             .map(|p| p["containerPath"].as_str().unwrap().to_string()),
     );
-    let mut args: Vec<&str> = vec![
-        "run",
-        "-d",
-        "--read-only",
-        "--label",
-        "dev.rofs-audit.test=1",
-    ];
-    args.extend([
-        "-p",
-        "127.0.0.1::5000",
-        "--user",
-        after["user"].as_str().unwrap(),
-    ]);
-    for flag in &flags {
-        args.extend(["--tmpfs", flag]);
-    }
-    args.push(after["image"].as_str().unwrap());
-    let command = after["command"].as_array().unwrap();
-    args.extend(command.iter().map(|w| w.as_str().unwrap()));
-    let container = ContainerGuard(docker_ok(&args).trim().to_string());
-    let port = published_port(container.id(), 5000);
-    assert!(
-        wait_for_200(port, "/health/ready", Duration::from_secs(30)),
-        "the patched spec does not start it read-only: {}",
-        docker_ok(&["logs", container.id()])
-    );
+    let command: Vec<&str> = after["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    let image = after["image"].as_str().unwrap();
+    starts_read_only(image, after["user"].as_str().unwrap(), &flags, &command);
 }
 
 /// A template whose image is an ECR asset names the flag that supplies it, and runs once given.
@@ -261,37 +274,7 @@ fn a_patched_cloudformation_template_runs_read_only() {
     let tmpfs = container["LinuxParameters"]["Tmpfs"].as_array().unwrap();
     assert!(!tmpfs.is_empty(), "{container:#}");
 
-    let flags: Vec<String> = tmpfs
-        .iter()
-        .map(|t| {
-            let options: Vec<&str> = t["MountOptions"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| o.as_str().unwrap())
-                .collect();
-            let path = t["ContainerPath"].as_str().unwrap();
-            format!("{path}:{},size={}m", options.join(","), t["Size"])
-        })
-        .collect();
+    let flags: Vec<String> = tmpfs.iter().map(|t| tmpfs_flag(t, &key_pascal)).collect();
     let user = container["User"].as_str().unwrap();
-    let mut args = vec![
-        "run",
-        "-d",
-        "--read-only",
-        "--label",
-        "dev.rofs-audit.test=1",
-    ];
-    args.extend(["-p", "127.0.0.1::5000", "--user", user]);
-    for flag in &flags {
-        args.extend(["--tmpfs", flag]);
-    }
-    args.push("rofs-audit-seed/webhook:before");
-    let container = ContainerGuard(docker_ok(&args).trim().to_string());
-    let port = published_port(container.id(), 5000);
-    assert!(
-        wait_for_200(port, "/health/ready", Duration::from_secs(30)),
-        "the patched template does not start it read-only: {}",
-        docker_ok(&["logs", container.id()])
-    );
+    starts_read_only("rofs-audit-seed/webhook:before", user, &flags, &[]);
 }
