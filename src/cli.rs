@@ -4,11 +4,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
 
-use rofs_audit::model::{MultiReport, Report, TmpfsSpec};
+use rofs_audit::analyze::FailOn;
+use rofs_audit::choice::Choice;
+use rofs_audit::model::{MultiReport, ProofGate, Report, TmpfsSpec};
 use rofs_audit::pipeline::{self, AuditOptions, Judge};
+use rofs_audit::profile::FixFormat;
 use rofs_audit::report::{self, RenderOptions};
+use rofs_audit::report::{Format, VerifyFormat};
+use rofs_audit::trace::ModeChoice;
 use rofs_audit::{analyze, engine, input, probe::Probe, profile, progress::Progress, spec, trace};
 
 #[derive(Debug, Parser)]
@@ -74,8 +80,8 @@ struct TraceArgs {
 #[derive(Debug, Args)]
 struct TracingArgs {
     /// How writes are seen: overlay (inotify and fanotify on the writable layer) or api (the engine's diff)
-    #[arg(long, value_enum, default_value_t = Mode::Auto)]
-    mode: Mode,
+    #[arg(long, env = "ROFS_AUDIT_MODE", value_parser = choice::<ModeChoice>(), default_value = "auto")]
+    mode: ModeChoice,
 }
 
 #[derive(Debug, Args)]
@@ -108,8 +114,8 @@ struct AuditArgs {
     #[arg(long, value_name = "N", default_value_t = pipeline::default_jobs(), value_parser = clap::value_parser!(u32).range(1..))]
     jobs: u32,
     /// What a read-only run must show for the fix: clean also wants no read-only error in its logs
-    #[arg(long, value_enum, default_value_t = Gate::Clean)]
-    gate: Gate,
+    #[arg(long, env = "ROFS_AUDIT_GATE", value_parser = choice::<ProofGate>(), default_value = "clean")]
+    gate: ProofGate,
     #[command(flatten)]
     out: OutputArgs,
 }
@@ -124,7 +130,7 @@ struct VerifyArgs {
     #[command(flatten)]
     platform: PlatformArgs,
     /// Report format
-    #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
+    #[arg(long, env = "ROFS_AUDIT_FORMAT", value_parser = choice::<VerifyFormat>(), default_value = "text")]
     format: VerifyFormat,
     /// Write the report to FILE instead of standard output
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -140,7 +146,7 @@ struct MergeArgs {
     #[arg(long, value_name = "NAME|FILE")]
     profile: Option<String>,
     /// Which verdict makes the exit code 1
-    #[arg(long, value_enum, default_value_t = FailOn::NeedsMounts)]
+    #[arg(long, env = "ROFS_AUDIT_FAIL_ON", value_parser = choice::<FailOn>(), default_value = "needs-mounts")]
     fail_on: FailOn,
     #[command(flatten)]
     out: OutputArgs,
@@ -174,10 +180,10 @@ struct JudgeArgs {
     #[command(flatten)]
     platform: PlatformArgs,
     /// Also print the fix in this format (repeatable); the profile's own formats are always shown
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_parser = choice::<FixFormat>(), value_name = "FORMAT")]
     emit: Vec<FixFormat>,
     /// Which verdict makes the exit code 1
-    #[arg(long, value_enum, default_value_t = FailOn::NeedsMounts)]
+    #[arg(long, env = "ROFS_AUDIT_FAIL_ON", value_parser = choice::<FailOn>(), default_value = "needs-mounts")]
     fail_on: FailOn,
     /// More remedies (a YAML list shaped like the built-in catalogue); same ids replace built-ins
     #[arg(long, value_name = "FILE")]
@@ -236,7 +242,7 @@ struct RunArgs {
 #[derive(Debug, Args)]
 struct OutputArgs {
     /// Report format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, env = "ROFS_AUDIT_FORMAT", value_parser = choice::<Format>(), default_value = "text")]
     format: Format,
     /// Write the report to FILE instead of standard output
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -246,56 +252,12 @@ struct OutputArgs {
     verbose: bool,
 }
 
-/// The CLI's own names for the library's choices, each mapped to the library type it names.
-macro_rules! choices {
-    ($($name:ident => $lib:ty { $($variant:ident: $help:literal),+ $(,)? })+) => {$(
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-        enum $name { $(#[doc = $help] $variant),+ }
-        impl From<$name> for $lib {
-            fn from(choice: $name) -> $lib { match choice { $($name::$variant => <$lib>::$variant),+ } }
-        }
-    )+};
-}
-
-choices! {
-    Format => report::Format {
-        Text: "for people; the default",
-        Json: "the stable contract (schema_version 2)",
-        Yaml: "the JSON contract as YAML",
-        Markdown: "a pull-request comment",
-        Sarif: "SARIF 2.1.0, for code scanning",
-        Junit: "JUnit XML, for CI test reports",
-        Github: "GitHub Actions workflow commands (annotations)",
-    }
-    VerifyFormat => report::VerifyFormat {
-        Text: "for people; the default",
-        Json: "the stable contract",
-        Yaml: "the JSON contract as YAML",
-        Junit: "JUnit XML: a testcase per gate",
-        Github: "GitHub Actions workflow commands",
-    }
-    FixFormat => profile::FixFormat {
-        Docker: "docker run flags",
-        Podman: "podman run flags",
-        Compose: "a docker compose service snippet",
-        Ecs: "an ECS task definition container fragment",
-        Cdk: "AWS CDK TypeScript",
-        Kubernetes: "a Kubernetes container securityContext and emptyDir volumes",
-    }
-    FailOn => analyze::FailOn {
-        NeedsMounts: "any write that would fail (needs-mounts or needs-changes)",
-        NeedsChanges: "only what no mount can fix",
-        Never: "never: report only",
-    }
-    Mode => trace::ModeChoice {
-        Auto: "overlay where the engine's storage is readable from here, else api",
-        Overlay: "the overlay's writable layer, watched with inotify and fanotify",
-        Api: "the engine's diff of the container (remote engines)",
-    }
-    Gate => rofs_audit::model::ProofGate {
-        Clean: "it starts, every probe answers, it stops as with a writable root, and no read-only error is logged",
-        Functional: "it starts, every probe answers and it stops as with a writable root",
-    }
+/// Parses a library choice by its name; `--help` lists the names with their help.
+fn choice<T: Choice>() -> impl clap::builder::TypedValueParser<Value = T> {
+    let values = T::ALL
+        .iter()
+        .map(|&(_, name, help)| PossibleValue::new(name).help(help));
+    PossibleValuesParser::new(values).map(|name| T::named(&name).expect("a listed name"))
 }
 
 impl RunArgs {
@@ -344,10 +306,9 @@ impl OutputArgs {
     }
 
     fn options(&self, judge: &Judge, args: &JudgeArgs) -> RenderOptions {
-        let emit: Vec<profile::FixFormat> = args.emit.iter().map(|&f| f.into()).collect();
         RenderOptions {
             color: report::color_wanted(self.output.as_deref()),
-            emit: judge.profile.emit_with(&emit),
+            emit: judge.profile.emit_with(&args.emit),
             verbose: self.verbose,
         }
     }
@@ -355,21 +316,20 @@ impl OutputArgs {
     /// Prints the report and returns the exit code.
     fn report(&self, report: &Report, judge: &Judge, args: &JudgeArgs) -> Result<i32> {
         let options = self.options(judge, args);
-        let text = report::render_report(report, &judge.profile, self.format.into(), &options);
+        let text = report::render_report(report, &judge.profile, self.format, &options);
         report::emit(self.output.as_deref(), &text)?;
-        Ok(analyze::FailOn::from(args.fail_on).exit_code(report))
+        Ok(args.fail_on.exit_code(report))
     }
 
     /// Refuses, before anything runs, a format that holds one report when there are `n`.
     fn holds(&self, n: usize) -> Result<()> {
-        match n == 1 || report::holds_several(self.format.into()) {
+        match n == 1 || report::holds_several(self.format) {
             true => Ok(()),
             false => {
-                let name = self.format.to_possible_value().expect("a listed value");
                 anyhow::bail!(
                     "--format {} takes one report at a time, and there are {n}; pick one with \
                      --container NAME, or use text, json, yaml or markdown",
-                    name.get_name()
+                    self.format.name()
                 )
             }
         }
@@ -388,7 +348,7 @@ impl OutputArgs {
             emit,
             verbose: self.verbose,
         };
-        let text = report::render_multi(multi, profiles, self.format.into(), &options);
+        let text = report::render_multi(multi, profiles, self.format, &options);
         report::emit(self.output.as_deref(), &text)?;
         Ok(fail_on.worst(multi))
     }
@@ -399,10 +359,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Audit(args) => {
             let options = AuditOptions {
-                mode: args.tracing.mode.into(),
+                mode: args.tracing.mode,
                 verify: !args.no_verify,
                 jobs: args.jobs as usize,
-                gate: args.gate.into(),
+                gate: args.gate,
             };
             let progress = args.out.progress(cli.quiet);
             let Some(file) = &args.file else {
@@ -449,7 +409,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let emit = args.out.options(&judge, &args.judge).emit;
             let code = args
                 .out
-                .multi(&audited, &profiles, emit, args.judge.fail_on.into())?;
+                .multi(&audited, &profiles, emit, args.judge.fail_on)?;
             if let Some(out) = &args.patch {
                 let (patched, notes) =
                     report::patch::task_definitions(&text, &audited, &judge.profile)?;
@@ -464,7 +424,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Trace(args) => {
             let (run, mode, progress) = (
                 args.run.options(&args.image)?,
-                args.tracing.mode.into(),
+                args.tracing.mode,
                 args.out.progress(cli.quiet),
             );
             let trace = engine::with_run(move |engine, id| async move {
@@ -473,7 +433,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             .await?;
             report::emit(
                 args.out.output.as_deref(),
-                &report::render_trace(&trace, args.out.format.into()),
+                &report::render_trace(&trace, args.out.format),
             )?;
             Ok(0)
         }
@@ -490,7 +450,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let color = report::color_wanted(args.output.as_deref());
             report::emit(
                 args.output.as_deref(),
-                &report::render_check(&check, args.format.into(), color),
+                &report::render_check(&check, args.format, color),
             )?;
             Ok(i32::from(!check.verification.passed))
         }
@@ -516,8 +476,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 }),
             });
             let profiles = profiles.collect::<Result<Vec<_>>>()?;
-            args.out
-                .multi(&merged, &profiles, vec![], args.fail_on.into())
+            args.out.multi(&merged, &profiles, vec![], args.fail_on)
         }
         Command::Remedies => report::emit(None, analyze::remedies::builtin_text()).map(|()| 0),
         Command::Clean { all } => {

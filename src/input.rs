@@ -47,6 +47,32 @@ pub fn duration(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{s:?} is too long a duration; write it like 30s, 500ms or 2m"))
 }
 
+/// One line: `FILE:LINE:COLUMN: MESSAGE; FIX`, where editors and terminals find the place, with
+/// serde_yaml_ng's own " at line L column C" removed (the prefix says it).
+pub fn yaml_error(source: &str, e: &serde_yaml_ng::Error, fix: &str) -> anyhow::Error {
+    let mut message = e.to_string();
+    let at = match e.location() {
+        Some(loc) => {
+            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
+            if let Some(i) = message.find(&suffix) {
+                message.replace_range(i..i + suffix.len(), "");
+            }
+            format!("{source}:{}:{}", loc.line(), loc.column())
+        }
+        None => source.to_string(),
+    };
+    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    anyhow!("{at}: {message}; {fix}")
+}
+
+/// A duration as the flags take it: `30s`, `1500ms`.
+pub fn format_duration(d: Duration) -> String {
+    match d.subsec_millis() {
+        0 => format!("{}s", d.as_secs()),
+        _ => format!("{}ms", d.as_millis()),
+    }
+}
+
 /// An image reference: not empty.
 pub fn image(s: &str) -> Result<String, String> {
     match s.trim() {

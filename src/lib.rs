@@ -3,6 +3,8 @@
 //! analyze → verify → report.
 
 pub mod analyze;
+pub mod choice;
+pub mod config;
 pub mod engine;
 pub mod input;
 pub mod model;

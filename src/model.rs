@@ -433,6 +433,20 @@ pub struct Report {
     /// What this report finds beyond the one given with `--baseline`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineDiff>,
+    /// Findings the config's `accept:` entries accept: they fail no gate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted: Vec<Accepted>,
+}
+
+/// A finding accepted by a config's `accept:` entry, with the entry's reason.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Accepted {
+    pub finding: BaselineFinding,
+    /// The entry's path glob.
+    pub path: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 impl Report {
@@ -585,17 +599,15 @@ pub struct VerifyRun {
     pub hints: Vec<String>,
 }
 
-/// What a proof run must show to pass.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ProofGate {
-    /// It starts, every probe answers, it stops as with a writable root, and its logs hold no
-    /// read-only error (the seed spec's QG-2).
-    #[default]
-    Clean,
-    /// It starts, every probe answers and it stops as with a writable root; read-only errors
-    /// in the logs are tolerated.
-    Functional,
+crate::choice::choice_enum! {
+    /// What a proof run must show to pass (`clean` is the seed spec's QG-2).
+    #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+    #[serde(rename_all = "lowercase")]
+    pub enum ProofGate {
+        #[default]
+        Clean = "clean": "it starts, every probe answers, it stops as with a writable root, and no read-only error is logged",
+        Functional = "functional": "it starts, every probe answers and it stops as with a writable root",
+    }
 }
 
 /// A log line that reports a write refused by a read-only filesystem.

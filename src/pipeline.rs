@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
+use crate::analyze::accept::{self, Accept};
 use crate::analyze::{self, baseline, Catalogue};
 use crate::engine::{Engine, RunId};
 use crate::input;
@@ -27,6 +28,8 @@ pub struct Judge {
     pub declared: Vec<TmpfsSpec>,
     /// An earlier report, and the file it came from: what is new is what counts.
     pub baseline: Option<(String, Report)>,
+    /// What the team accepts (a config's `accept:` entries for this target).
+    pub accept: Vec<Accept>,
 }
 
 impl Judge {
@@ -52,6 +55,7 @@ impl Judge {
             },
             declared,
             baseline: None,
+            accept: vec![],
         })
     }
 
@@ -74,6 +78,8 @@ impl Judge {
     }
 
     fn compare(&self, report: &mut Report) {
+        let findings = baseline::all_findings(report);
+        accept::apply(report, &findings, &self.accept);
         report.baseline = self
             .baseline
             .as_ref()

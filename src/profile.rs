@@ -111,21 +111,17 @@ pub struct Fallback {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "kebab-case")]
-pub enum FixFormat {
-    /// docker run flags
-    Docker,
-    /// podman run flags
-    Podman,
-    /// a docker compose service snippet
-    Compose,
-    /// an ECS task definition container fragment
-    Ecs,
-    /// AWS CDK TypeScript
-    Cdk,
-    /// a Kubernetes container securityContext and emptyDir volumes
-    Kubernetes,
+crate::choice::choice_enum! {
+    #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum FixFormat {
+        Docker = "docker": "docker run flags",
+        Podman = "podman": "podman run flags",
+        Compose = "compose": "a docker compose service snippet",
+        Ecs = "ecs": "an ECS task definition container fragment",
+        Cdk = "cdk": "AWS CDK TypeScript",
+        Kubernetes = "kubernetes": "a Kubernetes container securityContext and emptyDir volumes",
+    }
 }
 
 /// The profile used when none is named: the first user runs on ECS Fargate.
@@ -202,27 +198,10 @@ fn known_names() -> String {
 
 /// Parses and validates a profile. `source` names it in errors (`FILE:LINE:COL: ...`).
 pub fn parse(source: &str, text: &str) -> anyhow::Result<Profile> {
-    let profile: Profile = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(source, &e))?;
+    let profile: Profile = serde_yaml_ng::from_str(text)
+        .map_err(|e| crate::input::yaml_error(source, &e, SEE_VALID))?;
     profile.validate(source)?;
     Ok(profile)
-}
-
-/// One line: `FILE:LINE:COL: MESSAGE; see ...`, with serde_yaml_ng's own " at line L column C"
-/// removed (the prefix says it) and any line breaks collapsed.
-fn yaml_error(source: &str, e: &serde_yaml_ng::Error) -> anyhow::Error {
-    let mut message = e.to_string();
-    let at = match e.location() {
-        Some(loc) => {
-            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
-            if let Some(i) = message.find(&suffix) {
-                message.replace_range(i..i + suffix.len(), "");
-            }
-            format!("{source}:{}:{}", loc.line(), loc.column())
-        }
-        None => source.to_string(),
-    };
-    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
-    anyhow::anyhow!("{at}: {message}; {SEE_VALID}")
 }
 
 impl Profile {

@@ -8,8 +8,16 @@
 
 use crate::model::{BaselineDiff, BaselineFinding, Report};
 
-/// The findings of `report`, verdict aside. Writes the proof showed the app tolerates are none.
-fn findings(report: &Report) -> Vec<BaselineFinding> {
+/// The findings of `report` that count, verdict aside: writes the proof showed the app
+/// tolerates are none, and accepted findings do not count.
+pub fn findings(report: &Report) -> Vec<BaselineFinding> {
+    let mut found = all_findings(report);
+    found.retain(|f| !report.accepted.iter().any(|a| &a.finding == f));
+    found
+}
+
+/// Every finding of `report`, accepted or not, verdict aside.
+pub fn all_findings(report: &Report) -> Vec<BaselineFinding> {
     let mut found: Vec<BaselineFinding> = report
         .fix_mounts()
         .into_iter()
@@ -49,13 +57,16 @@ fn findings(report: &Report) -> Vec<BaselineFinding> {
 pub fn compare(report: &Report, baseline: &Report, file: &str) -> BaselineDiff {
     // Every mount the baseline planned: a proven baseline's fix holds fewer mounts than a plan
     // judged again without a proof (`suggest`).
-    let mut before = findings(baseline);
+    let mut before = all_findings(baseline);
     let planned = baseline.plan.mounts.iter();
     before.extend(planned.map(|m| BaselineFinding::Mount(m.path.clone())));
     let (known, mut new): (Vec<BaselineFinding>, Vec<BaselineFinding>) = findings(report)
         .into_iter()
         .partition(|f| before.contains(f));
-    if report.plan.verdict > baseline.plan.verdict {
+    // A worse verdict that only accepted findings make is no regression.
+    if report.plan.verdict > baseline.plan.verdict
+        && (report.accepted.is_empty() || !new.is_empty())
+    {
         new.insert(0, BaselineFinding::Verdict(report.plan.verdict));
     }
     BaselineDiff {

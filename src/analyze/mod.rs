@@ -1,6 +1,7 @@
 //! Analyze: judge a trace for a platform profile (which writes would fail), plan the mounts that
 //! fix what a mount can fix, and name the root causes.
 
+pub mod accept;
 pub mod baseline;
 mod kinds;
 mod mounts;
@@ -88,25 +89,33 @@ pub fn analyze(
         plan,
         verification: None,
         baseline: None,
+        accepted: vec![],
     }
 }
 
-/// When a verdict fails a CI gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailOn {
-    /// any write that would fail (needs-mounts or needs-changes)
-    NeedsMounts,
-    /// only what no mount can fix
-    NeedsChanges,
-    /// never: report only
-    Never,
+crate::choice::choice_enum! {
+    /// When a verdict fails a CI gate.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum FailOn {
+        NeedsMounts = "needs-mounts": "any write that would fail (needs-mounts or needs-changes)",
+        NeedsChanges = "needs-changes": "only what no mount can fix",
+        Never = "never": "never: report only",
+    }
 }
 
 impl FailOn {
-    /// 1 when the report fails this gate, else 0. Against a baseline only what is new counts.
+    /// 1 when the report fails this gate, else 0. Against a baseline only what is new counts;
+    /// accepted findings never count.
     pub fn exit_code(self, report: &Report) -> i32 {
         let fails = match (self, &report.baseline) {
             (FailOn::Never, _) => false,
+            (_, None) if !report.accepted.is_empty() => {
+                let mut open = baseline::findings(report).into_iter();
+                match self {
+                    FailOn::NeedsMounts => open.next().is_some(),
+                    _ => open.any(|f| f.needs_changes()),
+                }
+            }
             (FailOn::NeedsMounts, None) => report.plan.verdict != Verdict::Compatible,
             (FailOn::NeedsChanges, None) => report.plan.verdict == Verdict::NeedsChanges,
             (FailOn::NeedsMounts, Some(diff)) => !diff.new.is_empty(),

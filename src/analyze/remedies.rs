@@ -47,15 +47,10 @@ impl Catalogue {
                 path.display()
             )
         })?;
+        let source = path.display().to_string();
         let extra: Vec<Entry> = serde_yaml_ng::from_str(&text).map_err(|e| {
-            let at = e
-                .location()
-                .map_or(String::new(), |l| format!(":{}:{}", l.line(), l.column()));
-            anyhow!(
-                "{}{at}: {}; `rofs-audit remedies` prints the built-in catalogue, the shape to follow",
-                path.display(),
-                crate::engine::one_line(&e.to_string())
-            )
+            let fix = "`rofs-audit remedies` prints the built-in catalogue, the shape to follow";
+            crate::input::yaml_error(&source, &e, fix)
         })?;
         let mut all = Catalogue::builtin().0;
         all.retain(|b| !extra.iter().any(|e| e.id == b.id));

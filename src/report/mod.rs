@@ -25,22 +25,17 @@ use crate::engine::CleanReport;
 use crate::model::{Check, MultiReport, Report, Trace};
 use crate::profile::{FixFormat, Profile};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// for people; the default
-    Text,
-    /// the stable contract (schema_version 2)
-    Json,
-    /// the JSON contract as YAML
-    Yaml,
-    /// a pull-request comment
-    Markdown,
-    /// SARIF 2.1.0, for code scanning
-    Sarif,
-    /// JUnit XML, for CI test reports
-    Junit,
-    /// GitHub Actions workflow commands (annotations)
-    Github,
+crate::choice::choice_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Format {
+        Text = "text": "for people; the default",
+        Json = "json": "the stable contract (schema_version 2)",
+        Yaml = "yaml": "the JSON contract as YAML",
+        Markdown = "markdown": "a pull-request comment",
+        Sarif = "sarif": "SARIF 2.1.0, for code scanning",
+        Junit = "junit": "JUnit XML, for CI test reports",
+        Github = "github": "GitHub Actions workflow commands (annotations)",
+    }
 }
 
 /// Rendering choices that are not part of the data.
@@ -122,19 +117,16 @@ pub fn render_multi(
     }
 }
 
-/// What `verify` can print: a CI gate reports pass or fail, so there is no fix to show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VerifyFormat {
-    /// for people; the default
-    Text,
-    /// the stable contract
-    Json,
-    /// the JSON contract as YAML
-    Yaml,
-    /// JUnit XML: a testcase per gate
-    Junit,
-    /// GitHub Actions workflow commands
-    Github,
+crate::choice::choice_enum! {
+    /// What `verify` can print: a CI gate reports pass or fail, so there is no fix to show.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum VerifyFormat {
+        Text = "text": "for people; the default",
+        Json = "json": "the stable contract",
+        Yaml = "yaml": "the JSON contract as YAML",
+        Junit = "junit": "JUnit XML: a testcase per gate",
+        Github = "github": "GitHub Actions workflow commands",
+    }
 }
 
 /// Renders the result of `verify`.

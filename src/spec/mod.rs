@@ -220,25 +220,15 @@ fn documents(file: &str, text: &str) -> Result<Vec<Value>> {
     }
     serde_yaml_ng::Deserializer::from_str(text)
         .map(|doc| {
-            let mut value = Value::deserialize(doc).map_err(|e| yaml_error(file, &e))?;
-            value.apply_merge().map_err(|e| yaml_error(file, &e))?;
+            let mut value = Value::deserialize(doc).map_err(|e| {
+                crate::input::yaml_error(file, &e, "not valid YAML; fix the syntax there")
+            })?;
+            value.apply_merge().map_err(|e| {
+                crate::input::yaml_error(file, &e, "not valid YAML; fix the syntax there")
+            })?;
             Ok(value)
         })
         .collect()
-}
-
-fn yaml_error(file: &str, e: &serde_yaml_ng::Error) -> anyhow::Error {
-    let message = e.to_string();
-    // The position goes in front, as file:line:column, where editors and terminals find it.
-    let message = message.split(" at line ").next().unwrap_or(&message);
-    match e.location() {
-        Some(at) => anyhow!(
-            "{file}:{}:{}: not valid YAML ({message}); fix the syntax there",
-            at.line(),
-            at.column()
-        ),
-        None => anyhow!("{file}: not valid YAML ({message}); fix the syntax"),
-    }
 }
 
 /// The 0-based line where each document starts.
@@ -604,7 +594,11 @@ mod tests {
     #[test]
     fn malformed_files_point_at_line_and_column() {
         let err = error("d.yaml", "services:\n  web:\n    image: [a\n");
-        assert!(err.starts_with("d.yaml:4:1: not valid YAML ("), "{err}");
+        assert!(err.starts_with("d.yaml:4:1: "), "{err}");
+        assert!(
+            err.ends_with("; not valid YAML; fix the syntax there"),
+            "{err}"
+        );
         assert!(err.ends_with("; fix the syntax there"), "{err}");
         let err = error("t.json", "{\n  \"containerDefinitions\": [,]\n}\n");
         assert!(err.starts_with("t.json:2:28: not valid JSON ("), "{err}");

@@ -61,12 +61,13 @@ impl RunOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModeChoice {
-    /// overlay where the engine's storage is readable from here, else api
-    Auto,
-    Overlay,
-    Api,
+crate::choice::choice_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ModeChoice {
+        Auto = "auto": "overlay where the engine's storage is readable from here, else api",
+        Overlay = "overlay": "the overlay's writable layer, watched with inotify and fanotify",
+        Api = "api": "the engine's diff of the container (remote engines)",
+    }
 }
 
 /// The image as rofs-audit needs it, with the command-line overrides applied.

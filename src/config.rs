@@ -1,0 +1,489 @@
+//! `.rofs-audit.yaml`: what a repository's CI audits (its targets), the settings they share,
+//! and the findings the team accepts, each with its reason.
+//!
+//! Settings come from four places, highest first: flags, the environment (`ROFS_AUDIT_*`), the
+//! config file, the defaults, as trivy layers them. The command line reads flags and the
+//! environment into a [`Config`] of its own; [`Config::or`] lays it over the file's.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::analyze::accept::{Accept, Date};
+use crate::analyze::FailOn;
+use crate::choice::Choice;
+use crate::input;
+use crate::model::{ProofGate, TmpfsSpec};
+use crate::probe::Probe;
+use crate::trace::{ModeChoice, RunOptions};
+
+/// The file `audit` looks for in the working directory.
+pub const FILE_NAME: &str = ".rofs-audit.yaml";
+
+/// A config file, or the settings given on the command line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, with = "named", skip_serializing_if = "Option::is_none")]
+    pub fail_on: Option<FailOn>,
+    #[serde(default, with = "named", skip_serializing_if = "Option::is_none")]
+    pub gate: Option<ProofGate>,
+    #[serde(default, with = "named", skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ModeChoice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remedies: Option<PathBuf>,
+    #[serde(default, with = "budget", skip_serializing_if = "Option::is_none")]
+    pub startup_timeout: Option<Duration>,
+    #[serde(default, with = "budget", skip_serializing_if = "Option::is_none")]
+    pub probe_timeout: Option<Duration>,
+    #[serde(default, with = "budget", skip_serializing_if = "Option::is_none")]
+    pub idle: Option<Duration>,
+    #[serde(default, with = "budget", skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Target>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accept: Vec<Accept>,
+}
+
+/// What to audit: an image with how to run it, or a deployment spec's containers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Target {
+    /// How reports, `--target` and the job matrix name it [default: its image or file].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// A deployment spec, relative to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// The spec's containers to audit [default: every one].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<String>,
+    /// Images for the spec's containers whose image the engine cannot resolve.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, with = "probes", skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<Probe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_status: Option<u16>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, Scalar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Scalar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<String>,
+    /// Shell words, or a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<Words>,
+    /// Mounts the deployment already has, as `--tmpfs` takes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<TmpfsSpec>,
+}
+
+/// A YAML scalar read as text: `user: 1000` and `PORT: 5000` mean the strings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Scalar(pub String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
+        scalar(d, |text| Ok(Scalar(text.to_string())))
+    }
+}
+
+/// Reads a scalar as text and parses it inside the deserializer's visit, so that a parse error
+/// carries the value's line and column.
+fn scalar<'de, D: Deserializer<'de>, T>(
+    d: D,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    struct Visit<F>(F);
+    impl<'de, T, F: FnOnce(&str) -> Result<T, String>> serde::de::Visitor<'de> for Visit<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string, a number or true/false")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            (self.0)(v).map_err(E::custom)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+            self.visit_str(&v.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+            self.visit_str(&v.to_string())
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+            self.visit_str(&v.to_string())
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<T, E> {
+            self.visit_str(&v.to_string())
+        }
+    }
+    d.deserialize_any(Visit(parse))
+}
+
+/// A command: shell words in one string, or a list of words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Words {
+    Line(String),
+    List(Vec<String>),
+}
+
+impl Config {
+    /// `self`'s settings where it has them, else `lower`'s; targets and accepted findings come
+    /// from `lower` (the file) when `self` (the command line) has none.
+    pub fn or(self, lower: Config) -> Config {
+        Config {
+            profile: self.profile.or(lower.profile),
+            fail_on: self.fail_on.or(lower.fail_on),
+            gate: self.gate.or(lower.gate),
+            mode: self.mode.or(lower.mode),
+            jobs: self.jobs.or(lower.jobs),
+            remedies: self.remedies.or(lower.remedies),
+            startup_timeout: self.startup_timeout.or(lower.startup_timeout),
+            probe_timeout: self.probe_timeout.or(lower.probe_timeout),
+            idle: self.idle.or(lower.idle),
+            stop_timeout: self.stop_timeout.or(lower.stop_timeout),
+            targets: if self.targets.is_empty() {
+                lower.targets
+            } else {
+                self.targets
+            },
+            accept: if self.accept.is_empty() {
+                lower.accept
+            } else {
+                self.accept
+            },
+        }
+    }
+
+    /// The defaults, for what nothing set.
+    pub fn defaults() -> Config {
+        Config {
+            fail_on: Some(FailOn::NeedsMounts),
+            gate: Some(ProofGate::Clean),
+            mode: Some(ModeChoice::Auto),
+            jobs: Some(crate::pipeline::default_jobs()),
+            startup_timeout: Some(Duration::from_secs(30)),
+            probe_timeout: Some(Duration::from_secs(10)),
+            idle: Some(Duration::from_secs(2)),
+            stop_timeout: Some(Duration::from_secs(10)),
+            ..Config::default()
+        }
+    }
+
+    /// The config named by `given` (`--config`), else `.rofs-audit.yaml` in the working
+    /// directory if there is one.
+    pub fn find(given: Option<&Path>) -> Result<Option<(PathBuf, Config)>> {
+        let path = match given {
+            Some(path) => path.to_path_buf(),
+            None if Path::new(FILE_NAME).is_file() => PathBuf::from(FILE_NAME),
+            None => return Ok(None),
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            anyhow!(
+                "cannot read the config {}: {e}; check the path given to --config",
+                path.display()
+            )
+        })?;
+        Ok(Some((path.clone(), Config::parse(&path, &text)?)))
+    }
+
+    /// Reads a config; paths in it are taken relative to its directory.
+    pub fn parse(path: &Path, text: &str) -> Result<Config> {
+        let source = path.display().to_string();
+        let mut config: Config = match text.trim().is_empty() {
+            true => Config::default(),
+            false => serde_yaml_ng::from_str(text).map_err(|e| {
+                input::yaml_error(&source, &e, "see `rofs-audit init --help` for the shape")
+            })?,
+        };
+        let dir = path.parent().unwrap_or(Path::new(""));
+        config.remedies = config.remedies.map(|r| dir.join(r));
+        for target in &mut config.targets {
+            target.file = target.file.take().map(|f| dir.join(f));
+        }
+        config.validate(&source)?;
+        Ok(config)
+    }
+
+    fn validate(&self, source: &str) -> Result<()> {
+        if self.jobs == Some(0) {
+            bail!("{source}: jobs: 0 runs nothing; give 1 or more");
+        }
+        for (i, target) in self.targets.iter().enumerate() {
+            let at = format!("{source}: targets[{i}]");
+            match (&target.image, &target.file) {
+                (Some(_), Some(_)) => {
+                    bail!("{at}: has both image and file; give one (a spec names its own images)")
+                }
+                (None, None) => bail!("{at}: names nothing to audit; give an image or a file"),
+                (Some(_), None) if !target.containers.is_empty() || !target.images.is_empty() => {
+                    bail!("{at}: containers and images are for a file target; remove them or give file")
+                }
+                _ => {}
+            }
+            let name = target.name();
+            if self.targets[..i].iter().any(|t| t.name() == name) {
+                bail!("{at}: another target is named {name:?} too; give each a distinct name:");
+            }
+        }
+        for (i, entry) in self.accept.iter().enumerate() {
+            if entry.reason.trim().is_empty() {
+                bail!(
+                    "{source}: accept[{i}] ({}): the reason is empty; say why the write may stay",
+                    entry.path
+                );
+            }
+            if !entry.path.starts_with('/') {
+                bail!("{source}: accept[{i}]: path {:?} is not absolute; write it as the container sees it, as /app/**/__pycache__/**", entry.path);
+            }
+            let named = |t: &Target| Some(t.name()) == entry.target || t.image == entry.target;
+            if entry.target.is_some() && !self.targets.is_empty() && !self.targets.iter().any(named)
+            {
+                bail!("{source}: accept[{i}]: target {:?} is none of the targets; name one of them, or remove target:", entry.target.as_deref().unwrap_or_default());
+            }
+        }
+        Ok(())
+    }
+
+    /// The targets named in `only` (all of them when it is empty).
+    pub fn targets(&self, source: &str, only: &[String]) -> Result<Vec<&Target>> {
+        if self.targets.is_empty() {
+            bail!("{source} has no targets; add one (- image: my-app:1.4), or give an IMAGE or -f FILE");
+        }
+        for name in only {
+            if !self.targets.iter().any(|t| &t.name() == name) {
+                let names: Vec<String> = self.targets.iter().map(Target::name).collect();
+                bail!("{source}: no target {name:?}; it has {}", names.join(", "));
+            }
+        }
+        let picked = self
+            .targets
+            .iter()
+            .filter(|t| only.is_empty() || only.contains(&t.name()));
+        Ok(picked.collect())
+    }
+
+    /// The accepted findings that apply to a target, and those past their date.
+    pub fn accepted(&self, target: &str, image: &str, today: Date) -> (Vec<Accept>, Vec<Accept>) {
+        let entries = self
+            .accept
+            .iter()
+            .filter(|a| a.applies_to(target, image))
+            .cloned();
+        entries.partition(|a| !a.expired(today))
+    }
+
+    /// How to run an image: `base` (the flags' run options) with the budgets set here.
+    pub fn run_options(&self, mut base: RunOptions) -> RunOptions {
+        let budgets = self.clone().or(Config::defaults());
+        base.startup_timeout = budgets.startup_timeout.unwrap_or(base.startup_timeout);
+        base.probe_timeout = budgets.probe_timeout.unwrap_or(base.probe_timeout);
+        base.idle = budgets.idle.unwrap_or(base.idle);
+        base.stop_timeout = budgets.stop_timeout.unwrap_or(base.stop_timeout);
+        base
+    }
+}
+
+impl Target {
+    pub fn name(&self) -> String {
+        let named = self.name.clone().or_else(|| self.image.clone());
+        named.unwrap_or_else(|| {
+            self.file
+                .as_deref()
+                .unwrap_or(Path::new(""))
+                .display()
+                .to_string()
+        })
+    }
+
+    /// How to run this target's image, over `base` (budgets, and what a spec does not say).
+    pub fn run_options(&self, base: &RunOptions) -> Result<RunOptions> {
+        let words = |w: &Words| match w {
+            Words::List(list) => Ok(list.clone()),
+            Words::Line(line) => shlex::split(line).ok_or_else(|| {
+                anyhow!(
+                    "{}: cmd {line:?} has an unclosed quote; close it, or give a list",
+                    self.name()
+                )
+            }),
+        };
+        Ok(RunOptions {
+            image: self.image.clone().unwrap_or_default(),
+            port: self.port.or(base.port),
+            probes: if self.probes.is_empty() {
+                base.probes.clone()
+            } else {
+                self.probes.clone()
+            },
+            expect_status: self.expect_status.unwrap_or(base.expect_status),
+            env: self
+                .env
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.0))
+                .collect(),
+            user: self.user.as_ref().map(|u| u.0.clone()),
+            entrypoint: self.entrypoint.clone().map(|e| vec![e]),
+            cmd: self.cmd.as_ref().map(words).transpose()?,
+            ..base.clone()
+        })
+    }
+}
+
+/// Choices by name (`fail-on: never`).
+mod named {
+    use super::*;
+
+    pub fn serialize<S: Serializer, T: Choice>(value: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        value.map(Choice::name).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Choice>(d: D) -> Result<Option<T>, D::Error> {
+        scalar(d, |name| T::named(name).map(Some))
+    }
+}
+
+/// Budgets as `--startup-timeout` takes them (`30s`, `2m`).
+mod budget {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        value.map(input::format_duration).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        scalar(d, |text| input::budget(text).map(Some))
+    }
+}
+
+/// Probes as `--probe` takes them.
+mod probes {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(value: &[Probe], s: S) -> Result<S::Ok, S::Error> {
+        let flags = value.iter().filter_map(|probe| match probe {
+            Probe::Http(path) | Probe::Any(path) => Some(path.as_str()),
+            Probe::Tcp => Some("tcp"),
+            // A HEALTHCHECK comes with the image, never from a flag or a config.
+            Probe::Exec(_) => None,
+        });
+        flags.collect::<Vec<_>>().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Probe>, D::Error> {
+        struct Flag(Probe);
+        impl<'de> Deserialize<'de> for Flag {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Flag, D::Error> {
+                scalar(d, |text| Probe::parse(text).map(Flag))
+            }
+        }
+        let flags = Vec::<Flag>::deserialize(d)?;
+        Ok(flags.into_iter().map(|Flag(probe)| probe).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(Path::new("ci/.rofs-audit.yaml"), text)
+    }
+
+    #[test]
+    fn the_issue_example_reads_with_paths_from_the_config_directory() {
+        let config = parse(
+            "profile: docker\nfail-on: never\nstartup-timeout: 45s\ntargets:\n  - image: my-app:1.4\n    port: 5000\n    probes: [/health, /health/ready]\n    env: {LOG_LEVEL: info, WORKERS: 2}\n    user: 1000\n  - file: deploy/taskdef.json\naccept:\n  - path: /app/**/__pycache__/**\n    reason: bytecode; PYTHONDONTWRITEBYTECODE comes with the next release\n    expires: 2027-03-01\n",
+        )
+        .unwrap();
+        assert_eq!(config.fail_on, Some(FailOn::Never));
+        assert_eq!(config.startup_timeout, Some(Duration::from_secs(45)));
+        assert_eq!(
+            config.targets[1].file,
+            Some(PathBuf::from("ci/deploy/taskdef.json"))
+        );
+        assert_eq!(config.targets[1].name(), "ci/deploy/taskdef.json");
+        let run = config.targets[0]
+            .run_options(&RunOptions::testing(""))
+            .unwrap();
+        assert_eq!(run.image, "my-app:1.4");
+        assert_eq!(run.env, ["LOG_LEVEL=info", "WORKERS=2"]);
+        assert_eq!(run.user.as_deref(), Some("1000"));
+        assert_eq!(run.probes.len(), 2);
+        assert_eq!(
+            config.accept[0].expires,
+            Some("2027-03-01".parse().unwrap())
+        );
+        // Written back, it reads the same.
+        let again = serde_yaml_ng::to_string(&config).unwrap();
+        assert_eq!(
+            Config::parse(Path::new("ci/x"), &again).unwrap().fail_on,
+            config.fail_on
+        );
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let flags = Config {
+            fail_on: Some(FailOn::Never),
+            ..Config::default()
+        };
+        let file = parse("fail-on: needs-changes\ngate: functional\n").unwrap();
+        let layered = flags.or(file).or(Config::defaults());
+        assert_eq!(layered.fail_on, Some(FailOn::Never));
+        assert_eq!(layered.gate, Some(ProofGate::Functional));
+        assert_eq!(layered.idle, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn mistakes_name_the_file_the_place_and_the_fix() {
+        let error = |text: &str| format!("{:#}", parse(text).unwrap_err());
+        let wrong = error("profile: docker\nfail-on: sometimes\n");
+        assert!(wrong.starts_with("ci/.rofs-audit.yaml:2:"), "{wrong}");
+        assert!(
+            wrong.contains("\"sometimes\" is not one of: needs-mounts, needs-changes, never"),
+            "{wrong}"
+        );
+        assert!(
+            error("targets:\n  - imag: x\n")
+                .starts_with("ci/.rofs-audit.yaml:2:5: targets[0]: unknown field `imag`"),
+            "{}",
+            error("targets:\n  - imag: x\n")
+        );
+        assert!(
+            error("idle: 2 hours\n").starts_with("ci/.rofs-audit.yaml:1:7: idle: unknown unit"),
+            "{}",
+            error("idle: 2 hours\n")
+        );
+        assert_eq!(error("targets:\n  - image: a\n    file: b\n"), "ci/.rofs-audit.yaml: targets[0]: has both image and file; give one (a spec names its own images)");
+        assert!(error("accept:\n  - path: /x\n    reason: ''\n").contains("the reason is empty"));
+        assert!(error("accept:\n  - path: /x\n").contains("missing field `reason`"));
+        assert!(
+            error("accept:\n  - path: /x\n    reason: r\n    expires: soon\n")
+                .contains("write it as YYYY-MM-DD")
+        );
+    }
+
+    #[test]
+    fn expired_entries_are_set_apart_and_entries_for_other_targets_left_out() {
+        let config = parse("targets:\n  - image: a:1\n  - image: b:1\n    name: b\naccept:\n  - path: /x\n    reason: r\n    expires: 2026-01-31\n  - path: /y\n    reason: r\n    target: b\n").unwrap();
+        let today: Date = "2026-02-01".parse().unwrap();
+        let (active, expired) = config.accepted("a:1", "a:1", today);
+        assert_eq!((active.len(), expired.len()), (0, 1));
+        let (active, _) = config.accepted("b", "b:1", today);
+        assert_eq!(active[0].path, "/y");
+    }
+}
