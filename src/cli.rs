@@ -7,8 +7,10 @@ use anyhow::Result;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
+use rofs_audit::analyze::accept::{Accept, Date};
 use rofs_audit::analyze::FailOn;
 use rofs_audit::choice::Choice;
+use rofs_audit::config::{self, Config, Settings, TargetsFormat};
 use rofs_audit::model::{MultiReport, ProofGate, Report, TmpfsSpec};
 use rofs_audit::pipeline::{self, AuditOptions, Judge};
 use rofs_audit::profile::FixFormat;
@@ -47,6 +49,16 @@ enum Command {
     Remedies,
     /// Combine reports written with --format json (one per CI job, say) into one, with the worst exit code
     Merge(MergeArgs),
+    /// Audit an image, then write a commented .rofs-audit.yaml that audits it the same way
+    #[command(long_about = include_str!("help/config.txt"))]
+    Init(Box<InitArgs>),
+    /// List the config's targets: for people, or as a GitHub Actions job matrix
+    Targets {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long, value_parser = choice::<TargetsFormat>(), default_value = "text")]
+        format: TargetsFormat,
+    },
     /// Remove containers and volumes that earlier runs left behind (found by label)
     Clean {
         /// Also remove what belongs to audits that are still running, or to other hosts
@@ -79,15 +91,39 @@ struct TraceArgs {
 
 #[derive(Debug, Args)]
 struct TracingArgs {
-    /// How writes are seen: overlay (inotify and fanotify on the writable layer) or api (the engine's diff)
-    #[arg(long, env = "ROFS_AUDIT_MODE", value_parser = choice::<ModeChoice>(), default_value = "auto")]
-    mode: ModeChoice,
+    /// How writes are seen [default: auto]
+    #[arg(long, env = "ROFS_AUDIT_MODE", value_parser = choice::<ModeChoice>())]
+    mode: Option<ModeChoice>,
+}
+
+#[derive(Debug, Args)]
+struct ConfigArg {
+    /// The config: targets, settings and accepted findings [default: .rofs-audit.yaml here, if any]
+    #[arg(long, value_name = "FILE", env = "ROFS_AUDIT_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// The image, by name or ID
+    #[arg(value_parser = input::image)]
+    image: String,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    platform: PlatformArgs,
+    /// Where to write the config
+    #[arg(long, short = 'o', value_name = "FILE", default_value = config::FILE_NAME)]
+    output: PathBuf,
+    /// Replace the file if it is there
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Args)]
 struct AuditArgs {
-    /// The image, by name or ID (pulled if not present locally); or a deployment spec with -f
-    #[arg(value_parser = input::image, required_unless_present = "file")]
+    /// The image, by name or ID (pulled if not present locally); or a spec with -f; or neither, for the config's targets
+    #[arg(value_parser = input::image)]
     image: Option<String>,
     /// A deployment spec whose containers are audited as deployed: an ECS task definition, a CloudFormation template, Kubernetes manifests or a compose file (- reads stdin)
     #[arg(long, short = 'f', value_name = "FILE", conflicts_with = "image")]
@@ -102,6 +138,14 @@ struct AuditArgs {
     #[arg(long, value_name = "OUT", requires = "file")]
     patch: Option<PathBuf>,
     #[command(flatten)]
+    config: ConfigArg,
+    /// Audit only this target of the config (repeatable) [default: every one]
+    #[arg(long = "target", value_name = "NAME", conflicts_with_all = ["image", "file"])]
+    targets: Vec<String>,
+    /// Print the settings that flags, ROFS_AUDIT_* variables, the config and the defaults make, and exit
+    #[arg(long)]
+    print_config: bool,
+    #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
     tracing: TracingArgs,
@@ -110,12 +154,12 @@ struct AuditArgs {
     /// Skip the read-only proof (the runs that find which writes are fatal and the fewest mounts)
     #[arg(long)]
     no_verify: bool,
-    /// How many proof runs go at once
-    #[arg(long, value_name = "N", default_value_t = pipeline::default_jobs(), value_parser = clap::value_parser!(u32).range(1..))]
-    jobs: u32,
-    /// What a read-only run must show for the fix: clean also wants no read-only error in its logs
-    #[arg(long, env = "ROFS_AUDIT_GATE", value_parser = choice::<ProofGate>(), default_value = "clean")]
-    gate: ProofGate,
+    /// How many proof runs go at once [default: the CPU count]
+    #[arg(long, value_name = "N", env = "ROFS_AUDIT_JOBS", value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+    /// What a read-only run must show for the fix [default: clean]
+    #[arg(long, env = "ROFS_AUDIT_GATE", value_parser = choice::<ProofGate>())]
+    gate: Option<ProofGate>,
     #[command(flatten)]
     out: OutputArgs,
 }
@@ -167,7 +211,7 @@ struct SuggestArgs {
 #[derive(Debug, Args)]
 struct PlatformArgs {
     /// Target platform: a built-in profile (see `rofs-audit profiles`) or a YAML file [default: the spec's platform, else ecs-fargate]
-    #[arg(long, value_name = "NAME|FILE")]
+    #[arg(long, value_name = "NAME|FILE", env = "ROFS_AUDIT_PROFILE")]
     profile: Option<String>,
     /// A mount the deployment already has, as on the docker CLI (PATH[:OPTIONS]); writes under it are covered
     #[arg(long, value_name = "PATH[:OPTIONS]")]
@@ -182,11 +226,11 @@ struct JudgeArgs {
     /// Also print the fix in this format (repeatable); the profile's own formats are always shown
     #[arg(long, value_parser = choice::<FixFormat>(), value_name = "FORMAT")]
     emit: Vec<FixFormat>,
-    /// Which verdict makes the exit code 1
-    #[arg(long, env = "ROFS_AUDIT_FAIL_ON", value_parser = choice::<FailOn>(), default_value = "needs-mounts")]
-    fail_on: FailOn,
+    /// Which verdict makes the exit code 1 [default: needs-mounts]
+    #[arg(long, env = "ROFS_AUDIT_FAIL_ON", value_parser = choice::<FailOn>())]
+    fail_on: Option<FailOn>,
     /// More remedies (a YAML list shaped like the built-in catalogue); same ids replace built-ins
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "ROFS_AUDIT_REMEDIES")]
     remedies: Option<PathBuf>,
     /// An earlier report (--format json): fail only on what it does not have (mounts, writes no mount fixes, gates, a worse verdict)
     #[arg(long, value_name = "REPORT.json")]
@@ -222,18 +266,18 @@ struct RunArgs {
     /// Override the image's CMD: words split as a shell does (sh -c 'a b' is 3 words), or a JSON array
     #[arg(long)]
     cmd: Option<String>,
-    /// How long the app may take to start and answer its first probe: the startup budget
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = input::budget)]
-    startup_timeout: Duration,
-    /// How long each probe may take to answer as expected, retried meanwhile as platforms do: its budget
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = input::budget)]
-    probe_timeout: Duration,
-    /// How long to watch the app idle after the probes
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = input::budget)]
-    idle: Duration,
-    /// Grace period between SIGTERM and SIGKILL at shutdown
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = input::budget)]
-    stop_timeout: Duration,
+    /// How long the app may take to start and answer its first probe: the startup budget [default: 30s]
+    #[arg(long, value_name = "DURATION", env = "ROFS_AUDIT_STARTUP_TIMEOUT", value_parser = input::budget)]
+    startup_timeout: Option<Duration>,
+    /// How long each probe may take to answer as expected, retried meanwhile as platforms do: its budget [default: 10s]
+    #[arg(long, value_name = "DURATION", env = "ROFS_AUDIT_PROBE_TIMEOUT", value_parser = input::budget)]
+    probe_timeout: Option<Duration>,
+    /// How long to watch the app idle after the probes [default: 2s]
+    #[arg(long, value_name = "DURATION", env = "ROFS_AUDIT_IDLE", value_parser = input::budget)]
+    idle: Option<Duration>,
+    /// Grace period between SIGTERM and SIGKILL at shutdown [default: 10s]
+    #[arg(long, value_name = "DURATION", env = "ROFS_AUDIT_STOP_TIMEOUT", value_parser = input::budget)]
+    stop_timeout: Option<Duration>,
     /// Command for the container, as after the image name on `docker run`
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -261,8 +305,8 @@ fn choice<T: Choice>() -> impl clap::builder::TypedValueParser<Value = T> {
 }
 
 impl RunArgs {
-    fn options(&self, image: &str) -> Result<trace::RunOptions> {
-        Ok(trace::RunOptions {
+    fn options(&self, image: &str, settings: &Settings) -> Result<trace::RunOptions> {
+        Ok(settings.budgets(trace::RunOptions {
             image: image.to_string(),
             port: self.port,
             probes: self.probes.clone(),
@@ -271,28 +315,51 @@ impl RunArgs {
             user: self.user.clone(),
             entrypoint: self.entrypoint.clone().map(|e| vec![e]),
             cmd: input::command(self.cmd.as_deref(), &self.command)?,
+            ..trace::RunOptions::default()
+        }))
+    }
+
+    /// The budgets the flags and variables give.
+    fn settings(&self) -> Config {
+        Config {
             startup_timeout: self.startup_timeout,
             probe_timeout: self.probe_timeout,
             idle: self.idle,
             stop_timeout: self.stop_timeout,
-        })
+            ..Config::default()
+        }
+    }
+
+    /// Whether anything says how to run one image: a config's targets say it themselves.
+    fn names_a_run(&self) -> bool {
+        let words = !self.env.is_empty() || !self.env_files.is_empty() || !self.command.is_empty();
+        let probes = self.port.is_some() || !self.probes.is_empty() || self.expect_status != 200;
+        words || probes || self.user.is_some() || self.entrypoint.is_some() || self.cmd.is_some()
     }
 }
 
-impl PlatformArgs {
-    /// The profile given, else the spec's platform (`spec`), else the default.
-    fn profile<'a>(&'a self, spec: Option<&'a str>) -> &'a str {
-        let named = self.profile.as_deref().or(spec);
-        named.unwrap_or(profile::DEFAULT_PROFILE)
+impl AuditArgs {
+    /// The settings the flags and ROFS_AUDIT_* variables give.
+    fn settings(&self) -> Config {
+        Config {
+            profile: self.judge.platform.profile.clone(),
+            fail_on: self.judge.fail_on,
+            gate: self.gate,
+            mode: self.tracing.mode,
+            jobs: self.jobs,
+            remedies: self.judge.remedies.clone(),
+            ..self.run.settings()
+        }
     }
 }
 
 impl JudgeArgs {
-    fn load(&self, spec: Option<&str>) -> Result<Judge> {
-        let platform = &self.platform;
-        let remedies = self.remedies.as_deref();
-        let profile = platform.profile(spec);
-        let judge = Judge::load(profile, remedies, platform.tmpfs.clone())?;
+    /// The judge for `settings`, whose profile is else the spec's platform (`spec`).
+    fn load(&self, settings: &Settings, spec: Option<&str>) -> Result<Judge> {
+        let profile = settings.profile.as_deref().or(spec);
+        let profile = profile.unwrap_or(profile::DEFAULT_PROFILE);
+        let remedies = settings.remedies.as_deref();
+        let judge = Judge::load(profile, remedies, self.platform.tmpfs.clone())?;
         match &self.baseline {
             Some(file) => judge.with_baseline(file),
             None => Ok(judge),
@@ -305,33 +372,37 @@ impl OutputArgs {
         Progress::for_terminal(quiet, self.format != Format::Text && self.output.is_none())
     }
 
-    fn options(&self, judge: &Judge, args: &JudgeArgs) -> RenderOptions {
+    fn options(&self, judge: &Judge, emit: &[FixFormat]) -> RenderOptions {
         RenderOptions {
             color: report::color_wanted(self.output.as_deref()),
-            emit: judge.profile.emit_with(&args.emit),
+            emit: judge.profile.emit_with(emit),
             verbose: self.verbose,
         }
     }
 
     /// Prints the report and returns the exit code.
-    fn report(&self, report: &Report, judge: &Judge, args: &JudgeArgs) -> Result<i32> {
-        let options = self.options(judge, args);
+    fn report(
+        &self,
+        report: &Report,
+        judge: &Judge,
+        emit: &[FixFormat],
+        fail_on: FailOn,
+    ) -> Result<i32> {
+        let options = self.options(judge, emit);
         let text = report::render_report(report, &judge.profile, self.format, &options);
         report::emit(self.output.as_deref(), &text)?;
-        Ok(args.fail_on.exit_code(report))
+        Ok(fail_on.exit_code(report))
     }
 
     /// Refuses, before anything runs, a format that holds one report when there are `n`.
     fn holds(&self, n: usize) -> Result<()> {
         match n == 1 || report::holds_several(self.format) {
             true => Ok(()),
-            false => {
-                anyhow::bail!(
-                    "--format {} takes one report at a time, and there are {n}; pick one with \
-                     --container NAME, or use text, json, yaml or markdown",
-                    self.format.name()
-                )
-            }
+            false => anyhow::bail!(
+                "--format {} takes one report at a time, and there are {n}; pick one with \
+                 --container NAME or --target NAME, or use text, json, yaml or markdown",
+                self.format.name()
+            ),
         }
     }
 
@@ -340,8 +411,8 @@ impl OutputArgs {
         &self,
         multi: &MultiReport,
         profiles: &[profile::Profile],
-        emit: Vec<profile::FixFormat>,
-        fail_on: analyze::FailOn,
+        emit: Vec<FixFormat>,
+        fail_on: FailOn,
     ) -> Result<i32> {
         let options = RenderOptions {
             color: report::color_wanted(self.output.as_deref()),
@@ -354,77 +425,200 @@ impl OutputArgs {
     }
 }
 
+/// The config file given or found, as its name and its content.
+fn find_config(arg: &ConfigArg) -> Result<(String, Config)> {
+    let found = Config::find(arg.config.as_deref())?;
+    Ok(found.map_or_else(Default::default, |(path, config)| {
+        (path.display().to_string(), config)
+    }))
+}
+
+/// Fails the run for accept entries past their date, each named on a line.
+fn expired(source: &str, entries: &[Accept], code: i32) -> i32 {
+    for entry in entries {
+        eprintln!(
+            "rofs-audit: error: {source}: the accept entry for {} expired on {} ({}); fix what it \
+             accepts, or give it a later date",
+            entry.path,
+            entry.expires.map(|d| d.to_string()).unwrap_or_default(),
+            entry.reason
+        );
+    }
+    if entries.is_empty() {
+        code
+    } else {
+        code.max(1)
+    }
+}
+
+async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
+    let (source, file_config) = find_config(&args.config)?;
+    let layered = args.settings().or(file_config);
+    if args.print_config {
+        let shown = serde_yaml_ng::to_string(&layered.clone().or(Config::defaults()))?;
+        return report::emit(args.out.output.as_deref(), &shown).map(|()| 0);
+    }
+    let settings = layered.settle();
+    let options = AuditOptions {
+        mode: settings.mode,
+        verify: !args.no_verify,
+        jobs: settings.jobs as usize,
+        gate: settings.gate,
+    };
+    let progress = args.out.progress(quiet);
+    let today = Date::today();
+    if let Some(image) = &args.image {
+        let mut judge = args.judge.load(&settings, None)?;
+        let (accepted, past) = layered.accepted(image, image, today);
+        judge.accept = accepted;
+        let run = args.run.options(image, &settings)?;
+        let judged = judge.clone();
+        let report = engine::with_run(move |engine, id| async move {
+            pipeline::audit(&engine, &id, &run, &judged, options, &progress).await
+        })
+        .await?;
+        let code = args
+            .out
+            .report(&report, &judge, &args.judge.emit, settings.fail_on)?;
+        return Ok(expired(&source, &past, code));
+    }
+    let mut text = String::new();
+    let (name, mut targets, judge, kind) = match &args.file {
+        Some(file) => {
+            text = input::read_text(file)?;
+            let deployment = spec::read(file, &text, &args.images)?;
+            let judge = args.judge.load(&settings, Some(deployment.kind.profile()))?;
+            let name = file.display().to_string();
+            let base = args.run.options("", &settings)?;
+            let targets =
+                pipeline::spec_targets(&deployment, &name, &args.containers, &base, &judge)?;
+            (name, targets, judge, Some(deployment.kind))
+        }
+        None if source.is_empty() => anyhow::bail!(
+            "nothing to audit: give an IMAGE, a spec with -f FILE, or a {} with targets (`rofs-audit init IMAGE` writes one)",
+            config::FILE_NAME
+        ),
+        None => {
+            if args.run.names_a_run() {
+                anyhow::bail!("--port, --probe, --env, --user, --cmd and a command say how to run one IMAGE; for the config's targets, write them in {source}");
+            }
+            let judge = args.judge.load(&settings, None)?;
+            let base = args.run.options("", &settings)?;
+            let targets = pipeline::config_targets(&layered, &source, &args.targets, &base, &judge)?;
+            (source.clone(), targets, judge, None)
+        }
+    };
+    let past = pipeline::accept(&mut targets, &layered, today);
+    if args.judge.baseline.is_some() {
+        anyhow::bail!("--baseline takes an image's report, and this audits several targets; compare them one at a time with the image's report, or leave --baseline out");
+    }
+    if let Some(out) = &args.patch {
+        let ecs = matches!(
+            kind,
+            Some(spec::SpecKind::Ecs { .. } | spec::SpecKind::CloudFormation { .. })
+        );
+        if !ecs || !text.trim_start().starts_with('{') {
+            anyhow::bail!("--patch writes JSON task definitions and CloudFormation templates (cdk synth writes JSON) for now; for this spec, paste the fix snippets the report prints");
+        }
+        if args.no_verify {
+            anyhow::bail!("--patch writes only proven fixes, and --no-verify proves none; leave --no-verify out");
+        }
+        if out.as_os_str() == "-" && args.out.output.is_none() {
+            anyhow::bail!("--patch - and the report would both go to standard output; give the report a file with -o");
+        }
+    }
+    args.out.holds(targets.len())?;
+    let profiles: Vec<profile::Profile> = targets.iter().map(|t| t.judge.profile.clone()).collect();
+    let audited = engine::with_run(move |engine, id| async move {
+        pipeline::audit_spec(&engine, &id, &name, &targets, options, &progress).await
+    })
+    .await?;
+    let emit = args.out.options(&judge, &args.judge.emit).emit;
+    let code = args
+        .out
+        .multi(&audited, &profiles, emit, settings.fail_on)?;
+    if let Some(out) = &args.patch {
+        let (patched, notes) = report::patch::task_definitions(&text, &audited, &judge.profile)?;
+        notes
+            .iter()
+            .for_each(|note| eprintln!("rofs-audit: warning: {note}"));
+        let out = Some(out.as_path()).filter(|o| o.as_os_str() != "-");
+        report::emit(out, &patched)?;
+    }
+    Ok(expired(&source, &past, code))
+}
+
+async fn init(args: InitArgs, quiet: bool) -> Result<i32> {
+    if args.output.exists() && !args.force {
+        anyhow::bail!(
+            "{} is there already; give --force to replace it, or -o another path",
+            args.output.display()
+        );
+    }
+    let settings = Config {
+        profile: args.platform.profile.clone(),
+        ..args.run.settings()
+    }
+    .settle();
+    let profile = settings
+        .profile
+        .as_deref()
+        .unwrap_or(profile::DEFAULT_PROFILE);
+    let judge = Judge::load(profile, None, args.platform.tmpfs.clone())?;
+    let run = args.run.options(&args.image, &settings)?;
+    let (judged, traced, progress) = (
+        judge.clone(),
+        run.clone(),
+        Progress::for_terminal(quiet, false),
+    );
+    let options = AuditOptions {
+        mode: settings.mode,
+        verify: true,
+        jobs: settings.jobs as usize,
+        gate: settings.gate,
+    };
+    let report = engine::with_run(move |engine, id| async move {
+        pipeline::audit(&engine, &id, &traced, &judged, options, &progress).await
+    })
+    .await?;
+    let text = config::starter(&run, &judge.declared, &settings, &report);
+    std::fs::write(&args.output, text).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write {}: {e}; check the path given to -o",
+            args.output.display()
+        )
+    })?;
+    eprintln!(
+        "rofs-audit: wrote {}: {} is {}; `rofs-audit audit` with no arguments audits it again",
+        args.output.display(),
+        args.image,
+        report.plan.verdict.as_str()
+    );
+    Ok(0)
+}
+
 /// Runs the command; the exit code is the caller's to map.
 pub async fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Audit(args) => {
-            let options = AuditOptions {
-                mode: args.tracing.mode,
-                verify: !args.no_verify,
-                jobs: args.jobs as usize,
-                gate: args.gate,
-            };
-            let progress = args.out.progress(cli.quiet);
-            let Some(file) = &args.file else {
-                let image = args.image.as_deref().unwrap_or_default();
-                let (judge, run) = (args.judge.load(None)?, args.run.options(image)?);
-                let judged = judge.clone();
-                let report = engine::with_run(move |engine, id| async move {
-                    pipeline::audit(&engine, &id, &run, &judged, options, &progress).await
-                })
-                .await?;
-                return args.out.report(&report, &judge, &args.judge);
-            };
-            let text = input::read_text(file)?;
-            let deployment = spec::read(file, &text, &args.images)?;
-            let judge = args.judge.load(Some(deployment.kind.profile()))?;
-            let name = file.display().to_string();
-            let base = args.run.options("")?;
-            let targets =
-                pipeline::spec_targets(&deployment, &name, &args.containers, &base, &judge)?;
-            if args.judge.baseline.is_some() {
-                anyhow::bail!("--baseline takes an image's report, and -f audits several containers; compare them one at a time with --container NAME and the image's report, or leave --baseline out");
+        Command::Audit(args) => audit(*args, cli.quiet).await,
+        Command::Init(args) => init(*args, cli.quiet).await,
+        Command::Targets { config, format } => {
+            let (source, config) = find_config(&config)?;
+            if source.is_empty() {
+                anyhow::bail!("no config: give one with --config FILE, or write {} with `rofs-audit init IMAGE`", config::FILE_NAME);
             }
-            if let Some(out) = &args.patch {
-                let ecs = matches!(
-                    deployment.kind,
-                    spec::SpecKind::Ecs { .. } | spec::SpecKind::CloudFormation { .. }
-                );
-                if !ecs || !text.trim_start().starts_with('{') {
-                    anyhow::bail!("--patch writes JSON task definitions and CloudFormation templates (cdk synth writes JSON) for now; for this spec, paste the fix snippets the report prints");
-                }
-                if args.no_verify {
-                    anyhow::bail!("--patch writes only proven fixes, and --no-verify proves none; leave --no-verify out");
-                }
-                if out.as_os_str() == "-" && args.out.output.is_none() {
-                    anyhow::bail!("--patch - and the report would both go to standard output; give the report a file with -o");
-                }
-            }
-            args.out.holds(targets.len())?;
-            let audited = engine::with_run(move |engine, id| async move {
-                pipeline::audit_spec(&engine, &id, &name, &targets, options, &progress).await
-            })
-            .await?;
-            let profiles = vec![judge.profile.clone(); audited.targets.len()];
-            let emit = args.out.options(&judge, &args.judge).emit;
-            let code = args
-                .out
-                .multi(&audited, &profiles, emit, args.judge.fail_on)?;
-            if let Some(out) = &args.patch {
-                let (patched, notes) =
-                    report::patch::task_definitions(&text, &audited, &judge.profile)?;
-                notes
-                    .iter()
-                    .for_each(|note| eprintln!("rofs-audit: warning: {note}"));
-                let out = Some(out.as_path()).filter(|o| o.as_os_str() != "-");
-                report::emit(out, &patched)?;
-            }
-            Ok(code)
+            let targets = config.targets(&source, &[])?;
+            report::emit(None, &config::render_targets(&targets, format)).map(|()| 0)
         }
         Command::Trace(args) => {
+            let settings = Config {
+                mode: args.tracing.mode,
+                ..args.run.settings()
+            }
+            .settle();
             let (run, mode, progress) = (
-                args.run.options(&args.image)?,
-                args.tracing.mode,
+                args.run.options(&args.image, &settings)?,
+                settings.mode,
                 args.out.progress(cli.quiet),
             );
             let trace = engine::with_run(move |engine, id| async move {
@@ -438,9 +632,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Verify(args) => {
-            let profile = args.platform.profile(None);
+            let settings = args.run.settings().settle();
+            let profile = args
+                .platform
+                .profile
+                .as_deref()
+                .unwrap_or(profile::DEFAULT_PROFILE);
             let judge = Judge::load(profile, None, args.platform.tmpfs.clone())?;
-            let run = args.run.options(&args.image)?;
+            let run = args.run.options(&args.image, &settings)?;
             let machine = args.format != VerifyFormat::Text && args.output.is_none();
             let progress = Progress::for_terminal(cli.quiet, machine);
             let check = engine::with_run(move |engine, id| async move {
@@ -455,9 +654,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(i32::from(!check.verification.passed))
         }
         Command::Suggest(args) => {
-            let judge = args.judge.load(None)?;
+            let settings = Config {
+                profile: args.judge.platform.profile.clone(),
+                fail_on: args.judge.fail_on,
+                remedies: args.judge.remedies.clone(),
+                ..Config::default()
+            }
+            .settle();
+            let judge = args.judge.load(&settings, None)?;
             let report = judge.analyze(input::read_trace(&args.from)?);
-            args.out.report(&report, &judge, &args.judge)
+            args.out
+                .report(&report, &judge, &args.judge.emit, settings.fail_on)
         }
         Command::Profiles { show } => {
             let text = match show {

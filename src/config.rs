@@ -16,7 +16,7 @@ use crate::analyze::accept::{Accept, Date};
 use crate::analyze::FailOn;
 use crate::choice::Choice;
 use crate::input;
-use crate::model::{ProofGate, TmpfsSpec};
+use crate::model::{BaselineFinding, ProofGate, Report, TmpfsSpec};
 use crate::probe::Probe;
 use crate::trace::{ModeChoice, RunOptions};
 
@@ -51,6 +51,9 @@ pub struct Config {
     pub targets: Vec<Target>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accept: Vec<Accept>,
+    /// The line where each target starts, for reports that point at it.
+    #[serde(skip)]
+    pub target_lines: Vec<usize>,
 }
 
 /// What to audit: an image with how to run it, or a deployment spec's containers.
@@ -145,6 +148,7 @@ impl Config {
     /// `self`'s settings where it has them, else `lower`'s; targets and accepted findings come
     /// from `lower` (the file) when `self` (the command line) has none.
     pub fn or(self, lower: Config) -> Config {
+        let from_file = self.targets.is_empty();
         Config {
             profile: self.profile.or(lower.profile),
             fail_on: self.fail_on.or(lower.fail_on),
@@ -165,6 +169,10 @@ impl Config {
                 lower.accept
             } else {
                 self.accept
+            },
+            target_lines: match from_file {
+                true => lower.target_lines,
+                false => self.target_lines,
             },
         }
     }
@@ -216,7 +224,17 @@ impl Config {
             target.file = target.file.take().map(|f| dir.join(f));
         }
         config.validate(&source)?;
+        config.target_lines = item_lines(text, "targets:");
         Ok(config)
+    }
+
+    /// Where `target` is written: `FILE:LINE`, as editors take it.
+    pub fn defined_at(&self, source: &str, target: &Target) -> String {
+        let index = self.targets.iter().position(|t| std::ptr::eq(t, target));
+        match index.and_then(|i| self.target_lines.get(i)) {
+            Some(line) => format!("{source}:{line}"),
+            None => source.to_string(),
+        }
     }
 
     fn validate(&self, source: &str) -> Result<()> {
@@ -287,14 +305,50 @@ impl Config {
         entries.partition(|a| !a.expired(today))
     }
 
-    /// How to run an image: `base` (the flags' run options) with the budgets set here.
-    pub fn run_options(&self, mut base: RunOptions) -> RunOptions {
-        let budgets = self.clone().or(Config::defaults());
-        base.startup_timeout = budgets.startup_timeout.unwrap_or(base.startup_timeout);
-        base.probe_timeout = budgets.probe_timeout.unwrap_or(base.probe_timeout);
-        base.idle = budgets.idle.unwrap_or(base.idle);
-        base.stop_timeout = budgets.stop_timeout.unwrap_or(base.stop_timeout);
-        base
+    /// Every setting, from here where it is set, else from the defaults.
+    pub fn settle(&self) -> Settings {
+        let all = self.clone().or(Config::defaults());
+        let unset = "set by the defaults";
+        Settings {
+            profile: all.profile,
+            remedies: all.remedies,
+            fail_on: all.fail_on.expect(unset),
+            gate: all.gate.expect(unset),
+            mode: all.mode.expect(unset),
+            jobs: all.jobs.expect(unset),
+            startup_timeout: all.startup_timeout.expect(unset),
+            probe_timeout: all.probe_timeout.expect(unset),
+            idle: all.idle.expect(unset),
+            stop_timeout: all.stop_timeout.expect(unset),
+        }
+    }
+}
+
+/// The settings of a run, every default filled in.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub profile: Option<String>,
+    pub remedies: Option<PathBuf>,
+    pub fail_on: FailOn,
+    pub gate: ProofGate,
+    pub mode: ModeChoice,
+    pub jobs: u32,
+    pub startup_timeout: Duration,
+    pub probe_timeout: Duration,
+    pub idle: Duration,
+    pub stop_timeout: Duration,
+}
+
+impl Settings {
+    /// `run` with these budgets.
+    pub fn budgets(&self, run: RunOptions) -> RunOptions {
+        RunOptions {
+            startup_timeout: self.startup_timeout,
+            probe_timeout: self.probe_timeout,
+            idle: self.idle,
+            stop_timeout: self.stop_timeout,
+            ..run
+        }
     }
 }
 
@@ -341,6 +395,129 @@ impl Target {
             ..base.clone()
         })
     }
+}
+
+crate::choice::choice_enum! {
+    /// How `rofs-audit targets` lists a config's targets.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum TargetsFormat {
+        Text = "text": "one name a line",
+        GithubMatrix = "github-matrix": "a GitHub Actions job matrix, {\"include\": [{\"target\": NAME}, ...]}, for strategy.matrix: ${{ fromJSON(...) }}",
+    }
+}
+
+/// The targets' names, for people or as a job matrix whose jobs each run
+/// `rofs-audit audit --target NAME`.
+pub fn render_targets(targets: &[&Target], format: TargetsFormat) -> String {
+    let names = targets.iter().map(|t| t.name());
+    match format {
+        TargetsFormat::Text => names.map(|name| name + "\n").collect(),
+        TargetsFormat::GithubMatrix => {
+            let include: Vec<_> = names
+                .map(|name| serde_json::json!({ "target": name }))
+                .collect();
+            serde_json::json!({ "include": include }).to_string() + "\n"
+        }
+    }
+}
+
+/// A commented config that audits `run` as it was just audited (`rofs-audit init`), with the
+/// report's findings as accept entries to uncomment.
+pub fn starter(
+    run: &RunOptions,
+    declared: &[TmpfsSpec],
+    settings: &Settings,
+    report: &Report,
+) -> String {
+    let split = |kv: &String| match kv.split_once('=') {
+        Some((k, v)) => (k.to_string(), Scalar(v.to_string())),
+        None => (kv.clone(), Scalar(String::new())),
+    };
+    let target = Target {
+        image: Some(run.image.clone()),
+        port: run.port,
+        probes: run.probes.clone(),
+        expect_status: Some(run.expect_status).filter(|&s| s != 200),
+        env: run.env.iter().map(split).collect(),
+        user: run.user.clone().map(Scalar),
+        entrypoint: run.entrypoint.as_ref().and_then(|e| e.first().cloned()),
+        cmd: run.cmd.clone().map(Words::List),
+        tmpfs: declared.to_vec(),
+        ..Target::default()
+    };
+    let defaults = Config::defaults().settle();
+    let budgets = Config {
+        startup_timeout: Some(settings.startup_timeout).filter(|&d| d != defaults.startup_timeout),
+        probe_timeout: Some(settings.probe_timeout).filter(|&d| d != defaults.probe_timeout),
+        idle: Some(settings.idle).filter(|&d| d != defaults.idle),
+        stop_timeout: Some(settings.stop_timeout).filter(|&d| d != defaults.stop_timeout),
+        targets: vec![target],
+        ..Config::default()
+    };
+    let body = serde_yaml_ng::to_string(&budgets).expect("a config serialises");
+    let mut out = format!(
+        "# rofs-audit: `rofs-audit audit` with no arguments audits the targets below.\n\
+         # Flags, then ROFS_AUDIT_* variables, override what is set here; `rofs-audit init --help`\n\
+         # shows every key. Written by `rofs-audit init` after an audit of {}: {}.\n\
+         profile: {}\n\
+         # fail-on: needs-mounts  # needs-changes: fail only on what no mount fixes; never: report only\n\
+         # gate: clean            # functional: read-only errors in the logs do not fail the proof\n",
+        run.image,
+        report.plan.verdict.as_str(),
+        report.plan.profile,
+    );
+    out.push_str(&body);
+    out.push_str(
+        "# Findings the team decides to live with, each with its reason, and an expiry when it is a\n\
+         # stopgap. An accepted finding is reported as accepted and fails nothing. Uncomment to use.\n\
+         # accept:\n",
+    );
+    let findings = crate::analyze::baseline::all_findings(report);
+    let globs: Vec<String> = findings
+        .iter()
+        .filter_map(|f| match f {
+            BaselineFinding::Mount(path) => Some(format!("{}/**", path.trim_end_matches('/'))),
+            BaselineFinding::Unfixable(dir) => Some(format!("{}/*", dir.trim_end_matches('/'))),
+            _ => None,
+        })
+        .collect();
+    let examples = if globs.is_empty() {
+        vec!["/app/**/__pycache__/**".to_string()]
+    } else {
+        globs
+    };
+    for glob in examples {
+        out.push_str(&format!(
+            "#   - path: {glob}\n#     reason: say why this write may stay\n#     expires: {}\n",
+            Date::today().plus_days(90)
+        ));
+    }
+    out
+}
+
+/// The 1-based lines of the items of a top-level block list (`targets:` then `  - ...`): the
+/// YAML reader keeps no positions for values that parsed.
+fn item_lines(text: &str, key: &str) -> Vec<usize> {
+    let mut lines = text.lines().enumerate();
+    if !lines.any(|(_, line)| line.trim_end() == key) {
+        return vec![];
+    }
+    let mut items = vec![];
+    let mut indent = None;
+    for (n, line) in lines {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let at = line.len() - trimmed.len();
+        if at == 0 && !trimmed.starts_with('-') {
+            break;
+        }
+        if trimmed.starts_with("- ") && *indent.get_or_insert(at) == at {
+            items.push(n + 1);
+        }
+    }
+    items
 }
 
 /// Choices by name (`fail-on: never`).
@@ -415,6 +592,7 @@ mod tests {
             config.targets[1].file,
             Some(PathBuf::from("ci/deploy/taskdef.json"))
         );
+        assert_eq!(config.defined_at("c.yaml", &config.targets[1]), "c.yaml:10");
         assert_eq!(config.targets[1].name(), "ci/deploy/taskdef.json");
         let run = config.targets[0]
             .run_options(&RunOptions::testing(""))

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use crate::analyze::accept::{self, Accept};
+use crate::analyze::accept::{self, Accept, Date};
 use crate::analyze::{self, baseline, Catalogue};
+use crate::config::Config;
 use crate::engine::{Engine, RunId};
 use crate::input;
 use crate::model::{
@@ -192,13 +193,13 @@ pub async fn verify(
     })
 }
 
-/// One container of a deployment spec, ready to audit: how the platform runs it, and how to
-/// judge it (the spec's mounts are declared mounts).
+/// One target of a multi-target audit (a spec's container, a config's image), ready to audit:
+/// how it runs, and how to judge it (a spec's mounts are declared mounts).
 pub struct SpecTarget {
     pub name: String,
     pub defined_at: String,
     /// Its path inside the spec's document.
-    pub spec_path: String,
+    pub spec_path: Option<String>,
     pub run: RunOptions,
     pub judge: Judge,
     /// Variables (or compose secret files) the spec takes from elsewhere: the runs had
@@ -257,7 +258,7 @@ pub fn spec_targets(
                 Some(line) => format!("{file}:{line}"),
                 None => format!("{file} ({})", target.location),
             },
-            spec_path: target.location.path.clone(),
+            spec_path: Some(target.location.path.clone()),
             run: target.run_options(base),
             judge,
             placeholders: target.placeholders.clone(),
@@ -270,7 +271,67 @@ pub fn spec_targets(
     Ok(targets)
 }
 
-/// Audits each target in turn: `rofs-audit audit -f FILE`.
+/// The targets of a config (`only` names some), each as its image or spec says it runs, over
+/// `base` (the budgets, and what a spec does not say).
+pub fn config_targets(
+    config: &Config,
+    source: &str,
+    only: &[String],
+    base: &RunOptions,
+    judge: &Judge,
+) -> Result<Vec<SpecTarget>> {
+    let mut targets = vec![];
+    for target in config.targets(source, only)? {
+        if let Some(file) = &target.file {
+            let name = file.display().to_string();
+            let text = input::read_text(file)?;
+            let images: Vec<(String, String)> = target.images.clone().into_iter().collect();
+            let deployment = crate::spec::read(file, &text, &images)?;
+            let mut judge = judge.clone();
+            if config.profile.is_none() {
+                judge.profile = profile::load(deployment.kind.profile())?;
+            }
+            targets.extend(spec_targets(
+                &deployment,
+                &name,
+                &target.containers,
+                base,
+                &judge,
+            )?);
+            continue;
+        }
+        let mut judge = judge.clone();
+        judge.declared.extend(target.tmpfs.iter().cloned());
+        targets.push(SpecTarget {
+            name: target.name(),
+            defined_at: config.defined_at(source, target),
+            spec_path: None,
+            run: target.run_options(base)?,
+            judge,
+            placeholders: vec![],
+            memory_mib: None,
+        });
+    }
+    Ok(targets)
+}
+
+/// Gives each target the config's accept entries for it, and returns those past their date:
+/// they accept nothing, and fail the run.
+pub fn accept(targets: &mut [SpecTarget], config: &Config, today: Date) -> Vec<Accept> {
+    let mut expired: Vec<Accept> = vec![];
+    for target in targets {
+        let (active, past) = config.accepted(&target.name, &target.run.image, today);
+        target.judge.accept = active;
+        expired.extend(
+            past.into_iter()
+                .filter(|p| !expired.contains(p))
+                .collect::<Vec<_>>(),
+        );
+    }
+    expired
+}
+
+/// Audits each target in turn: `rofs-audit audit -f FILE`, or a config's targets.
 pub async fn audit_spec(
     engine: &Engine,
     run_id: &RunId,
@@ -293,7 +354,7 @@ pub async fn audit_spec(
         reports.push(TargetReport {
             name: target.name.clone(),
             defined_at: target.defined_at.clone(),
-            spec_path: Some(target.spec_path.clone()),
+            spec_path: target.spec_path.clone(),
             notes: spec_notes(target, &report),
             report,
         });

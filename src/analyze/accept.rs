@@ -80,6 +80,22 @@ impl Date {
         Date::from_days((secs / 86_400) as i64)
     }
 
+    /// The date `days` later.
+    pub fn plus_days(self, days: i64) -> Date {
+        Date::from_days(self.days() + days)
+    }
+
+    /// Days since 1970-01-01 (Howard Hinnant's algorithm, as `from_days`).
+    fn days(self) -> i64 {
+        let (month, day) = (i64::from(self.month), i64::from(self.day));
+        let year = i64::from(self.year) - i64::from(month <= 2);
+        let era = year.div_euclid(400);
+        let yoe = year.rem_euclid(400);
+        let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
     /// The civil date `days` after 1970-01-01 (Howard Hinnant's algorithm).
     fn from_days(days: i64) -> Date {
         let z = days + 719_468;
@@ -218,6 +234,9 @@ mod tests {
         assert!(date < "2027-03-02".parse().unwrap());
         assert_eq!(Date::from_days(0).to_string(), "1970-01-01");
         assert_eq!(Date::from_days(20_513).to_string(), "2026-03-01");
+        assert_eq!(date.plus_days(0), date);
+        assert_eq!(date.plus_days(-1).to_string(), "2027-02-28");
+        assert_eq!(date.plus_days(306).to_string(), "2028-01-01");
         assert!("2027-3-1".parse::<Date>().is_err());
         assert!("tomorrow".parse::<Date>().is_err());
         let expiring = Accept {

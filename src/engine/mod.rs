@@ -368,8 +368,15 @@ impl RunId {
         }
     }
 
+    /// A name no other container or volume of this run has: a run that audits several targets
+    /// creates a `trace` for each, and the last one's removal may still be under way.
     pub fn name(&self, role: &str) -> String {
-        format!("rofs-audit-{}-{role}", self.id)
+        static CREATED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match n {
+            0 => format!("rofs-audit-{}-{role}", self.id),
+            n => format!("rofs-audit-{}-{role}-{n}", self.id),
+        }
     }
 
     pub fn labels(&self) -> HashMap<String, String> {

@@ -10,8 +10,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::model::{
-    escape_text, is_within, resolve, BaselineDiff, BaselineFinding, Change, Gate, Mount, MountKind,
-    Phase, Remedy, Report, Verdict, Verification, Write,
+    escape_text, is_within, resolve, Accepted, BaselineDiff, BaselineFinding, Change, Gate, Mount,
+    MountKind, Phase, Remedy, Report, Verdict, Verification, Write,
 };
 use crate::profile::Profile;
 
@@ -486,7 +486,35 @@ pub(crate) fn summary(report: &Report, profile: &Profile, findings: &[Finding]) 
         out.push(' ');
         out.push_str(&baseline_summary(diff));
     }
+    if !report.accepted.is_empty() {
+        out.push(' ');
+        out.push_str(&accepted_summary(&report.accepted));
+    }
     out
+}
+
+/// The accepted findings, each with the reason that lets it pass.
+fn accepted_summary(accepted: &[Accepted]) -> String {
+    let named: Vec<String> = accepted
+        .iter()
+        .map(|a| {
+            let until = a
+                .expires
+                .as_deref()
+                .map_or(String::new(), |d| format!(", until {d}"));
+            format!("{} ({}{until})", finding_name(&a.finding), clean(&a.reason))
+        })
+        .collect();
+    format!("Accepted, so failing nothing: {}.", named.join("; "))
+}
+
+fn finding_name(finding: &BaselineFinding) -> String {
+    match finding {
+        BaselineFinding::Verdict(v) => format!("verdict {}", v.as_str()),
+        BaselineFinding::Mount(path) => format!("mount {}", clean(path)),
+        BaselineFinding::Unfixable(dir) => format!("unfixable writes in {}", clean(dir)),
+        BaselineFinding::Gate(name) => format!("gate {}", clean(name)),
+    }
 }
 
 /// Against the baseline: what is new, named, and how much was there already.
@@ -498,17 +526,7 @@ fn baseline_summary(diff: &BaselineDiff) -> String {
             clean(&diff.file)
         );
     }
-    let named: Vec<String> = diff
-        .new
-        .iter()
-        .take(INLINE)
-        .map(|f| match f {
-            BaselineFinding::Verdict(v) => format!("verdict {}", v.as_str()),
-            BaselineFinding::Mount(path) => format!("mount {}", clean(path)),
-            BaselineFinding::Unfixable(dir) => format!("unfixable writes in {}", clean(dir)),
-            BaselineFinding::Gate(name) => format!("gate {}", clean(name)),
-        })
-        .collect();
+    let named: Vec<String> = diff.new.iter().take(INLINE).map(finding_name).collect();
     let more = match diff.new.len().saturating_sub(INLINE) {
         0 => String::new(),
         n => format!(" and {n} more"),

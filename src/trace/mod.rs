@@ -23,7 +23,7 @@ use crate::progress::{Progress, Step};
 use assemble::{CPath, Noise};
 
 /// How to run the image: shared by trace, audit and verify.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub image: String,
     pub port: Option<u16>,
