@@ -222,6 +222,7 @@ pub fn read_merged(paths: &[PathBuf]) -> Result<MultiReport> {
                 defined_at: path.display().to_string(),
                 spec_path: None,
                 notes: vec![],
+                duration_ms: None,
                 report,
             });
         }

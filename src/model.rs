@@ -549,6 +549,9 @@ pub struct TargetReport {
     /// against the container's limit.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// How long its audit took, trace and proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
     pub report: Report,
 }
 

@@ -4,6 +4,8 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
+use futures_util::future::BoxFuture;
+use futures_util::{StreamExt, TryStreamExt};
 
 use crate::analyze::accept::{self, Accept, Date};
 use crate::analyze::{self, baseline, Catalogue};
@@ -331,38 +333,60 @@ pub fn accept(targets: &mut [SpecTarget], config: &Config, today: Date) -> Vec<A
     expired
 }
 
-/// Audits each target in turn: `rofs-audit audit -f FILE`, or a config's targets.
+/// Audits the targets, `options.jobs` at a time, each with its share of the proof runs:
+/// `rofs-audit audit -f FILE`, or a config's targets.
 pub async fn audit_spec(
     engine: &Engine,
     run_id: &RunId,
-    file: &str,
+    source: &str,
     targets: &[SpecTarget],
     options: AuditOptions,
     progress: &Progress,
 ) -> Result<MultiReport> {
-    let mut reports = vec![];
+    let at_once = options.jobs.clamp(1, targets.len().max(1));
+    let each = AuditOptions {
+        jobs: (options.jobs / at_once).max(1),
+        ..options
+    };
+    let mut audits: Vec<BoxFuture<'_, Result<TargetReport>>> = vec![];
     for target in targets {
-        let report = audit(
-            engine,
-            run_id,
-            &target.run,
-            &target.judge,
-            options,
-            progress,
-        )
-        .await?;
-        reports.push(TargetReport {
-            name: target.name.clone(),
-            defined_at: target.defined_at.clone(),
-            spec_path: target.spec_path.clone(),
-            notes: spec_notes(target, &report),
-            report,
-        });
+        audits.push(Box::pin(audit_target(
+            engine, run_id, target, each, progress,
+        )));
     }
+    // In the targets' order, whichever finishes first.
+    let reports = futures_util::stream::iter(audits).buffered(at_once);
     Ok(MultiReport {
         schema_version: SCHEMA_VERSION,
-        source: file.to_string(),
-        targets: reports,
+        source: source.to_string(),
+        targets: reports.try_collect().await?,
+    })
+}
+
+async fn audit_target(
+    engine: &Engine,
+    run_id: &RunId,
+    target: &SpecTarget,
+    options: AuditOptions,
+    progress: &Progress,
+) -> Result<TargetReport> {
+    let started = std::time::Instant::now();
+    let report = audit(
+        engine,
+        run_id,
+        &target.run,
+        &target.judge,
+        options,
+        progress,
+    )
+    .await?;
+    Ok(TargetReport {
+        name: target.name.clone(),
+        defined_at: target.defined_at.clone(),
+        spec_path: target.spec_path.clone(),
+        notes: spec_notes(target, &report),
+        duration_ms: Some(started.elapsed().as_millis() as u64),
+        report,
     })
 }
 

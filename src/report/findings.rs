@@ -493,6 +493,12 @@ pub(crate) fn summary(report: &Report, profile: &Profile, findings: &[Finding]) 
     out
 }
 
+/// How long a target's audit took, as a summary table shows it (nothing for a report that
+/// does not say).
+pub fn took(duration_ms: Option<u64>) -> String {
+    duration_ms.map_or(String::new(), |ms| format!("{:.1} s", ms as f64 / 1000.0))
+}
+
 /// The accepted findings, each with the reason that lets it pass.
 fn accepted_summary(accepted: &[Accepted]) -> String {
     let named: Vec<String> = accepted

@@ -77,10 +77,15 @@ pub fn multi(multi: &MultiReport, profiles: &[Profile], options: &RenderOptions)
                 code(&t.defined_at),
                 t.report.plan.verdict.as_str().to_string(),
                 t.report.fix_mounts().len().to_string(),
+                findings::took(t.duration_ms),
             ]
         })
         .collect();
-    table(&mut out, &["Target", "From", "Verdict", "Mounts"], &rows);
+    table(
+        &mut out,
+        &["Target", "From", "Verdict", "Mounts", "Time"],
+        &rows,
+    );
     for (target, profile) in multi.targets.iter().zip(profiles) {
         let _ = writeln!(out, "\n---\n\n### {}\n", code(&target.name));
         for note in &target.notes {

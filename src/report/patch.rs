@@ -218,6 +218,7 @@ mod tests {
                 "Resources.{task}.Properties.ContainerDefinitions[0]"
             )),
             notes: vec![],
+            duration_ms: None,
             report,
         };
         MultiReport {

@@ -189,10 +189,11 @@ pub fn multi(multi: &MultiReport, profiles: &[Profile], options: &RenderOptions)
         let r = &target.report;
         let _ = writeln!(
             out,
-            "  {:<width$}  {:<13}  {}",
+            "  {:<width$}  {:<13}  {:<9}  {}",
             clean(&target.name),
             r.plan.verdict.as_str(),
-            findings::plural(r.fix_mounts().len(), "mount", "mounts")
+            findings::plural(r.fix_mounts().len(), "mount", "mounts"),
+            findings::took(target.duration_ms)
         );
     }
     out
