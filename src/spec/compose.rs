@@ -203,37 +203,51 @@ fn mounts(spec: &Spec, service: &Value, at: &Location) -> Result<Vec<TmpfsSpec>>
     }
     let volumes = service.get("volumes").and_then(Value::as_sequence);
     for (n, volume) in volumes.into_iter().flatten().enumerate() {
-        let field = format!("volumes[{n}]");
-        match volume {
-            Value::String(short) => {
-                let parts: Vec<&str> = short.split(':').collect();
-                let (target, mode) = match parts[..] {
-                    [target] => (target, ""),
-                    [_, target] => (target, ""),
-                    [_, target, mode, ..] => (target, mode),
-                    [] => continue,
-                };
-                if !mode.split(',').any(|m| m == "ro") {
-                    mounts.push(tmpfs(spec, at, &field, target, None, &[])?);
-                }
-            }
-            long => {
-                let read_only = long.get("read_only").and_then(Value::as_bool) == Some(true);
-                let Some(target) = long.get("target").and_then(Value::as_str) else {
-                    continue;
-                };
-                if read_only {
-                    continue;
-                }
-                let size = match long.get("type").and_then(Value::as_str) {
-                    Some("tmpfs") => long.get("tmpfs").and_then(|t| t.get("size")).and_then(mib),
-                    _ => None,
-                };
-                mounts.push(tmpfs(spec, at, &field, target, size, &[])?);
-            }
+        let Some((target, read_only)) = volume_target(volume) else {
+            continue;
+        };
+        if read_only {
+            continue;
         }
+        let size = match volume.get("type").and_then(Value::as_str) {
+            Some("tmpfs") => volume
+                .get("tmpfs")
+                .and_then(|t| t.get("size"))
+                .and_then(mib),
+            _ => None,
+        };
+        mounts.push(tmpfs(
+            spec,
+            at,
+            &format!("volumes[{n}]"),
+            target,
+            size,
+            &[],
+        )?);
     }
     Ok(mounts)
+}
+
+/// The mount point of a `volumes:` entry, in the short syntax (`TARGET`, `SOURCE:TARGET`,
+/// `SOURCE:TARGET:MODE`) or the long one, and whether it is mounted read-only.
+pub(crate) fn volume_target(volume: &Value) -> Option<(&str, bool)> {
+    match volume {
+        Value::String(short) => {
+            let parts: Vec<&str> = short.split(':').collect();
+            let (target, mode) = match parts[..] {
+                [target] => (target, ""),
+                [_, target] => (target, ""),
+                [_, target, mode, ..] => (target, mode),
+                [] => return None,
+            };
+            Some((target, mode.split(',').any(|m| m == "ro")))
+        }
+        long => {
+            let target = long.get("target").and_then(Value::as_str)?;
+            let read_only = long.get("read_only").and_then(Value::as_bool) == Some(true);
+            Some((target, read_only))
+        }
+    }
 }
 
 /// Compose's byte values: a number of bytes, or `512m`, `1g`, `512mb`, `100k`, `100b`, in powers

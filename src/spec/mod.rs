@@ -202,9 +202,15 @@ pub fn read(path: &Path, text: &str, images: &[(String, String)]) -> Result<Depl
     Ok(deployment)
 }
 
+/// Whether the spec is written in JSON, which YAML readers take too: what is written back is then
+/// JSON as well.
+pub(crate) fn is_json(text: &str) -> bool {
+    text.trim_start().starts_with(['{', '['])
+}
+
 /// The documents of the file, null for an empty one, so that numbers match the `---` separators.
 fn documents(file: &str, text: &str) -> Result<Vec<Value>> {
-    if text.trim_start().starts_with(['{', '[']) {
+    if is_json(text) {
         return serde_json::Deserializer::from_str(text)
             .into_iter::<Value>()
             .map(|doc| {
