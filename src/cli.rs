@@ -14,6 +14,7 @@ use rofs_audit::config::{self, Config, Settings, TargetsFormat};
 use rofs_audit::model::{MultiReport, ProofGate, Report, TmpfsSpec};
 use rofs_audit::pipeline::{self, AuditOptions, Judge};
 use rofs_audit::profile::FixFormat;
+use rofs_audit::report::patch::Style as PatchStyle;
 use rofs_audit::report::{self, RenderOptions};
 use rofs_audit::report::{Format, VerifyFormat};
 use rofs_audit::trace::ModeChoice;
@@ -134,9 +135,12 @@ struct AuditArgs {
     /// The image to run for a container of the spec whose image the engine cannot resolve (an ECR asset, a build-only service)
     #[arg(long = "image", value_name = "CONTAINER=REF", requires = "file", value_parser = input::assignment)]
     images: Vec<(String, String)>,
-    /// Write the spec to OUT with each proven fix merged in, everything else as it was (JSON ECS task definitions and CloudFormation templates; - is stdout, with -o for the report)
+    /// Write the spec to OUT with each proven fix merged in, everything else as it was, in its order: JSON ECS task definitions and CloudFormation templates, and compose files, YAML or JSON (a YAML file's comments are not kept); - is stdout, with -o for the report
     #[arg(long, value_name = "OUT", requires = "file")]
     patch: Option<PathBuf>,
+    /// What --patch writes: the whole spec, or for a compose file an override file of the fixes alone, to use as docker-compose -f FILE -f OUT
+    #[arg(long, value_name = "STYLE", value_parser = choice::<PatchStyle>(), default_value = "full", requires = "patch")]
+    patch_as: PatchStyle,
     #[command(flatten)]
     config: ConfigArg,
     /// Audit only this target of the config (repeatable) [default: every one]
@@ -512,20 +516,9 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
     if args.judge.baseline.is_some() {
         anyhow::bail!("--baseline takes an image's report, and this audits several targets; compare them one at a time with the image's report, or leave --baseline out");
     }
-    if let Some(out) = &args.patch {
-        let ecs = matches!(
-            kind,
-            Some(spec::SpecKind::Ecs { .. } | spec::SpecKind::CloudFormation { .. })
-        );
-        if !ecs || !text.trim_start().starts_with('{') {
-            anyhow::bail!("--patch writes JSON task definitions and CloudFormation templates (cdk synth writes JSON) for now; for this spec, paste the fix snippets the report prints");
-        }
-        if args.no_verify {
-            anyhow::bail!("--patch writes only proven fixes, and --no-verify proves none; leave --no-verify out");
-        }
-        if out.as_os_str() == "-" && args.out.output.is_none() {
-            anyhow::bail!("--patch - and the report would both go to standard output; give the report a file with -o");
-        }
+    if let (Some(out), Some(kind)) = (&args.patch, kind) {
+        let report = args.out.output.as_deref();
+        report::patch::check(kind, &text, args.patch_as, !args.no_verify, out, report)?;
     }
     args.out.holds(targets.len())?;
     let profiles: Vec<profile::Profile> = targets.iter().map(|t| t.judge.profile.clone()).collect();
@@ -537,8 +530,9 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
     let code = args
         .out
         .multi(&audited, &profiles, emit, settings.fail_on)?;
-    if let Some(out) = &args.patch {
-        let (patched, notes) = report::patch::task_definitions(&text, &audited, &judge.profile)?;
+    if let (Some(out), Some(kind)) = (&args.patch, kind) {
+        let (patched, notes) =
+            report::patch::write(kind, &text, &audited, &judge.profile, args.patch_as)?;
         notes
             .iter()
             .for_each(|note| eprintln!("rofs-audit: warning: {note}"));

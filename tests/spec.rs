@@ -189,10 +189,19 @@ fn a_spec_audit_refuses_what_it_cannot_do_before_running() {
     // None of these reaches the engine: they hold wherever the tests run.
     let taskdef = "tests/specs/taskdef.json";
     let compose = "tests/specs/compose.yaml";
-    let cases: [(&[&str], &str); 8] = [
+    let manifests = "tests/specs/deployment.yaml";
+    let cases: [(&[&str], &str); 10] = [
         (
-            &["audit", "-f", compose, "--patch", "out.yaml"],
-            "--patch writes JSON task definitions and CloudFormation templates",
+            &["audit", "-f", manifests, "--patch", "out.yaml"],
+            "--patch does not write Kubernetes manifests yet; merge the securityContext",
+        ),
+        (
+            &["audit", "-f", taskdef, "--patch", "o.json", "--patch-as", "overlay"],
+            "--patch-as overlay writes compose override files",
+        ),
+        (
+            &["audit", "-f", compose, "--patch-as", "overlay"],
+            "required arguments were not provided:\n  --patch <OUT>",
         ),
         (
             &["audit", "-f", taskdef, "--patch", "-"],

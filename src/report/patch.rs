@@ -1,31 +1,161 @@
 //! `audit -f FILE --patch OUT`: the deployment spec written back with the proven fix merged in,
-//! everything else as it was, key order included.
+//! everything else as it was, key order included: ECS task definitions and CloudFormation
+//! templates in JSON, compose files in YAML or JSON, whole or as an override file. The spec is
+//! read into values and written anew, so a YAML file's comments are not kept.
 
-use anyhow::{bail, Context, Result};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
 use serde_yaml_ng::{Mapping, Value};
 
 use super::findings::mount_names;
-use crate::model::{MountKind, MultiReport, Report};
+use super::yaml;
+use crate::model::{Mount, MountKind, MultiReport, Report, TargetReport};
 use crate::profile::{self, Profile, TmpfsOwner};
+use crate::spec::{self, SpecKind};
 
-/// The ECS task definitions of a JSON spec (`text`: a task definition, or a CloudFormation
-/// template, whose keys are PascalCase) with each audited container's proven fix merged in:
-/// `readonlyRootFilesystem`, its tmpfs mounts under `linuxParameters.tmpfs`, and a task volume
-/// with a mount point for each mount that keeps state. Each container is found by its path in
-/// the spec. A container without a passing proof, or whose keys the fix would go into are given
-/// by a CloudFormation function (`Fn::If`), is left as it was; the notes say which, and why.
-pub fn task_definitions(
+crate::choice::choice_enum! {
+    /// What `--patch` writes.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Style {
+        Full = "full": "the whole spec with the fixes merged in",
+        Overlay = "overlay": "a compose override file: only what the fixes add, for docker-compose -f FILE -f OUT",
+    }
+}
+
+/// Refuses, before anything runs, a patch that could not be written: a spec `write` does not
+/// write in `style`, no proof to write (`verify` false), or the patch (`out`) and the report
+/// (`report_output`) both on standard output.
+pub fn check(
+    kind: SpecKind,
+    text: &str,
+    style: Style,
+    verify: bool,
+    out: &Path,
+    report_output: Option<&Path>,
+) -> Result<()> {
+    supported(kind, text, style)?;
+    if !verify {
+        bail!(
+            "--patch writes only proven fixes, and --no-verify proves none; leave --no-verify out"
+        );
+    }
+    if out.as_os_str() == "-" && report_output.is_none() {
+        bail!("--patch - and the report would both go to standard output; give the report a file with -o");
+    }
+    parse(kind, text).map(drop)
+}
+
+/// `text`, a spec of `kind`, with each proven fix of `audited` merged in, written in `style` and
+/// in the spec's own encoding (JSON or YAML); and a note for each container left as it was.
+/// Where no fix changes anything, the whole spec is `text` itself, comments included.
+pub fn write(
+    kind: SpecKind,
     text: &str,
     audited: &MultiReport,
     profile: &Profile,
+    style: Style,
 ) -> Result<(String, Vec<String>)> {
-    // Read into an order-keeping map (JSON is YAML), so every other key stays in its place.
-    let mut spec: Value = serde_yaml_ng::from_str(text).context("the spec to patch")?;
-    let pascal = spec.get("Resources").is_some();
-    let key = |camel: &str| match pascal {
-        true => camel[..1].to_uppercase() + &camel[1..],
-        false => camel.to_string(),
+    supported(kind, text, style)?;
+    let original = parse(kind, text)?;
+    let mut spec = original.clone();
+    let notes = match kind {
+        SpecKind::Compose => patch_each(&mut spec, audited, |spec, path, target| {
+            patch_service(spec, path, &target.report, profile)
+        }),
+        _ => {
+            // A CloudFormation template spells the task definition's keys in PascalCase.
+            let pascal = original.get("Resources").is_some();
+            let key = |camel: &str| match pascal {
+                true => camel[..1].to_uppercase() + &camel[1..],
+                false => camel.to_string(),
+            };
+            patch_each(&mut spec, audited, |spec, path, target| {
+                patch_container(spec, path, &target.report, profile, &key)
+            })
+        }
     };
+    let out = match style {
+        Style::Full if spec == original => return Ok((text.to_string(), notes)),
+        Style::Full => spec,
+        Style::Overlay => overlay(&original, &spec),
+    };
+    let out = match spec::is_json(text) {
+        true => serde_json::to_string_pretty(&out)? + "\n",
+        false => yaml::block(&out),
+    };
+    Ok((out, notes))
+}
+
+/// Refuses a spec that `write` does not write in `style`, saying what to do instead.
+fn supported(kind: SpecKind, text: &str, style: Style) -> Result<()> {
+    let ecs = matches!(kind, SpecKind::Ecs { .. } | SpecKind::CloudFormation { .. });
+    if kind == SpecKind::Kubernetes {
+        bail!("--patch does not write Kubernetes manifests yet; merge the securityContext and volumes of the report's Kubernetes fix into them by hand");
+    }
+    if ecs && !spec::is_json(text) {
+        bail!("--patch writes task definitions and CloudFormation templates in JSON only (cdk synth writes JSON); for this spec, paste the fix snippets the report prints");
+    }
+    if ecs && style == Style::Overlay {
+        bail!("--patch-as overlay writes compose override files, and ECS merges no overrides; leave --patch-as out to write the whole spec");
+    }
+    Ok(())
+}
+
+/// The spec as order-keeping values (JSON is YAML). A compose file's merge keys (`<<: *base`)
+/// are resolved as compose resolves them, so that a key the fix adds to a service cannot hide the
+/// one the service merges in.
+fn parse(kind: SpecKind, text: &str) -> Result<Value> {
+    let mut spec: Value = serde_yaml_ng::from_str(text).map_err(|e| {
+        anyhow!("--patch cannot read the spec back ({e}); give it a file of one document")
+    })?;
+    if kind == SpecKind::Compose {
+        merge_keys(&mut spec);
+    }
+    Ok(spec)
+}
+
+/// Resolves YAML merge keys as YAML 1.1 readers do, a map's own keys and then the first merged
+/// map winning, with the merged keys in the place of `<<`: serde_yaml_ng's `apply_merge` moves
+/// the map's last key there, and the file's order would be lost.
+fn merge_keys(value: &mut Value) {
+    match value {
+        Value::Mapping(map) => {
+            map.values_mut().for_each(merge_keys);
+            if !map.contains_key("<<") {
+                return;
+            }
+            let own = std::mem::take(map);
+            for (key, value) in &own {
+                if key.as_str() != Some("<<") {
+                    map.insert(key.clone(), value.clone());
+                    continue;
+                }
+                let merged = match value {
+                    Value::Sequence(maps) => maps.iter().filter_map(Value::as_mapping).collect(),
+                    one => one.as_mapping().into_iter().collect::<Vec<_>>(),
+                };
+                for (key, value) in merged.into_iter().flatten() {
+                    if !own.contains_key(key) && !map.contains_key(key) {
+                        map.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        Value::Sequence(items) => items.iter_mut().for_each(merge_keys),
+        Value::Tagged(tagged) => merge_keys(&mut tagged.value),
+        _ => {}
+    }
+}
+
+/// Merges each proven target's fix into `spec` with `merge`, which is given the target's place
+/// in the spec. A target without a passing proof, or whose fix `merge` refuses, is left as it
+/// was; the notes say which, and why.
+fn patch_each(
+    spec: &mut Value,
+    audited: &MultiReport,
+    mut merge: impl FnMut(&mut Value, &str, &TargetReport) -> Result<()>,
+) -> Vec<String> {
     let mut notes = vec![];
     for target in &audited.targets {
         let Some(path) = &target.spec_path else {
@@ -45,17 +175,27 @@ pub fn task_definitions(
             continue;
         }
         let before = spec.clone();
-        if let Err(e) = patch_container(&mut spec, path, &target.report, profile, &key) {
-            spec = before;
+        if let Err(e) = merge(spec, path, target) {
+            *spec = before;
             notes.push(format!(
                 "{}: not patched: {e}; merge its fix by hand",
                 target.name
             ));
         }
     }
-    let mut out = serde_json::to_string_pretty(&spec)?;
-    out.push('\n');
-    Ok((out, notes))
+    notes
+}
+
+/// The mounts of `report`'s fix, each with its volume name, less those at a mount point in
+/// `mounted`: a mount the spec already declares stays as the spec has it.
+fn new_mounts<'a>(report: &'a Report, mounted: &[&str]) -> Vec<(&'a Mount, String)> {
+    let mounts = report.fix_mounts();
+    let names = mount_names(&mounts);
+    mounts
+        .into_iter()
+        .zip(names)
+        .filter(|(m, _)| !mounted.contains(&m.path.as_str()))
+        .collect()
 }
 
 /// Merges `report`'s fix into the container at `path` of `spec`, and its volumes into the task
@@ -71,10 +211,17 @@ fn patch_container(
         .and_then(Value::as_mapping_mut)
         .with_context(|| format!("the spec has no container at {path}"))?;
     container.insert(key("readonlyRootFilesystem").into(), Value::Bool(true));
-    let mounts = report.fix_mounts();
-    let names = mount_names(&mounts);
+    let tmpfs = container
+        .get(key("linuxParameters"))
+        .and_then(|l| l.get(key("tmpfs")));
+    let mounted: Vec<&str> = [tmpfs, container.get(key("mountPoints"))]
+        .into_iter()
+        .flat_map(items)
+        .filter_map(|m| m.get(key("containerPath"))?.as_str())
+        .collect();
+    let mounts = new_mounts(report, &mounted);
     let mut volumes = vec![];
-    for (mount, name) in mounts.iter().zip(names) {
+    for (mount, name) in mounts {
         let path = Value::from(mount.path.as_str());
         match mount.kind {
             MountKind::Tmpfs => {
@@ -87,8 +234,7 @@ fn patch_container(
                     (key("mountOptions"), Value::Sequence(options)),
                 ]);
                 let linux = map_at(container, &key("linuxParameters"))?;
-                let tmpfs = list_at(linux, &key("tmpfs"))?;
-                push_new(tmpfs, &key("containerPath"), &mount.path, entry);
+                list_at(linux, &key("tmpfs"))?.push(entry);
             }
             MountKind::Volume => {
                 let point = mapping([
@@ -96,8 +242,7 @@ fn patch_container(
                     (key("containerPath"), path),
                     (key("readOnly"), Value::Bool(false)),
                 ]);
-                let points = list_at(container, &key("mountPoints"))?;
-                push_new(points, &key("containerPath"), &mount.path, point);
+                list_at(container, &key("mountPoints"))?.push(point);
                 volumes.push(name);
             }
         }
@@ -110,11 +255,119 @@ fn patch_container(
             .with_context(|| format!("the spec has no task definition at {task_path}"))?;
         let list = list_at(task, &key("volumes"))?;
         for name in volumes {
-            let volume = mapping([(key("name"), Value::from(name.as_str()))]);
-            push_new(list, &key("name"), &name, volume);
+            // Another container of the task may have brought the same volume.
+            if !list
+                .iter()
+                .any(|v| v.get(key("name")).and_then(Value::as_str) == Some(&name))
+            {
+                list.push(mapping([(key("name"), Value::from(name.as_str()))]));
+            }
         }
     }
     Ok(())
+}
+
+/// Merges `report`'s fix into the compose service at `path` (`services.NAME`): `read_only`, a
+/// `tmpfs` entry per tmpfs mount, with its owner and size as options, and per mount that keeps
+/// state a named volume, named after the service too, so that two services never share one.
+fn patch_service(spec: &mut Value, path: &str, report: &Report, profile: &Profile) -> Result<()> {
+    let name = path.strip_prefix("services.").unwrap_or(path);
+    let service = spec
+        .get_mut("services")
+        .and_then(|s| s.get_mut(name))
+        .and_then(Value::as_mapping_mut)
+        .with_context(|| format!("the spec has no service at {path}"))?;
+    service.insert("read_only".into(), Value::Bool(true));
+    let tmpfs = items(service.get("tmpfs")).into_iter().filter_map(|t| {
+        let entry = t.as_str()?;
+        entry.split(':').next()
+    });
+    let volumes = items(service.get("volumes"))
+        .into_iter()
+        .filter_map(|v| spec::volume_target(v).map(|(target, _)| target));
+    let mounted: Vec<&str> = tmpfs.chain(volumes).collect();
+    let mounts = new_mounts(report, &mounted);
+    let mut volumes = vec![];
+    for (mount, volume) in mounts {
+        match mount.kind {
+            MountKind::Tmpfs => {
+                let entry = profile::docker_tmpfs(mount, profile.tmpfs.owner).to_string();
+                compose_list(service, "tmpfs")?.push(entry.into());
+            }
+            MountKind::Volume => {
+                let volume = format!("{name}-{volume}");
+                let entry = format!("{volume}:{}", mount.path);
+                compose_list(service, "volumes")?.push(entry.into());
+                volumes.push(volume);
+            }
+        }
+    }
+    if !volumes.is_empty() {
+        let file = spec.as_mapping_mut().context("the spec is not a map")?;
+        let declared = map_at(file, "volumes")?;
+        for volume in volumes {
+            declared
+                .entry(volume.into())
+                .or_insert(Value::Mapping(Mapping::new()));
+        }
+    }
+    Ok(())
+}
+
+/// What `patched` adds to the compose file `original`, as an override file: each changed
+/// service's `read_only` and the `tmpfs` and `volumes` entries it gained, and the named volumes
+/// they use. Compose appends an override's `tmpfs` and `volumes` to the file's own, so only new
+/// entries go in; `version` goes in as the file has it, since docker-compose 1 refuses to merge
+/// files of two versions.
+fn overlay(original: &Value, patched: &Value) -> Value {
+    let mut services = Mapping::new();
+    let patched_services = patched.get("services").and_then(Value::as_mapping);
+    for (name, after) in patched_services.into_iter().flatten() {
+        let before = original.get("services").and_then(|s| s.get(name));
+        let mut service = Mapping::new();
+        for key in ["read_only", "tmpfs", "volumes"] {
+            let was = before.and_then(|b| b.get(key));
+            if let Some(new) = after.get(key).and_then(|now| added(was, now)) {
+                service.insert(key.into(), new);
+            }
+        }
+        if !service.is_empty() {
+            services.insert(name.clone(), Value::Mapping(service));
+        }
+    }
+    let mut file = Mapping::new();
+    if let Some(version) = original.get("version") {
+        file.insert("version".into(), version.clone());
+    }
+    file.insert("services".into(), Value::Mapping(services));
+    let volumes = patched.get("volumes");
+    if let Some(new) = volumes.and_then(|now| added(original.get("volumes"), now)) {
+        file.insert("volumes".into(), new);
+    }
+    Value::Mapping(file)
+}
+
+/// What `now` adds to `was`: the new entries of a list or a map, or `now` itself if it differs.
+fn added(was: Option<&Value>, now: &Value) -> Option<Value> {
+    let new = match now {
+        Value::Sequence(list) => {
+            let was = items(was);
+            Value::Sequence(list.iter().filter(|i| !was.contains(i)).cloned().collect())
+        }
+        Value::Mapping(map) => {
+            let was = was.and_then(Value::as_mapping);
+            let new = map
+                .iter()
+                .filter(|(k, _)| !was.is_some_and(|w| w.contains_key(*k)));
+            Value::Mapping(new.map(|(k, v)| (k.clone(), v.clone())).collect())
+        }
+        now => return (was != Some(now)).then(|| now.clone()),
+    };
+    match &new {
+        Value::Sequence(list) if list.is_empty() => None,
+        Value::Mapping(map) if map.is_empty() => None,
+        _ => Some(new),
+    }
 }
 
 /// The value at `path` (`a.b[2].c`, as the spec reader names places; empty for the document).
@@ -141,24 +394,45 @@ fn mapping<const N: usize>(entries: [(String, Value); N]) -> Value {
     )
 }
 
-/// The map at `key` of `map`, made when absent.
+/// The entries of a list; a string stands for the list of itself, as compose takes it.
+fn items(value: Option<&Value>) -> Vec<&Value> {
+    match value {
+        Some(Value::Sequence(list)) => list.iter().collect(),
+        Some(Value::Null) | None => vec![],
+        Some(one) => vec![one],
+    }
+}
+
+/// The map at `key` of `map`, made when absent or empty (`volumes:` with nothing after it).
 fn map_at<'a>(map: &'a mut Mapping, key: &str) -> Result<&'a mut Mapping> {
-    let value = map
-        .entry(key.into())
-        .or_insert(Value::Mapping(Mapping::new()));
+    let value = map.entry(key.into()).or_insert(Value::Null);
+    if value.is_null() {
+        *value = Value::Mapping(Mapping::new());
+    }
     refuse_function(key, value)?;
     value
         .as_mapping_mut()
         .with_context(|| format!("its {key} is not a map"))
 }
 
-/// The list at `key` of `map`, made when absent.
+/// The list at `key` of `map`, made when absent or empty.
 fn list_at<'a>(map: &'a mut Mapping, key: &str) -> Result<&'a mut Vec<Value>> {
-    let value = map.entry(key.into()).or_insert(Value::Sequence(vec![]));
+    let value = map.entry(key.into()).or_insert(Value::Null);
+    if value.is_null() {
+        *value = Value::Sequence(vec![]);
+    }
     refuse_function(key, value)?;
     value
         .as_sequence_mut()
         .with_context(|| format!("its {key} is not a list"))
+}
+
+/// The list at `key` of a compose service, where compose also takes one string for a list.
+fn compose_list<'a>(service: &'a mut Mapping, key: &str) -> Result<&'a mut Vec<Value>> {
+    if let Some(one @ Value::String(_)) = service.get_mut(key) {
+        *one = Value::Sequence(vec![one.clone()]);
+    }
+    list_at(service, key)
 }
 
 /// A CloudFormation function (`{"Fn::If": ...}`, `{"Ref": ...}`) decides `key`'s value only when
@@ -171,17 +445,6 @@ fn refuse_function(key: &str, value: &Value) -> Result<()> {
     match function {
         Some(name) => bail!("its {key} is given by {name}"),
         None => Ok(()),
-    }
-}
-
-/// Appends `entry` to `items` unless an entry already has `key` equal to `value`: a mount the
-/// spec already declares stays as the spec has it.
-fn push_new(items: &mut Vec<Value>, key: &str, value: &str, entry: Value) {
-    if !items
-        .iter()
-        .any(|i| i.get(key).and_then(Value::as_str) == Some(value))
-    {
-        items.push(entry);
     }
 }
 
@@ -210,22 +473,37 @@ mod tests {
         )
     }
 
-    fn targets(a: Report, b: Report) -> MultiReport {
-        let target = |task: &str, report| TargetReport {
-            name: "app".into(),
-            defined_at: format!("template.json ({task})"),
-            spec_path: Some(format!(
-                "Resources.{task}.Properties.ContainerDefinitions[0]"
-            )),
-            notes: vec![],
-            duration_ms: None,
-            report,
-        };
+    /// The audit of each (name, place in the spec, report).
+    fn audited<const N: usize>(targets: [(&str, String, Report); N]) -> MultiReport {
+        let targets = targets
+            .into_iter()
+            .map(|(name, path, report)| TargetReport {
+                name: name.into(),
+                defined_at: format!("spec ({path})"),
+                spec_path: Some(path),
+                notes: vec![],
+                duration_ms: None,
+                report,
+            });
         MultiReport {
             schema_version: SCHEMA_VERSION,
-            source: "template.json".into(),
-            targets: vec![target("TaskA", a), target("TaskB", b)],
+            source: "spec".into(),
+            targets: targets.collect(),
         }
+    }
+
+    fn targets(a: Report, b: Report) -> MultiReport {
+        let at = |task: &str| format!("Resources.{task}.Properties.ContainerDefinitions[0]");
+        audited([("app", at("TaskA"), a), ("app", at("TaskB"), b)])
+    }
+
+    fn cloudformation(
+        text: &str,
+        audited: &MultiReport,
+        profile: &Profile,
+    ) -> (String, Vec<String>) {
+        let kind = SpecKind::CloudFormation { fargate: true };
+        write(kind, text, audited, profile, Style::Full).unwrap()
     }
 
     fn container<'a>(v: &'a serde_json::Value, task: &str) -> &'a serde_json::Value {
@@ -236,8 +514,7 @@ mod tests {
     fn each_container_gets_its_own_fix_by_its_place_in_the_spec() {
         let (proven, profile) = testdata::proven();
         let (unproven, _) = testdata::unproven();
-        let (out, notes) =
-            task_definitions(&template(false), &targets(unproven, proven), &profile).unwrap();
+        let (out, notes) = cloudformation(&template(false), &targets(unproven, proven), &profile);
         let at = |key: &str| out.find(&format!("\"{key}\"")).unwrap();
         assert!(
             at("TaskA") < at("Queue") && at("Queue") < at("TaskB"),
@@ -262,7 +539,7 @@ mod tests {
     fn a_key_given_by_a_function_is_left_alone_and_named() {
         let (proven, profile) = testdata::proven();
         let (out, notes) =
-            task_definitions(&template(true), &targets(proven.clone(), proven), &profile).unwrap();
+            cloudformation(&template(true), &targets(proven.clone(), proven), &profile);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(container(&v, "TaskA")["ReadonlyRootFilesystem"], true);
         let original: serde_json::Value = serde_json::from_str(&template(true)).unwrap();
@@ -271,5 +548,154 @@ mod tests {
             notes,
             ["app: not patched: its LinuxParameters is given by Fn::If; merge its fix by hand"]
         );
+    }
+
+    /// Three services: `web` merges in a base and has a tmpfs, `worker` a read-only bind mount,
+    /// `db` nothing; the file has a version, an extension field and a volume of its own.
+    const COMPOSE: &str = r#"# The stack.
+version: "3.8"
+x-base: &base
+  restart: "no"
+services:
+  web:
+    <<: *base
+    image: web:1
+    tmpfs: /tmp:size=16m
+    ports: ["22:22"]
+  worker:
+    image: worker:1
+    volumes:
+      - ./conf:/etc/worker:ro
+  db:
+    image: db:1
+volumes:
+  other: {}
+"#;
+
+    /// `web` and `worker` proven, `worker` keeping state at /var/lib/app, and `db` unproven.
+    fn stack() -> (MultiReport, Profile) {
+        let (web, profile) = testdata::proven();
+        let mut worker = web.clone();
+        let state = &mut worker.verification.as_mut().unwrap().minimal_mounts[0];
+        assert_eq!(state.path, "/var/lib/app");
+        (state.kind, state.state) = (MountKind::Volume, true);
+        let (db, _) = testdata::unproven();
+        let at = |name: &str| format!("services.{name}");
+        let targets = [
+            ("web", at("web"), web),
+            ("worker", at("worker"), worker),
+            ("db", at("db"), db),
+        ];
+        (audited(targets), profile)
+    }
+
+    fn compose(text: &str, style: Style) -> (String, Vec<String>) {
+        let (audited, profile) = stack();
+        write(SpecKind::Compose, text, &audited, &profile, style).unwrap()
+    }
+
+    const RUN: &str = "/var/run/app:noexec,nosuid,nodev,uid=1000,gid=1000,size=16m";
+    const LIB: &str = "/var/lib/app:noexec,nosuid,nodev,uid=1000,gid=1000,size=16m";
+
+    #[test]
+    fn each_compose_service_gets_its_fix_and_keeps_the_rest_in_order() {
+        let (out, notes) = compose(COMPOSE, Style::Full);
+        assert_eq!(
+            notes,
+            ["db: not patched: no read-only run passed with the planned mounts (see its report)"]
+        );
+        let v: Value = serde_yaml_ng::from_str(&out).unwrap();
+        let keys = |v: &Value| -> Vec<String> {
+            let keys = v.as_mapping().unwrap().keys();
+            keys.map(|k| k.as_str().unwrap().to_string()).collect()
+        };
+        assert_eq!(keys(&v), ["version", "x-base", "services", "volumes"]);
+        assert_eq!(keys(&v["services"]), ["web", "worker", "db"]);
+        // The merged-in base takes the place of its merge key.
+        assert_eq!(
+            keys(&v["services"]["web"]),
+            ["restart", "image", "tmpfs", "ports", "read_only"]
+        );
+        let web = &v["services"]["web"];
+        assert_eq!(web["read_only"], true);
+        assert_eq!(
+            serde_yaml_ng::from_value::<Vec<String>>(web["tmpfs"].clone()).unwrap(),
+            ["/tmp:size=16m", LIB, RUN]
+        );
+        let worker = &v["services"]["worker"];
+        assert_eq!(
+            serde_yaml_ng::from_value::<Vec<String>>(worker["volumes"].clone()).unwrap(),
+            ["./conf:/etc/worker:ro", "worker-var-lib-app:/var/lib/app"]
+        );
+        assert_eq!(worker["tmpfs"][0], RUN);
+        assert_eq!(keys(&v["volumes"]), ["other", "worker-var-lib-app"]);
+        let original: Value = serde_yaml_ng::from_str(COMPOSE).unwrap();
+        assert_eq!(v["services"]["db"], original["services"]["db"]);
+        // What YAML 1.1 (docker-compose 1) would misread stays quoted.
+        assert!(
+            out.contains("restart: \"no\"") && out.contains("- \"22:22\""),
+            "{out}"
+        );
+
+        // The spec reader takes the patched services as read-only, with the fix's mounts.
+        let deployment = crate::spec::read(Path::new("out.yaml"), &out, &[]).unwrap();
+        let worker = &deployment.targets[1];
+        assert!(worker.read_only);
+        let paths: Vec<&str> = worker.mounts.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["/var/run/app", "/var/lib/app"]);
+    }
+
+    #[test]
+    fn a_patched_compose_file_patched_again_is_the_same_text() {
+        let (once, _) = compose(COMPOSE, Style::Full);
+        let (twice, _) = compose(&once, Style::Full);
+        assert_eq!(twice, once);
+        let (overlay, _) = compose(&once, Style::Overlay);
+        assert_eq!(overlay, "version: \"3.8\"\nservices: {}\n");
+    }
+
+    #[test]
+    fn a_read_only_service_with_its_declared_mounts_is_left_as_written() {
+        let text = "services:\n  web:  # the app\n    image: web:1\n    read_only: true\n";
+        let (mut report, profile) = testdata::proven();
+        report.verification.as_mut().unwrap().minimal_mounts.clear();
+        let audited = audited([("web", "services.web".into(), report)]);
+        let (out, notes) = write(SpecKind::Compose, text, &audited, &profile, Style::Full).unwrap();
+        assert_eq!((out.as_str(), notes.len()), (text, 0));
+    }
+
+    #[test]
+    fn a_compose_overlay_holds_only_what_the_fixes_add() {
+        let (out, _) = compose(COMPOSE, Style::Overlay);
+        assert_eq!(
+            out,
+            format!(
+                r#"version: "3.8"
+services:
+  web:
+    read_only: true
+    tmpfs:
+      - {LIB}
+      - {RUN}
+  worker:
+    read_only: true
+    tmpfs:
+      - {RUN}
+    volumes:
+      - worker-var-lib-app:/var/lib/app
+volumes:
+  worker-var-lib-app: {{}}
+"#
+            )
+        );
+    }
+
+    #[test]
+    fn a_json_compose_file_is_written_back_as_json() {
+        let text = r#"{"services": {"web": {"image": "web:1"}, "worker": {"image": "w:1"}}}"#;
+        let (out, _) = compose(text, Style::Full);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["services"]["web"]["read_only"], true);
+        assert_eq!(v["volumes"]["worker-var-lib-app"], serde_json::json!({}));
     }
 }

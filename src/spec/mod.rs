@@ -24,6 +24,8 @@ use crate::model::TmpfsSpec;
 use crate::probe::Probe;
 use crate::trace::RunOptions;
 
+pub(crate) use compose::volume_target;
+
 /// What a deployment spec deploys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deployment {
