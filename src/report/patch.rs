@@ -314,18 +314,22 @@ fn patch_service(spec: &mut Value, path: &str, report: &Report, profile: &Profil
     Ok(())
 }
 
-/// What `patched` adds to the compose file `original`, as an override file: each changed
-/// service's `read_only` and the `tmpfs` and `volumes` entries it gained, and the named volumes
-/// they use. Compose appends an override's `tmpfs` and `volumes` to the file's own, so only new
-/// entries go in; `version` goes in as the file has it, since docker-compose 1 refuses to merge
-/// files of two versions.
+/// What `patched` adds to the compose file `original`, as an override file: `read_only` of each
+/// service that runs read-only, even one that already did, so that the override says which do;
+/// the `tmpfs` and `volumes` entries each service gained, since compose appends an override's
+/// entries to the file's own; and the named volumes they use. `version` goes in as the file has
+/// it: docker-compose 1 takes a file with no version and no services for its old version 1
+/// format, which it refuses to merge with any other.
 fn overlay(original: &Value, patched: &Value) -> Value {
     let mut services = Mapping::new();
     let patched_services = patched.get("services").and_then(Value::as_mapping);
     for (name, after) in patched_services.into_iter().flatten() {
         let before = original.get("services").and_then(|s| s.get(name));
         let mut service = Mapping::new();
-        for key in ["read_only", "tmpfs", "volumes"] {
+        if after.get("read_only") == Some(&Value::Bool(true)) {
+            service.insert("read_only".into(), Value::Bool(true));
+        }
+        for key in ["tmpfs", "volumes"] {
             let was = before.and_then(|b| b.get(key));
             if let Some(new) = after.get(key).and_then(|now| added(was, now)) {
                 service.insert(key.into(), new);
@@ -347,26 +351,23 @@ fn overlay(original: &Value, patched: &Value) -> Value {
     Value::Mapping(file)
 }
 
-/// What `now` adds to `was`: the new entries of a list or a map, or `now` itself if it differs.
+/// What `now`, a list or a map, adds to `was`.
 fn added(was: Option<&Value>, now: &Value) -> Option<Value> {
-    let new = match now {
+    match now {
         Value::Sequence(list) => {
             let was = items(was);
-            Value::Sequence(list.iter().filter(|i| !was.contains(i)).cloned().collect())
+            let new: Vec<Value> = list.iter().filter(|i| !was.contains(i)).cloned().collect();
+            (!new.is_empty()).then_some(Value::Sequence(new))
         }
         Value::Mapping(map) => {
             let was = was.and_then(Value::as_mapping);
             let new = map
                 .iter()
                 .filter(|(k, _)| !was.is_some_and(|w| w.contains_key(*k)));
-            Value::Mapping(new.map(|(k, v)| (k.clone(), v.clone())).collect())
+            let new: Mapping = new.map(|(k, v)| (k.clone(), v.clone())).collect();
+            (!new.is_empty()).then_some(Value::Mapping(new))
         }
-        now => return (was != Some(now)).then(|| now.clone()),
-    };
-    match &new {
-        Value::Sequence(list) if list.is_empty() => None,
-        Value::Mapping(map) if map.is_empty() => None,
-        _ => Some(new),
+        _ => None,
     }
 }
 
@@ -650,8 +651,12 @@ volumes:
         let (once, _) = compose(COMPOSE, Style::Full);
         let (twice, _) = compose(&once, Style::Full);
         assert_eq!(twice, once);
+        // The override still says which services run read-only.
         let (overlay, _) = compose(&once, Style::Overlay);
-        assert_eq!(overlay, "version: \"3.8\"\nservices: {}\n");
+        assert_eq!(
+            overlay,
+            "version: \"3.8\"\nservices:\n  web:\n    read_only: true\n  worker:\n    read_only: true\n"
+        );
     }
 
     #[test]
