@@ -3,9 +3,15 @@
 
 mod common;
 
-use std::time::Duration;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
-use common::{docker_ok, published_port, run, run_json, wait_for_200, ContainerGuard};
+use common::{
+    docker_ok, leftovers, published_port, run, run_json, wait_for_200, ContainerGuard, ImageSpec,
+};
 use serde_json::Value;
 
 const SEED: &str = "tests/seed/build-images.sh";
@@ -286,4 +292,211 @@ fn a_patched_cloudformation_template_runs_read_only() {
     let flags: Vec<String> = tmpfs.iter().map(|t| tmpfs_flag(t, &key_pascal)).collect();
     let user = container["User"].as_str().unwrap();
     starts_read_only("rofs-audit-seed/webhook:before", user, &flags, &[]);
+}
+
+/// A compose project that docker-compose runs from `files`, with `env` for the images, taken
+/// down with its volumes when dropped: a failing assertion, or an `up` that fails half way,
+/// leaves nothing behind.
+struct Project {
+    name: String,
+    files: Vec<PathBuf>,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Project {
+    fn up(name: String, files: Vec<PathBuf>, env: Vec<(&'static str, String)>) -> Project {
+        let project = Project { name, files, env };
+        project.compose_ok(&["up", "-d"]);
+        project
+    }
+
+    fn compose(&self, args: &[&str]) -> Output {
+        let mut command = Command::new("docker-compose");
+        command.arg("-p").arg(&self.name);
+        for file in &self.files {
+            command.arg("-f").arg(file);
+        }
+        let env = self.env.iter().cloned();
+        command
+            .args(args)
+            .envs(env)
+            .output()
+            .expect("run docker-compose")
+    }
+
+    fn compose_ok(&self, args: &[&str]) -> String {
+        let out = self.compose(args);
+        assert!(
+            out.status.success(),
+            "docker-compose {args:?} of {:?}: {}",
+            self.files,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// The container of `service`.
+    fn container(&self, service: &str) -> String {
+        self.compose_ok(&["ps", "-q", service])
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        // Best effort: a panic here would abort a test that is already failing.
+        let _ = self.compose(&["down", "-v", "--remove-orphans", "-t", "2"]);
+    }
+}
+
+/// Whether the store on 127.0.0.1:`port` answers as redis does. A TCP connect alone proves
+/// nothing: docker-proxy accepts on the host port whether the container listens or not.
+fn answers_tcp(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut answer = String::new();
+            // The fixture answers once a blank line ends what it was sent.
+            if stream.write_all(b"PING\r\n\r\n").is_ok()
+                && stream.read_to_string(&mut answer).is_ok()
+                && answer.starts_with("-ERR")
+            {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// The keys of a YAML map, in order.
+fn keys(map: &serde_yaml_ng::Value) -> Vec<&str> {
+    let map = map.as_mapping().unwrap_or_else(|| panic!("a map: {map:?}"));
+    map.keys().map(|k| k.as_str().unwrap()).collect()
+}
+
+/// Two services of the fixture, an HTTP app with a healthcheck and a TCP store, written back
+/// whole and as an override. docker-compose itself then runs each read-only: the app's pid file
+/// needs the tmpfs's uid option (its directory belongs to uid 1000 in the image, and a tmpfs to
+/// root), the store's data file the named volume, and both answer.
+#[test]
+fn a_patched_compose_file_and_its_override_run_read_only_with_docker_compose() {
+    if !common::ready(common::Need::Compose) {
+        return;
+    }
+    let web = ImageSpec::new("compose-web")
+        .dir("/var/run/web", 1000, 1000, 0o755)
+        .line("USER 1000:1000")
+        .build();
+    let store = ImageSpec::new("compose-store")
+        .dir("/var/lib/store", 1000, 1000, 0o755)
+        .line("USER 1000:1000")
+        .build();
+    let file = "tests/specs/compose-fixture.yaml";
+    let dir = common::temp_dir("spec-compose");
+    let (web_image, store_image) = (format!("web={web}"), format!("store={store}"));
+    let patched = |style: &str| {
+        let out = dir.path().join(format!("{style}.yaml"));
+        let args = [
+            "audit",
+            "-f",
+            file,
+            "--image",
+            &web_image,
+            "--image",
+            &store_image,
+            "--idle",
+            "0s",
+            "--patch",
+            out.to_str().unwrap(),
+            "--patch-as",
+            style,
+        ];
+        let spec = run_json(&args, &[1]);
+        for target in spec["targets"].as_array().unwrap() {
+            let report = &target["report"];
+            assert_eq!(report["verification"]["passed"], true, "{report:#}");
+        }
+        let text = std::fs::read_to_string(&out).unwrap();
+        let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+        (out, value)
+    };
+
+    let (full, whole) = patched("full");
+    assert_eq!(keys(&whole), ["version", "x-ours", "services", "volumes"]);
+    assert_eq!(keys(&whole["volumes"]), ["store-var-lib-store"]);
+    let (web_service, store_service) = (&whole["services"]["web"], &whole["services"]["store"]);
+    assert_eq!(
+        keys(web_service),
+        [
+            "labels",
+            "image",
+            "restart",
+            "environment",
+            "ports",
+            "healthcheck",
+            "read_only",
+            "tmpfs"
+        ]
+    );
+    assert_eq!(web_service["read_only"], true);
+    let tmpfs = web_service["tmpfs"][0].as_str().unwrap();
+    assert!(
+        tmpfs.starts_with("/var/run/web:") && tmpfs.contains("uid=1000,gid=1000"),
+        "{tmpfs}"
+    );
+    assert_eq!(
+        store_service["volumes"][0],
+        "store-var-lib-store:/var/lib/store"
+    );
+
+    let (overlay, only) = patched("overlay");
+    assert_eq!(keys(&only), ["version", "services", "volumes"]);
+    assert_eq!(keys(&only["services"]["web"]), ["read_only", "tmpfs"]);
+    assert_eq!(only["services"]["web"]["tmpfs"][0], tmpfs);
+    assert_eq!(keys(&only["services"]["store"]), ["read_only", "volumes"]);
+    assert_eq!(keys(&only["volumes"]), ["store-var-lib-store"]);
+
+    let env = vec![
+        ("ROFS_TEST_WEB_IMAGE", web),
+        ("ROFS_TEST_STORE_IMAGE", store),
+    ];
+    let runs = [
+        ("full", vec![full]),
+        ("overlay", vec![file.into(), overlay]),
+    ];
+    for (style, files) in runs {
+        let name = format!("rofs-audit-test-{}-{style}", std::process::id());
+        let project = Project::up(name.clone(), files, env.clone());
+        for service in ["web", "store"] {
+            let id = project.container(service);
+            let read_only = docker_ok(&["inspect", "-f", "{{.HostConfig.ReadonlyRootfs}}", &id]);
+            assert_eq!(read_only, "true", "{style}: {service}");
+        }
+        let web = project.container("web");
+        assert!(
+            wait_for_200(
+                published_port(&web, 8080),
+                "/health",
+                Duration::from_secs(30)
+            ),
+            "{style}: the app does not answer: {}",
+            docker_ok(&["logs", &web])
+        );
+        let store = project.container("store");
+        let mounts = "{{range .Mounts}}{{.Type}}:{{.Destination}} {{end}}";
+        let mounts = docker_ok(&["inspect", "-f", mounts, &store]);
+        assert!(
+            mounts.contains("volume:/var/lib/store"),
+            "{style}: {mounts}"
+        );
+        assert!(
+            answers_tcp(published_port(&store, 6379), Duration::from_secs(30)),
+            "{style}: the store does not answer: {}",
+            docker_ok(&["logs", &store])
+        );
+        drop(project);
+        let label = format!("com.docker.compose.project={name}");
+        assert_eq!(leftovers(&label), Vec::<String>::new(), "{style}");
+    }
 }

@@ -30,6 +30,8 @@ pub enum Need {
     /// The engine, and the images a script under tests/ builds (debootstrap, pip and the
     /// network for a cold build).
     Images(&'static str),
+    /// The engine, and docker-compose (compose 1, Debian's package) to run a compose file.
+    Compose,
 }
 
 /// Whether the machine has what a test needs. Where it does not, the test says why on the real
@@ -40,6 +42,7 @@ pub fn ready(need: Need) -> bool {
     let missing = match need {
         Need::Engine => engine().err(),
         Need::Images(script) => engine().and_then(|()| images(script)).err(),
+        Need::Compose => engine().and_then(|()| compose()).err(),
     };
     let Some(why) = missing else {
         return true;
@@ -81,6 +84,19 @@ fn engine() -> Result<(), String> {
             }
         })
         .clone()
+}
+
+fn compose() -> Result<(), String> {
+    match Command::new("docker-compose").arg("version").output() {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(format!(
+            "docker-compose does not run ({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Err(format!(
+            "no docker-compose ({e}); apt-get install docker-compose"
+        )),
+    }
 }
 
 /// Builds the images of `script` (relative to the repository) that are missing, once per test
