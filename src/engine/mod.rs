@@ -459,6 +459,9 @@ where
         }
     };
     let lost = outcome.as_ref().is_err_and(|e| e.is::<EngineLost>());
+    // Work that failed may have dropped a sibling request mid-flight (the proof's first run
+    // beside a trace that failed): treat it as cut short too.
+    aborted |= outcome.is_err();
     let mut errors = match lost {
         // Nothing answers: the watchdog removes it all once the engine is back.
         true if reaper.is_some() => vec![],
