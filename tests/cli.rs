@@ -92,8 +92,19 @@ fn merge_gives_one_report_a_table_and_the_worst_exit_code() {
         .collect();
     assert_eq!(verdicts, ["compatible", "needs-mounts", "needs-changes"]);
 
-    // SARIF is one image's: several reports are refused, with the way out.
+    // SARIF gives each report a run, in a code scanning category of its own.
     let out = rofs_audit(&["merge", COMPATIBLE, NEEDS_MOUNTS, "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(1));
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = sarif["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{sarif:#}");
+    assert_ne!(
+        runs[0]["automationDetails"]["id"],
+        runs[1]["automationDetails"]["id"]
+    );
+
+    // JUnit is one image's: several reports are refused, with the way out.
+    let out = rofs_audit(&["merge", COMPATIBLE, NEEDS_MOUNTS, "--format", "junit"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("takes one report at a time"), "{stderr}");

@@ -222,8 +222,8 @@ fn a_spec_audit_refuses_what_it_cannot_do_before_running() {
             "compare them one at a time",
         ),
         (
-            &["audit", "-f", compose, "--format", "sarif"],
-            "--format sarif takes one report at a time, and there are 2; pick one with --container NAME",
+            &["audit", "-f", compose, "--format", "junit"],
+            "--format junit takes one report at a time, and there are 2; pick one with --container NAME",
         ),
         (
             &["audit", "-f", compose, "--container", "nope"],

@@ -88,19 +88,21 @@ pub fn render_report(
     }
 }
 
-/// Whether `format` can hold several reports (`audit -f`, `merge`): SARIF, JUnit and GitHub
-/// annotations point at one image's findings, so they take one at a time.
+/// Whether `format` can hold several reports (`audit -f`, `merge`): JUnit and GitHub annotations
+/// point at one image's findings, so they take one at a time; SARIF gives each target a run of
+/// its own.
 pub fn holds_several(format: Format) -> bool {
     matches!(
         format,
-        Format::Text | Format::Json | Format::Yaml | Format::Markdown
+        Format::Text | Format::Json | Format::Yaml | Format::Markdown | Format::Sarif
     )
 }
 
 /// Renders several audits (`audit -f`, `merge`), each target with its profile (`profiles`, in
 /// the targets' order). JSON and YAML hold every report whole; text and Markdown give each one
-/// under a heading that says where it comes from, then a table of them; the other formats render
-/// the one target there is (see [`holds_several`]).
+/// under a heading that says where it comes from, then a table of them; SARIF has a run per
+/// target, or a single target's run as `audit IMAGE` writes it; the other formats render the one
+/// target there is (see [`holds_several`]).
 pub fn render_multi(
     multi: &MultiReport,
     profiles: &[Profile],
@@ -113,6 +115,7 @@ pub fn render_multi(
         (Format::Text, _, _) => text::multi(multi, profiles, options),
         (Format::Markdown, _, _) => markdown::multi(multi, profiles, options),
         (_, [one], [profile]) => render_report(&one.report, profile, format, options),
+        (Format::Sarif, _, _) => sarif::multi(multi, profiles),
         _ => unreachable!("checked with holds_several before the audit"),
     }
 }

@@ -6,12 +6,20 @@
 //! and a write inside a container has none: every result points at line 1 of `Dockerfile`, the
 //! file that builds the image, and a partial fingerprint keyed on rule and container path keeps
 //! results on the same line from being merged into one alert.
+//!
+//! Several targets (`audit -f`, `merge`) make one run each, told apart by `automationDetails.id`
+//! `rofs-audit/<target>/`: code scanning takes the id up to its last `/` as the analysis
+//! category, so each target's alerts open and close on their own, and since June 2025 it
+//! rejects a file with two runs of one tool in one category. A single target keeps the id
+//! `rofs-audit/<profile>/` it always had, so the alerts of existing users stay where they are.
+
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
 use super::findings::{self, clean, Finding, Level, RULE_MOUNT, RULE_UNFIXABLE};
 use super::INFORMATION_URI;
-use crate::model::{Remedy, Report};
+use crate::model::{MultiReport, Remedy, Report};
 use crate::profile::Profile;
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -25,7 +33,7 @@ struct Log {
     #[serde(rename = "$schema")]
     schema: &'static str,
     version: &'static str,
-    runs: [Run; 1],
+    runs: Vec<Run>,
 }
 
 #[derive(Serialize)]
@@ -137,6 +145,9 @@ struct WriteProperties {
 
 #[derive(Serialize)]
 struct RunProperties {
+    /// The target's name in a report of several (a single report has no name beyond its image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<String>,
     image: String,
     profile: String,
     verdict: &'static str,
@@ -280,7 +291,8 @@ fn remedy_result(rem: &Remedy, rules: &[Rule]) -> SarifResult {
     result(rules, (&id, id.clone()), level, text, &paths, None)
 }
 
-pub fn report(r: &Report, profile: &Profile) -> String {
+/// The run of one report, in code scanning category `id` (see the module comment).
+fn run(r: &Report, profile: &Profile, id: String, target: Option<String>) -> Run {
     let all = findings::findings(r);
     let rules = rules(r, profile, &all);
     let results = all
@@ -288,38 +300,190 @@ pub fn report(r: &Report, profile: &Profile) -> String {
         .map(|f| finding_result(f, &rules, profile))
         .chain(r.plan.remedies.iter().map(|rem| remedy_result(rem, &rules)))
         .collect();
+    Run {
+        tool: Tool {
+            driver: Driver {
+                name: "rofs-audit",
+                information_uri: INFORMATION_URI,
+                version: env!("CARGO_PKG_VERSION"),
+                semantic_version: env!("CARGO_PKG_VERSION"),
+                rules,
+            },
+        },
+        automation_details: Id { id },
+        results,
+        properties: RunProperties {
+            target,
+            image: clean(&r.trace.image.reference).into_owned(),
+            profile: clean(&r.plan.profile).into_owned(),
+            verdict: r.plan.verdict.as_str(),
+        },
+    }
+}
+
+fn log(runs: Vec<Run>) -> String {
     let log = Log {
         schema: SCHEMA,
         version: "2.1.0",
-        runs: [Run {
-            tool: Tool {
-                driver: Driver {
-                    name: "rofs-audit",
-                    information_uri: INFORMATION_URI,
-                    version: env!("CARGO_PKG_VERSION"),
-                    semantic_version: env!("CARGO_PKG_VERSION"),
-                    rules,
-                },
-            },
-            automation_details: Id {
-                id: format!("rofs-audit/{}/", clean(&r.plan.profile)),
-            },
-            results,
-            properties: RunProperties {
-                image: clean(&r.trace.image.reference).into_owned(),
-                profile: clean(&r.plan.profile).into_owned(),
-                verdict: r.plan.verdict.as_str(),
-            },
-        }],
+        runs,
     };
     let mut out = serde_json::to_string_pretty(&log).expect("SARIF serialises");
     out.push('\n');
     out
 }
 
+/// One report: one run, in the category of its profile, as before several targets had runs.
+pub fn report(r: &Report, profile: &Profile) -> String {
+    let id = format!("rofs-audit/{}/", clean(&r.plan.profile));
+    log(vec![run(r, profile, id, None)])
+}
+
+/// One run per target, each with `profiles[i]`, the profile of the i-th target.
+pub fn multi(multi: &MultiReport, profiles: &[Profile]) -> String {
+    let names = categories(multi.targets.iter().map(|t| t.name.as_str()));
+    let runs = multi
+        .targets
+        .iter()
+        .zip(profiles)
+        .zip(names)
+        .map(|((t, profile), name)| {
+            let id = format!("rofs-audit/{name}/");
+            run(&t.report, profile, id, Some(clean(&t.name).into_owned()))
+        })
+        .collect();
+    log(runs)
+}
+
+/// Each target's name as its category, made distinct: two reports of one image merged (under
+/// two profiles, say) would otherwise share a category, which code scanning refuses. The second
+/// of a name becomes `NAME#2` (the first such suffix no target has), and so on, so a category
+/// stays the same from one CI run to the next as long as the targets keep their order.
+fn categories<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let names: Vec<String> = names.map(|n| clean(n).into_owned()).collect();
+    // Every target's own name, and every suffixed category handed out so far.
+    let mut taken: BTreeSet<String> = names.iter().cloned().collect();
+    let mut seen = BTreeSet::new();
+    names
+        .iter()
+        .map(|name| {
+            if seen.insert(name.as_str()) {
+                return name.clone();
+            }
+            let free = (2..)
+                .map(|n| format!("{name}#{n}"))
+                .find(|c| !taken.contains(c))
+                .expect("a set of names leaves some suffix free");
+            taken.insert(free.clone());
+            free
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use crate::report::{render_report, testdata, Format, RenderOptions};
+    use crate::model::{MultiReport, Report, TargetReport, SCHEMA_VERSION};
+    use crate::report::{render_multi, render_report, testdata, Format, RenderOptions};
+
+    fn targets(targets: Vec<(&str, Report)>) -> MultiReport {
+        MultiReport {
+            schema_version: SCHEMA_VERSION,
+            source: "a.json, b.json".into(),
+            targets: targets
+                .into_iter()
+                .map(|(name, report)| TargetReport {
+                    name: name.into(),
+                    defined_at: format!("{name}.json"),
+                    spec_path: None,
+                    notes: vec![],
+                    report,
+                })
+                .collect(),
+        }
+    }
+
+    fn ids(sarif: &str) -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(sarif).expect("SARIF is JSON");
+        v["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .map(|run| run["automationDetails"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn two_targets_make_two_runs_in_categories_of_their_own() {
+        let (web, ecs) = testdata::needs_mounts();
+        let (worker, k8s) = testdata::needs_changes();
+        let multi = targets(vec![("web", web), ("Deployment/jobs/worker", worker)]);
+        let profiles = [ecs, k8s];
+        let out = render_multi(&multi, &profiles, Format::Sarif, &RenderOptions::default());
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let runs = v["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 2, "{out}");
+        // Code scanning's category is the id up to its last slash: one per target.
+        assert_eq!(
+            ids(&out),
+            ["rofs-audit/web/", "rofs-audit/Deployment/jobs/worker/"]
+        );
+        for (run, (target, profile)) in runs.iter().zip([
+            ("web", "ecs-fargate"),
+            ("Deployment/jobs/worker", "kubernetes"),
+        ]) {
+            assert_eq!(run["properties"]["target"], target);
+            assert_eq!(run["properties"]["profile"], profile);
+            // Each run judged by its own profile, its rules indexed within the run.
+            let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+            let results = run["results"].as_array().unwrap();
+            assert!(!results.is_empty(), "{target}");
+            for res in results {
+                let i = res["ruleIndex"].as_u64().unwrap() as usize;
+                assert_eq!(rules[i]["id"], res["ruleId"], "{target}");
+            }
+        }
+        // The worker deletes a file of its image: a write no mount fixes, in its run only.
+        let unfixable = |run: &serde_json::Value| {
+            run["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["ruleId"] == "unfixable-write")
+        };
+        assert_eq!((unfixable(&runs[0]), unfixable(&runs[1])), (false, true));
+    }
+
+    #[test]
+    fn targets_of_one_name_still_get_distinct_categories() {
+        // Two reports of one image merged, or a name that already ends in #2.
+        let multi = targets(vec![
+            ("app", testdata::needs_mounts().0),
+            ("app", testdata::proven().0),
+            ("app#2", testdata::unproven().0),
+            ("app", testdata::compatible().0),
+        ]);
+        let profiles = vec![testdata::needs_mounts().1; 4];
+        let out = render_multi(&multi, &profiles, Format::Sarif, &RenderOptions::default());
+        assert_eq!(
+            ids(&out),
+            [
+                "rofs-audit/app/",
+                "rofs-audit/app#3/",
+                "rofs-audit/app#2/",
+                "rofs-audit/app#4/"
+            ]
+        );
+    }
+
+    #[test]
+    fn one_target_renders_as_a_single_report_does() {
+        // Keeps the category existing users' alerts live in (`rofs-audit/<profile>/`).
+        let (report, profile) = testdata::needs_mounts();
+        let single = render_report(&report, &profile, Format::Sarif, &RenderOptions::default());
+        let multi = targets(vec![("web", report)]);
+        let out = render_multi(&multi, &[profile], Format::Sarif, &RenderOptions::default());
+        assert_eq!(out, single);
+        assert_eq!(ids(&out), ["rofs-audit/ecs-fargate/"]);
+    }
 
     #[test]
     fn sarif_report_golden() {
