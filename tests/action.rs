@@ -178,7 +178,7 @@ fn run_script(inputs: &[(&str, &str)]) -> Run {
         .env("RUNNER_TEMP", &runner_temp)
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("GITHUB_OUTPUT", &outputs)
-        // The action's default, relative to the working directory as in a workspace.
+        // Relative to the working directory, as the workspace is, in a directory not there yet.
         .env("INPUT_SARIF", "out/rofs-audit.sarif");
     for (name, value) in inputs {
         command.env(name, value);
@@ -195,6 +195,8 @@ fn run_script(inputs: &[(&str, &str)]) -> Run {
     }
 }
 
+/// With the engine, three runs of the script on one image, one after another: the machine's CPUs
+/// are shared, and the image is removed only once they are done.
 #[test]
 fn the_script_reports_once_in_every_format_and_exits_with_the_audit_code() {
     if !common::ready(common::Need::Engine) {
@@ -202,8 +204,16 @@ fn the_script_reports_once_in_every_format_and_exits_with_the_audit_code() {
     }
     let image = needs_mounts_image();
     let tag = image.0.as_str();
+    fail_on_never_passes_and_still_reports_everything(tag);
+    the_same_verdict_fails_the_step_by_default(tag);
+    the_config_targets_get_a_sarif_run_each(tag);
 
-    // fail-on never: the step passes, and everything is written all the same.
+    // rofs-audit removed every container it ran of the image.
+    let left = docker_ok(&["ps", "-a", "-q", "--filter", &format!("ancestor={tag}")]);
+    assert!(left.is_empty(), "containers of {tag} left: {left}");
+}
+
+fn fail_on_never_passes_and_still_reports_everything(tag: &str) {
     let run = run_script(&[
         ("INPUT_IMAGE", tag),
         ("INPUT_FAIL_ON", "never"),
@@ -215,7 +225,6 @@ fn the_script_reports_once_in_every_format_and_exits_with_the_audit_code() {
     let runs = run.sarif["runs"].as_array().expect("SARIF runs");
     assert_eq!(runs.len(), 1, "{:#}", run.sarif);
     let results = runs[0]["results"].as_array().expect("results");
-    assert!(!results.is_empty(), "{:#}", run.sarif);
     assert!(
         results.iter().any(|r| r["ruleId"] == "read-only-write"),
         "{:#}",
@@ -238,8 +247,9 @@ fn the_script_reports_once_in_every_format_and_exits_with_the_audit_code() {
         run.outputs
     );
     assert!(run.outputs.contains("report="), "{}", run.outputs);
+}
 
-    // fail-on as by default: the same verdict fails the step, after writing everything.
+fn the_same_verdict_fails_the_step_by_default(tag: &str) {
     let run = run_script(&[("INPUT_IMAGE", tag)]);
     let stderr = String::from_utf8_lossy(&run.out.stderr);
     assert_eq!(run.out.status.code(), Some(1), "{stderr}");
@@ -253,8 +263,33 @@ fn the_script_reports_once_in_every_format_and_exits_with_the_audit_code() {
     assert!(run.summary.contains(tag), "{}", run.summary);
     let text = String::from_utf8_lossy(&run.out.stdout);
     assert!(text.contains(tag), "the log's text report: {text}");
+}
 
-    // rofs-audit removed every container it ran of the image.
-    let left = docker_ok(&["ps", "-a", "-q", "--filter", &format!("ancestor={tag}")]);
-    assert!(left.is_empty(), "containers of {tag} left: {left}");
+/// Neither image nor file: the config's targets, one SARIF run each, in categories of their own.
+fn the_config_targets_get_a_sarif_run_each(tag: &str) {
+    let dir = temp_dir("rofs-audit-action-config");
+    let config = dir.path().join("ci.yaml");
+    let yaml = format!(
+        "profile: docker\ntargets:\n  - name: web\n    image: {tag}\n  - name: worker\n    \
+         image: {tag}\n"
+    );
+    std::fs::write(&config, yaml).expect("write the config");
+    let run = run_script(&[("INPUT_CONFIG", config.to_str().expect("a UTF-8 path"))]);
+    let stderr = String::from_utf8_lossy(&run.out.stderr);
+    assert_eq!(run.out.status.code(), Some(1), "{stderr}");
+    let runs = run.sarif["runs"].as_array().expect("SARIF runs");
+    let ids: Vec<&str> = runs
+        .iter()
+        .map(|r| r["automationDetails"]["id"].as_str().expect("an id"))
+        .collect();
+    assert_eq!(ids, ["rofs-audit/web/", "rofs-audit/worker/"], "{stderr}");
+    for run in runs {
+        assert_eq!(run["properties"]["profile"], "docker");
+        assert!(!run["results"].as_array().unwrap().is_empty(), "{run:#}");
+    }
+    assert!(
+        run.summary.contains("web") && run.summary.contains("worker"),
+        "{}",
+        run.summary
+    );
 }
