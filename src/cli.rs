@@ -190,12 +190,14 @@ struct MergeArgs {
     /// Reports written by `audit --format json` (an image's, or a spec's)
     #[arg(value_name = "REPORT.json", required = true)]
     reports: Vec<PathBuf>,
-    /// The profile (a YAML file) of reports made with a profile of your own [default: each report's built-in one]
-    #[arg(long, value_name = "NAME|FILE")]
+    /// The profile (a YAML file) of reports made with a profile of your own [default: each report's own, else the config's]
+    #[arg(long, value_name = "NAME|FILE", env = "ROFS_AUDIT_PROFILE")]
     profile: Option<String>,
-    /// Which verdict makes the exit code 1
-    #[arg(long, env = "ROFS_AUDIT_FAIL_ON", value_parser = choice::<FailOn>(), default_value = "needs-mounts")]
-    fail_on: FailOn,
+    /// Which verdict makes the exit code 1 [default: the config's, else needs-mounts]
+    #[arg(long, env = "ROFS_AUDIT_FAIL_ON", value_parser = choice::<FailOn>())]
+    fail_on: Option<FailOn>,
+    #[command(flatten)]
+    config: ConfigArg,
     #[command(flatten)]
     out: OutputArgs,
 }
@@ -404,7 +406,7 @@ impl OutputArgs {
             true => Ok(()),
             false => anyhow::bail!(
                 "--format {} takes one report at a time, and there are {n}; pick one with \
-                 --container NAME or --target NAME, or use text, json, yaml or markdown",
+                 --container NAME or --target NAME, or use text, json, yaml, markdown or sarif",
                 self.format.name()
             ),
         }
@@ -668,16 +670,23 @@ pub async fn run(cli: Cli) -> Result<i32> {
             report::emit(None, &text).map(|()| 0)
         }
         Command::Merge(args) => {
+            let (_, file) = find_config(&args.config)?;
+            let fail_on = args.fail_on.or(file.fail_on).unwrap_or(FailOn::NeedsMounts);
             let merged = input::read_merged(&args.reports)?;
             args.out.holds(merged.targets.len())?;
+            // A report names its profile; one of the team's own (a file) comes from the
+            // flag, or the config.
             let profiles = merged.targets.iter().map(|t| match &args.profile {
                 Some(given) => profile::load(given),
-                None => profile::load(&t.report.plan.profile).map_err(|e| {
-                    e.context(format!("{}: give its profile with --profile", t.defined_at))
+                None => profile::load(&t.report.plan.profile).or_else(|e| match &file.profile {
+                    Some(own) => profile::load(own),
+                    None => {
+                        Err(e.context(format!("{}: give its profile with --profile", t.defined_at)))
+                    }
                 }),
             });
             let profiles = profiles.collect::<Result<Vec<_>>>()?;
-            args.out.multi(&merged, &profiles, vec![], args.fail_on)
+            args.out.multi(&merged, &profiles, vec![], fail_on)
         }
         Command::Remedies => report::emit(None, analyze::remedies::builtin_text()).map(|()| 0),
         Command::Clean { all } => {

@@ -197,9 +197,10 @@ pub fn read_report(path: &Path) -> Result<Report> {
 
 /// Reports written by `audit --format json` (one image, or the containers of a spec), as one
 /// report of several targets: `merge`. An image's report is named after the image, and comes
-/// from its file.
+/// from its file; a report of several keeps its source (a spec, a config).
 pub fn read_merged(paths: &[PathBuf]) -> Result<MultiReport> {
     let mut targets = vec![];
+    let mut sources = vec![];
     let writes = "rofs-audit audit IMAGE --format json -o FILE";
     let versions = || SCHEMA_VERSION..=SCHEMA_VERSION;
     for path in paths {
@@ -215,6 +216,7 @@ pub fn read_merged(paths: &[PathBuf]) -> Result<MultiReport> {
                 );
             }
             targets.extend(multi.targets);
+            sources.push(multi.source);
         } else {
             let report: Report = parse_json(path, &text, "report", writes, versions())?;
             targets.push(TargetReport {
@@ -225,12 +227,12 @@ pub fn read_merged(paths: &[PathBuf]) -> Result<MultiReport> {
                 duration_ms: None,
                 report,
             });
+            sources.push(path.display().to_string());
         }
     }
-    let files: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     Ok(MultiReport {
         schema_version: SCHEMA_VERSION,
-        source: files.join(", "),
+        source: sources.join(", "),
         targets,
     })
 }

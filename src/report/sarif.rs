@@ -395,6 +395,7 @@ mod tests {
                     defined_at: format!("{name}.json"),
                     spec_path: None,
                     notes: vec![],
+                    duration_ms: None,
                     report,
                 })
                 .collect(),
