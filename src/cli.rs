@@ -123,9 +123,9 @@ struct InitArgs {
 
 #[derive(Debug, Args)]
 struct AuditArgs {
-    /// The image, by name or ID (pulled if not present locally); or a spec with -f; or neither, for the config's targets
-    #[arg(value_parser = input::image)]
-    image: Option<String>,
+    /// The image, by name or ID (pulled if not present locally), or several, each run the same way; or a spec with -f; or neither, for the config's targets
+    #[arg(value_name = "IMAGE", value_parser = input::image)]
+    image: Vec<String>,
     /// A deployment spec whose containers are audited as deployed: an ECS task definition, a CloudFormation template, Kubernetes manifests or a compose file (- reads stdin)
     #[arg(long, short = 'f', value_name = "FILE", conflicts_with = "image")]
     file: Option<PathBuf>,
@@ -473,7 +473,7 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
     };
     let progress = args.out.progress(quiet);
     let today = Date::today();
-    if let Some(image) = &args.image {
+    if let [image] = args.image.as_slice() {
         let mut judge = args.judge.load(&settings, None)?;
         let (accepted, past) = layered.accepted(image, image, today);
         judge.accept = accepted;
@@ -499,6 +499,12 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
             let targets =
                 pipeline::spec_targets(&deployment, &name, &args.containers, &base, &judge)?;
             (name, targets, judge, Some(deployment.kind))
+        }
+        None if !args.image.is_empty() => {
+            let judge = args.judge.load(&settings, None)?;
+            let base = args.run.options("", &settings)?;
+            let targets = pipeline::image_targets(&args.image, &base, &judge);
+            (args.image.join(", "), targets, judge, None)
         }
         None if source.is_empty() => anyhow::bail!(
             "nothing to audit: give an IMAGE, a spec with -f FILE, or a {} with targets (`rofs-audit init IMAGE` writes one)",

@@ -317,6 +317,23 @@ pub fn config_targets(
     Ok(targets)
 }
 
+/// Images given together, each run as `base` says.
+pub fn image_targets(images: &[String], base: &RunOptions, judge: &Judge) -> Vec<SpecTarget> {
+    let target = |image: &String| SpecTarget {
+        name: image.clone(),
+        defined_at: "the command line".to_string(),
+        spec_path: None,
+        run: RunOptions {
+            image: image.clone(),
+            ..base.clone()
+        },
+        judge: judge.clone(),
+        placeholders: vec![],
+        memory_mib: None,
+    };
+    images.iter().map(target).collect()
+}
+
 /// Gives each target the config's accept entries for it, and returns those past their date:
 /// they accept nothing, and fail the run.
 pub fn accept(targets: &mut [SpecTarget], config: &Config, today: Date) -> Vec<Accept> {

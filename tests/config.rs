@@ -247,3 +247,58 @@ fn init_writes_a_config_whose_audit_gives_the_verdict_the_flags_gave() {
         |r: &serde_json::Value| common::mount_paths(&r["verification"]["minimal_mounts"]).join(" ");
     assert_eq!(paths(target), paths(&by_flags));
 }
+
+#[test]
+fn several_images_are_audited_together_with_a_table_and_the_worst_exit_code() {
+    if !ready(Need::Engine) {
+        return;
+    }
+    let needs_mounts = pid_file_image();
+    let compatible = ImageSpec::new("config-quiet").build();
+    let dir = temp_dir("several");
+    let args = [
+        "audit",
+        &needs_mounts,
+        &compatible,
+        "--profile",
+        "docker",
+        "--idle",
+        "0s",
+    ];
+    let out = run_in(dir.path(), &[], &args);
+    assert_eq!(out.status.code(), Some(1), "the worst: {}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let table = stdout
+        .split("2 targets of ")
+        .nth(1)
+        .expect("a summary table");
+    let row = |image: &str| {
+        // After the heading, which names them all.
+        table
+            .lines()
+            .skip(1)
+            .find(|l| l.contains(image))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        row(&needs_mounts).contains("needs-mounts   1 mount"),
+        "{table}"
+    );
+    assert!(
+        row(&compatible).contains("compatible     0 mounts"),
+        "{table}"
+    );
+    assert!(
+        row(&compatible).trim_end().ends_with(" s"),
+        "a time: {table}"
+    );
+    let json = run_in(
+        dir.path(),
+        &[],
+        &[&args[..], &["--format", "json"]].concat(),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["targets"][1]["name"], compatible.as_str());
+    assert_eq!(report["targets"][1]["report"]["verdict"], "compatible");
+}
