@@ -20,7 +20,9 @@
 #
 # The cases:
 #   storm   the app writes FILES files of 64 bytes under /var/cache/storm, then serves.
-#           rofs-audit: `trace IMAGE --idle 0s --format json` (every write, its phase and size).
+#           rofs-audit: `trace IMAGE --idle 0s --format json -o FILE` (every write, its phase and
+#           size), and how long after the container stopped (the engine's die event) the report
+#           was there (rofs-audit writes it whole: a temp file, renamed).
 #           (On fuse-overlayfs, the storage driver here, the writes take 30 s, `docker diff` 15 s
 #           and `docker rm` 40 s: a round of this case takes minutes.)
 #           docker:     docker run -d, wait for the port, docker stop, docker diff, docker rm.
@@ -211,12 +213,30 @@ record() {
 }
 
 storm_audit() {
-    local start
+    local start since poller died written after
     : >"$WORK/rss"
+    rm -f "$WORK/trace.json" "$WORK/written"
+    # rofs-audit writes the report whole (a temp file, renamed): it exists once complete.
+    (
+        for ((i = 0; i < STARTUP_TIMEOUT_S * 200; i++)); do
+            [[ -e $WORK/trace.json ]] && { now_us >"$WORK/written"; exit; }
+            sleep 0.005
+        done
+    ) &
+    poller=$!
+    since=$(date +%s)
     start=$(now_us)
-    timed "$WORK/trace.json" "$BIN" trace "$STORM" --idle 0s --format json \
+    timed /dev/null "$BIN" trace "$STORM" --idle 0s --format json -o "$WORK/trace.json" \
         --startup-timeout "${STARTUP_TIMEOUT_S}s"
-    record "$WORK/storm-rofs" "$start" "$(jq '.writes | length' "$WORK/trace.json") writes"
+    wait "$poller"
+    # When the trace container stopped, by the engine's clock (the same host's).
+    died=$(docker events --since "$since" --until "$(date +%s)" --filter event=die \
+        --filter label=dev.rofs-audit.managed --format '{{.TimeNano}}' | head -n1)
+    written=$(cat "$WORK/written")
+    [[ -n $died && -n $written ]] || die "no stop event or no report for the storm's trace"
+    after=$(awk -v w="$written" -v d="$died" 'BEGIN { printf "%.2f", w / 1e6 - d / 1e9 }')
+    record "$WORK/storm-rofs" "$start" \
+        "$(jq '.writes | length' "$WORK/trace.json") writes, report ${after} s after stop"
     rm -f "$WORK/trace.json"
 }
 storm_docker() {

@@ -289,7 +289,7 @@ struct RunArgs {
     command: Vec<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct OutputArgs {
     /// Report format
     #[arg(long, env = "ROFS_AUDIT_FORMAT", value_parser = choice::<Format>(), default_value = "text")]
@@ -478,14 +478,14 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
         let (accepted, past) = layered.accepted(image, image, today);
         judge.accept = accepted;
         let run = args.run.options(image, &settings)?;
-        let judged = judge.clone();
-        let report = engine::with_run(move |engine, id| async move {
-            pipeline::audit(&engine, &id, &run, &judged, options, &progress).await
+        let (out, emit) = (args.out.clone(), args.judge.emit.clone());
+        // Written before the run's containers go: on some storage drivers removing a container
+        // that wrote much takes longer than the audit.
+        let code = engine::with_run(move |engine, id| async move {
+            let report = pipeline::audit(&engine, &id, &run, &judge, options, &progress).await?;
+            out.report(&report, &judge, &emit, settings.fail_on)
         })
         .await?;
-        let code = args
-            .out
-            .report(&report, &judge, &args.judge.emit, settings.fail_on)?;
         return Ok(expired(&source, &past, code));
     }
     let mut text = String::new();
@@ -623,15 +623,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 settings.mode,
                 args.out.progress(cli.quiet),
             );
-            let trace = engine::with_run(move |engine, id| async move {
-                pipeline::trace(&engine, &id, &run, mode, &progress).await
+            let out = args.out.clone();
+            // Written before the run's containers go, as audit's.
+            engine::with_run(move |engine, id| async move {
+                let trace = pipeline::trace(&engine, &id, &run, mode, &progress).await?;
+                let text = report::render_trace(&trace, out.format);
+                report::emit(out.output.as_deref(), &text).map(|()| 0)
             })
-            .await?;
-            report::emit(
-                args.out.output.as_deref(),
-                &report::render_trace(&trace, args.out.format),
-            )?;
-            Ok(0)
+            .await
         }
         Command::Verify(args) => {
             let settings = args.run.settings().settle();

@@ -493,6 +493,22 @@ pub(crate) fn summary(report: &Report, profile: &Profile, findings: &[Finding]) 
     out
 }
 
+/// Where a target is defined in a file of the repository (`FILE:LINE` of a spec or a config):
+/// what SARIF results and annotations point at, so a reviewer lands on the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place<'a> {
+    pub file: &'a str,
+    pub line: u64,
+}
+
+impl<'a> Place<'a> {
+    pub fn of(defined_at: &'a str) -> Option<Place<'a>> {
+        let (file, line) = defined_at.rsplit_once(':')?;
+        let line = line.parse().ok().filter(|&l| l > 0)?;
+        (!file.is_empty()).then_some(Place { file, line })
+    }
+}
+
 /// How long a target's audit took, as a summary table shows it (nothing for a report that
 /// does not say).
 pub fn took(duration_ms: Option<u64>) -> String {

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::escape::{escape_data, escape_property};
-use super::findings::{self, clean, Cover, Finding, Level, Need};
+use super::findings::{self, clean, Cover, Finding, Level, Need, Place};
 use crate::model::{Check, Mount, Remedy, Report};
 use crate::profile::Profile;
 
@@ -48,7 +48,8 @@ impl Annotation {
 
 /// One annotation per mount (per write where a mount covers one, or nothing can fix it), at
 /// most [`findings::ANNOTATIONS`] with the closing summary: errors first when some must go.
-pub fn report(r: &Report, profile: &Profile) -> String {
+/// Where the target comes from a spec, each annotation points at its `place`.
+pub fn report(r: &Report, profile: &Profile, place: Option<Place>) -> String {
     let all = findings::findings(r);
     let mut notes = vec![];
     if let Some(failure) = r.verification.as_ref().and_then(|v| v.failure.as_deref()) {
@@ -102,10 +103,13 @@ pub fn report(r: &Report, profile: &Profile) -> String {
         });
     }
     let mut out = String::new();
+    let at = place.map_or(String::new(), |p| {
+        format!("file={},line={},", escape_property(p.file), p.line)
+    });
     for n in &notes {
         let _ = writeln!(
             out,
-            "::{} title={}::{}",
+            "::{} {at}title={}::{}",
             n.command(),
             escape_property(&n.title),
             escape_data(&n.message)

@@ -24,6 +24,7 @@ use anyhow::{anyhow, Context, Result};
 use crate::engine::CleanReport;
 use crate::model::{Check, MultiReport, Report, Trace};
 use crate::profile::{FixFormat, Profile};
+use findings::Place;
 
 crate::choice::choice_enum! {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,9 +83,9 @@ pub fn render_report(
         Format::Json => json::to_json(report),
         Format::Yaml => yaml::to_yaml(report),
         Format::Markdown => markdown::report(report, profile, options),
-        Format::Sarif => sarif::report(report, profile),
+        Format::Sarif => sarif::report(report, profile, None),
         Format::Junit => junit::report(report, profile),
-        Format::Github => github::report(report, profile),
+        Format::Github => github::report(report, profile, None),
     }
 }
 
@@ -114,6 +115,12 @@ pub fn render_multi(
         (Format::Yaml, _, _) => yaml::to_yaml(multi),
         (Format::Text, _, _) => text::multi(multi, profiles, options),
         (Format::Markdown, _, _) => markdown::multi(multi, profiles, options),
+        (Format::Sarif, [one], [profile]) => {
+            sarif::report(&one.report, profile, Place::of(&one.defined_at))
+        }
+        (Format::Github, [one], [profile]) => {
+            github::report(&one.report, profile, Place::of(&one.defined_at))
+        }
         (_, [one], [profile]) => render_report(&one.report, profile, format, options),
         (Format::Sarif, _, _) => sarif::multi(multi, profiles),
         _ => unreachable!("checked with holds_several before the audit"),
@@ -164,7 +171,7 @@ pub fn render_clean(report: &CleanReport) -> String {
 /// enough (`| head`) is no error, as with ripgrep.
 pub fn emit(output: Option<&Path>, text: &str) -> Result<()> {
     if let Some(path) = output {
-        return std::fs::write(path, text)
+        return write_whole(path, text)
             .map_err(|e| anyhow!("cannot write {}: {e}; check --output", path.display()));
     }
     let mut stdout = std::io::stdout().lock();
@@ -175,6 +182,21 @@ pub fn emit(output: Option<&Path>, text: &str) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("cannot write to standard output"),
     }
+}
+
+/// Writes a file whole or not at all (a temp file beside it, renamed): a CI step that waits for
+/// the report never reads half of one. A device or a pipe (`-o /dev/stderr`) is written to.
+fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
+    if path.exists() && !path.is_file() {
+        return std::fs::write(path, text);
+    }
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&temp, text)
+        .and_then(|()| std::fs::rename(&temp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&temp);
+        })
 }
 
 /// Colour for a text report on a terminal, unless NO_COLOR is set.

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::findings::{self, clean, Finding, Level, RULE_MOUNT, RULE_UNFIXABLE};
+use super::findings::{self, clean, Finding, Level, Place, RULE_MOUNT, RULE_UNFIXABLE};
 use super::INFORMATION_URI;
 use crate::model::{MultiReport, Remedy, Report};
 use crate::profile::Profile;
@@ -114,7 +114,7 @@ struct PhysicalLocation {
 
 #[derive(Serialize)]
 struct Uri {
-    uri: &'static str,
+    uri: String,
 }
 
 #[derive(Serialize)]
@@ -216,12 +216,16 @@ fn remedy_is_required(all: &[Finding], rem: &Remedy) -> bool {
         .any(|f| f.is_error() && f.remedies.iter().any(|r| r.id == rem.id))
 }
 
-/// Line 1 of the Dockerfile (see the module comment) and the container paths.
-fn location(paths: &[&str]) -> Location {
+/// Where the target is defined (a spec's container), else line 1 of the Dockerfile (see the
+/// module comment); and the container paths.
+fn location(paths: &[&str], place: Option<Place>) -> Location {
+    let (uri, start_line) = place.map_or((ARTIFACT, 1), |p| (p.file, p.line));
     Location {
         physical_location: PhysicalLocation {
-            artifact_location: Uri { uri: ARTIFACT },
-            region: Region { start_line: 1 },
+            artifact_location: Uri {
+                uri: clean(uri).into_owned(),
+            },
+            region: Region { start_line },
         },
         logical_locations: paths
             .iter()
@@ -236,6 +240,7 @@ fn location(paths: &[&str]) -> Location {
 /// One result. `fingerprint` identifies it across runs: the rule and the container path for a
 /// finding, the rule alone for a remedy.
 fn result(
+    place: Option<Place>,
     rules: &[Rule],
     (rule_id, fingerprint): (&str, String),
     level: Level,
@@ -252,19 +257,25 @@ fn result(
         rule_index: index,
         level,
         message: Text { text },
-        locations: [location(paths)],
+        locations: [location(paths, place)],
         partial_fingerprints: Fingerprints { path: fingerprint },
         properties,
     }
 }
 
-fn finding_result(f: &Finding, rules: &[Rule], profile: &Profile) -> SarifResult {
+fn finding_result(
+    f: &Finding,
+    rules: &[Rule],
+    profile: &Profile,
+    place: Option<Place>,
+) -> SarifResult {
     let properties = f.write.map(|w| WriteProperties {
         phase: w.phase.as_str(),
         change: w.change.as_str(),
         mount: f.mount().map(|m| clean(&m.path).into_owned()),
     });
     result(
+        place,
         rules,
         (f.rule_id(), format!("{}:{}", f.rule_id(), clean(f.path))),
         f.level(),
@@ -274,7 +285,7 @@ fn finding_result(f: &Finding, rules: &[Rule], profile: &Profile) -> SarifResult
     )
 }
 
-fn remedy_result(rem: &Remedy, rules: &[Rule]) -> SarifResult {
+fn remedy_result(rem: &Remedy, rules: &[Rule], place: Option<Place>) -> SarifResult {
     let id = remedy_rule(rem);
     let level = rules
         .iter()
@@ -288,17 +299,28 @@ fn remedy_result(rem: &Remedy, rules: &[Rule]) -> SarifResult {
         clean(&rem.fix),
         listed.join(", ")
     );
-    result(rules, (&id, id.clone()), level, text, &paths, None)
+    result(place, rules, (&id, id.clone()), level, text, &paths, None)
 }
 
 /// The run of one report, in code scanning category `id` (see the module comment).
-fn run(r: &Report, profile: &Profile, id: String, target: Option<String>) -> Run {
+fn run(
+    r: &Report,
+    profile: &Profile,
+    id: String,
+    target: Option<String>,
+    place: Option<Place>,
+) -> Run {
     let all = findings::findings(r);
     let rules = rules(r, profile, &all);
     let results = all
         .iter()
-        .map(|f| finding_result(f, &rules, profile))
-        .chain(r.plan.remedies.iter().map(|rem| remedy_result(rem, &rules)))
+        .map(|f| finding_result(f, &rules, profile, place))
+        .chain(
+            r.plan
+                .remedies
+                .iter()
+                .map(|rem| remedy_result(rem, &rules, place)),
+        )
         .collect();
     Run {
         tool: Tool {
@@ -332,10 +354,11 @@ fn log(runs: Vec<Run>) -> String {
     out
 }
 
-/// One report: one run, in the category of its profile, as before several targets had runs.
-pub fn report(r: &Report, profile: &Profile) -> String {
+/// One report: one run, in the category of its profile, as before several targets had runs;
+/// its results point at `place` where the target comes from a spec.
+pub fn report(r: &Report, profile: &Profile, place: Option<Place>) -> String {
     let id = format!("rofs-audit/{}/", clean(&r.plan.profile));
-    log(vec![run(r, profile, id, None)])
+    log(vec![run(r, profile, id, None, place)])
 }
 
 /// One run per target, each with `profiles[i]`, the profile of the i-th target.
@@ -348,7 +371,14 @@ pub fn multi(multi: &MultiReport, profiles: &[Profile]) -> String {
         .zip(names)
         .map(|((t, profile), name)| {
             let id = format!("rofs-audit/{name}/");
-            run(&t.report, profile, id, Some(clean(&t.name).into_owned()))
+            let place = Place::of(&t.defined_at);
+            run(
+                &t.report,
+                profile,
+                id,
+                Some(clean(&t.name).into_owned()),
+                place,
+            )
         })
         .collect();
     log(runs)
@@ -410,6 +440,48 @@ mod tests {
             .iter()
             .map(|run| run["automationDetails"]["id"].as_str().unwrap().to_owned())
             .collect()
+    }
+
+    #[test]
+    fn results_point_at_the_line_of_the_spec_that_defines_the_target() {
+        let (web, ecs) = testdata::needs_mounts();
+        let mut multi = targets(vec![("web", web.clone()), ("worker", web)]);
+        multi.targets[0].defined_at = "deploy/task.json:12".into();
+        let profiles = [ecs.clone(), ecs];
+        let out = render_multi(&multi, &profiles, Format::Sarif, &RenderOptions::default());
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let place = |run: usize| {
+            let at = &v["runs"][run]["results"][0]["locations"][0]["physicalLocation"];
+            (
+                at["artifactLocation"]["uri"].clone(),
+                at["region"]["startLine"].clone(),
+            )
+        };
+        assert_eq!(place(0), ("deploy/task.json".into(), 12.into()));
+        // A report file (merge) is no place in the repository: the Dockerfile, line 1.
+        assert_eq!(place(1), ("Dockerfile".into(), 1.into()));
+        // One target alone keeps its place too, and GitHub annotations take it.
+        multi.targets.truncate(1);
+        let one = render_multi(
+            &multi,
+            &profiles[..1],
+            Format::Sarif,
+            &RenderOptions::default(),
+        );
+        assert!(one.contains("\"uri\": \"deploy/task.json\""), "{one}");
+        let github = render_multi(
+            &multi,
+            &profiles[..1],
+            Format::Github,
+            &RenderOptions::default(),
+        );
+        assert!(
+            github
+                .lines()
+                .filter(|l| !l.starts_with("::notice title=rofs-audit"))
+                .all(|l| l.contains(" file=deploy/task.json,line=12,title=")),
+            "{github}"
+        );
     }
 
     #[test]
