@@ -219,9 +219,9 @@ impl Config {
             })?,
         };
         let dir = path.parent().unwrap_or(Path::new(""));
-        config.remedies = config.remedies.map(|r| dir.join(r));
+        config.remedies = config.remedies.map(|r| lexical(&dir.join(r)));
         for target in &mut config.targets {
-            target.file = target.file.take().map(|f| dir.join(f));
+            target.file = target.file.take().map(|f| lexical(&dir.join(f)));
         }
         config.validate(&source)?;
         config.target_lines = item_lines(text, "targets:");
@@ -495,6 +495,25 @@ pub fn starter(
     out
 }
 
+/// `path` with `.` and `dir/..` taken out as text (`ci/../deploy/x.json` is `deploy/x.json`),
+/// as reports and annotations should name it.
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// The 1-based lines of the items of a top-level block list (`targets:` then `  - ...`): the
 /// YAML reader keeps no positions for values that parsed.
 fn item_lines(text: &str, key: &str) -> Vec<usize> {
@@ -594,6 +613,11 @@ mod tests {
         );
         assert_eq!(config.defined_at("c.yaml", &config.targets[1]), "c.yaml:10");
         assert_eq!(config.targets[1].name(), "ci/deploy/taskdef.json");
+        assert_eq!(
+            lexical(Path::new("ci/../deploy/./x.json")),
+            Path::new("deploy/x.json")
+        );
+        assert_eq!(lexical(Path::new("../x.json")), Path::new("../x.json"));
         let run = config.targets[0]
             .run_options(&RunOptions::testing(""))
             .unwrap();

@@ -293,13 +293,13 @@ pub fn config_targets(
             if config.profile.is_none() {
                 judge.profile = profile::load(deployment.kind.profile())?;
             }
-            targets.extend(spec_targets(
-                &deployment,
-                &name,
-                &target.containers,
-                base,
-                &judge,
-            )?);
+            // Named after the config's target too: two specs may both have a `web`, and
+            // `--target` and accept entries name the config's target.
+            let mut found = spec_targets(&deployment, &name, &target.containers, base, &judge)?;
+            for container in &mut found {
+                container.name = format!("{}/{}", target.name(), container.name);
+            }
+            targets.extend(found);
             continue;
         }
         let mut judge = judge.clone();

@@ -32,10 +32,12 @@ impl Accept {
         glob_components(&pattern, &path)
     }
 
+    /// Whether it applies to `target` (its name, or its image); a config's spec target
+    /// (`NAME/CONTAINER`) is also named by its config name alone.
     pub fn applies_to(&self, target: &str, image: &str) -> bool {
-        self.target
-            .as_deref()
-            .is_none_or(|t| t == target || t == image)
+        self.target.as_deref().is_none_or(|t| {
+            t == target || t == image || target.strip_prefix(t).is_some_and(|c| c.starts_with('/'))
+        })
     }
 
     pub fn expired(&self, today: Date) -> bool {
@@ -225,6 +227,12 @@ mod tests {
         assert!(entry("/tmp/*.pid").matches("/tmp/app.pid"));
         assert!(!entry("/tmp/*.pid").matches("/tmp/a/app.pid"));
         assert!(entry("/var/log/app?.log").matches("/var/log/app1.log"));
+        let web = Accept {
+            target: Some("deploy".into()),
+            ..entry("/x")
+        };
+        assert!(web.applies_to("deploy/web", "web:1"));
+        assert!(!web.applies_to("deployment/web", "web:1"));
     }
 
     #[test]
