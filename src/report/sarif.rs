@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::findings::{self, clean, Finding, Level, Place, RULE_MOUNT, RULE_UNFIXABLE};
 use super::INFORMATION_URI;
-use crate::model::{MultiReport, Remedy, Report};
+use crate::model::{Accepted, BaselineFinding, MultiReport, Remedy, Report};
 use crate::profile::Profile;
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -94,8 +94,18 @@ struct SarifResult {
     message: Text,
     locations: [Location; 1],
     partial_fingerprints: Fingerprints,
+    /// A finding the config accepts: code scanning shows it as dismissed, with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suppressions: Vec<Suppression>,
     #[serde(skip_serializing_if = "Option::is_none")]
     properties: Option<WriteProperties>,
+}
+
+#[derive(Serialize)]
+struct Suppression {
+    kind: &'static str,
+    status: &'static str,
+    justification: String,
 }
 
 #[derive(Serialize)]
@@ -259,12 +269,28 @@ fn result(
         message: Text { text },
         locations: [location(paths, place)],
         partial_fingerprints: Fingerprints { path: fingerprint },
+        suppressions: vec![],
         properties,
     }
 }
 
+/// The accept entry that accepts `f`'s finding: its mount's, or its directory's where no mount
+/// fixes it.
+fn accepted_by<'a>(f: &Finding, accepted: &'a [Accepted]) -> Option<&'a Accepted> {
+    let dir = match f.path.rsplit_once('/') {
+        Some(("", _)) | None => "/",
+        Some((dir, _)) => dir,
+    };
+    accepted.iter().find(|a| match (&a.finding, f.mount()) {
+        (BaselineFinding::Mount(path), Some(mount)) => &mount.path == path,
+        (BaselineFinding::Unfixable(unfixable), None) => unfixable == dir,
+        _ => false,
+    })
+}
+
 fn finding_result(
     f: &Finding,
+    r: &Report,
     rules: &[Rule],
     profile: &Profile,
     place: Option<Place>,
@@ -274,7 +300,7 @@ fn finding_result(
         change: w.change.as_str(),
         mount: f.mount().map(|m| clean(&m.path).into_owned()),
     });
-    result(
+    let mut found = result(
         place,
         rules,
         (f.rule_id(), format!("{}:{}", f.rule_id(), clean(f.path))),
@@ -282,7 +308,14 @@ fn finding_result(
         f.message(profile),
         &[f.path],
         properties,
-    )
+    );
+    let accepted = accepted_by(f, &r.accepted).map(|a| Suppression {
+        kind: "external",
+        status: "accepted",
+        justification: clean(&a.reason).into_owned(),
+    });
+    found.suppressions = accepted.into_iter().collect();
+    found
 }
 
 fn remedy_result(rem: &Remedy, rules: &[Rule], place: Option<Place>) -> SarifResult {
@@ -314,7 +347,7 @@ fn run(
     let rules = rules(r, profile, &all);
     let results = all
         .iter()
-        .map(|f| finding_result(f, &rules, profile, place))
+        .map(|f| finding_result(f, r, &rules, profile, place))
         .chain(
             r.plan
                 .remedies
@@ -440,6 +473,34 @@ mod tests {
             .iter()
             .map(|run| run["automationDetails"]["id"].as_str().unwrap().to_owned())
             .collect()
+    }
+
+    #[test]
+    fn an_accepted_finding_is_a_suppressed_result_with_its_reason() {
+        let (mut report, profile) = testdata::needs_mounts();
+        let mount = report.fix_mounts()[0].path.clone();
+        let entry = crate::analyze::accept::Accept {
+            path: format!("{mount}/**"),
+            target: None,
+            reason: "goes away in 2.0".into(),
+            expires: None,
+        };
+        let findings = crate::analyze::baseline::all_findings(&report);
+        crate::analyze::accept::apply(&mut report, &findings, &[entry]);
+        let out = super::report(&report, &profile, None);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let results = v["runs"][0]["results"].as_array().unwrap();
+        let suppressed: Vec<&serde_json::Value> = results
+            .iter()
+            .filter(|r| r["suppressions"].is_array())
+            .collect();
+        assert!(!suppressed.is_empty(), "{out}");
+        for r in &suppressed {
+            assert_eq!(r["properties"]["mount"], mount.as_str(), "{r}");
+            assert_eq!(r["suppressions"][0]["justification"], "goes away in 2.0");
+            assert_eq!(r["suppressions"][0]["kind"], "external");
+        }
+        assert!(suppressed.len() < results.len(), "only that mount's: {out}");
     }
 
     #[test]
