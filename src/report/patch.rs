@@ -1,11 +1,13 @@
 //! `audit -f FILE --patch OUT`: the deployment spec written back with the proven fix merged in,
 //! everything else as it was, key order included: ECS task definitions and CloudFormation
-//! templates in JSON, compose files in YAML or JSON, whole or as an override file. The spec is
-//! read into values and written anew, so a YAML file's comments are not kept.
+//! templates in JSON, compose files in YAML or JSON, whole or as an override file. A document
+//! the fix changes is read into values and written anew, so its comments are not kept, but for
+//! those that head it; a document it does not change is written back as the file has it.
 
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
 use serde_yaml_ng::{Mapping, Value};
 
 use super::findings::mount_names;
@@ -43,12 +45,13 @@ pub fn check(
     if out.as_os_str() == "-" && report_output.is_none() {
         bail!("--patch - and the report would both go to standard output; give the report a file with -o");
     }
-    parse(kind, text).map(drop)
+    Spec::read(text).map(drop)
 }
 
 /// `text`, a spec of `kind`, with each proven fix of `audited` merged in, written in `style` and
 /// in the spec's own encoding (JSON or YAML); and a note for each container left as it was.
-/// Where no fix changes anything, the whole spec is `text` itself, comments included.
+/// Where no fix changes a document, that document is written as `text` has it, comments
+/// included.
 pub fn write(
     kind: SpecKind,
     text: &str,
@@ -57,32 +60,28 @@ pub fn write(
     style: Style,
 ) -> Result<(String, Vec<String>)> {
     supported(kind, text, style)?;
-    let original = parse(kind, text)?;
-    let mut spec = original.clone();
+    let mut spec = Spec::read(text)?;
+    let json = spec.json;
+    let first = spec.first()?;
     let notes = match kind {
-        SpecKind::Compose => patch_each(&mut spec, audited, |spec, path, target| {
+        SpecKind::Compose => patch_each(&mut first.value, audited, |spec, path, target| {
             patch_service(spec, path, &target.report, profile)
         }),
         _ => {
             // A CloudFormation template spells the task definition's keys in PascalCase.
-            let pascal = original.get("Resources").is_some();
+            let pascal = first.original.get("Resources").is_some();
             let key = |camel: &str| match pascal {
                 true => camel[..1].to_uppercase() + &camel[1..],
                 false => camel.to_string(),
             };
-            patch_each(&mut spec, audited, |spec, path, target| {
+            patch_each(&mut first.value, audited, |spec, path, target| {
                 patch_container(spec, path, &target.report, profile, &key)
             })
         }
     };
     let out = match style {
-        Style::Full if spec == original => return Ok((text.to_string(), notes)),
-        Style::Full => spec,
-        Style::Overlay => overlay(&original, &spec),
-    };
-    let out = match spec::is_json(text) {
-        true => serde_json::to_string_pretty(&out)? + "\n",
-        false => yaml::block(&out),
+        Style::Full => spec.text(),
+        Style::Overlay => encode(&overlay(&first.original, &first.value), json),
     };
     Ok((out, notes))
 }
@@ -102,17 +101,173 @@ fn supported(kind: SpecKind, text: &str, style: Style) -> Result<()> {
     Ok(())
 }
 
-/// The spec as order-keeping values (JSON is YAML). A compose file's merge keys (`<<: *base`)
-/// are resolved as compose resolves them, so that a key the fix adds to a service cannot hide the
-/// one the service merges in.
-fn parse(kind: SpecKind, text: &str) -> Result<Value> {
-    let mut spec: Value = serde_yaml_ng::from_str(text).map_err(|e| {
-        anyhow!("--patch cannot read the spec back ({e}); give it a file of one document")
-    })?;
-    if kind == SpecKind::Compose {
-        merge_keys(&mut spec);
+/// A spec as its documents, and whether it is written in JSON.
+struct Spec<'t> {
+    documents: Vec<Document<'t>>,
+    json: bool,
+    /// What follows the last document of a JSON file (its final line break).
+    tail: &'t str,
+}
+
+/// One document of the spec: its text as the file has it (`None` where the file could not be
+/// split into its documents), and its value as read and as patched.
+struct Document<'t> {
+    text: Option<&'t str>,
+    original: Value,
+    value: Value,
+}
+
+impl<'t> Spec<'t> {
+    /// The spec's documents as order-keeping values. In YAML, merge keys (`<<: *base`) are
+    /// resolved as compose and kubectl resolve them, so that a key the fix adds cannot hide the
+    /// one merged in.
+    fn read(text: &'t str) -> Result<Spec<'t>> {
+        let json = spec::is_json(text);
+        let unreadable = |e: &dyn std::fmt::Display| {
+            anyhow!("--patch cannot read the spec back ({e}); fix the syntax there")
+        };
+        let mut documents = vec![];
+        let mut tail = "";
+        if json {
+            let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+            let mut start = 0;
+            while let Some(value) = stream.next() {
+                let value = value.map_err(|e| unreadable(&e))?;
+                let end = stream.byte_offset();
+                documents.push(Document::new(Some(&text[start..end]), value));
+                start = end;
+            }
+            tail = &text[start..];
+        } else {
+            for document in serde_yaml_ng::Deserializer::from_str(text) {
+                let mut value = Value::deserialize(document).map_err(|e| unreadable(&e))?;
+                merge_keys(&mut value);
+                documents.push(Document::new(None, value));
+            }
+            if let Some(texts) = split_documents(text, documents.len()) {
+                for (document, text) in documents.iter_mut().zip(texts) {
+                    document.text = Some(text);
+                }
+            }
+        }
+        Ok(Spec {
+            documents,
+            json,
+            tail,
+        })
     }
-    Ok(spec)
+
+    /// The document ECS and compose specs are read from: the first that is not empty.
+    fn first(&mut self) -> Result<&mut Document<'t>> {
+        self.documents
+            .iter_mut()
+            .find(|d| !d.original.is_null())
+            .context("--patch finds no document in the spec; give it the spec that was audited")
+    }
+
+    /// The whole spec, patched: each document the fix left alone as the file has it, each other
+    /// written anew after the comments that head it.
+    fn text(&self) -> String {
+        let mut out = String::new();
+        for (n, document) in self.documents.iter().enumerate() {
+            match document.text {
+                Some(text) if document.value == document.original => out.push_str(text),
+                Some(text) => {
+                    out.push_str(&head(text, self.json));
+                    out.push_str(&encode(&document.value, self.json));
+                }
+                None => {
+                    if n > 0 {
+                        out.push_str("---\n");
+                    }
+                    out.push_str(&encode(&document.value, self.json));
+                }
+            }
+        }
+        out + self.tail
+    }
+}
+
+impl Document<'_> {
+    fn new(text: Option<&str>, value: Value) -> Document<'_> {
+        Document {
+            text,
+            original: value.clone(),
+            value,
+        }
+    }
+}
+
+/// `value` in JSON or in block YAML; JSON without a final line break, which the file's own tail
+/// gives.
+fn encode(value: &Value, json: bool) -> String {
+    match json {
+        true => serde_json::to_string_pretty(value).expect("a spec's values serialise"),
+        false => yaml::block(value),
+    }
+}
+
+/// A line that starts a YAML document: `---` alone or before a blank. YAML forbids such a line
+/// inside any scalar, so it can mark nothing else.
+fn is_separator(line: &str) -> bool {
+    line.strip_prefix("---")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
+}
+
+/// A line that holds no content: blank, a comment, or a directive (`%YAML 1.2`).
+fn is_remark(line: &str) -> bool {
+    let line = line.trim();
+    line.is_empty() || line.starts_with('#') || line.starts_with('%')
+}
+
+/// The text of each of the `count` documents of a YAML stream, split at its `---` lines, with the
+/// remarks before the first `---` going with the document after it. None where the split does
+/// not give the `count` documents the reader read: YAML starts every document but the first
+/// with `---`, so this should not happen, and if it does, every document is written anew rather
+/// than one written in another's place.
+fn split_documents(text: &str, count: usize) -> Option<Vec<&str>> {
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if is_separator(line) && offset > 0 {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    let preamble = &text[..starts.get(1).copied().unwrap_or(text.len())];
+    if starts.len() > 1 && !is_separator(preamble) && preamble.lines().all(is_remark) {
+        starts.remove(1);
+    }
+    let texts: Vec<&str> = starts
+        .iter()
+        .zip(starts.iter().skip(1).chain([&text.len()]))
+        .map(|(&start, &end)| &text[start..end])
+        .collect();
+    (texts.len() == count).then_some(texts)
+}
+
+/// What heads a document's text and is kept when the document is written anew: in YAML its
+/// `---` and the remarks (comments, blank lines) before its first content, in JSON the blanks
+/// before it.
+fn head(text: &str, json: bool) -> String {
+    if json {
+        return text[..text.len() - text.trim_start().len()].to_string();
+    }
+    let mut head = String::new();
+    for line in text.split_inclusive('\n') {
+        if is_separator(line) {
+            // `--- {a: 1}`: the document starts on the separator's line; the line is written anew.
+            let rest = line[3..].trim();
+            if !(rest.is_empty() || rest.starts_with('#')) {
+                head.push_str("---\n");
+                break;
+            }
+        } else if !is_remark(line) {
+            break;
+        }
+        head.push_str(line);
+    }
+    head
 }
 
 /// Resolves YAML merge keys as YAML 1.1 readers do, a map's own keys and then the first merged
@@ -632,6 +787,8 @@ volumes:
         assert_eq!(keys(&v["volumes"]), ["other", "worker-var-lib-app"]);
         let original: Value = serde_yaml_ng::from_str(COMPOSE).unwrap();
         assert_eq!(v["services"]["db"], original["services"]["db"]);
+        // The comment heading the file stays; those inside it go with the YAML reader.
+        assert!(out.starts_with("# The stack.\nversion: "), "{out}");
         // What YAML 1.1 (docker-compose 1) would misread stays quoted.
         assert!(
             out.contains("restart: \"no\"") && out.contains("- \"22:22\""),
@@ -702,5 +859,34 @@ volumes:
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["services"]["web"]["read_only"], true);
         assert_eq!(v["volumes"]["worker-var-lib-app"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn a_yaml_stream_splits_at_its_separators_with_the_remarks_before_the_first() {
+        let split =
+            |text| split_documents(text, serde_yaml_ng::Deserializer::from_str(text).count());
+        assert_eq!(
+            split("# c\n---\na: 1\n---  # two\nb: 2\n"),
+            Some(vec!["# c\n---\na: 1\n", "---  # two\nb: 2\n"])
+        );
+        assert_eq!(split("a: 1\n---\nb: 2"), Some(vec!["a: 1\n", "---\nb: 2"]));
+        assert_eq!(
+            split("--- {a: 1}\n--- b\n"),
+            Some(vec!["--- {a: 1}\n", "--- b\n"])
+        );
+        assert_eq!(split("a: |\n  ---x\n"), Some(vec!["a: |\n  ---x\n"]));
+        assert_eq!(split(""), Some(vec![""]));
+        assert_eq!(
+            split("a: 1\n...\n%YAML 1.2\n---\nb: 2\n"),
+            Some(vec!["a: 1\n...\n%YAML 1.2\n", "---\nb: 2\n"])
+        );
+        // Where the separators do not give the reader's documents, no text is kept.
+        assert_eq!(split_documents("a: 1\n", 2), None);
+        assert_eq!(
+            head("---  # two\n\n# b\nb: 2\n# end\n", false),
+            "---  # two\n\n# b\n"
+        );
+        assert_eq!(head("--- {a: 1}\n", false), "---\n");
+        assert_eq!(head("\n  {\"a\": 1}", true), "\n  ");
     }
 }
