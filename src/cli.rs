@@ -135,10 +135,10 @@ struct AuditArgs {
     /// The image to run for a container of the spec whose image the engine cannot resolve (an ECR asset, a build-only service)
     #[arg(long = "image", value_name = "CONTAINER=REF", requires = "file", value_parser = input::assignment)]
     images: Vec<(String, String)>,
-    /// Write the spec to OUT with each proven fix merged in, everything else as it was, in its order: JSON ECS task definitions and CloudFormation templates, and compose files, YAML or JSON (a YAML file's comments are not kept); - is stdout, with -o for the report
+    /// Write the spec to OUT with each proven fix merged in, everything else as it was, in its order: JSON ECS task definitions and CloudFormation templates, compose files and Kubernetes manifests, YAML or JSON; a YAML document the fix changes keeps only the comments above it, since the YAML reader (serde_yaml_ng) drops comments, and the other documents are written as they are; - is stdout, with -o for the report
     #[arg(long, value_name = "OUT", requires = "file")]
     patch: Option<PathBuf>,
-    /// What --patch writes: the whole spec, or for a compose file an override file of the fixes alone, to use as docker-compose -f FILE -f OUT
+    /// What --patch writes: the whole spec, or the fixes alone: for a compose file an override file, to use as docker-compose -f FILE -f OUT; for Kubernetes manifests a kustomize patch, for a kustomization's patches
     #[arg(long, value_name = "STYLE", value_parser = choice::<PatchStyle>(), default_value = "full", requires = "patch")]
     patch_as: PatchStyle,
     #[command(flatten)]

@@ -195,15 +195,10 @@ fn a_spec_audit_refuses_what_it_cannot_do_before_running() {
     // None of these reaches the engine: they hold wherever the tests run.
     let taskdef = "tests/specs/taskdef.json";
     let compose = "tests/specs/compose.yaml";
-    let manifests = "tests/specs/deployment.yaml";
-    let cases: [(&[&str], &str); 10] = [
-        (
-            &["audit", "-f", manifests, "--patch", "out.yaml"],
-            "--patch does not write Kubernetes manifests yet; merge the securityContext",
-        ),
+    let cases: [(&[&str], &str); 9] = [
         (
             &["audit", "-f", taskdef, "--patch", "o.json", "--patch-as", "overlay"],
-            "--patch-as overlay writes compose override files",
+            "--patch-as overlay writes compose override files and kustomize patches",
         ),
         (
             &["audit", "-f", compose, "--patch-as", "overlay"],

@@ -1,8 +1,11 @@
 //! `audit -f FILE --patch OUT`: the deployment spec written back with the proven fix merged in,
 //! everything else as it was, key order included: ECS task definitions and CloudFormation
-//! templates in JSON, compose files in YAML or JSON, whole or as an override file. A document
-//! the fix changes is read into values and written anew, so its comments are not kept, but for
-//! those that head it; a document it does not change is written back as the file has it.
+//! templates in JSON, compose files and Kubernetes manifests in YAML or JSON; whole, or as an
+//! override (a compose override file, a kustomize patch). A document the fix changes is read
+//! into values and written anew, so its comments are not kept, but for those that head it; a
+//! document it does not change is written back as the file has it.
+
+mod kubernetes;
 
 use std::path::Path;
 
@@ -21,7 +24,7 @@ crate::choice::choice_enum! {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Style {
         Full = "full": "the whole spec with the fixes merged in",
-        Overlay = "overlay": "a compose override file: only what the fixes add, for docker-compose -f FILE -f OUT",
+        Overlay = "overlay": "only what the fixes add: a compose override file, for docker-compose -f FILE -f OUT, or a kustomize patch of Kubernetes manifests, for a kustomization's patches",
     }
 }
 
@@ -49,9 +52,9 @@ pub fn check(
 }
 
 /// `text`, a spec of `kind`, with each proven fix of `audited` merged in, written in `style` and
-/// in the spec's own encoding (JSON or YAML); and a note for each container left as it was.
-/// Where no fix changes a document, that document is written as `text` has it, comments
-/// included.
+/// in the spec's own encoding (JSON or YAML); and a note for each container left as it was, or
+/// whose fix needs more than the spec can say. Where no fix changes a document, that document is
+/// written as `text` has it, comments included.
 pub fn write(
     kind: SpecKind,
     text: &str,
@@ -61,42 +64,53 @@ pub fn write(
 ) -> Result<(String, Vec<String>)> {
     supported(kind, text, style)?;
     let mut spec = Spec::read(text)?;
-    let json = spec.json;
-    let first = spec.first()?;
-    let notes = match kind {
-        SpecKind::Compose => patch_each(&mut first.value, audited, |spec, path, target| {
-            patch_service(spec, path, &target.report, profile)
-        }),
-        _ => {
-            // A CloudFormation template spells the task definition's keys in PascalCase.
-            let pascal = first.original.get("Resources").is_some();
-            let key = |camel: &str| match pascal {
-                true => camel[..1].to_uppercase() + &camel[1..],
-                false => camel.to_string(),
+    let written = match kind {
+        SpecKind::Kubernetes => {
+            let (patched, notes) = kubernetes::patch(&mut spec.documents, audited);
+            let out = match style {
+                Style::Full => spec.text(),
+                Style::Overlay => kubernetes::overlay(&spec.documents, &patched),
             };
-            patch_each(&mut first.value, audited, |spec, path, target| {
-                patch_container(spec, path, &target.report, profile, &key)
-            })
+            (out, notes)
+        }
+        _ => {
+            let json = spec.json;
+            let first = spec.first()?;
+            let targets = audited.targets.iter().map(|t| (t, t.spec_path.as_deref()));
+            let notes = match kind {
+                SpecKind::Compose => patch_each(&mut first.value, targets, |spec, path, target| {
+                    patch_service(spec, path, &target.report, profile).map(|()| vec![])
+                }),
+                _ => {
+                    // A CloudFormation template spells the task definition's keys in PascalCase.
+                    let pascal = first.original.get("Resources").is_some();
+                    let key = |camel: &str| match pascal {
+                        true => camel[..1].to_uppercase() + &camel[1..],
+                        false => camel.to_string(),
+                    };
+                    patch_each(&mut first.value, targets, |spec, path, target| {
+                        patch_container(spec, path, &target.report, profile, &key).map(|()| vec![])
+                    })
+                }
+            };
+            let out = match style {
+                Style::Full => spec.text(),
+                Style::Overlay => encode(&overlay(&first.original, &first.value), json),
+            };
+            (out, notes)
         }
     };
-    let out = match style {
-        Style::Full => spec.text(),
-        Style::Overlay => encode(&overlay(&first.original, &first.value), json),
-    };
-    Ok((out, notes))
+    Ok(written)
 }
 
 /// Refuses a spec that `write` does not write in `style`, saying what to do instead.
 fn supported(kind: SpecKind, text: &str, style: Style) -> Result<()> {
     let ecs = matches!(kind, SpecKind::Ecs { .. } | SpecKind::CloudFormation { .. });
-    if kind == SpecKind::Kubernetes {
-        bail!("--patch does not write Kubernetes manifests yet; merge the securityContext and volumes of the report's Kubernetes fix into them by hand");
-    }
     if ecs && !spec::is_json(text) {
         bail!("--patch writes task definitions and CloudFormation templates in JSON only (cdk synth writes JSON); for this spec, paste the fix snippets the report prints");
     }
     if ecs && style == Style::Overlay {
-        bail!("--patch-as overlay writes compose override files, and ECS merges no overrides; leave --patch-as out to write the whole spec");
+        bail!("--patch-as overlay writes compose override files and kustomize patches, and ECS merges no overrides; leave --patch-as out to write the whole spec");
     }
     Ok(())
 }
@@ -111,6 +125,7 @@ struct Spec<'t> {
 
 /// One document of the spec: its text as the file has it (`None` where the file could not be
 /// split into its documents), and its value as read and as patched.
+#[derive(Clone)]
 struct Document<'t> {
     text: Option<&'t str>,
     original: Value,
@@ -304,16 +319,17 @@ fn merge_keys(value: &mut Value) {
 }
 
 /// Merges each proven target's fix into `spec` with `merge`, which is given the target's place
-/// in the spec. A target without a passing proof, or whose fix `merge` refuses, is left as it
-/// was; the notes say which, and why.
-fn patch_each(
-    spec: &mut Value,
-    audited: &MultiReport,
-    mut merge: impl FnMut(&mut Value, &str, &TargetReport) -> Result<()>,
+/// in the spec (`None`: the target is not of the spec) and returns what the reader must know of
+/// it. A target without a passing proof, or whose fix `merge` refuses, is left as it was; the
+/// notes say which, and why.
+fn patch_each<'a, S: Clone, P>(
+    spec: &mut S,
+    targets: impl IntoIterator<Item = (&'a TargetReport, Option<P>)>,
+    mut merge: impl FnMut(&mut S, P, &TargetReport) -> Result<Vec<String>>,
 ) -> Vec<String> {
     let mut notes = vec![];
-    for target in &audited.targets {
-        let Some(path) = &target.spec_path else {
+    for (target, place) in targets {
+        let Some(place) = place else {
             continue;
         };
         if !target
@@ -330,12 +346,15 @@ fn patch_each(
             continue;
         }
         let before = spec.clone();
-        if let Err(e) = merge(spec, path, target) {
-            *spec = before;
-            notes.push(format!(
-                "{}: not patched: {e}; merge its fix by hand",
-                target.name
-            ));
+        match merge(spec, place, target) {
+            Ok(said) => notes.extend(said.iter().map(|n| format!("{}: {n}", target.name))),
+            Err(e) => {
+                *spec = before;
+                notes.push(format!(
+                    "{}: not patched: {e}; merge its fix by hand",
+                    target.name
+                ));
+            }
         }
     }
     notes
@@ -528,17 +547,36 @@ fn added(was: Option<&Value>, now: &Value) -> Option<Value> {
 
 /// The value at `path` (`a.b[2].c`, as the spec reader names places; empty for the document).
 fn at_path<'a>(mut value: &'a mut Value, path: &str) -> Option<&'a mut Value> {
-    for step in path.split('.').filter(|s| !s.is_empty()) {
-        let (name, index) = match step.split_once('[') {
-            Some((name, rest)) => (name, rest.strip_suffix(']')?.parse::<usize>().ok()),
-            None => (step, None),
-        };
+    for (name, index) in steps(path)? {
         value = value.get_mut(name)?;
         if let Some(i) = index {
             value = value.get_mut(i)?;
         }
     }
     Some(value)
+}
+
+/// The value at `path`, to read.
+fn get_path<'a>(mut value: &'a Value, path: &str) -> Option<&'a Value> {
+    for (name, index) in steps(path)? {
+        value = value.get(name)?;
+        if let Some(i) = index {
+            value = value.get(i)?;
+        }
+    }
+    Some(value)
+}
+
+/// The steps of a path: each key, with the index that follows it (`b[2]`); None where an index
+/// is not a number.
+fn steps(path: &str) -> Option<Vec<(&str, Option<usize>)>> {
+    let steps = path.split('.').filter(|s| !s.is_empty());
+    steps
+        .map(|step| match step.split_once('[') {
+            Some((name, rest)) => Some((name, Some(rest.strip_suffix(']')?.parse().ok()?))),
+            None => Some((step, None)),
+        })
+        .collect()
 }
 
 fn mapping<const N: usize>(entries: [(String, Value); N]) -> Value {
@@ -630,7 +668,7 @@ mod tests {
     }
 
     /// The audit of each (name, place in the spec, report).
-    fn audited<const N: usize>(targets: [(&str, String, Report); N]) -> MultiReport {
+    pub(super) fn audited<const N: usize>(targets: [(&str, String, Report); N]) -> MultiReport {
         let targets = targets
             .into_iter()
             .map(|(name, path, report)| TargetReport {

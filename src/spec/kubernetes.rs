@@ -12,7 +12,7 @@ use crate::model::TmpfsSpec;
 use crate::probe::Probe;
 
 /// Where each kind keeps its pod spec.
-fn pod_spec_path(kind: &str) -> Option<&'static str> {
+pub(crate) fn pod_spec_path(kind: &str) -> Option<&'static str> {
     match kind {
         "Pod" => Some("spec"),
         "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {

@@ -25,6 +25,7 @@ use crate::probe::Probe;
 use crate::trace::RunOptions;
 
 pub(crate) use compose::volume_target;
+pub(crate) use kubernetes::pod_spec_path;
 
 /// What a deployment spec deploys.
 #[derive(Debug, Clone, PartialEq)]
