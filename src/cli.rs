@@ -141,6 +141,9 @@ struct AuditArgs {
     /// What --patch writes: the whole spec, or the fixes alone: for a compose file an override file, to use as docker-compose -f FILE -f OUT; for Kubernetes manifests a kustomize patch, for a kustomization's patches
     #[arg(long, value_name = "STYLE", value_parser = choice::<PatchStyle>(), default_value = "full", requires = "patch")]
     patch_as: PatchStyle,
+    /// With --patch, write a unified diff of the spec (--- a/FILE +++ b/FILE, for patch -p1 or git apply) instead of the whole patched spec
+    #[arg(long, requires = "patch")]
+    diff: bool,
     #[command(flatten)]
     config: ConfigArg,
     /// Audit only this target of the config (repeatable) [default: every one]
@@ -526,7 +529,8 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
     }
     if let (Some(out), Some(kind)) = (&args.patch, kind) {
         let report = args.out.output.as_deref();
-        report::patch::check(kind, &text, args.patch_as, !args.no_verify, out, report)?;
+        let (style, diff) = (args.patch_as, args.diff);
+        report::patch::check(kind, &text, style, diff, !args.no_verify, out, report)?;
     }
     args.out.holds(targets.len())?;
     let profiles: Vec<profile::Profile> = targets.iter().map(|t| t.judge.profile.clone()).collect();
@@ -539,8 +543,9 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
         .out
         .multi(&audited, &profiles, emit, settings.fail_on)?;
     if let (Some(out), Some(kind)) = (&args.patch, kind) {
+        let diff = args.file.as_deref().filter(|_| args.diff);
         let (patched, notes) =
-            report::patch::write(kind, &text, &audited, &judge.profile, args.patch_as)?;
+            report::patch::write(kind, &text, &audited, &judge.profile, args.patch_as, diff)?;
         notes
             .iter()
             .for_each(|note| eprintln!("rofs-audit: warning: {note}"));

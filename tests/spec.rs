@@ -195,7 +195,16 @@ fn a_spec_audit_refuses_what_it_cannot_do_before_running() {
     // None of these reaches the engine: they hold wherever the tests run.
     let taskdef = "tests/specs/taskdef.json";
     let compose = "tests/specs/compose.yaml";
-    let cases: [(&[&str], &str); 9] = [
+    let manifests = "tests/specs/deployment.yaml";
+    let cases: [(&[&str], &str); 11] = [
+        (
+            &["audit", "-f", manifests, "--patch", "o.yaml", "--patch-as", "overlay", "--diff"],
+            "--diff shows the whole spec's changes, and an overlay is a file of its own; leave out --patch-as overlay or --diff",
+        ),
+        (
+            &["audit", "-f", manifests, "--diff"],
+            "required arguments were not provided:\n  --patch <OUT>",
+        ),
         (
             &["audit", "-f", taskdef, "--patch", "o.json", "--patch-as", "overlay"],
             "--patch-as overlay writes compose override files and kustomize patches",

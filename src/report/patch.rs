@@ -1,9 +1,9 @@
 //! `audit -f FILE --patch OUT`: the deployment spec written back with the proven fix merged in,
 //! everything else as it was, key order included: ECS task definitions and CloudFormation
-//! templates in JSON, compose files and Kubernetes manifests in YAML or JSON; whole, or as an
-//! override (a compose override file, a kustomize patch). A document the fix changes is read
-//! into values and written anew, so its comments are not kept, but for those that head it; a
-//! document it does not change is written back as the file has it.
+//! templates in JSON, compose files and Kubernetes manifests in YAML or JSON; whole, as an
+//! override (a compose override file, a kustomize patch), or as a diff. A document the fix
+//! changes is read into values and written anew, so its comments are not kept, but for those
+//! that head it; a document it does not change is written back as the file has it.
 
 mod kubernetes;
 
@@ -29,17 +29,18 @@ crate::choice::choice_enum! {
 }
 
 /// Refuses, before anything runs, a patch that could not be written: a spec `write` does not
-/// write in `style`, no proof to write (`verify` false), or the patch (`out`) and the report
-/// (`report_output`) both on standard output.
+/// write in `style` (or as a `diff`), no proof to write (`verify` false), or the patch (`out`)
+/// and the report (`report_output`) both on standard output.
 pub fn check(
     kind: SpecKind,
     text: &str,
     style: Style,
+    diff: bool,
     verify: bool,
     out: &Path,
     report_output: Option<&Path>,
 ) -> Result<()> {
-    supported(kind, text, style)?;
+    supported(kind, text, style, diff)?;
     if !verify {
         bail!(
             "--patch writes only proven fixes, and --no-verify proves none; leave --no-verify out"
@@ -54,17 +55,19 @@ pub fn check(
 /// `text`, a spec of `kind`, with each proven fix of `audited` merged in, written in `style` and
 /// in the spec's own encoding (JSON or YAML); and a note for each container left as it was, or
 /// whose fix needs more than the spec can say. Where no fix changes a document, that document is
-/// written as `text` has it, comments included.
+/// written as `text` has it, comments included. With `diff` (the spec's file, which names it in
+/// the headers), what is written is the unified diff from `text` to the whole patched spec.
 pub fn write(
     kind: SpecKind,
     text: &str,
     audited: &MultiReport,
     profile: &Profile,
     style: Style,
+    diff: Option<&Path>,
 ) -> Result<(String, Vec<String>)> {
-    supported(kind, text, style)?;
+    supported(kind, text, style, diff.is_some())?;
     let mut spec = Spec::read(text)?;
-    let written = match kind {
+    let (out, notes) = match kind {
         SpecKind::Kubernetes => {
             let (patched, notes) = kubernetes::patch(&mut spec.documents, audited);
             let out = match style {
@@ -100,11 +103,16 @@ pub fn write(
             (out, notes)
         }
     };
-    Ok(written)
+    let out = match diff {
+        Some(file) => unified_diff(file, text, &out),
+        None => out,
+    };
+    Ok((out, notes))
 }
 
-/// Refuses a spec that `write` does not write in `style`, saying what to do instead.
-fn supported(kind: SpecKind, text: &str, style: Style) -> Result<()> {
+/// Refuses a spec that `write` does not write in `style` (or as a `diff`), saying what to do
+/// instead.
+fn supported(kind: SpecKind, text: &str, style: Style, diff: bool) -> Result<()> {
     let ecs = matches!(kind, SpecKind::Ecs { .. } | SpecKind::CloudFormation { .. });
     if ecs && !spec::is_json(text) {
         bail!("--patch writes task definitions and CloudFormation templates in JSON only (cdk synth writes JSON); for this spec, paste the fix snippets the report prints");
@@ -112,7 +120,23 @@ fn supported(kind: SpecKind, text: &str, style: Style) -> Result<()> {
     if ecs && style == Style::Overlay {
         bail!("--patch-as overlay writes compose override files and kustomize patches, and ECS merges no overrides; leave --patch-as out to write the whole spec");
     }
+    if diff && style == Style::Overlay {
+        bail!("--diff shows the whole spec's changes, and an overlay is a file of its own; leave out --patch-as overlay or --diff");
+    }
     Ok(())
+}
+
+/// The unified diff from `before` to `after`, both the text of `file`, with `a/` and `b/`
+/// headers as git writes them, for `patch -p1` or `git apply`; empty where nothing changed.
+fn unified_diff(file: &Path, before: &str, after: &str) -> String {
+    // An absolute path would make the headers `a//abs`, which `patch -p1` refuses as unsafe.
+    let name = file.display().to_string();
+    let name = name.trim_start_matches("./").trim_start_matches('/');
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .to_string()
 }
 
 /// A spec as its documents, and whether it is written in JSON.
@@ -697,7 +721,7 @@ mod tests {
         profile: &Profile,
     ) -> (String, Vec<String>) {
         let kind = SpecKind::CloudFormation { fargate: true };
-        write(kind, text, audited, profile, Style::Full).unwrap()
+        write(kind, text, audited, profile, Style::Full, None).unwrap()
     }
 
     fn container<'a>(v: &'a serde_json::Value, task: &str) -> &'a serde_json::Value {
@@ -785,7 +809,7 @@ volumes:
 
     fn compose(text: &str, style: Style) -> (String, Vec<String>) {
         let (audited, profile) = stack();
-        write(SpecKind::Compose, text, &audited, &profile, style).unwrap()
+        write(SpecKind::Compose, text, &audited, &profile, style, None).unwrap()
     }
 
     const RUN: &str = "/var/run/app:noexec,nosuid,nodev,uid=1000,gid=1000,size=16m";
@@ -860,7 +884,15 @@ volumes:
         let (mut report, profile) = testdata::proven();
         report.verification.as_mut().unwrap().minimal_mounts.clear();
         let audited = audited([("web", "services.web".into(), report)]);
-        let (out, notes) = write(SpecKind::Compose, text, &audited, &profile, Style::Full).unwrap();
+        let (out, notes) = write(
+            SpecKind::Compose,
+            text,
+            &audited,
+            &profile,
+            Style::Full,
+            None,
+        )
+        .unwrap();
         assert_eq!((out.as_str(), notes.len()), (text, 0));
     }
 
@@ -926,5 +958,51 @@ volumes:
         );
         assert_eq!(head("--- {a: 1}\n", false), "---\n");
         assert_eq!(head("\n  {\"a\": 1}", true), "\n  ");
+    }
+
+    #[test]
+    fn a_diff_holds_the_changes_with_git_headers_and_nothing_when_nothing_changed() {
+        let text = "# The stack.\nservices:\n  web:\n    image: web:1\n";
+        let (proven, profile) = testdata::proven();
+        let audited = audited([("web", "services.web".into(), proven)]);
+        let file = Path::new("./deploy/compose.yaml");
+        let diff = |text: &str| {
+            let kind = SpecKind::Compose;
+            write(kind, text, &audited, &profile, Style::Full, Some(file))
+                .unwrap()
+                .0
+        };
+        let out = diff(text);
+        assert_eq!(
+            out,
+            format!(
+                "--- a/deploy/compose.yaml\n+++ b/deploy/compose.yaml\n@@ -2,3 +2,7 @@\n \
+                 services:\n   web:\n     image: web:1\n+    read_only: true\n+    tmpfs:\n+      \
+                 - {LIB}\n+      - {RUN}\n"
+            )
+        );
+        let (patched, _) = write(
+            SpecKind::Compose,
+            text,
+            &audited,
+            &profile,
+            Style::Full,
+            None,
+        )
+        .unwrap();
+        assert_eq!(diff(&patched), "");
+        let refused = write(
+            SpecKind::Compose,
+            text,
+            &audited,
+            &profile,
+            Style::Overlay,
+            Some(file),
+        );
+        assert_eq!(
+            refused.unwrap_err().to_string(),
+            "--diff shows the whole spec's changes, and an overlay is a file of its own; leave out \
+             --patch-as overlay or --diff"
+        );
     }
 }

@@ -400,7 +400,7 @@ spec:
 
     fn kubernetes(text: &str, audited: &MultiReport, style: Style) -> (String, Vec<String>) {
         let (_, profile) = testdata::proven();
-        write(SpecKind::Kubernetes, text, audited, &profile, style).unwrap()
+        write(SpecKind::Kubernetes, text, audited, &profile, style, None).unwrap()
     }
 
     fn yaml(text: &str) -> serde_yaml_ng::Value {
