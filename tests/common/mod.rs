@@ -32,6 +32,8 @@ pub enum Need {
     Images(&'static str),
     /// The engine, and docker-compose (compose 1, Debian's package) to run a compose file.
     Compose,
+    /// The engine, and kubectl, whose `kubectl kustomize` builds a kustomization offline.
+    Kustomize,
 }
 
 /// Whether the machine has what a test needs. Where it does not, the test says why on the real
@@ -43,6 +45,7 @@ pub fn ready(need: Need) -> bool {
         Need::Engine => engine().err(),
         Need::Images(script) => engine().and_then(|()| images(script)).err(),
         Need::Compose => engine().and_then(|()| compose()).err(),
+        Need::Kustomize => engine().and_then(|()| kustomize()).err(),
     };
     let Some(why) = missing else {
         return true;
@@ -95,6 +98,22 @@ fn compose() -> Result<(), String> {
         )),
         Err(e) => Err(format!(
             "no docker-compose ({e}); apt-get install docker-compose"
+        )),
+    }
+}
+
+fn kustomize() -> Result<(), String> {
+    match Command::new("kubectl")
+        .args(["kustomize", "--help"])
+        .output()
+    {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(format!(
+            "kubectl kustomize does not run ({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Err(format!(
+            "no kubectl ({e}); install kubectl 1.21 or later, whose kustomize takes patches:"
         )),
     }
 }
