@@ -670,4 +670,28 @@ spec:
         let app = &b["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(app["securityContext"]["readOnlyRootFilesystem"], true);
     }
+
+    #[test]
+    fn a_cronjobs_kustomize_patch_nests_its_pod_spec_where_the_kind_keeps_it() {
+        // In a List in JSON: the patch is YAML all the same, as kustomize takes several objects.
+        let text = r#"{"apiVersion": "v1", "kind": "List", "items": [
+  {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly"},
+   "spec": {"schedule": "@daily", "jobTemplate": {"spec": {"template": {"spec": {
+     "securityContext": {"fsGroup": 1000},
+     "containers": [{"name": "job", "image": "job:1"}]}}}}}}]}
+"#;
+        let (proven, _) = testdata::proven();
+        let at = "items[0].spec.jobTemplate.spec.template.spec.containers[0]";
+        let targets = audited([("CronJob/nightly/job", at.into(), proven)]);
+        let (out, notes) = kubernetes(text, &targets, Style::Overlay);
+        assert_eq!(notes, Vec::<String>::new());
+        let patch = yaml(&out);
+        assert_eq!(patch["kind"], "CronJob");
+        assert!(patch["spec"].get("schedule").is_none(), "{out}");
+        let pod = &patch["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        // The pod's fsGroup is the mounts' group already: nothing to add there.
+        assert!(pod.get("securityContext").is_none(), "{out}");
+        assert_eq!(pod["containers"][0]["name"], "job");
+        assert_eq!(pod["volumes"].as_sequence().map(Vec::len), Some(2), "{out}");
+    }
 }
