@@ -7,6 +7,7 @@
 
 mod kubernetes;
 
+use serde::Serialize;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -77,7 +78,7 @@ pub fn write(
             (out, notes)
         }
         _ => {
-            let json = spec.json;
+            let (json, indent) = (spec.json, spec.indent);
             let first = spec.first()?;
             let targets = audited.targets.iter().map(|t| (t, t.spec_path.as_deref()));
             let notes = match kind {
@@ -98,7 +99,7 @@ pub fn write(
             };
             let out = match style {
                 Style::Full => spec.text(),
-                Style::Overlay => encode(&overlay(&first.original, &first.value), json),
+                Style::Overlay => encode(&overlay(&first.original, &first.value), json, indent),
             };
             (out, notes)
         }
@@ -143,6 +144,9 @@ fn unified_diff(file: &Path, before: &str, after: &str) -> String {
 struct Spec<'t> {
     documents: Vec<Document<'t>>,
     json: bool,
+    /// A JSON file's indent (`cdk synth` indents by one space): a patched file keeps it, so that
+    /// its diff holds only the fix.
+    indent: &'t str,
     /// What follows the last document of a JSON file (its final line break).
     tail: &'t str,
 }
@@ -192,6 +196,7 @@ impl<'t> Spec<'t> {
         Ok(Spec {
             documents,
             json,
+            indent: json_indent(text),
             tail,
         })
     }
@@ -213,13 +218,13 @@ impl<'t> Spec<'t> {
                 Some(text) if document.value == document.original => out.push_str(text),
                 Some(text) => {
                     out.push_str(&head(text, self.json));
-                    out.push_str(&encode(&document.value, self.json));
+                    out.push_str(&encode(&document.value, self.json, self.indent));
                 }
                 None => {
                     if n > 0 {
                         out.push_str("---\n");
                     }
-                    out.push_str(&encode(&document.value, self.json));
+                    out.push_str(&encode(&document.value, self.json, self.indent));
                 }
             }
         }
@@ -237,13 +242,29 @@ impl Document<'_> {
     }
 }
 
-/// `value` in JSON or in block YAML; JSON without a final line break, which the file's own tail
-/// gives.
-fn encode(value: &Value, json: bool) -> String {
-    match json {
-        true => serde_json::to_string_pretty(value).expect("a spec's values serialise"),
-        false => yaml::block(value),
+/// `value` in JSON indented by `indent`, or in block YAML; JSON without a final line break,
+/// which the file's own tail gives.
+fn encode(value: &Value, json: bool, indent: &str) -> String {
+    if !json {
+        return yaml::block(value);
     }
+    let mut out = vec![];
+    let format = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
+    let mut writer = serde_json::Serializer::with_formatter(&mut out, format);
+    value
+        .serialize(&mut writer)
+        .expect("a spec's values serialise");
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// The indent of a JSON text: the blanks before its first indented line (two spaces where
+/// nothing is indented).
+fn json_indent(text: &str) -> &str {
+    let mut indented = text
+        .lines()
+        .skip(1)
+        .map(|l| &l[..l.len() - l.trim_start().len()]);
+    indented.find(|blanks| !blanks.is_empty()).unwrap_or("  ")
 }
 
 /// A line that starts a YAML document: `---` alone or before a blank. YAML forbids such a line
@@ -669,6 +690,18 @@ fn refuse_function(key: &str, value: &Value) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_spec_keeps_its_indent_so_its_diff_holds_only_the_fix() {
+        assert_eq!(json_indent("{\n \"Resources\": {}\n}\n"), " ");
+        assert_eq!(json_indent("{\n\t\"a\": 1\n}"), "\t");
+        assert_eq!(json_indent("{}"), "  ");
+        let value: Value = serde_yaml_ng::from_str("{\"a\": {\"b\": [1]}}").unwrap();
+        assert_eq!(
+            encode(&value, true, " "),
+            "{\n \"a\": {\n  \"b\": [\n   1\n  ]\n }\n}"
+        );
+    }
     use crate::model::{TargetReport, SCHEMA_VERSION};
     use crate::report::testdata;
 
