@@ -18,6 +18,7 @@ use crate::choice::Choice;
 use crate::input;
 use crate::model::{BaselineFinding, ProofGate, Report, TmpfsSpec};
 use crate::probe::Probe;
+use crate::profile;
 use crate::trace::{ModeChoice, RunOptions};
 
 /// The file `audit` looks for in the working directory.
@@ -219,9 +220,17 @@ impl Config {
             })?,
         };
         let dir = path.parent().unwrap_or(Path::new(""));
-        config.remedies = config.remedies.map(|r| lexical(&dir.join(r)));
+        let relative = |p: &Path| lexical(&dir.join(p));
+        config.remedies = config.remedies.as_deref().map(relative);
+        if let Some(file) = config.profile.as_deref().filter(|p| profile::is_path(p)) {
+            config.profile = Some(relative(Path::new(file)).display().to_string());
+        }
         for target in &mut config.targets {
-            target.file = target.file.take().map(|f| lexical(&dir.join(f)));
+            // Named as written: the same in the job matrix whatever the config's path.
+            if let (None, Some(file)) = (&target.name, &target.file) {
+                target.name = Some(file.display().to_string());
+            }
+            target.file = target.file.as_deref().map(relative);
         }
         config.validate(&source)?;
         config.target_lines = item_lines(text, "targets:");
@@ -251,11 +260,14 @@ impl Config {
                 (Some(_), None) if !target.containers.is_empty() || !target.images.is_empty() => {
                     bail!("{at}: containers and images are for a file target; remove them or give file")
                 }
+                (None, Some(_)) if target.says_how_to_run() => {
+                    bail!("{at}: port, probes, expect-status, env, user, entrypoint, cmd and tmpfs are for an image target; a spec says how its containers run: write it there")
+                }
                 _ => {}
             }
             let name = target.name();
             if self.targets[..i].iter().any(|t| t.name() == name) {
-                bail!("{at}: another target is named {name:?} too; give each a distinct name:");
+                bail!("{at}: another target is named {name:?} too; give each a distinct name");
             }
         }
         for (i, entry) in self.accept.iter().enumerate() {
@@ -268,7 +280,13 @@ impl Config {
             if !entry.path.starts_with('/') {
                 bail!("{source}: accept[{i}]: path {:?} is not absolute; write it as the container sees it, as /app/**/__pycache__/**", entry.path);
             }
-            let named = |t: &Target| Some(t.name()) == entry.target || t.image == entry.target;
+            let named = |t: &Target| {
+                let name = t.name();
+                let within = |n: &str| n.strip_prefix(&name).is_some_and(|c| c.starts_with('/'));
+                Some(&name) == entry.target.as_ref()
+                    || t.image == entry.target
+                    || entry.target.as_deref().is_some_and(within)
+            };
             if entry.target.is_some() && !self.targets.is_empty() && !self.targets.iter().any(named)
             {
                 bail!("{source}: accept[{i}]: target {:?} is none of the targets; name one of them, or remove target:", entry.target.as_deref().unwrap_or_default());
@@ -353,6 +371,13 @@ impl Settings {
 }
 
 impl Target {
+    /// Whether it says how to run an image: what a spec target leaves to its spec.
+    fn says_how_to_run(&self) -> bool {
+        let words = self.entrypoint.is_some() || self.cmd.is_some() || self.user.is_some();
+        let probes = self.port.is_some() || !self.probes.is_empty() || self.expect_status.is_some();
+        words || probes || !self.env.is_empty() || !self.tmpfs.is_empty()
+    }
+
     pub fn name(&self) -> String {
         let named = self.name.clone().or_else(|| self.image.clone());
         named.unwrap_or_else(|| {
@@ -464,8 +489,14 @@ pub fn starter(
          # gate: clean            # functional: read-only errors in the logs do not fail the proof\n",
         run.image,
         report.plan.verdict.as_str(),
-        report.plan.profile,
+        settings.profile.as_deref().unwrap_or(&report.plan.profile),
     );
+    if !run.env.is_empty() {
+        out.push_str(
+            "# The env values below are as given to init (-e, --env-file): keep secrets out of a\n\
+             # file you commit; give them to the CI job's environment and -e NAME instead.\n",
+        );
+    }
     out.push_str(&body);
     out.push_str(
         "# Findings the team decides to live with, each with its reason, and an expiry when it is a\n\
@@ -612,7 +643,11 @@ mod tests {
             Some(PathBuf::from("ci/deploy/taskdef.json"))
         );
         assert_eq!(config.defined_at("c.yaml", &config.targets[1]), "c.yaml:10");
-        assert_eq!(config.targets[1].name(), "ci/deploy/taskdef.json");
+        assert_eq!(
+            config.targets[1].name(),
+            "deploy/taskdef.json",
+            "as written"
+        );
         assert_eq!(
             lexical(Path::new("ci/../deploy/./x.json")),
             Path::new("deploy/x.json")
@@ -673,6 +708,10 @@ mod tests {
         assert_eq!(error("targets:\n  - image: a\n    file: b\n"), "ci/.rofs-audit.yaml: targets[0]: has both image and file; give one (a spec names its own images)");
         assert!(error("accept:\n  - path: /x\n    reason: ''\n").contains("the reason is empty"));
         assert!(error("accept:\n  - path: /x\n").contains("missing field `reason`"));
+        assert!(error("targets:\n  - file: task.json\n    port: 80\n")
+            .contains("targets[0]: port, probes, expect-status, env, user, entrypoint, cmd and tmpfs are for an image target"));
+        let profile = parse("profile: platform.yaml\n").unwrap().profile;
+        assert_eq!(profile.as_deref(), Some("ci/platform.yaml"));
         assert!(
             error("accept:\n  - path: /x\n    reason: r\n    expires: soon\n")
                 .contains("write it as YYYY-MM-DD")

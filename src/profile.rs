@@ -185,7 +185,7 @@ pub fn load(name_or_path: &str) -> anyhow::Result<Profile> {
     }
 }
 
-fn is_path(name_or_path: &str) -> bool {
+pub fn is_path(name_or_path: &str) -> bool {
     name_or_path.contains('/') || name_or_path.ends_with(".yaml") || name_or_path.ends_with(".yml")
 }
 

@@ -176,7 +176,7 @@ fn writes_behind<'a>(report: &'a Report, finding: &BaselineFinding) -> Vec<&'a W
 }
 
 /// Records in `report` which of `findings` the entries accept: those whose failing writes all
-/// match one entry.
+/// match one entry, or with no failing write behind them, whose path does.
 pub fn apply(report: &mut Report, findings: &[BaselineFinding], entries: &[Accept]) {
     let mut accepted = vec![];
     for finding in findings {
@@ -188,7 +188,12 @@ pub fn apply(report: &mut Report, findings: &[BaselineFinding], entries: &[Accep
                 }
                 _ => false,
             };
-            named || (!writes.is_empty() && writes.iter().all(|w| entry.matches(&w.path)))
+            // By its path only where no failing write is behind it (a volume for state): else a
+            // broad glob (`/*`) would accept writes it does not match.
+            match writes.is_empty() {
+                true => named,
+                false => writes.iter().all(|w| entry.matches(&w.path)),
+            }
         });
         if let Some(entry) = entry {
             accepted.push(Accepted {
@@ -227,6 +232,8 @@ mod tests {
         assert!(entry("/tmp/*.pid").matches("/tmp/app.pid"));
         assert!(!entry("/tmp/*.pid").matches("/tmp/a/app.pid"));
         assert!(entry("/var/log/app?.log").matches("/var/log/app1.log"));
+        assert!(entry("/*").matches("/data"));
+        assert!(!entry("/*").matches("/data/db/x"));
         let web = Accept {
             target: Some("deploy".into()),
             ..entry("/x")
@@ -279,6 +286,16 @@ mod tests {
                 w.would_fail == Some(true) && is_within(&w.path, &mount) && w.path != some
             });
         let others = others.count();
+        // A glob that names the mount but none of its writes accepts nothing either.
+        let parent = mount
+            .rsplit_once('/')
+            .map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
+        apply(
+            &mut report,
+            &findings,
+            &[entry(&format!("{}/*", parent.trim_end_matches('/')))],
+        );
+        assert_eq!(report.accepted, [], "{mount}");
         apply(&mut report, &findings, &[entry(&some)]);
         match others {
             0 => assert_eq!(report.accepted.len(), 1),

@@ -110,10 +110,19 @@ impl FailOn {
         let fails = match (self, &report.baseline) {
             (FailOn::Never, _) => false,
             (_, None) if !report.accepted.is_empty() => {
+                // A failed proof is no finding an entry can accept.
+                let failed = report.verification.as_ref().is_some_and(|v| !v.passed);
                 let mut open = baseline::findings(report).into_iter();
                 match self {
-                    FailOn::NeedsMounts => open.next().is_some(),
-                    _ => open.any(|f| f.needs_changes()),
+                    FailOn::NeedsMounts => failed || open.next().is_some(),
+                    _ => {
+                        report.plan.verdict == Verdict::NeedsChanges
+                            && (failed
+                                || open.any(|f| {
+                                    f.needs_changes()
+                                        || matches!(f, crate::model::BaselineFinding::Gate(_))
+                                }))
+                    }
                 }
             }
             (FailOn::NeedsMounts, None) => report.plan.verdict != Verdict::Compatible,
@@ -142,6 +151,26 @@ mod tests {
     /// The analyzer's golden: every recorded report's trace, judged again for its profile,
     /// gives the recorded plan. A proof decides the verdict, marks writes fatal and picks among
     /// the planned mounts; the rest of the plan is the analyzer's own.
+    #[test]
+    fn accepted_findings_pass_but_a_failed_proof_never_does() {
+        let (mut report, _) = testdata::proven();
+        let findings = baseline::all_findings(&report);
+        let all: Vec<accept::Accept> = ["/**"]
+            .iter()
+            .map(|p| accept::Accept {
+                path: p.to_string(),
+                target: None,
+                reason: "all of it".into(),
+                expires: None,
+            })
+            .collect();
+        accept::apply(&mut report, &findings, &all);
+        assert!(!report.accepted.is_empty());
+        assert_eq!(FailOn::NeedsMounts.exit_code(&report), 0);
+        report.verification.as_mut().unwrap().passed = false;
+        assert_eq!(FailOn::NeedsMounts.exit_code(&report), 1);
+    }
+
     #[test]
     fn every_recorded_trace_judged_again_gives_the_recorded_plan() {
         for (name, (report, profile)) in testdata::all() {
