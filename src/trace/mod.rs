@@ -476,7 +476,7 @@ impl Recorder {
         let assembler = assemble::Assembler::new(std::mem::take(&mut recorder.baseline));
         Ok(Recorder::Overlay {
             recorder,
-            lower: overlay::LowerDirs(lower),
+            lower: overlay::LowerDirs::new(lower),
             assembler,
         })
     }

@@ -2,7 +2,7 @@
 //! directories of its volumes with inotify from before the container starts, and walk them at
 //! each phase boundary. Sees what the engine's diff cannot: transient files and volume writes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
@@ -165,7 +165,19 @@ impl OverlayRecorder {
 const IMAGE_DIR_WALK_LIMIT: usize = 20_000;
 
 /// The image as the overlay's lower dirs show it (topmost first).
-pub struct LowerDirs(pub Vec<PathBuf>);
+pub struct LowerDirs {
+    layers: Vec<PathBuf>,
+    /// Directories looked up, and whether the image lacks them: an app that writes 100,000
+    /// files into directories of its own costs a lookup per directory, not per file.
+    absent: Mutex<HashMap<Vec<u8>, bool>>,
+}
+
+/// The directory that holds `path`, where there is one below the root.
+fn parent(path: &[u8]) -> Option<&[u8]> {
+    let end = path.iter().rposition(|&b| b == b'/')?;
+    let dir = &path[..end];
+    (!dir.is_empty()).then_some(dir)
+}
 
 /// What one layer says about a path of the image.
 enum Says {
@@ -211,8 +223,43 @@ fn says(layer: &Path, path: &[u8]) -> Says {
 impl LowerDirs {
     /// `path` in the union of the layers, topmost first, honouring whiteouts: a file the image
     /// deleted in a later layer is not there.
+    pub fn new(layers: Vec<PathBuf>) -> LowerDirs {
+        LowerDirs {
+            layers,
+            absent: Default::default(),
+        }
+    }
+
     fn find(&self, path: &[u8]) -> Option<std::fs::Metadata> {
-        for layer in &self.0 {
+        match parent(path) {
+            // Under a directory the image does not have (or hides), nothing is the image's.
+            Some(dir) if self.lacks(dir) => None,
+            _ => self.look_up(path),
+        }
+    }
+
+    /// Whether the image has no directory (or anything) at `dir`, remembered.
+    fn lacks(&self, dir: &[u8]) -> bool {
+        let known = self
+            .absent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(dir)
+            .copied();
+        if let Some(known) = known {
+            return known;
+        }
+        let lacks = match parent(dir) {
+            Some(up) if self.lacks(up) => true,
+            _ => self.look_up(dir).is_none(),
+        };
+        let mut absent = self.absent.lock().unwrap_or_else(PoisonError::into_inner);
+        absent.insert(dir.to_vec(), lacks);
+        lacks
+    }
+
+    fn look_up(&self, path: &[u8]) -> Option<std::fs::Metadata> {
+        for layer in &self.layers {
             match says(layer, path) {
                 Says::Has(meta) => return Some(meta),
                 Says::Hides => return None,
@@ -230,7 +277,7 @@ impl LowerDirs {
             return ImageDir::absent(dir);
         };
         let mut hidden: BTreeMap<CPath, bool> = BTreeMap::new();
-        for layer in &self.0 {
+        for layer in &self.layers {
             let root = layer.join(rel);
             let entries = walkdir::WalkDir::new(&root)
                 .min_depth(1)
@@ -269,7 +316,7 @@ impl LowerDirs {
     /// The kernel follows them when an app names a path; the overlay records the real one.
     pub fn dir_symlinks(&self) -> Vec<Symlink> {
         let mut links: BTreeMap<String, String> = BTreeMap::new();
-        for layer in &self.0 {
+        for layer in &self.layers {
             let entries = walkdir::WalkDir::new(layer)
                 .min_depth(1)
                 .into_iter()
@@ -398,7 +445,7 @@ mod tests {
         std::fs::create_dir_all(top.join("etc")).unwrap();
         std::fs::write(top.join("etc/.wh..wh..opq"), b"").unwrap();
         std::fs::write(top.join("etc/new"), b"x").unwrap();
-        let lower = LowerDirs(vec![top, middle, bottom]);
+        let lower = LowerDirs::new(vec![top, middle, bottom]);
         let written = HashSet::new();
         let tmp = lower.image_dir("/tmp", &written);
         let etc = lower.image_dir("/etc", &written);
