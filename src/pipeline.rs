@@ -235,16 +235,6 @@ pub fn spec_targets(
         if !containers.is_empty() && !containers.iter().any(|name| named(target, name)) {
             continue;
         }
-        if target.init {
-            // An init container runs to completion: an audit's runs wait for an app that
-            // answers, and would call its exit a failure.
-            eprintln!(
-                "rofs-audit: warning: {}: init container not audited: containers that run to \
-                 completion are not audited yet; audit its image with its command instead",
-                target.name
-            );
-            continue;
-        }
         // The spec's mounts, but a --tmpfs on the same path wins.
         let mut judge = judge.clone();
         let from_spec = target

@@ -26,14 +26,23 @@ fn app_image() -> String {
         .build()
 }
 
-/// Audits the manifests with the fixture as `app` and `args` (`--patch OUT`...), and returns the
-/// report of the one container audited and what rofs-audit said on stderr.
+/// The fixture as the init container: it writes a file into a directory of uid 1000, exits 0.
+fn init_image() -> String {
+    ImageSpec::new("k8s-init")
+        .dir("/var/run/init", 1000, 1000, 0o755)
+        .build()
+}
+
+/// Audits the manifests with the fixture as `app` and as the init container, and `args`
+/// (`--patch OUT`...); returns the app's report and what rofs-audit said on stderr.
 fn audit(image: &str, args: &[&str]) -> (serde_json::Value, String) {
     let app = format!("app={image}");
+    let init = format!("wait-for-config={}", init_image());
     // The proof's run without the startup probe's mount waits out the startup budget for the
     // probe, and the fixture answers in milliseconds.
     let budget = ["--startup-timeout", "10s"];
-    let mut all = vec!["audit", "-f", MANIFESTS, "--image", &app, "--idle", "0s"];
+    let mut all = vec!["audit", "-f", MANIFESTS, "--image", &app, "--image", &init];
+    all.extend(["--idle", "0s"]);
     all.extend(budget);
     all.extend(args);
     all.extend(["--format", "json"]);
@@ -43,9 +52,15 @@ fn audit(image: &str, args: &[&str]) -> (serde_json::Value, String) {
     assert_eq!(out.status.code(), Some(1), "{all:?}: {stderr}");
     let spec: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
     let targets = spec["targets"].as_array().expect("targets");
-    assert_eq!(targets.len(), 1, "only the app is audited: {spec:#}");
-    assert_eq!(targets[0]["name"], "Deployment/web/app");
-    let report = targets[0]["report"].clone();
+    assert_eq!(targets.len(), 2, "the init container and the app: {spec:#}");
+    // The init container ran to completion, read-only with its mount.
+    assert_eq!(targets[0]["name"], "Deployment/web/wait-for-config");
+    let init = &targets[0]["report"];
+    assert_eq!(init["verification"]["passed"], true, "{init:#}");
+    let mounts = common::mount_paths(&init["verification"]["minimal_mounts"]);
+    assert_eq!(mounts, ["/var/run/init"], "{init:#}");
+    assert_eq!(targets[1]["name"], "Deployment/web/app");
+    let report = targets[1]["report"].clone();
     assert_eq!(report["verification"]["passed"], true, "{report:#}");
     (report, stderr)
 }
@@ -101,14 +116,7 @@ fn a_patched_deployment_runs_read_only_with_its_empty_dirs_as_tmpfs() {
     let image = app_image();
     let dir = common::temp_dir("k8s-patch");
     let out = dir.path().join("deployment.yaml");
-    let (report, stderr) = audit(&image, &["--patch", out.to_str().unwrap()]);
-    assert!(
-        stderr.contains(
-            "warning: Deployment/web/wait-for-config: init container not audited: containers \
-             that run to completion are not audited yet"
-        ),
-        "{stderr}"
-    );
+    let (report, _) = audit(&image, &["--patch", out.to_str().unwrap()]);
     // The manifests' three probes, each as the kubelet runs it.
     let probes = report["probes"].as_array().expect("probes");
     assert_eq!(probes.len(), 3, "{probes:#?}");
@@ -120,7 +128,18 @@ fn a_patched_deployment_runs_read_only_with_its_empty_dirs_as_tmpfs() {
     assert!(patched.starts_with(service), "{patched}");
     let (before, after) = (deployment(&original), deployment(&patched));
     let (before, after) = (pod(&before), pod(&after));
-    assert_eq!(after.init_containers, before.init_containers);
+    // The init container gets its own fix: read-only, with an emptyDir for its file.
+    let init = &after.init_containers.as_ref().expect("the init container")[0];
+    let security = init.security_context.as_ref().expect("its securityContext");
+    assert_eq!(security.read_only_root_filesystem, Some(true));
+    assert_eq!(
+        mounts(init),
+        [("rofs-var-run-init".into(), "/var/run/init".into())]
+    );
+    assert_eq!(
+        before.init_containers.as_ref().unwrap()[0].security_context,
+        None
+    );
     let app = &after.containers[0];
     let security = app.security_context.as_ref().expect("securityContext");
     assert_eq!(security.read_only_root_filesystem, Some(true));
@@ -209,12 +228,14 @@ fn fix(text: &str) -> Value {
         .find(|d| d["kind"] == "Deployment")
         .unwrap_or_else(|| panic!("no Deployment in {text}"));
     let pod = &deployment["spec"]["template"]["spec"];
-    let app = &pod["containers"][0];
+    let (app, init) = (&pod["containers"][0], &pod["initContainers"][0]);
     serde_yaml_ng::to_value([
         &app["securityContext"],
         &app["volumeMounts"],
         &pod["securityContext"],
         &pod["volumes"],
+        &init["securityContext"],
+        &init["volumeMounts"],
     ])
     .unwrap()
 }
@@ -257,7 +278,12 @@ fn a_kustomize_patch_applied_to_the_manifests_gives_the_full_patch() {
     let (kustomized, whole) = (fix(&stdout), fix(&read(&full)));
     assert_eq!(kustomized, whole, "{stdout}");
     // The emptyDirs are there, not merged away.
-    assert_eq!(whole[3].as_sequence().map(Vec::len), Some(2), "{whole:?}");
+    assert_eq!(whole[3].as_sequence().map(Vec::len), Some(3), "{whole:?}");
+    assert_eq!(
+        whole[4]["readOnlyRootFilesystem"],
+        Value::Bool(true),
+        "{whole:?}"
+    );
 }
 
 /// `--diff` writes what `--patch` changes as a unified diff that `patch -p1` applies to the

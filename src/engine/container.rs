@@ -283,6 +283,13 @@ impl Container {
         *self.exited.borrow()
     }
 
+    /// The code it exits with, if it does within `timeout` of now.
+    pub async fn wait_exit(&self, timeout: Duration) -> Option<i64> {
+        let mut exited = self.exited.clone();
+        let code = tokio::time::timeout(timeout, exited.wait_for(Option::is_some)).await;
+        code.ok().and_then(|c| c.ok().and_then(|c| *c))
+    }
+
     /// Probes until the first probe answers as expected, the container exits, the probe keeps
     /// answering a client error, a log line dooms the run, or `timeout`, all counted from the
     /// start request.

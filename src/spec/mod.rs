@@ -158,6 +158,7 @@ impl Target {
             user: self.user.clone().or_else(|| base.user.clone()),
             entrypoint: self.entrypoint.clone().or_else(|| base.entrypoint.clone()),
             cmd: self.cmd.clone().or_else(|| base.cmd.clone()),
+            completes: self.init,
             ..base.clone()
         }
     }

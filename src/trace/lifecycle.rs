@@ -44,6 +44,43 @@ pub struct Lived {
     pub stop_took: Option<Duration>,
 }
 
+/// A container that runs to completion: it is ready once it exited 0 within the startup budget,
+/// and has nothing to probe, idle or stop. Exiting otherwise is exiting before it was ready.
+async fn completed(
+    container: &mut Container,
+    opts: &RunOptions,
+    marks: &mut impl Boundaries,
+) -> Result<Lived> {
+    let started = Instant::now();
+    let code = container.wait_exit(opts.startup_timeout).await;
+    let (readiness, exit) = match code {
+        Some(0) => (
+            Readiness::Ready {
+                elapsed: started.elapsed(),
+            },
+            Some(ExitStatus::from_code(0)),
+        ),
+        Some(code) => (Readiness::Exited { code }, None),
+        None => (Readiness::NeverOpened { last: None }, None),
+    };
+    if code.is_some() {
+        container.drain_logs().await;
+    }
+    if exit.is_some() {
+        marks.boundary(Phase::Startup, None).await?;
+        marks.boundary(Phase::Shutdown, None).await?;
+    }
+    Ok(Lived {
+        readiness,
+        probes: vec![],
+        probes_took: Duration::ZERO,
+        cut_short: false,
+        exited_by_itself: None,
+        exit,
+        stop_took: None,
+    })
+}
+
 /// Runs a created container through its phases. Engine errors are errors; whatever the app
 /// does is in the result. A container that never got ready is left running for the caller
 /// (its logs and removal are the caller's).
@@ -53,6 +90,9 @@ pub async fn live(
     marks: &mut impl Boundaries,
 ) -> Result<Lived> {
     container.start().await?;
+    if opts.completes {
+        return completed(container, opts, marks).await;
+    }
     let first = opts.probes.first().cloned().unwrap_or(Probe::Tcp);
     let readiness = container
         .wait_ready(&first, opts.expect_status, opts.startup_timeout)

@@ -38,26 +38,21 @@ pub struct RunOptions {
     pub probe_timeout: Duration,
     pub idle: Duration,
     pub stop_timeout: Duration,
+    /// It runs to completion (a Kubernetes init container): ready means it exited 0 within the
+    /// startup budget, and it has no probes and no shutdown.
+    pub completes: bool,
 }
 
 #[cfg(test)]
 impl RunOptions {
     /// `image` run as the command line's defaults run it: for tests.
     pub fn testing(image: &str) -> RunOptions {
-        RunOptions {
+        let defaults = crate::config::Config::defaults().settle();
+        defaults.budgets(RunOptions {
             image: image.into(),
-            port: None,
-            probes: vec![],
             expect_status: 200,
-            env: vec![],
-            user: None,
-            entrypoint: None,
-            cmd: None,
-            startup_timeout: Duration::from_secs(30),
-            probe_timeout: Duration::from_secs(10),
-            idle: Duration::from_secs(2),
-            stop_timeout: Duration::from_secs(10),
-        }
+            ..RunOptions::default()
+        })
     }
 }
 
@@ -69,6 +64,9 @@ crate::choice::choice_enum! {
         Api = "api": "the engine's diff of the container (remote engines)",
     }
 }
+
+/// What tells that a container that runs to completion did its work.
+const COMPLETES: &str = "it runs to completion and exits 0 (an init container)";
 
 /// The image as rofs-audit needs it, with the command-line overrides applied.
 #[derive(Debug, Clone)]
@@ -94,10 +92,14 @@ impl Subject {
             .and_then(|c| c.healthcheck.as_ref())
             .and_then(|h| h.test.as_deref())
             .and_then(Probe::from_healthcheck);
-        let port = choose_port(opts.port, &image.exposed_ports, &opts.probes)?;
+        let port = match opts.completes {
+            true => None,
+            false => choose_port(opts.port, &image.exposed_ports, &opts.probes)?,
+        };
         // Told nothing, ask what the platform would: the image's HEALTHCHECK, else whether the
-        // port answers at all.
+        // port answers at all. A container that runs to completion is asked nothing.
         let probes = match (&opts.probes[..], healthcheck, port) {
+            _ if opts.completes => vec![],
             ([], Some(check), _) => vec![check],
             ([], None, Some(_)) => vec![Probe::Any("/".to_string())],
             (given, ..) => given.to_vec(),
@@ -119,10 +121,13 @@ impl Subject {
             }),
             port,
             env_names,
-            probes: probes
-                .iter()
-                .map(|p| p.describe(opts.expect_status))
-                .collect(),
+            probes: match opts.completes {
+                true => vec![COMPLETES.to_string()],
+                false => probes
+                    .iter()
+                    .map(|p| p.describe(opts.expect_status))
+                    .collect(),
+            },
         };
         Ok(Subject { image, run, probes })
     }
@@ -326,6 +331,10 @@ fn not_ready_error(
     // The trace runs with a writable root: whatever fails here is no read-only problem.
     const NOT_READ_ONLY: &str = "with a writable root, so this is not a read-only problem";
     match readiness {
+        Readiness::NeverOpened { .. } if opts.completes => anyhow!(
+            "it was still running after {budget}s {NOT_READ_ONLY}, and it should run to \
+             completion; raise --startup-timeout, or check its command; last log lines: {logs}"
+        ),
         Readiness::Exited { code } => anyhow!(
             "the container exited with code {code} before it was ready, {NOT_READ_ONLY}; fix the \
              app or its configuration (--env, --cmd, --user) first; last log lines: {logs}"

@@ -248,18 +248,31 @@ pub(super) fn overlay(documents: &[Document], patched: &[Place]) -> String {
         if let Some(security) = gained(pod_path, "securityContext") {
             pod.insert("securityContext".into(), security);
         }
-        let containers = places.iter().map(|place| {
-            let mut container = Mapping::new();
-            let name = now(&place.container, "name").cloned().unwrap_or_default();
-            container.insert("name".into(), name);
-            let read_only = mapping([("readOnlyRootFilesystem".into(), Value::Bool(true))]);
-            container.insert("securityContext".into(), read_only);
-            if let Some(mounts) = gained(&place.container, "volumeMounts") {
-                container.insert("volumeMounts".into(), mounts);
+        // Init containers merge into their own list, by name as the others.
+        for list in ["initContainers", "containers"] {
+            let in_list = |place: &&&Place| {
+                let last = place.container.rsplit('.').next().unwrap_or_default();
+                last.split('[').next() == Some(list)
+            };
+            let containers: Vec<Value> = places
+                .iter()
+                .filter(in_list)
+                .map(|place| {
+                    let mut container = Mapping::new();
+                    let name = now(&place.container, "name").cloned().unwrap_or_default();
+                    container.insert("name".into(), name);
+                    let read_only = mapping([("readOnlyRootFilesystem".into(), Value::Bool(true))]);
+                    container.insert("securityContext".into(), read_only);
+                    if let Some(mounts) = gained(&place.container, "volumeMounts") {
+                        container.insert("volumeMounts".into(), mounts);
+                    }
+                    Value::Mapping(container)
+                })
+                .collect();
+            if !containers.is_empty() {
+                pod.insert(list.into(), Value::Sequence(containers));
             }
-            Value::Mapping(container)
-        });
-        pod.insert("containers".into(), Value::Sequence(containers.collect()));
+        }
         if let Some(volumes) = gained(pod_path, "volumes") {
             pod.insert("volumes".into(), volumes);
         }
