@@ -350,6 +350,13 @@ pub async fn audit_spec(
     options: AuditOptions,
     progress: &Progress,
 ) -> Result<MultiReport> {
+    // Every image first, so that a missing one fails the run before any target has run
+    // (the engine pulls what it can).
+    for target in targets {
+        Subject::resolve(engine, &target.run, progress)
+            .await
+            .map_err(|e| e.context(format!("{} ({})", target.name, target.defined_at)))?;
+    }
     let at_once = options.jobs.clamp(1, targets.len().max(1));
     let each = AuditOptions {
         jobs: (options.jobs / at_once).max(1),
