@@ -229,9 +229,12 @@ storm_audit() {
     timed /dev/null "$BIN" trace "$STORM" --idle 0s --format json -o "$WORK/trace.json" \
         --startup-timeout "${STARTUP_TIMEOUT_S}s"
     wait "$poller"
-    # When the trace container stopped, by the engine's clock (the same host's).
+    # When the trace container stopped, by the engine's clock (the same host's): the one of ours
+    # that ran the storm's image (rofs-audit runs an image by its ID).
     died=$(docker events --since "$since" --until "$(date +%s)" --filter event=die \
-        --filter label=dev.rofs-audit.managed --format '{{.TimeNano}}' | head -n1)
+        --filter label=dev.rofs-audit.managed \
+        --filter "image=$(docker image inspect --format '{{.Id}}' "$STORM")" \
+        --format '{{.TimeNano}}' | head -n1)
     written=$(cat "$WORK/written")
     [[ -n $died && -n $written ]] || die "no stop event or no report for the storm's trace"
     after=$(awk -v w="$written" -v d="$died" 'BEGIN { printf "%.2f", w / 1e6 - d / 1e9 }')
