@@ -1,6 +1,6 @@
 //! Kubernetes manifests: multi-document YAML or JSON, and `List`s of objects, as `kubectl` and
 //! `helm template` write them. Pods and the workloads that hold a pod template; other kinds
-//! (Service, ConfigMap) are passed over. `envFrom` and `$(VAR)` references are not expanded.
+//! (Service, ConfigMap) are passed over. `envFrom` and `$(VAR)` references are not expanded; the report names each `envFrom` source.
 
 use anyhow::Result;
 use serde_yaml_ng::Value;
@@ -395,10 +395,21 @@ impl Pod<'_> {
 }
 
 /// `env` with literal values; `valueFrom` (a Secret, a ConfigMap, the pod's fields) as
-/// placeholders.
+/// placeholders. `envFrom` names no variable, so the runs have none of its variables: the
+/// report names each source.
 fn environment(container: &Value) -> (Vec<String>, Vec<String>) {
     let mut env = vec![];
     let mut placeholders = vec![];
+    let sources = container.get("envFrom").and_then(Value::as_sequence);
+    for source in sources.into_iter().flatten().filter_map(Value::as_mapping) {
+        for (kind, reference) in source.iter().filter(|(k, _)| k.as_str() != Some("prefix")) {
+            let name = reference.get("name").and_then(scalar).unwrap_or_default();
+            placeholders.push(format!(
+                "envFrom {} {name} (none of its variables was set)",
+                kind.as_str().unwrap_or_default()
+            ));
+        }
+    }
     let list = container.get("env").and_then(Value::as_sequence);
     for var in list.into_iter().flatten() {
         let Some(name) = var.get("name").and_then(Value::as_str) else {
@@ -461,6 +472,23 @@ fn mib(quantity: &Value) -> Option<u64> {
 mod tests {
     use super::super::tests::{error, read_file, read_text, uv_run};
     use super::*;
+
+    #[test]
+    fn env_from_names_each_source_whose_variables_the_runs_lack() {
+        let container: Value = serde_yaml_ng::from_str(
+            "envFrom:\n  - configMapRef: {name: app-config}\n  - prefix: DB_\n    secretRef: {name: db}\nenv:\n  - {name: MODE, value: prod}\n",
+        )
+        .unwrap();
+        let (env, placeholders) = environment(&container);
+        assert_eq!(env, ["MODE=prod"]);
+        assert_eq!(
+            placeholders,
+            [
+                "envFrom configMapRef app-config (none of its variables was set)",
+                "envFrom secretRef db (none of its variables was set)",
+            ]
+        );
+    }
 
     #[test]
     fn the_deployment_gives_its_init_container_and_app_as_deployed() {
