@@ -119,6 +119,19 @@ pub async fn audit(
     // Resolved once, so the trace and the proof run the same image even if its tag moves
     // meanwhile.
     let subject = Subject::resolve(engine, run, progress).await?;
+    audit_subject(engine, run_id, subject, run, judge, options, progress).await
+}
+
+/// [`audit`] of an image already resolved.
+async fn audit_subject(
+    engine: &Engine,
+    run_id: &RunId,
+    subject: Subject,
+    run: &RunOptions,
+    judge: &Judge,
+    options: AuditOptions,
+    progress: &Progress,
+) -> Result<Report> {
     let run = subject.options(run);
     // The proof's first run (no mount) needs no trace: it goes alongside.
     let begin = async {
@@ -352,10 +365,12 @@ pub async fn audit_spec(
 ) -> Result<MultiReport> {
     // Every image first, so that a missing one fails the run before any target has run
     // (the engine pulls what it can).
+    let mut subjects = vec![];
     for target in targets {
-        Subject::resolve(engine, &target.run, progress)
-            .await
-            .map_err(|e| e.context(format!("{} ({})", target.name, target.defined_at)))?;
+        let subject = Subject::resolve(engine, &target.run, progress).await;
+        subjects.push(
+            subject.map_err(|e| e.context(format!("{} ({})", target.name, target.defined_at)))?,
+        );
     }
     let at_once = options.jobs.clamp(1, targets.len().max(1));
     let each = AuditOptions {
@@ -363,9 +378,9 @@ pub async fn audit_spec(
         ..options
     };
     let mut audits: Vec<BoxFuture<'_, Result<TargetReport>>> = vec![];
-    for target in targets {
+    for (target, subject) in targets.iter().zip(subjects) {
         audits.push(Box::pin(audit_target(
-            engine, run_id, target, each, progress,
+            engine, run_id, target, subject, each, progress,
         )));
     }
     // In the targets' order, whichever finishes first.
@@ -381,13 +396,15 @@ async fn audit_target(
     engine: &Engine,
     run_id: &RunId,
     target: &SpecTarget,
+    subject: Subject,
     options: AuditOptions,
     progress: &Progress,
 ) -> Result<TargetReport> {
     let started = std::time::Instant::now();
-    let report = audit(
+    let report = audit_subject(
         engine,
         run_id,
+        subject,
         &target.run,
         &target.judge,
         options,
