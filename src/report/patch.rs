@@ -644,11 +644,7 @@ fn items(value: Option<&Value>) -> Vec<&Value> {
 
 /// The map at `key` of `map`, made when absent or empty (`volumes:` with nothing after it).
 fn map_at<'a>(map: &'a mut Mapping, key: &str) -> Result<&'a mut Mapping> {
-    let value = map.entry(key.into()).or_insert(Value::Null);
-    if value.is_null() {
-        *value = Value::Mapping(Mapping::new());
-    }
-    refuse_function(key, value)?;
+    let value = made_at(map, key, || Value::Mapping(Mapping::new()))?;
     value
         .as_mapping_mut()
         .with_context(|| format!("its {key} is not a map"))
@@ -656,14 +652,21 @@ fn map_at<'a>(map: &'a mut Mapping, key: &str) -> Result<&'a mut Mapping> {
 
 /// The list at `key` of `map`, made when absent or empty.
 fn list_at<'a>(map: &'a mut Mapping, key: &str) -> Result<&'a mut Vec<Value>> {
-    let value = map.entry(key.into()).or_insert(Value::Null);
-    if value.is_null() {
-        *value = Value::Sequence(vec![]);
-    }
-    refuse_function(key, value)?;
+    let value = made_at(map, key, || Value::Sequence(vec![]))?;
     value
         .as_sequence_mut()
         .with_context(|| format!("its {key} is not a list"))
+}
+
+/// The value at `key` of `map`, `empty()` where it is absent or null; refused where a
+/// CloudFormation function gives it.
+fn made_at<'a>(map: &'a mut Mapping, key: &str, empty: fn() -> Value) -> Result<&'a mut Value> {
+    let value = map.entry(key.into()).or_insert(Value::Null);
+    if value.is_null() {
+        *value = empty();
+    }
+    refuse_function(key, value)?;
+    Ok(value)
 }
 
 /// The list at `key` of a compose service, where compose also takes one string for a list.
