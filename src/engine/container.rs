@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType, PortBinding,
+};
 use bollard::query_parameters::{LogsOptionsBuilder, StopContainerOptionsBuilder};
 use futures_util::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use super::{Engine, RunId};
 use crate::model::{ExitStatus, LogLine, ProbeResult, TmpfsSpec};
@@ -80,6 +82,13 @@ impl ContainerSpec {
             mounts: (!mounts.is_empty()).then_some(mounts),
             ipc_mode: self.ipc_mode.clone(),
             privileged: Some(false),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("json-file".to_string()),
+                config: Some(HashMap::from([
+                    ("max-size".to_string(), LOG_FILE_SIZE.to_string()),
+                    ("max-file".to_string(), LOG_FILES.to_string()),
+                ])),
+            }),
             ..Default::default()
         };
         ContainerCreateBody {
@@ -106,6 +115,8 @@ pub struct Container {
     pub id: String,
     logs: Arc<Mutex<LogBuffer>>,
     log_task: Option<tokio::task::JoinHandle<()>>,
+    /// Tells the log task to drop a stream that has gone quiet and read on from where it got.
+    log_reopen: Arc<Notify>,
     exited: watch::Receiver<Option<i64>>,
     exit_sender: Option<watch::Sender<Option<i64>>>,
     port: Option<u16>,
@@ -176,6 +187,7 @@ impl Container {
             engine: engine.clone(),
             id,
             logs: Arc::default(),
+            log_reopen: Arc::default(),
             log_task: None,
             keep: None,
             exited: rx,
@@ -259,6 +271,7 @@ impl Container {
             docker,
             self.id.clone(),
             self.logs.clone(),
+            self.log_reopen.clone(),
             self.keep,
             alarm,
         )));
@@ -532,14 +545,18 @@ impl Container {
     }
 
     /// Waits for the log stream of a stopped container to deliver its last lines: for as long
-    /// as they keep coming (50 MB of them take seconds), and at most [`LOG_DRAIN_PATIENCE`]
-    /// without one ([`LOG_RESUME_PATIENCE`] while a resumed stream has sent nothing yet), so a
-    /// daemon that keeps the stream open cannot hang the run.
+    /// as they keep coming (50 MB of them take seconds). A stream that sends nothing for
+    /// [`LOG_DRAIN_PATIENCE`] is replaced once by a stream that reads the stopped container's
+    /// logs from where the first one got and ends at their end: Docker 20.10's follow mode can
+    /// hang when it rotates a log file under a reader that fell behind. That stream gets
+    /// [`LOG_RESUME_PATIENCE`] for its first line, so a daemon that sends nothing at all cannot
+    /// hang the run.
     pub async fn drain_logs(&mut self) {
         let Some(mut task) = self.log_task.take() else {
             return;
         };
         let mut received = self.log_buffer().received;
+        let mut reopened = false;
         loop {
             if tokio::time::timeout(LOG_DRAIN_PATIENCE, &mut task)
                 .await
@@ -553,8 +570,12 @@ impl Container {
             };
             let resuming = resumed.is_some_and(|at| at.elapsed() < LOG_RESUME_PATIENCE);
             if now == received && !resuming {
-                task.abort();
-                return;
+                if reopened {
+                    task.abort();
+                    return;
+                }
+                reopened = true;
+                self.log_reopen.notify_one();
             }
             received = now;
         }
@@ -618,6 +639,13 @@ fn explain_start_error(text: &str) -> Option<String> {
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
+
+/// Each container of ours logs to files the engine can read back, and keeps this much of the
+/// latest output on disk whatever the daemon's defaults are: a daemon that keeps little (say
+/// `max-size: 1m` with one file) drops the lines a reader that fell behind has not read yet,
+/// a read-only error among them, and a driver such as `syslog` or `none` keeps nothing to read.
+const LOG_FILE_SIZE: &str = "64m";
+const LOG_FILES: u32 = 4;
 
 /// Lines kept from the start of each container's output.
 pub const LOG_HEAD_LINES: usize = 1000;
@@ -872,6 +900,7 @@ async fn collect_logs(
     docker: bollard::Docker,
     id: String,
     sink: Arc<Mutex<LogBuffer>>,
+    reopen: Arc<Notify>,
     keep: Option<fn(&str) -> bool>,
     alarm: Option<Alarm>,
 ) {
@@ -883,8 +912,9 @@ async fn collect_logs(
             // Removed, or the engine is gone: nothing more will come.
             Err(_) => return,
         };
+        // Once the container has stopped, a stream that does not follow ends where the logs do.
         let options = LogsOptionsBuilder::default()
-            .follow(true)
+            .follow(!last)
             .stdout(true)
             .stderr(true)
             .timestamps(true)
@@ -895,11 +925,21 @@ async fn collect_logs(
             sink.lock().expect("log buffer lock").resumed = Some(Instant::now());
         }
         let mut taken = 0u64;
-        while let Some(output) = stream.next().await {
+        let mut reopened = false;
+        loop {
+            let output = tokio::select! {
+                output = stream.next() => output,
+                // Asked to drop a stream gone quiet: the next one starts where this one got.
+                () = reopen.notified() => {
+                    reopened = true;
+                    break;
+                }
+            };
+            let Some(output) = output else { break };
             let output = match output {
                 Ok(output) => output,
-                // The engine refuses to read these logs (a logging driver that cannot): asking
-                // again changes nothing.
+                // The container is gone, or the engine refuses to read its logs: asking again
+                // changes nothing.
                 Err(bollard::errors::Error::DockerResponseServerError { .. }) => return,
                 Err(_) => break,
             };
@@ -935,7 +975,7 @@ async fn collect_logs(
                 sink.push(stream_name, line, time, picked);
             }
         }
-        if last {
+        if last && !reopened {
             return;
         }
         if taken == 0 {
