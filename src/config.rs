@@ -17,7 +17,7 @@ use crate::analyze::FailOn;
 use crate::choice::Choice;
 use crate::input;
 use crate::model::{BaselineFinding, ProofGate, Report, TmpfsSpec};
-use crate::probe::Probe;
+use crate::probe::{HttpGet, Probe};
 use crate::profile;
 use crate::trace::{ModeChoice, RunOptions};
 
@@ -602,7 +602,8 @@ mod probes {
 
     pub fn serialize<S: Serializer>(value: &[Probe], s: S) -> Result<S::Ok, S::Error> {
         let flags = value.iter().filter_map(|probe| match probe {
-            Probe::Http(path) | Probe::Any(path) => Some(path.as_str()),
+            // Headers come only from a spec's probes, and a spec target reads them there again.
+            Probe::Http(HttpGet { path, .. }) | Probe::Any(path) => Some(path.as_str()),
             Probe::Tcp => Some("tcp"),
             // A HEALTHCHECK comes with the image, never from a flag or a config.
             Probe::Exec(_) => None,

@@ -18,8 +18,8 @@ pub const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
-    /// GET the path; it must answer the expected status.
-    Http(String),
+    /// GET the path (with the headers); it must answer the expected status.
+    Http(HttpGet),
     /// GET the path; any answer below 500 means up, and a port that holds a connection but
     /// speaks no HTTP is up too (TCP readiness). What rofs-audit asks when told nothing.
     Any(String),
@@ -27,6 +27,24 @@ pub enum Probe {
     /// A command run inside the container, as the platform runs the image's HEALTHCHECK: exit 0
     /// means healthy.
     Exec(Vec<String>),
+}
+
+/// An HTTP GET as a platform's health check sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpGet {
+    pub path: String,
+    /// Sent as given, after rofs-audit's own (a `Host` here replaces ours): Kubernetes'
+    /// `httpHeaders`, for an app that answers its health path only to a virtual host or a token.
+    pub headers: Vec<(String, String)>,
+}
+
+impl From<&str> for HttpGet {
+    fn from(path: &str) -> HttpGet {
+        HttpGet {
+            path: path.to_string(),
+            headers: vec![],
+        }
+    }
 }
 
 /// Where a probe came from, for the report.
@@ -40,7 +58,7 @@ impl Probe {
                 "probe {p:?} has a space in it, which no HTTP request line can carry; write it \
                  as %20"
             )),
-            p if p.starts_with('/') => Ok(Probe::Http(p.to_string())),
+            p if p.starts_with('/') => Ok(Probe::Http(p.into())),
             other => Err(format!(
                 "probe {other:?} is neither an HTTP path (starting with /) nor `tcp`"
             )),
@@ -66,7 +84,7 @@ impl Probe {
     /// How results and gates name it.
     pub fn target(&self) -> &str {
         match self {
-            Probe::Http(path) | Probe::Any(path) => path,
+            Probe::Http(HttpGet { path, .. }) | Probe::Any(path) => path,
             Probe::Tcp => "tcp",
             Probe::Exec(_) => EXEC_TARGET,
         }
@@ -75,7 +93,14 @@ impl Probe {
     /// What it asks, for the report.
     pub fn describe(&self, expect: u16) -> String {
         match self {
-            Probe::Http(path) => format!("GET {path} answers {expect}"),
+            Probe::Http(HttpGet { path, headers }) if headers.is_empty() => {
+                format!("GET {path} answers {expect}")
+            }
+            Probe::Http(HttpGet { path, headers }) => {
+                let headers: Vec<String> =
+                    headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                format!("GET {path} ({}) answers {expect}", headers.join(", "))
+            }
             Probe::Any(path) => format!(
                 "GET {path} answers below 500, or the port holds a connection if it speaks no HTTP"
             ),
@@ -128,10 +153,11 @@ impl Probe {
             Probe::Tcp => tcp_accepts(connect().await?)
                 .await
                 .map(|()| Answer::default()),
-            Probe::Http(path) => http_get(connect().await?, addr, path)
+            Probe::Http(get) => http_get(connect().await?, addr, get)
                 .await
                 .map(Answer::status),
-            Probe::Any(path) => match http_get(connect().await?, addr, path).await {
+            Probe::Any(path) => match http_get(connect().await?, addr, &path.as_str().into()).await
+            {
                 Err(Failure::NotHttp(why) | Failure::NotYet(why)) => {
                     // Something holds the connection open but does not answer HTTP: a broker,
                     // a database. Docker's proxy closes at once when nothing listens.
@@ -206,16 +232,27 @@ async fn tcp_accepts(mut stream: TcpStream) -> Result<(), Failure> {
     }
 }
 
-async fn http_get(stream: TcpStream, addr: SocketAddr, path: &str) -> Result<u16, Failure> {
+async fn http_get(stream: TcpStream, addr: SocketAddr, get: &HttpGet) -> Result<u16, Failure> {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| Failure::NotYet(format!("HTTP handshake: {e}")))?;
     let conn = tokio::spawn(conn);
-    let request = hyper::Request::get(path)
-        .header(hyper::header::HOST, addr.to_string())
-        .header(hyper::header::USER_AGENT, "rofs-audit")
+    let path = &get.path;
+    let mut request =
+        hyper::Request::get(path.as_str()).header(hyper::header::USER_AGENT, "rofs-audit");
+    if !get
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        request = request.header(hyper::header::HOST, addr.to_string());
+    }
+    for (name, value) in &get.headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let request = request
         .body(Empty::<Bytes>::new())
-        .map_err(|e| Failure::NotYet(format!("bad probe path {path:?}: {e}")))?;
+        .map_err(|e| Failure::NotYet(format!("bad probe {path:?}: {e}")))?;
     let response = sender.send_request(request).await.map_err(|e| {
         if e.is_incomplete_message() || e.is_closed() {
             Failure::NotYet(
@@ -255,24 +292,64 @@ mod tests {
             .contains("starting with /"));
     }
 
-    #[tokio::test]
-    async fn http_probe_reads_the_status_and_tcp_probe_sees_a_listener() {
+    /// A server on a loopback port that answers each request with the status `answer` gives
+    /// for it (lowercased), and holds a connection that sends nothing for a second.
+    async fn serve(answer: fn(&str) -> &'static str) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             use tokio::io::AsyncWriteExt;
             while let Ok((mut s, _)) = listener.accept().await {
-                let mut buf = [0u8; 1024];
+                let mut buf = [0u8; 4096];
                 let n = s.read(&mut buf).await.unwrap_or(0);
-                if n > 0 {
-                    let _ = s
-                        .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
-                        .await;
-                } else {
+                if n == 0 {
                     tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
                 }
+                let request = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+                let status = answer(&request);
+                let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+                let _ = s.write_all(answer.as_bytes()).await;
             }
         });
+        addr
+    }
+
+    #[tokio::test]
+    async fn an_http_probe_sends_its_headers_and_its_host_replaces_ours() {
+        // Answers 200 only to the virtual host with the token, as an app behind a router might.
+        let addr = serve(|request| {
+            let wanted = request.matches("\r\nhost:").count() == 1
+                && request.contains("\r\nhost: app.example\r\n")
+                && request.contains("\r\nx-probe: 1\r\n");
+            if wanted {
+                "200 OK"
+            } else {
+                "404 Not Found"
+            }
+        })
+        .await;
+        let timeout = Duration::from_secs(5);
+        let bare = Probe::Http("/ready".into()).check(addr, 200, timeout).await;
+        assert_eq!(bare.status, Some(404));
+        let probe = Probe::Http(HttpGet {
+            path: "/ready".into(),
+            headers: vec![
+                ("Host".into(), "app.example".into()),
+                ("X-Probe".into(), "1".into()),
+            ],
+        });
+        assert_eq!(
+            probe.describe(200),
+            "GET /ready (Host: app.example, X-Probe: 1) answers 200"
+        );
+        let answered = probe.check(addr, 200, timeout).await;
+        assert_eq!((answered.status, answered.ok), (Some(200), true));
+    }
+
+    #[tokio::test]
+    async fn http_probe_reads_the_status_and_tcp_probe_sees_a_listener() {
+        let addr = serve(|_| "503 Service Unavailable").await;
         let timeout = Duration::from_secs(5);
         let http = Probe::Http("/health".into())
             .check(addr, 200, timeout)

@@ -3,13 +3,14 @@
 //! (Service, ConfigMap) are passed over. `envFrom` and `$(VAR)` references are not expanded; the report names each `envFrom` source.
 
 use anyhow::Result;
+use hyper::header::{HeaderName, HeaderValue};
 use serde_yaml_ng::Value;
 
 use super::{
     join, placeholder, port, scalar, strings, tmpfs, Deployment, Location, Spec, SpecKind, Target,
 };
 use crate::model::TmpfsSpec;
-use crate::probe::Probe;
+use crate::probe::{HttpGet, Probe};
 
 /// Where each kind keeps its pod spec.
 pub(crate) fn pod_spec_path(kind: &str) -> Option<&'static str> {
@@ -233,6 +234,37 @@ impl Pod<'_> {
         })
     }
 
+    /// An `httpGet`'s `httpHeaders`, each a name and a value HTTP can carry.
+    fn headers(&self, at: &Location, key: &str, get: &Value) -> Result<Vec<(String, String)>> {
+        let Some(list) = get.get("httpHeaders") else {
+            return Ok(vec![]);
+        };
+        let Some(items) = list.as_sequence() else {
+            let why = "is not a list: give [{name: X-Probe, value: \"1\"}]";
+            return Err(self
+                .spec
+                .fail_at(at, &format!("{key}.httpGet.httpHeaders"), why));
+        };
+        let mut headers = vec![];
+        for (i, item) in items.iter().enumerate() {
+            let field = |name| format!("{key}.httpGet.httpHeaders[{i}].{name}");
+            let text = |name| item.get(name).and_then(Value::as_str).unwrap_or_default();
+            let (name, value) = (text("name"), text("value"));
+            if HeaderName::from_bytes(name.as_bytes()).is_err() {
+                let why = format!(
+                    "{name:?} is not a header name; give letters, digits and -, as X-Probe"
+                );
+                return Err(self.spec.fail_at(at, &field("name"), why));
+            }
+            if HeaderValue::from_str(value).is_err() {
+                let why = format!("{value:?} is not a header value; give printable ASCII text");
+                return Err(self.spec.fail_at(at, &field("value"), why));
+            }
+            headers.push((name.to_string(), value.to_string()));
+        }
+        Ok(headers)
+    }
+
     /// Startup, readiness and liveness probes, each once, and the one port they ask on.
     fn probes(
         &self,
@@ -251,7 +283,10 @@ impl Pod<'_> {
                 // rofs-audit speaks no TLS: that the port holds a connection is what it can ask.
                 let probe = match get.get("scheme").and_then(Value::as_str) {
                     Some("HTTPS") => Probe::Tcp,
-                    _ => Probe::Http(path.to_string()),
+                    _ => Probe::Http(HttpGet {
+                        path: path.to_string(),
+                        headers: self.headers(at, key, get)?,
+                    }),
                 };
                 (probe, Some(format!("{key}.httpGet.port")))
             } else if check.get("tcpSocket").is_some() {
@@ -592,6 +627,32 @@ spec:
             "pod.yaml:7: spec.containers[0].livenessProbe.tcpSocket.port: port 9090 is not a \
              port the container declares (web: 8080); declare it under ports, or probe a \
              declared port"
+        );
+    }
+
+    #[test]
+    fn http_headers_go_with_the_probe_and_a_bad_one_is_named() {
+        let text = format!(
+            "{POD}      readinessProbe:\n        httpGet:\n          path: /ready\n          \
+             port: web\n          httpHeaders:\n            - {{name: Host, value: \
+             app.example}}\n            - {{name: X-Probe, value: \"1\"}}\n"
+        );
+        let deployment = read_text("pod.yaml", &text, &[]).unwrap();
+        assert_eq!(
+            deployment.targets[0].probes,
+            [Probe::Http(HttpGet {
+                path: "/ready".into(),
+                headers: vec![
+                    ("Host".into(), "app.example".into()),
+                    ("X-Probe".into(), "1".into())
+                ],
+            })]
+        );
+        let bad = text.replace("X-Probe", "X Probe");
+        assert_eq!(
+            error("pod.yaml", &bad),
+            "pod.yaml:7: spec.containers[0].readinessProbe.httpGet.httpHeaders[1].name: \"X Probe\" \
+             is not a header name; give letters, digits and -, as X-Probe"
         );
     }
 
