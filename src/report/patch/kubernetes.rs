@@ -19,6 +19,8 @@ pub(super) struct Place {
     object: String,
     pod: String,
     container: String,
+    /// The pod spec's list that holds the container: `containers` or `initContainers`.
+    list: String,
 }
 
 /// Merges each proven container's fix into `documents`; the places of the containers patched,
@@ -66,7 +68,7 @@ fn locate(documents: &[Document], name: &str, path: &str, nth: usize) -> Result<
     let mut parts = name.splitn(3, '/');
     let mut part = || parts.next().unwrap_or_default();
     let (kind, object_name, container) = (part(), part(), part());
-    let pod = path.rsplit_once('.').map_or("", |(pod, _)| pod);
+    let (pod, last) = path.rsplit_once('.').unwrap_or(("", path));
     let object = pod_spec_path(kind)
         .and_then(|at| pod.strip_suffix(at))
         .filter(|object| object.is_empty() || object.ends_with('.'))
@@ -90,6 +92,7 @@ fn locate(documents: &[Document], name: &str, path: &str, nth: usize) -> Result<
         object: object.to_string(),
         pod: pod.to_string(),
         container: path.to_string(),
+        list: last.split('[').next().unwrap_or_default().to_string(),
     })
 }
 
@@ -250,13 +253,9 @@ pub(super) fn overlay(documents: &[Document], patched: &[Place]) -> String {
         }
         // Init containers merge into their own list, by name as the others.
         for list in ["initContainers", "containers"] {
-            let in_list = |place: &&&Place| {
-                let last = place.container.rsplit('.').next().unwrap_or_default();
-                last.split('[').next() == Some(list)
-            };
             let containers: Vec<Value> = places
                 .iter()
-                .filter(in_list)
+                .filter(|place| place.list == list)
                 .map(|place| {
                     let mut container = Mapping::new();
                     let name = now(&place.container, "name").cloned().unwrap_or_default();
