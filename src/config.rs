@@ -194,12 +194,12 @@ impl Config {
     }
 
     /// The config named by `given` (`--config`), else `.rofs-audit.yaml` in the working
-    /// directory if there is one.
-    pub fn find(given: Option<&Path>) -> Result<Option<(PathBuf, Config)>> {
+    /// directory, as its name and its content; without one, both are empty.
+    pub fn find(given: Option<&Path>) -> Result<(String, Config)> {
         let path = match given {
             Some(path) => path.to_path_buf(),
             None if Path::new(FILE_NAME).is_file() => PathBuf::from(FILE_NAME),
-            None => return Ok(None),
+            None => return Ok(Default::default()),
         };
         let text = std::fs::read_to_string(&path).map_err(|e| {
             anyhow!(
@@ -207,7 +207,7 @@ impl Config {
                 path.display()
             )
         })?;
-        Ok(Some((path.clone(), Config::parse(&path, &text)?)))
+        Ok((path.display().to_string(), Config::parse(&path, &text)?))
     }
 
     /// Reads a config; paths in it are taken relative to its directory.

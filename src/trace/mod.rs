@@ -56,6 +56,16 @@ impl RunOptions {
     }
 }
 
+impl RunOptions {
+    /// Whether anything beyond the budgets says how to run the image: a config's targets and a
+    /// spec's containers say it themselves.
+    pub fn says_how_to_run(&self) -> bool {
+        let words = !self.env.is_empty() || self.entrypoint.is_some() || self.cmd.is_some();
+        let probes = self.port.is_some() || !self.probes.is_empty() || self.expect_status != 200;
+        words || probes || self.user.is_some()
+    }
+}
+
 crate::choice::choice_enum! {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum ModeChoice {

@@ -1,94 +1,24 @@
 //! The pipeline as functions from plain options to plain results: what the command line, and
 //! anything else that audits an image (a deployment spec, a config file's targets), calls.
 
-use std::path::Path;
-
-use anyhow::{bail, Result};
+use anyhow::Result;
 use futures_util::future::BoxFuture;
 use futures_util::{StreamExt, TryStreamExt};
 
-use crate::analyze::accept::{self, Accept, Date};
-use crate::analyze::{self, baseline, Catalogue};
-use crate::config::Config;
+use crate::config::Settings;
 use crate::engine::{Engine, RunId};
-use crate::input;
 use crate::model::{
-    Check, MountKind, MultiReport, ProofGate, Report, TargetReport, TmpfsSpec, Trace,
-    SCHEMA_VERSION,
+    Check, MountKind, MultiReport, ProofGate, Report, TargetReport, Trace, SCHEMA_VERSION,
 };
 use crate::profile::{self, Profile};
 use crate::progress::Progress;
-use crate::spec::Deployment;
 use crate::trace::{self, ModeChoice, RunOptions, Subject};
 use crate::verify;
 
-/// How to judge a trace: the platform, the mounts the deployment already has, and the remedies.
-#[derive(Clone)]
-pub struct Judge {
-    pub profile: Profile,
-    pub catalogue: Catalogue,
-    /// The mounts the deployment already has.
-    pub declared: Vec<TmpfsSpec>,
-    /// An earlier report, and the file it came from: what is new is what counts.
-    pub baseline: Option<(String, Report)>,
-    /// What the team accepts (a config's `accept:` entries for this target).
-    pub accept: Vec<Accept>,
-}
-
-impl Judge {
-    /// Loads the profile (a built-in name or a YAML file) and the remedies (the built-in
-    /// catalogue, with `remedies` added) and checks the declared mounts: mistakes fail here,
-    /// before anything runs.
-    pub fn load(profile: &str, remedies: Option<&Path>, declared: Vec<TmpfsSpec>) -> Result<Self> {
-        let profile = profile::load(profile)?;
-        for (i, mount) in declared.iter().enumerate() {
-            let path = mount.path.trim_end_matches('/');
-            if declared[..i]
-                .iter()
-                .any(|m| m.path.trim_end_matches('/') == path)
-            {
-                bail!("--tmpfs {path} is given twice; keep one, with all its options");
-            }
-        }
-        Ok(Judge {
-            profile,
-            catalogue: match remedies {
-                Some(file) => Catalogue::with_file(file)?,
-                None => Catalogue::builtin(),
-            },
-            declared,
-            baseline: None,
-            accept: vec![],
-        })
-    }
-
-    /// Compares every report with the one in `file` (`--baseline`).
-    pub fn with_baseline(mut self, file: &Path) -> Result<Self> {
-        let report = input::read_report(file)?;
-        self.baseline = Some((file.display().to_string(), report));
-        Ok(self)
-    }
-
-    /// Judges a trace without proving anything: `suggest`.
-    pub fn analyze(&self, trace: Trace) -> Report {
-        let mut report = self.plan(trace);
-        self.compare(&mut report);
-        report
-    }
-
-    fn plan(&self, trace: Trace) -> Report {
-        analyze::analyze(trace, &self.profile, &self.declared, &self.catalogue)
-    }
-
-    fn compare(&self, report: &mut Report) {
-        let findings = baseline::all_findings(report);
-        accept::apply(report, &findings, &self.accept);
-        report.baseline = self
-            .baseline
-            .as_ref()
-            .map(|(file, before)| baseline::compare(report, before, file));
-    }
-}
+mod judge;
+mod targets;
+pub use judge::Judge;
+pub use targets::{select, Scope, Selection, SpecTarget};
 
 /// The CPU count: proof runs mostly wait for the app, so one per core keeps the machine busy
 /// without starving the apps' startup.
@@ -105,6 +35,18 @@ pub struct AuditOptions {
     /// Proof runs at a time.
     pub jobs: usize,
     pub gate: ProofGate,
+}
+
+impl AuditOptions {
+    /// As `settings` say, proving the plan or not.
+    pub fn new(settings: &Settings, verify: bool) -> AuditOptions {
+        AuditOptions {
+            mode: settings.mode,
+            verify,
+            jobs: settings.jobs as usize,
+            gate: settings.gate,
+        }
+    }
 }
 
 /// Traces the image, judges the trace and proves the plan: the report of `rofs-audit audit`.
@@ -208,149 +150,27 @@ pub async fn verify(
     })
 }
 
-/// One target of a multi-target audit (a spec's container, a config's image), ready to audit:
-/// how it runs, and how to judge it (a spec's mounts are declared mounts).
-pub struct SpecTarget {
-    pub name: String,
-    pub defined_at: String,
-    /// Its path inside the spec's document.
-    pub spec_path: Option<String>,
-    pub run: RunOptions,
-    pub judge: Judge,
-    /// Variables (or compose secret files) the spec takes from elsewhere: the runs had
-    /// placeholders for them.
-    pub placeholders: Vec<String>,
-    /// The container's memory limit, which tmpfs mounts count against.
-    pub memory_mib: Option<u64>,
-}
-
-/// The containers of `deployment` (read from `file`) to audit: those named in `containers`
-/// (by full or plain name), else every one. The spec says how each runs; `base` (the command
-/// line) fills in what it does not say, and `judge` gives the platform and the remedies.
-pub fn spec_targets(
-    deployment: &Deployment,
-    file: &str,
-    containers: &[String],
-    base: &RunOptions,
-    judge: &Judge,
-) -> Result<Vec<SpecTarget>> {
-    let named = |t: &crate::spec::Target, name: &str| {
-        t.name == name || t.name.rsplit('/').next() == Some(name)
+/// The profile to render each of `merged`'s reports with: `given` (`--profile`) for all, else
+/// the one the report names, else `fallback` (the config's): a profile of the team's own is a
+/// file, which a report names but may not find from here.
+pub fn merged_profiles(
+    merged: &MultiReport,
+    given: Option<&str>,
+    fallback: Option<&str>,
+) -> Result<Vec<Profile>> {
+    let profile_of = |target: &TargetReport| match (given, fallback) {
+        (Some(given), _) => profile::load(given),
+        (None, fallback) => {
+            profile::load(&target.report.plan.profile).or_else(|e| match fallback {
+                Some(own) => profile::load(own),
+                None => Err(e.context(format!(
+                    "{}: give its profile with --profile",
+                    target.defined_at
+                ))),
+            })
+        }
     };
-    for name in containers {
-        if !deployment.targets.iter().any(|t| named(t, name)) {
-            let all: Vec<&str> = deployment.targets.iter().map(|t| t.name.as_str()).collect();
-            bail!("{file}: no container {name:?}; it has {}", all.join(", "));
-        }
-    }
-    let mut targets = vec![];
-    for target in &deployment.targets {
-        if !containers.is_empty() && !containers.iter().any(|name| named(target, name)) {
-            continue;
-        }
-        // The spec's mounts, but a --tmpfs on the same path wins.
-        let mut judge = judge.clone();
-        let from_spec = target
-            .mounts
-            .iter()
-            .filter(|m| !judge.declared.iter().any(|given| given.path == m.path));
-        let mut declared: Vec<TmpfsSpec> = from_spec.cloned().collect();
-        declared.append(&mut judge.declared);
-        judge.declared = declared;
-        targets.push(SpecTarget {
-            name: target.name.clone(),
-            defined_at: match target.location.line {
-                Some(line) => format!("{file}:{line}"),
-                None => format!("{file} ({})", target.location),
-            },
-            spec_path: Some(target.location.path.clone()),
-            run: target.run_options(base),
-            judge,
-            placeholders: target.placeholders.clone(),
-            memory_mib: target.memory_mib,
-        });
-    }
-    if targets.is_empty() {
-        bail!("{file}: no container to audit; name one with --container, or give its image with --image NAME=REF");
-    }
-    Ok(targets)
-}
-
-/// The targets of a config (`only` names some), each as its image or spec says it runs, over
-/// `base` (the budgets, and what a spec does not say).
-pub fn config_targets(
-    config: &Config,
-    source: &str,
-    only: &[String],
-    base: &RunOptions,
-    judge: &Judge,
-) -> Result<Vec<SpecTarget>> {
-    let mut targets = vec![];
-    for target in config.targets(source, only)? {
-        if let Some(file) = &target.file {
-            let name = file.display().to_string();
-            let text = input::read_text(file)?;
-            let images: Vec<(String, String)> = target.images.clone().into_iter().collect();
-            let deployment = crate::spec::read(file, &text, &images)?;
-            let mut judge = judge.clone();
-            if config.profile.is_none() {
-                judge.profile = profile::load(deployment.kind.profile())?;
-            }
-            // Named after the config's target too: two specs may both have a `web`, and
-            // `--target` and accept entries name the config's target.
-            let mut found = spec_targets(&deployment, &name, &target.containers, base, &judge)?;
-            for container in &mut found {
-                container.name = format!("{}/{}", target.name(), container.name);
-            }
-            targets.extend(found);
-            continue;
-        }
-        let mut judge = judge.clone();
-        judge.declared.extend(target.tmpfs.iter().cloned());
-        targets.push(SpecTarget {
-            name: target.name(),
-            defined_at: config.defined_at(source, target),
-            spec_path: None,
-            run: target.run_options(base)?,
-            judge,
-            placeholders: vec![],
-            memory_mib: None,
-        });
-    }
-    Ok(targets)
-}
-
-/// Images given together, each run as `base` says.
-pub fn image_targets(images: &[String], base: &RunOptions, judge: &Judge) -> Vec<SpecTarget> {
-    let target = |image: &String| SpecTarget {
-        name: image.clone(),
-        defined_at: "the command line".to_string(),
-        spec_path: None,
-        run: RunOptions {
-            image: image.clone(),
-            ..base.clone()
-        },
-        judge: judge.clone(),
-        placeholders: vec![],
-        memory_mib: None,
-    };
-    images.iter().map(target).collect()
-}
-
-/// Gives each target the config's accept entries for it, and returns those past their date:
-/// they accept nothing, and fail the run.
-pub fn accept(targets: &mut [SpecTarget], config: &Config, today: Date) -> Vec<Accept> {
-    let mut expired: Vec<Accept> = vec![];
-    for target in targets {
-        let (active, past) = config.accepted(&target.name, &target.run.image, today);
-        target.judge.accept = active;
-        expired.extend(
-            past.into_iter()
-                .filter(|p| !expired.contains(p))
-                .collect::<Vec<_>>(),
-        );
-    }
-    expired
+    merged.targets.iter().map(profile_of).collect()
 }
 
 /// Audits the targets, `options.jobs` at a time, each with its share of the proof runs:
@@ -451,6 +271,7 @@ fn spec_notes(target: &SpecTarget, report: &Report) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::report::testdata;
+    use targets::spec_targets;
 
     /// A Fargate container of 64 MiB whose value comes from a secret.
     fn target() -> (SpecTarget, Judge) {
@@ -458,7 +279,7 @@ mod tests {
             "name": "app", "image": "app:1", "memory": 64,
             "secrets": [{"name": "TOKEN", "valueFrom": "arn:aws:ssm:eu-west-1:1:parameter/t"}]
         }]}"#;
-        let deployment = crate::spec::read(Path::new("task.json"), spec, &[]).unwrap();
+        let deployment = crate::spec::read("task.json".as_ref(), spec, &[]).unwrap();
         let judge = Judge::load(deployment.kind.profile(), None, vec![]).unwrap();
         let base = RunOptions::testing("");
         let mut targets = spec_targets(&deployment, "task.json", &[], &base, &judge).unwrap();
