@@ -184,7 +184,9 @@ impl Config {
             fail_on: Some(FailOn::NeedsMounts),
             gate: Some(ProofGate::Clean),
             mode: Some(ModeChoice::Auto),
-            jobs: Some(crate::pipeline::default_jobs()),
+            // Proof runs mostly wait for the app, so one per core keeps the machine busy
+            // without starving the apps' startup.
+            jobs: std::thread::available_parallelism().map_or(Some(1), |n| Some(n.get() as u32)),
             startup_timeout: Some(Duration::from_secs(30)),
             probe_timeout: Some(Duration::from_secs(10)),
             idle: Some(Duration::from_secs(2)),
@@ -355,6 +357,18 @@ pub struct Settings {
     pub probe_timeout: Duration,
     pub idle: Duration,
     pub stop_timeout: Duration,
+}
+
+#[cfg(test)]
+impl RunOptions {
+    /// `image` run as the command line's defaults run it: for tests.
+    pub fn testing(image: &str) -> RunOptions {
+        Config::defaults().settle().budgets(RunOptions {
+            image: image.into(),
+            expect_status: 200,
+            ..RunOptions::default()
+        })
+    }
 }
 
 impl Settings {

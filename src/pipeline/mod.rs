@@ -20,12 +20,6 @@ mod targets;
 pub use judge::Judge;
 pub use targets::{select, Scope, Selection, SpecTarget};
 
-/// The CPU count: proof runs mostly wait for the app, so one per core keeps the machine busy
-/// without starving the apps' startup.
-pub fn default_jobs() -> u32 {
-    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
-}
-
 /// How to audit, beyond how to run the image.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditOptions {

@@ -43,19 +43,6 @@ pub struct RunOptions {
     pub completes: bool,
 }
 
-#[cfg(test)]
-impl RunOptions {
-    /// `image` run as the command line's defaults run it: for tests.
-    pub fn testing(image: &str) -> RunOptions {
-        let defaults = crate::config::Config::defaults().settle();
-        defaults.budgets(RunOptions {
-            image: image.into(),
-            expect_status: 200,
-            ..RunOptions::default()
-        })
-    }
-}
-
 impl RunOptions {
     /// Whether anything beyond the budgets says how to run the image: a config's targets and a
     /// spec's containers say it themselves.
