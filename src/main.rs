@@ -1,7 +1,5 @@
 mod cli;
 
-use clap::Parser;
-
 use rofs_audit::engine;
 
 fn main() {
@@ -9,7 +7,7 @@ fn main() {
     if let Some(code) = engine::reaper::serve_if_asked() {
         std::process::exit(code);
     }
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_or_exit();
     let code = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime.block_on(cli::run(cli)),
         Err(e) => Err(anyhow::anyhow!("cannot start: {e}")),

@@ -203,7 +203,7 @@ fn a_spec_audit_refuses_what_it_cannot_do_before_running() {
         ),
         (
             &["audit", "-f", manifests, "--diff"],
-            "required arguments were not provided:\n  --patch <OUT>",
+            "required arguments were not provided: --patch <OUT>; see `rofs-audit audit --help`",
         ),
         (
             &["audit", "-f", taskdef, "--patch", "o.json", "--patch-as", "overlay"],
@@ -211,7 +211,7 @@ fn a_spec_audit_refuses_what_it_cannot_do_before_running() {
         ),
         (
             &["audit", "-f", compose, "--patch-as", "overlay"],
-            "required arguments were not provided:\n  --patch <OUT>",
+            "required arguments were not provided: --patch <OUT>; see `rofs-audit audit --help`",
         ),
         (
             &["audit", "-f", taskdef, "--patch", "-"],
@@ -247,6 +247,7 @@ fn a_spec_audit_refuses_what_it_cannot_do_before_running() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
     }
 }
 

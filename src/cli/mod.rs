@@ -306,6 +306,58 @@ struct OutputArgs {
     verbose: bool,
 }
 
+impl Cli {
+    /// The command line, or exit: help and the version on stdout with 0, a mistake as one line
+    /// that names it and where the flags are explained, with 2.
+    pub fn parse_or_exit() -> Cli {
+        use clap::error::ErrorKind::{DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand};
+        use clap::CommandFactory;
+        let e = match Cli::try_parse() {
+            Ok(cli) => return cli,
+            Err(e) => e,
+        };
+        if matches!(
+            e.kind(),
+            DisplayHelp | DisplayHelpOnMissingArgumentOrSubcommand
+        ) || !e.use_stderr()
+        {
+            e.exit()
+        }
+        // The help of the (sub)command the words name.
+        let (mut command, mut help) = (Cli::command(), String::from("rofs-audit"));
+        for word in std::env::args().skip(1).take_while(|w| w != "--") {
+            if let Some(sub) = command.find_subcommand(&word).cloned() {
+                (command, help) = (sub, format!("{help} {word}"));
+            }
+        }
+        let message = one_line(&e.render().to_string());
+        eprintln!("rofs-audit: error: {message}; see `{help} --help`");
+        std::process::exit(2)
+    }
+}
+
+/// clap's message on one line: the usage and the pointer to --help left out (the caller names
+/// the help to read), and the indented lines that follow a line ending in `:` joined as a list.
+fn one_line(rendered: &str) -> String {
+    let mut out = String::new();
+    let mut listing = false;
+    let lines = rendered.lines().filter(|l| !l.trim().is_empty());
+    for line in lines.take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more")) {
+        let indented = line.starts_with(' ');
+        let separator = match () {
+            _ if out.is_empty() => "",
+            _ if out.ends_with(':') => " ",
+            _ if listing && indented => ", ",
+            _ => "; ",
+        };
+        listing = separator == " " || (listing && indented);
+        out.push_str(separator);
+        let line = line.trim();
+        out.push_str(line.strip_prefix("error: ").unwrap_or(line));
+    }
+    out
+}
+
 /// Parses a library choice by its name; `--help` lists the names with their help.
 fn choice<T: Choice>() -> impl clap::builder::TypedValueParser<Value = T> {
     let values = T::ALL
@@ -371,5 +423,22 @@ impl JudgeArgs {
             ..Config::default()
         };
         self.platform.settings(judged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_clap_error_is_one_line_with_its_list_and_tip() {
+        let missing = "error: the following required arguments were not provided:\n  --file <FILE>\n  --patch <OUT>\n\nUsage: rofs-audit audit --file <FILE> --patch <OUT> --diff <IMAGE>...\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            super::one_line(missing),
+            "the following required arguments were not provided: --file <FILE>, --patch <OUT>"
+        );
+        let unknown = "error: unexpected argument '--bogus' found\n\n  tip: to pass '--bogus' as a value, use '-- --bogus'\n\nUsage: rofs-audit audit [OPTIONS]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            super::one_line(unknown),
+            "unexpected argument '--bogus' found; tip: to pass '--bogus' as a value, use '-- --bogus'"
+        );
     }
 }
