@@ -17,7 +17,7 @@ use bollard::query_parameters::{LogsOptionsBuilder, StopContainerOptionsBuilder}
 use futures_util::StreamExt;
 use tokio::sync::{watch, Notify};
 
-use super::{Engine, RunId};
+use super::client::{Engine, RunId};
 use crate::model::{ExitStatus, LogLine, ProbeResult, TmpfsSpec};
 use crate::probe::Probe;
 
@@ -474,7 +474,7 @@ impl Container {
             .map_err(|e| {
                 format!(
                     "cannot run the HEALTHCHECK: {}",
-                    super::one_line(&e.to_string())
+                    super::client::one_line(&e.to_string())
                 )
             })?;
         let mut output = String::new();

@@ -2,11 +2,11 @@
 //! itself: killed by SIGKILL (a CI job's timeout), by a signal it cannot catch, or left behind by
 //! an engine that went away in the middle of the run.
 //!
-//! For each run, [`super::guarded`] starts the rofs-audit executable again (`/proc/self/exe`, so
-//! an upgrade that replaced the file meanwhile changes nothing) with the run's id in
-//! [`REAPER_ENV`] and a pipe on its stdin, of which only this process holds the write end. The
-//! watchdog blocks reading that pipe. The kernel closes the write end however this process ends,
-//! so end of file means it is gone:
+//! For each run, the run's guard (`engine::guarded`) starts the rofs-audit executable again
+//! (`/proc/self/exe`, so an upgrade that replaced the file meanwhile changes nothing) with the
+//! run's id in [`REAPER_ENV`] and a pipe on its stdin, of which only this process holds the write
+//! end. The watchdog blocks reading that pipe. The kernel closes the write end however this
+//! process ends, so end of file means it is gone:
 //!
 //! - after `done` (the run removed everything itself), the watchdog exits at once;
 //! - otherwise it removes every container and volume labelled with the run's id through the
@@ -29,7 +29,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Engine, RunId};
+use super::client::{Engine, RunId};
 
 /// The environment variable that makes rofs-audit the watchdog of the run it names.
 pub const REAPER_ENV: &str = "ROFS_AUDIT_REAPER_FOR";
