@@ -1107,104 +1107,6 @@ pub(crate) fn some_joined<T: std::fmt::Display>(
     out
 }
 
-/// Reports at the scale that drowned the old renderers, for the tests of every renderer.
-#[cfg(test)]
-pub(crate) mod scale {
-    use crate::model::{ErofsLine, Remedy, Report, Write};
-    use crate::profile::Profile;
-    use crate::report::testdata;
-
-    /// The proven fixture as a Python web app: beside its two needed mounts and two it does
-    /// without, `packages` packages each write a bytecode file and its temporary into their own
-    /// `__pycache__`, one unneeded mount each, all explained by one remedy; the run with no mount
-    /// logs the same read-only error at each of 300 probe attempts.
-    pub fn python_app(packages: usize) -> (Report, Profile) {
-        let (mut r, profile) = testdata::proven();
-        let template = r.trace.writes[0].clone();
-        let mount = r.plan.mounts[0].clone();
-        let mut remedy = Remedy {
-            id: "python-bytecode".into(),
-            title: "Python writes bytecode caches (__pycache__) next to the sources".into(),
-            fix: "Set PYTHONDONTWRITEBYTECODE=1 in the image.".into(),
-            paths: vec![],
-        };
-        for k in 0..packages {
-            let dir = format!("/app/pkg{k:03}/__pycache__");
-            let mut covers = vec![];
-            for (name, change) in [
-                ("__init__.cpython-311.pyc", crate::model::Change::Created),
-                (
-                    "__init__.cpython-311.pyc.1402",
-                    crate::model::Change::Transient,
-                ),
-            ] {
-                let path = format!("{dir}/{name}");
-                r.trace.writes.push(Write {
-                    path: path.clone(),
-                    change,
-                    fatal: Some(false),
-                    ..template.clone()
-                });
-                covers.push(path.clone());
-                remedy.paths.push(path);
-            }
-            r.plan.mounts.push(crate::model::Mount {
-                path: dir,
-                covers,
-                warnings: vec![],
-                ..mount.clone()
-            });
-        }
-        r.plan.mounts.sort_by(|a, b| a.path.cmp(&b.path));
-        r.plan.remedies.push(remedy);
-        let v = r.verification.as_mut().expect("a proven report");
-        let line = v.runs[0].erofs_lines[0].clone();
-        v.runs[0].erofs_lines = std::iter::repeat_n(line, 300)
-            .chain((0..8).map(|i| ErofsLine {
-                line: format!(
-                    "worker {i}: cannot write /var/run/app/app.pid: Read-only file system"
-                ),
-                path: Some("/var/run/app/app.pid".into()),
-            }))
-            .collect();
-        (r, profile)
-    }
-
-    /// Replaces the plan's mounts with one per write among the first `n`, each at the write's
-    /// directory: as many mounts as a planner could ever produce.
-    pub fn mount_per_write(report: &mut Report, n: usize) {
-        let template = report.plan.mounts[0].clone();
-        report.plan.mounts = report.trace.writes[..n]
-            .iter()
-            .map(|w| crate::model::Mount {
-                path: w.path.rsplit_once('/').unwrap().0.to_string(),
-                covers: vec![w.path.clone()],
-                ..template.clone()
-            })
-            .collect();
-    }
-
-    /// A trace-sized report: `n` writes in `dirs` directories under /var/cache/app, one mount.
-    pub fn many_writes(n: usize, dirs: usize) -> (Report, Profile) {
-        let (mut r, profile) = testdata::needs_mounts();
-        let template = r.trace.writes[0].clone();
-        let mut mount = r.plan.mounts[2].clone();
-        assert_eq!(mount.path, "/var/cache/app");
-        r.trace.writes = (0..n)
-            .map(|i| Write {
-                path: format!("/var/cache/app/{:04}/f{i:06}", i % dirs),
-                volume: false,
-                kind: None,
-                ..template.clone()
-            })
-            .collect();
-        mount.covers = r.trace.writes.iter().map(|w| w.path.clone()).collect();
-        r.plan.mounts = vec![mount];
-        r.plan.remedies.clear();
-        (r, profile)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1309,7 +1211,7 @@ mod tests {
 
     #[test]
     fn tolerated_writes_one_remedy_explains_fold_into_one_line() {
-        let (report, _) = scale::python_app(124);
+        let (report, _) = testdata::scale::python_app(124);
         let all = findings(&report);
         let refs: Vec<&Finding> = all.iter().collect();
         let groups = group(&refs);
@@ -1334,7 +1236,7 @@ mod tests {
 
     #[test]
     fn a_proven_full_cover_of_many_mounts_is_summarised_unless_verbose() {
-        let (report, _) = scale::python_app(124);
+        let (report, _) = testdata::scale::python_app(124);
         let all = findings(&report);
         assert!(cover_summarised(&report));
         let sections = sections(&report, &all, false);
@@ -1353,8 +1255,8 @@ mod tests {
         assert_eq!(sections[2].findings.len(), 250);
         assert_eq!(super::sections(&report, &all, true).len(), 128);
         // A cover of ten or fewer is listed whole, and so is an unproven one.
-        assert!(!cover_summarised(&scale::python_app(6).0));
-        let (mut unproven, _) = scale::python_app(124);
+        assert!(!cover_summarised(&testdata::scale::python_app(6).0));
+        let (mut unproven, _) = testdata::scale::python_app(124);
         unproven.verification = None;
         assert!(!cover_summarised(&unproven));
     }
@@ -1376,7 +1278,7 @@ mod tests {
 
     #[test]
     fn verify_checks_count_a_repeated_log_line_once() {
-        let (report, _) = scale::python_app(0);
+        let (report, _) = testdata::scale::python_app(0);
         let checks = proof_checks(report.verification.as_ref().unwrap());
         let logs = checks.last().unwrap().failure.as_deref().unwrap();
         assert_eq!(
@@ -1391,7 +1293,7 @@ mod tests {
 
     #[test]
     fn findings_of_a_large_trace_link_each_write_to_its_mount() {
-        let (report, _) = scale::many_writes(20_000, 100);
+        let (report, _) = testdata::scale::many_writes(20_000, 100);
         let all = findings(&report);
         assert_eq!(all.len(), 20_000);
         assert!(all.iter().all(|f| f.mount().is_some()));

@@ -283,7 +283,7 @@ mod tests {
 
     #[test]
     fn one_annotation_per_mount_and_one_for_an_unneeded_full_cover() {
-        let (report, profile) = crate::report::findings::scale::python_app(124);
+        let (report, profile) = crate::report::testdata::scale::python_app(124);
         let out = github(&report, &profile);
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
@@ -303,7 +303,7 @@ mod tests {
 
     #[test]
     fn a_mount_over_many_writes_is_one_annotation_with_samples() {
-        let (report, profile) = crate::report::findings::scale::many_writes(10_000, 100);
+        let (report, profile) = crate::report::testdata::scale::many_writes(10_000, 100);
         let out = github(&report, &profile);
         assert_eq!(out.lines().count(), 2, "{out}");
         assert!(
@@ -320,9 +320,9 @@ mod tests {
 
     #[test]
     fn at_most_50_annotations_errors_first_and_the_rest_counted() {
-        let (mut report, profile) = crate::report::findings::scale::many_writes(100, 100);
+        let (mut report, profile) = crate::report::testdata::scale::many_writes(100, 100);
         // 100 mounts of one write each (warnings), and 30 writes no mount can fix (errors).
-        crate::report::findings::scale::mount_per_write(&mut report, 100);
+        crate::report::testdata::scale::mount_per_write(&mut report, 100);
         for i in 0..30 {
             let path = format!("/etc/app/{i}.conf");
             report.trace.writes.push(crate::model::Write {

@@ -486,7 +486,7 @@ mod tests {
 
     #[test]
     fn an_unneeded_full_cover_is_one_line_and_its_writes_one_row() {
-        let (report, profile) = crate::report::findings::scale::python_app(124);
+        let (report, profile) = crate::report::testdata::scale::python_app(124);
         let out = markdown(&report, &profile);
         assert!(
             out.contains(
@@ -512,8 +512,8 @@ mod tests {
 
     #[test]
     fn a_plan_too_big_for_a_comment_leaves_out_tables_and_cuts_the_fix() {
-        let (mut report, profile) = crate::report::findings::scale::many_writes(3000, 3000);
-        crate::report::findings::scale::mount_per_write(&mut report, 3000);
+        let (mut report, profile) = crate::report::testdata::scale::many_writes(3000, 3000);
+        crate::report::testdata::scale::mount_per_write(&mut report, 3000);
         let out = markdown(&report, &profile);
         assert!(out.len() < findings::COMMENT_LIMIT, "{}", out.len());
         assert!(out.starts_with("## rofs-audit: needs mounts\n"));

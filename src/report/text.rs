@@ -733,7 +733,7 @@ mod tests {
     }
 
     fn python_app_text(verbose: bool) -> String {
-        let (report, profile) = crate::report::findings::scale::python_app(124);
+        let (report, profile) = crate::report::testdata::scale::python_app(124);
         let options = RenderOptions {
             color: false,
             emit: vec![FixFormat::Docker],
@@ -809,7 +809,7 @@ mod tests {
 
     #[test]
     fn writes_group_by_directory_with_counts_kinds_phases_and_samples() {
-        let (report, profile) = crate::report::findings::scale::many_writes(20_000, 400);
+        let (report, profile) = crate::report::testdata::scale::many_writes(20_000, 400);
         let out = render_report(&report, &profile, Format::Text, &RenderOptions::default());
         assert!(
             out.contains(

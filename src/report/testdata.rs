@@ -1,0 +1,158 @@
+//! Recorded reports and profiles for the golden tests in every renderer, and reports at scale.
+
+use crate::model::Report;
+use crate::profile::Profile;
+
+fn report(json: &str) -> Report {
+    serde_json::from_str(json).expect("test report parses")
+}
+
+fn profile(name: &str) -> Profile {
+    crate::profile::load(name).expect("built-in profile")
+}
+
+/// The phases fixture run as UID 1000 on ECS Fargate: four mounts and a remedy fix it.
+pub fn needs_mounts() -> (Report, Profile) {
+    (
+        report(include_str!("../../tests/data/report-needs-mounts.json")),
+        profile("ecs-fargate"),
+    )
+}
+
+/// The phases fixture as recorded (root) on Kubernetes: it deletes a file of the image.
+pub fn needs_changes() -> (Report, Profile) {
+    (
+        report(include_str!("../../tests/data/report-needs-changes.json")),
+        profile("kubernetes"),
+    )
+}
+
+/// The seed webhook after the rework, on plain Docker: nothing fails.
+pub fn compatible() -> (Report, Profile) {
+    (
+        report(include_str!("../../tests/data/report-compatible.json")),
+        profile("docker"),
+    )
+}
+
+/// Two fatal writes and two the app skips silently, audited with the read-only proof.
+pub fn proven() -> (Report, Profile) {
+    (
+        report(include_str!("../../tests/data/report-proven.json")),
+        profile("ecs-fargate"),
+    )
+}
+
+/// The same image logging a read-only error no planned mount covers: the proof fails.
+pub fn unproven() -> (Report, Profile) {
+    (
+        report(include_str!("../../tests/data/report-unproven.json")),
+        profile("ecs-fargate"),
+    )
+}
+
+pub fn all() -> [(&'static str, (Report, Profile)); 5] {
+    [
+        ("needs_mounts", needs_mounts()),
+        ("needs_changes", needs_changes()),
+        ("compatible", compatible()),
+        ("proven", proven()),
+        ("unproven", unproven()),
+    ]
+}
+
+/// Reports at the scale that drowned the old renderers, for the tests of every renderer.
+pub(crate) mod scale {
+    use crate::model::{ErofsLine, Remedy, Report, Write};
+    use crate::profile::Profile;
+
+    /// The proven fixture as a Python web app: beside its two needed mounts and two it does
+    /// without, `packages` packages each write a bytecode file and its temporary into their own
+    /// `__pycache__`, one unneeded mount each, all explained by one remedy; the run with no mount
+    /// logs the same read-only error at each of 300 probe attempts.
+    pub fn python_app(packages: usize) -> (Report, Profile) {
+        let (mut r, profile) = super::proven();
+        let template = r.trace.writes[0].clone();
+        let mount = r.plan.mounts[0].clone();
+        let mut remedy = Remedy {
+            id: "python-bytecode".into(),
+            title: "Python writes bytecode caches (__pycache__) next to the sources".into(),
+            fix: "Set PYTHONDONTWRITEBYTECODE=1 in the image.".into(),
+            paths: vec![],
+        };
+        for k in 0..packages {
+            let dir = format!("/app/pkg{k:03}/__pycache__");
+            let mut covers = vec![];
+            for (name, change) in [
+                ("__init__.cpython-311.pyc", crate::model::Change::Created),
+                (
+                    "__init__.cpython-311.pyc.1402",
+                    crate::model::Change::Transient,
+                ),
+            ] {
+                let path = format!("{dir}/{name}");
+                r.trace.writes.push(Write {
+                    path: path.clone(),
+                    change,
+                    fatal: Some(false),
+                    ..template.clone()
+                });
+                covers.push(path.clone());
+                remedy.paths.push(path);
+            }
+            r.plan.mounts.push(crate::model::Mount {
+                path: dir,
+                covers,
+                warnings: vec![],
+                ..mount.clone()
+            });
+        }
+        r.plan.mounts.sort_by(|a, b| a.path.cmp(&b.path));
+        r.plan.remedies.push(remedy);
+        let v = r.verification.as_mut().expect("a proven report");
+        let line = v.runs[0].erofs_lines[0].clone();
+        v.runs[0].erofs_lines = std::iter::repeat_n(line, 300)
+            .chain((0..8).map(|i| ErofsLine {
+                line: format!(
+                    "worker {i}: cannot write /var/run/app/app.pid: Read-only file system"
+                ),
+                path: Some("/var/run/app/app.pid".into()),
+            }))
+            .collect();
+        (r, profile)
+    }
+
+    /// Replaces the plan's mounts with one per write among the first `n`, each at the write's
+    /// directory: as many mounts as a planner could ever produce.
+    pub fn mount_per_write(report: &mut Report, n: usize) {
+        let template = report.plan.mounts[0].clone();
+        report.plan.mounts = report.trace.writes[..n]
+            .iter()
+            .map(|w| crate::model::Mount {
+                path: w.path.rsplit_once('/').unwrap().0.to_string(),
+                covers: vec![w.path.clone()],
+                ..template.clone()
+            })
+            .collect();
+    }
+
+    /// A trace-sized report: `n` writes in `dirs` directories under /var/cache/app, one mount.
+    pub fn many_writes(n: usize, dirs: usize) -> (Report, Profile) {
+        let (mut r, profile) = super::needs_mounts();
+        let template = r.trace.writes[0].clone();
+        let mut mount = r.plan.mounts[2].clone();
+        assert_eq!(mount.path, "/var/cache/app");
+        r.trace.writes = (0..n)
+            .map(|i| Write {
+                path: format!("/var/cache/app/{:04}/f{i:06}", i % dirs),
+                volume: false,
+                kind: None,
+                ..template.clone()
+            })
+            .collect();
+        mount.covers = r.trace.writes.iter().map(|w| w.path.clone()).collect();
+        r.plan.mounts = vec![mount];
+        r.plan.remedies.clear();
+        (r, profile)
+    }
+}
