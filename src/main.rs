@@ -9,7 +9,7 @@ fn main() {
     }
     let cli = cli::Cli::parse_or_exit();
     let code = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime.block_on(cli::run(cli)),
+        Ok(runtime) => runtime.block_on(cli::dispatch::run(cli)),
         Err(e) => Err(anyhow::anyhow!("cannot start: {e}")),
     };
     std::process::exit(code.unwrap_or_else(|e| {

@@ -1,5 +1,5 @@
 //! The command line: its flags with their help, and how they become the library's settings and
-//! options. `run` wires them to the pipeline and its results to exit codes.
+//! options. `dispatch` wires them to the pipeline and its results to exit codes.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,8 +8,7 @@ use anyhow::Result;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
-mod run;
-pub use run::run;
+pub mod dispatch;
 
 use rofs_audit::analyze::FailOn;
 use rofs_audit::choice::Choice;
