@@ -154,6 +154,16 @@ fn bad_input_is_refused_before_anything_runs() {
         "given twice",
     );
     refused(&["audit", image, "--probe", "/a b"], "%20");
+    // A report or a config that could not be written at the end is refused at the start.
+    refused(
+        &["audit", image, "-o", "/nonexistent/report.json"],
+        "cannot write /nonexistent/report.json: there is no directory /nonexistent; check --output",
+    );
+    refused(&["trace", image, "-o", "/tmp"], "it is a directory");
+    refused(&["init", image, "-o", "/nonexistent/c.yaml"], "check -o");
+    let spec = "tests/specs/taskdef.json";
+    let patch = ["audit", "-f", spec, "--patch", "/nonexistent/taskdef.json"];
+    refused(&patch, "check --patch");
     // What clap refuses is one line too, and names the help that explains the flag.
     refused(
         &["audit", image, "--port", "0"],

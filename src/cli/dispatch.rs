@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             report::emit(None, &config::render_targets(&targets, format)).map(|()| 0)
         }
         Command::Trace(args) => {
+            args.out.writable()?;
             let mode = args.tracing.mode;
             let settings = Config {
                 mode,
@@ -44,6 +45,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             .await
         }
         Command::Verify(args) => {
+            if let Some(path) = &args.output {
+                report::check_writable(path, "--output")?;
+            }
             let settings = args.platform.settings(args.run.settings()).settle();
             let judge = Judge::from_settings(&settings, None, args.platform.tmpfs, None)?;
             let run = args.run.options(&args.image, &settings)?;
@@ -94,6 +98,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
 }
 
 async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
+    args.out.writable()?;
+    if let Some(out) = args.patch.as_deref().filter(|o| o.as_os_str() != "-") {
+        report::check_writable(out, "--patch")?;
+    }
     let (source, file_config) = Config::find(args.config.config.as_deref())?;
     let layered = args.settings().or(file_config);
     if args.print_config {
@@ -181,6 +189,7 @@ async fn init(args: InitArgs, quiet: bool) -> Result<i32> {
             args.output.display()
         );
     }
+    report::check_writable(&args.output, "-o")?;
     let settings = args.platform.settings(args.run.settings()).settle();
     let judge = Judge::from_settings(&settings, None, args.platform.tmpfs.clone(), None)?;
     let run = args.run.options(&args.image, &settings)?;
@@ -226,6 +235,12 @@ fn expired(source: &str, entries: &[Accept], code: i32) -> i32 {
 impl OutputArgs {
     fn progress(&self, quiet: bool) -> Progress {
         Progress::for_terminal(quiet, self.format != Format::Text && self.output.is_none())
+    }
+
+    /// Refuses an --output the report could not be written to, before anything runs.
+    fn writable(&self) -> Result<()> {
+        let path = self.output.as_deref();
+        path.map_or(Ok(()), |path| report::check_writable(path, "--output"))
     }
 
     fn options(&self, emit: Vec<FixFormat>) -> RenderOptions {

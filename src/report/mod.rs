@@ -184,14 +184,40 @@ pub fn emit(output: Option<&Path>, text: &str) -> Result<()> {
     }
 }
 
+/// Refuses, before anything runs, an output path the report could not be written to at the end:
+/// a directory, a missing directory, or one this process may not write in. What it tries there
+/// is the temp file [`emit`] writes first, removed at once.
+pub fn check_writable(path: &Path, flag: &str) -> Result<()> {
+    let cannot = |why: String| anyhow!("cannot write {}: {why}; check {flag}", path.display());
+    if path.is_dir() {
+        return Err(cannot("it is a directory".to_string()));
+    }
+    if path.exists() && !path.is_file() {
+        return Ok(());
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+        return Err(cannot(format!("there is no directory {}", dir.display())));
+    }
+    let temp = temp_beside(path);
+    std::fs::write(&temp, "")
+        .and_then(|()| std::fs::remove_file(&temp))
+        .map_err(|e| cannot(e.to_string()))
+}
+
+/// The temp file a report is written to before it is renamed into place.
+fn temp_beside(path: &Path) -> std::path::PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
 /// Writes a file whole or not at all (a temp file beside it, renamed): a CI step that waits for
 /// the report never reads half of one. A device or a pipe (`-o /dev/stderr`) is written to.
 fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
     if path.exists() && !path.is_file() {
         return std::fs::write(path, text);
     }
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let temp = temp_beside(path);
     std::fs::write(&temp, text)
         .and_then(|()| std::fs::rename(&temp, path))
         .inspect_err(|_| {
