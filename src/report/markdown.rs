@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 
 use super::escape::{code, fence, prose};
 use super::findings::{self, Cover, Finding, Label};
-use super::{fixes, text, RenderOptions};
+use super::options::RenderOptions;
+use super::{fixes, text};
 use crate::model::{Mount, MultiReport, Report, Trace, Verification};
 use crate::profile::Profile;
 

@@ -11,6 +11,7 @@ mod github;
 mod json;
 mod junit;
 mod markdown;
+mod options;
 pub mod patch;
 mod sarif;
 mod text;
@@ -23,8 +24,9 @@ use anyhow::{anyhow, Context, Result};
 
 use crate::engine::CleanReport;
 use crate::model::{Check, MultiReport, Report, Trace};
-use crate::profile::{FixFormat, Profile};
+use crate::profile::Profile;
 use findings::Place;
+pub use options::RenderOptions;
 
 crate::choice::choice_enum! {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,25 +40,6 @@ crate::choice::choice_enum! {
         Github = "github": "GitHub Actions workflow commands (annotations)",
     }
 }
-
-/// Rendering choices that are not part of the data.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RenderOptions {
-    /// ANSI colour in the text format (never in any other).
-    pub color: bool,
-    /// The fix snippets to include, in this order (text and Markdown show them).
-    pub emit: Vec<FixFormat>,
-    /// Every write, mount and log line in the text, instead of groups and counts.
-    pub verbose: bool,
-}
-
-/// Where SARIF's `tool.driver.informationUri` points: the package's repository when Cargo.toml
-/// names one, else its crates.io page.
-pub(crate) const INFORMATION_URI: &str = if env!("CARGO_PKG_REPOSITORY").is_empty() {
-    "https://crates.io/crates/rofs-audit"
-} else {
-    env!("CARGO_PKG_REPOSITORY")
-};
 
 /// Renders a bare trace (`rofs-audit trace`). A trace carries no judgement, so the formats that
 /// report findings have nothing to list: Markdown wraps the text rendering in a fenced block (to

@@ -18,9 +18,16 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::findings::{self, clean, Finding, Level, Place, RULE_MOUNT, RULE_UNFIXABLE};
-use super::INFORMATION_URI;
 use crate::model::{Accepted, BaselineFinding, MultiReport, Remedy, Report};
 use crate::profile::Profile;
+
+/// Where SARIF's `tool.driver.informationUri` points: the package's repository when Cargo.toml
+/// names one, else its crates.io page.
+const INFORMATION_URI: &str = if env!("CARGO_PKG_REPOSITORY").is_empty() {
+    "https://crates.io/crates/rofs-audit"
+} else {
+    env!("CARGO_PKG_REPOSITORY")
+};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const ARTIFACT: &str = "Dockerfile";

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use super::escape::shell_quote;
 use super::findings::{self, clean, Cause, Cover, Label};
-use super::{fixes, RenderOptions};
+use super::fixes;
+use super::options::RenderOptions;
 use crate::model::{
     Change, Check, Gate, MultiReport, Report, RunMount, TmpfsSpec, Trace, TracingMode, Verdict,
     Verification,
