@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::RunOptions;
+use super::options::RunOptions;
 use crate::engine::{Container, Readiness};
 use crate::model::{ExitStatus, Phase, ProbeResult};
 use crate::probe::Probe;

@@ -6,10 +6,13 @@ pub mod assemble;
 mod fanotify;
 mod layer;
 pub(crate) mod lifecycle;
+mod options;
 mod overlay;
 
+pub use options::RunOptions;
+
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use bollard::models::ImageInspect;
@@ -21,37 +24,6 @@ use crate::model::{
 use crate::probe::Probe;
 use crate::progress::{Progress, Step};
 use assemble::{CPath, Noise};
-
-/// How to run the image: shared by trace, audit and verify.
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    pub image: String,
-    pub port: Option<u16>,
-    pub probes: Vec<Probe>,
-    pub expect_status: u16,
-    /// `K=V`, as `docker run --env` takes them.
-    pub env: Vec<String>,
-    pub user: Option<String>,
-    pub entrypoint: Option<Vec<String>>,
-    pub cmd: Option<Vec<String>>,
-    pub startup_timeout: Duration,
-    pub probe_timeout: Duration,
-    pub idle: Duration,
-    pub stop_timeout: Duration,
-    /// It runs to completion (a Kubernetes init container): ready means it exited 0 within the
-    /// startup budget, and it has no probes and no shutdown.
-    pub completes: bool,
-}
-
-impl RunOptions {
-    /// Whether anything beyond the budgets says how to run the image: a config's targets and a
-    /// spec's containers say it themselves.
-    pub fn says_how_to_run(&self) -> bool {
-        let words = !self.env.is_empty() || self.entrypoint.is_some() || self.cmd.is_some();
-        let probes = self.port.is_some() || !self.probes.is_empty() || self.expect_status != 200;
-        words || probes || self.user.is_some()
-    }
-}
 
 crate::choice::choice_enum! {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
