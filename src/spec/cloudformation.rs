@@ -5,7 +5,8 @@ use anyhow::Result;
 use serde_yaml_ng::Value;
 
 use super::ecs::Task;
-use super::{Deployment, Spec, SpecKind};
+use super::model::{Deployment, SpecKind};
+use super::reader::Spec;
 
 const TASK_DEFINITION: &str = "AWS::ECS::TaskDefinition";
 

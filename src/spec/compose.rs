@@ -4,9 +4,8 @@
 use anyhow::Result;
 use serde_yaml_ng::Value;
 
-use super::{
-    placeholder, scalar, strings, tmpfs, words, Deployment, Location, Spec, SpecKind, Target,
-};
+use super::model::{Deployment, Location, SpecKind, Target};
+use super::reader::{placeholder, scalar, strings, tmpfs, words, Spec};
 use crate::model::TmpfsSpec;
 use crate::probe::Probe;
 

@@ -5,10 +5,8 @@
 use anyhow::Result;
 use serde_yaml_ng::Value;
 
-use super::{
-    join, placeholder, port, scalar, strings, tmpfs, whole, Deployment, Location, Spec, SpecKind,
-    Target,
-};
+use super::model::{Deployment, Location, SpecKind, Target};
+use super::reader::{join, placeholder, port, scalar, strings, tmpfs, whole, Spec};
 use crate::model::TmpfsSpec;
 use crate::probe::Probe;
 
@@ -163,7 +161,7 @@ impl Task<'_> {
         };
         for (name, pair) in pairs("environment") {
             let value = self.get(pair, "value");
-            match value.and_then(super::intrinsic) {
+            match value.and_then(super::reader::intrinsic) {
                 Some(function) => {
                     env.push(placeholder(&name, &function));
                     placeholders.push(name);

@@ -6,9 +6,8 @@ use anyhow::Result;
 use hyper::header::{HeaderName, HeaderValue};
 use serde_yaml_ng::Value;
 
-use super::{
-    join, placeholder, port, scalar, strings, tmpfs, Deployment, Location, Spec, SpecKind, Target,
-};
+use super::model::{Deployment, Location, SpecKind, Target};
+use super::reader::{join, placeholder, port, scalar, strings, tmpfs, Spec};
 use crate::model::TmpfsSpec;
 use crate::probe::{HttpGet, Probe};
 
