@@ -5,20 +5,22 @@
 //! changes is read into values and written anew, so its comments are not kept, but for those
 //! that head it; a document it does not change is written back as the file has it.
 
+mod document;
 mod kubernetes;
+mod proven;
+mod tree;
 
-use serde::Serialize;
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
-use serde::Deserialize;
+use anyhow::{bail, Context, Result};
 use serde_yaml_ng::{Mapping, Value};
 
-use super::findings::mount_names;
-use super::yaml;
-use crate::model::{Mount, MountKind, MultiReport, Report, TargetReport};
+use crate::model::{MountKind, MultiReport, Report};
 use crate::profile::{self, Profile, TmpfsOwner};
 use crate::spec::{self, SpecKind};
+use document::{encode, Spec};
+use proven::{new_mounts, patch_each};
+use tree::{added, at_path, items, list_at, map_at, mapping};
 
 crate::choice::choice_enum! {
     /// What `--patch` writes.
@@ -138,283 +140,6 @@ fn unified_diff(file: &Path, before: &str, after: &str) -> String {
         .context_radius(3)
         .header(&format!("a/{name}"), &format!("b/{name}"))
         .to_string()
-}
-
-/// A spec as its documents, and whether it is written in JSON.
-struct Spec<'t> {
-    documents: Vec<Document<'t>>,
-    json: bool,
-    /// A JSON file's indent (`cdk synth` indents by one space): a patched file keeps it, so that
-    /// its diff holds only the fix.
-    indent: &'t str,
-    /// What follows the last document of a JSON file (its final line break).
-    tail: &'t str,
-}
-
-/// One document of the spec: its text as the file has it (`None` where the file could not be
-/// split into its documents), and its value as read and as patched.
-#[derive(Clone)]
-struct Document<'t> {
-    text: Option<&'t str>,
-    original: Value,
-    value: Value,
-}
-
-impl<'t> Spec<'t> {
-    /// The spec's documents as order-keeping values. In YAML, merge keys (`<<: *base`) are
-    /// resolved as compose and kubectl resolve them, so that a key the fix adds cannot hide the
-    /// one merged in.
-    fn read(text: &'t str) -> Result<Spec<'t>> {
-        let json = spec::is_json(text);
-        let unreadable = |e: &dyn std::fmt::Display| {
-            anyhow!("--patch cannot read the spec back ({e}); fix the syntax there")
-        };
-        let mut documents = vec![];
-        let mut tail = "";
-        if json {
-            let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
-            let mut start = 0;
-            while let Some(value) = stream.next() {
-                let value = value.map_err(|e| unreadable(&e))?;
-                let end = stream.byte_offset();
-                documents.push(Document::new(Some(&text[start..end]), value));
-                start = end;
-            }
-            tail = &text[start..];
-        } else {
-            for document in serde_yaml_ng::Deserializer::from_str(text) {
-                let mut value = Value::deserialize(document).map_err(|e| unreadable(&e))?;
-                merge_keys(&mut value);
-                documents.push(Document::new(None, value));
-            }
-            if let Some(texts) = split_documents(text, documents.len()) {
-                for (document, text) in documents.iter_mut().zip(texts) {
-                    document.text = Some(text);
-                }
-            }
-        }
-        Ok(Spec {
-            documents,
-            json,
-            indent: json_indent(text),
-            tail,
-        })
-    }
-
-    /// The document ECS and compose specs are read from: the first that is not empty.
-    fn first(&mut self) -> Result<&mut Document<'t>> {
-        self.documents
-            .iter_mut()
-            .find(|d| !d.original.is_null())
-            .context("--patch finds no document in the spec; give it the spec that was audited")
-    }
-
-    /// The whole spec, patched: each document the fix left alone as the file has it, each other
-    /// written anew after the comments that head it.
-    fn text(&self) -> String {
-        let mut out = String::new();
-        for (n, document) in self.documents.iter().enumerate() {
-            match document.text {
-                Some(text) if document.value == document.original => out.push_str(text),
-                Some(text) => {
-                    out.push_str(&head(text, self.json));
-                    out.push_str(&encode(&document.value, self.json, self.indent));
-                }
-                None => {
-                    if n > 0 {
-                        out.push_str("---\n");
-                    }
-                    out.push_str(&encode(&document.value, self.json, self.indent));
-                }
-            }
-        }
-        out + self.tail
-    }
-}
-
-impl Document<'_> {
-    fn new(text: Option<&str>, value: Value) -> Document<'_> {
-        Document {
-            text,
-            original: value.clone(),
-            value,
-        }
-    }
-}
-
-/// `value` in JSON indented by `indent`, or in block YAML; JSON without a final line break,
-/// which the file's own tail gives.
-fn encode(value: &Value, json: bool, indent: &str) -> String {
-    if !json {
-        return yaml::block(value);
-    }
-    let mut out = vec![];
-    let format = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
-    let mut writer = serde_json::Serializer::with_formatter(&mut out, format);
-    value
-        .serialize(&mut writer)
-        .expect("a spec's values serialise");
-    String::from_utf8(out).expect("JSON is UTF-8")
-}
-
-/// The indent of a JSON text: the blanks before its first indented line (two spaces where
-/// nothing is indented).
-fn json_indent(text: &str) -> &str {
-    let mut indented = text
-        .lines()
-        .skip(1)
-        .map(|l| &l[..l.len() - l.trim_start().len()]);
-    indented.find(|blanks| !blanks.is_empty()).unwrap_or("  ")
-}
-
-/// A line that starts a YAML document: `---` alone or before a blank. YAML forbids such a line
-/// inside any scalar, so it can mark nothing else.
-fn is_separator(line: &str) -> bool {
-    line.strip_prefix("---")
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
-}
-
-/// A line that holds no content: blank, a comment, or a directive (`%YAML 1.2`).
-fn is_remark(line: &str) -> bool {
-    let line = line.trim();
-    line.is_empty() || line.starts_with('#') || line.starts_with('%')
-}
-
-/// The text of each of the `count` documents of a YAML stream, split at its `---` lines, with the
-/// remarks before the first `---` going with the document after it. None where the split does
-/// not give the `count` documents the reader read: YAML starts every document but the first
-/// with `---`, so this should not happen, and if it does, every document is written anew rather
-/// than one written in another's place.
-fn split_documents(text: &str, count: usize) -> Option<Vec<&str>> {
-    let mut starts = vec![0];
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        if is_separator(line) && offset > 0 {
-            starts.push(offset);
-        }
-        offset += line.len();
-    }
-    let preamble = &text[..starts.get(1).copied().unwrap_or(text.len())];
-    if starts.len() > 1 && !is_separator(preamble) && preamble.lines().all(is_remark) {
-        starts.remove(1);
-    }
-    let texts: Vec<&str> = starts
-        .iter()
-        .zip(starts.iter().skip(1).chain([&text.len()]))
-        .map(|(&start, &end)| &text[start..end])
-        .collect();
-    (texts.len() == count).then_some(texts)
-}
-
-/// What heads a document's text and is kept when the document is written anew: in YAML its
-/// `---` and the remarks (comments, blank lines) before its first content, in JSON the blanks
-/// before it.
-fn head(text: &str, json: bool) -> String {
-    if json {
-        return text[..text.len() - text.trim_start().len()].to_string();
-    }
-    let mut head = String::new();
-    for line in text.split_inclusive('\n') {
-        if is_separator(line) {
-            // `--- {a: 1}`: the document starts on the separator's line; the line is written anew.
-            let rest = line[3..].trim();
-            if !(rest.is_empty() || rest.starts_with('#')) {
-                head.push_str("---\n");
-                break;
-            }
-        } else if !is_remark(line) {
-            break;
-        }
-        head.push_str(line);
-    }
-    head
-}
-
-/// Resolves YAML merge keys as YAML 1.1 readers do, a map's own keys and then the first merged
-/// map winning, with the merged keys in the place of `<<`: serde_yaml_ng's `apply_merge` moves
-/// the map's last key there, and the file's order would be lost.
-fn merge_keys(value: &mut Value) {
-    match value {
-        Value::Mapping(map) => {
-            map.values_mut().for_each(merge_keys);
-            if !map.contains_key("<<") {
-                return;
-            }
-            let own = std::mem::take(map);
-            for (key, value) in &own {
-                if key.as_str() != Some("<<") {
-                    map.insert(key.clone(), value.clone());
-                    continue;
-                }
-                let merged = match value {
-                    Value::Sequence(maps) => maps.iter().filter_map(Value::as_mapping).collect(),
-                    one => one.as_mapping().into_iter().collect::<Vec<_>>(),
-                };
-                for (key, value) in merged.into_iter().flatten() {
-                    if !own.contains_key(key) && !map.contains_key(key) {
-                        map.insert(key.clone(), value.clone());
-                    }
-                }
-            }
-        }
-        Value::Sequence(items) => items.iter_mut().for_each(merge_keys),
-        Value::Tagged(tagged) => merge_keys(&mut tagged.value),
-        _ => {}
-    }
-}
-
-/// Merges each proven target's fix into `spec` with `merge`, which is given the target's place
-/// in the spec (`None`: the target is not of the spec) and returns what the reader must know of
-/// it. A target without a passing proof, or whose fix `merge` refuses, is left as it was; the
-/// notes say which, and why.
-fn patch_each<'a, S: Clone, P>(
-    spec: &mut S,
-    targets: impl IntoIterator<Item = (&'a TargetReport, Option<P>)>,
-    mut merge: impl FnMut(&mut S, P, &TargetReport) -> Result<Vec<String>>,
-) -> Vec<String> {
-    let mut notes = vec![];
-    for (target, place) in targets {
-        let Some(place) = place else {
-            continue;
-        };
-        if !target
-            .report
-            .verification
-            .as_ref()
-            .is_some_and(|v| v.passed)
-        {
-            notes.push(format!(
-                "{}: not patched: no read-only run passed with the planned mounts (see its \
-                 report)",
-                target.name
-            ));
-            continue;
-        }
-        let before = spec.clone();
-        match merge(spec, place, target) {
-            Ok(said) => notes.extend(said.iter().map(|n| format!("{}: {n}", target.name))),
-            Err(e) => {
-                *spec = before;
-                notes.push(format!(
-                    "{}: not patched: {e}; merge its fix by hand",
-                    target.name
-                ));
-            }
-        }
-    }
-    notes
-}
-
-/// The mounts of `report`'s fix, each with its volume name, less those at a mount point in
-/// `mounted`: a mount the spec already declares stays as the spec has it.
-fn new_mounts<'a>(report: &'a Report, mounted: &[&str]) -> Vec<(&'a Mount, String)> {
-    let mounts = report.fix_mounts();
-    let names = mount_names(&mounts);
-    mounts
-        .into_iter()
-        .zip(names)
-        .filter(|(m, _)| !mounted.contains(&m.path.as_str()))
-        .collect()
 }
 
 /// Merges `report`'s fix into the container at `path` of `spec`, and its volumes into the task
@@ -570,105 +295,6 @@ fn overlay(original: &Value, patched: &Value) -> Value {
     Value::Mapping(file)
 }
 
-/// What `now`, a list or a map, adds to `was`.
-fn added(was: Option<&Value>, now: &Value) -> Option<Value> {
-    match now {
-        Value::Sequence(list) => {
-            let was = items(was);
-            let new: Vec<Value> = list.iter().filter(|i| !was.contains(i)).cloned().collect();
-            (!new.is_empty()).then_some(Value::Sequence(new))
-        }
-        Value::Mapping(map) => {
-            let was = was.and_then(Value::as_mapping);
-            let new = map
-                .iter()
-                .filter(|(k, _)| !was.is_some_and(|w| w.contains_key(*k)));
-            let new: Mapping = new.map(|(k, v)| (k.clone(), v.clone())).collect();
-            (!new.is_empty()).then_some(Value::Mapping(new))
-        }
-        _ => None,
-    }
-}
-
-/// The value at `path` (`a.b[2].c`, as the spec reader names places; empty for the document).
-fn at_path<'a>(mut value: &'a mut Value, path: &str) -> Option<&'a mut Value> {
-    for (name, index) in steps(path)? {
-        value = value.get_mut(name)?;
-        if let Some(i) = index {
-            value = value.get_mut(i)?;
-        }
-    }
-    Some(value)
-}
-
-/// The value at `path`, to read.
-fn get_path<'a>(mut value: &'a Value, path: &str) -> Option<&'a Value> {
-    for (name, index) in steps(path)? {
-        value = value.get(name)?;
-        if let Some(i) = index {
-            value = value.get(i)?;
-        }
-    }
-    Some(value)
-}
-
-/// The steps of a path: each key, with the index that follows it (`b[2]`); None where an index
-/// is not a number.
-fn steps(path: &str) -> Option<Vec<(&str, Option<usize>)>> {
-    let steps = path.split('.').filter(|s| !s.is_empty());
-    steps
-        .map(|step| match step.split_once('[') {
-            Some((name, rest)) => Some((name, Some(rest.strip_suffix(']')?.parse().ok()?))),
-            None => Some((step, None)),
-        })
-        .collect()
-}
-
-fn mapping<const N: usize>(entries: [(String, Value); N]) -> Value {
-    Value::Mapping(
-        entries
-            .into_iter()
-            .map(|(k, v)| (Value::from(k), v))
-            .collect(),
-    )
-}
-
-/// The entries of a list; a string stands for the list of itself, as compose takes it.
-fn items(value: Option<&Value>) -> Vec<&Value> {
-    match value {
-        Some(Value::Sequence(list)) => list.iter().collect(),
-        Some(Value::Null) | None => vec![],
-        Some(one) => vec![one],
-    }
-}
-
-/// The map at `key` of `map`, made when absent or empty (`volumes:` with nothing after it).
-fn map_at<'a>(map: &'a mut Mapping, key: &str) -> Result<&'a mut Mapping> {
-    let value = made_at(map, key, || Value::Mapping(Mapping::new()))?;
-    value
-        .as_mapping_mut()
-        .with_context(|| format!("its {key} is not a map"))
-}
-
-/// The list at `key` of `map`, made when absent or empty.
-fn list_at<'a>(map: &'a mut Mapping, key: &str) -> Result<&'a mut Vec<Value>> {
-    let value = made_at(map, key, || Value::Sequence(vec![]))?;
-    value
-        .as_sequence_mut()
-        .with_context(|| format!("its {key} is not a list"))
-}
-
-/// The value at `key` of `map`, `empty()` where it is absent or null; refused where a
-/// CloudFormation function gives it.
-fn made_at<'a>(map: &'a mut Mapping, key: &str, empty: fn() -> Value) -> Result<&'a mut Value> {
-    let value = map.entry(key.into()).or_insert(Value::Null);
-    if value.is_null() {
-        *value = empty();
-    }
-    refuse_function(key, value)?;
-    Ok(value)
-}
-
 /// The list at `key` of a compose service, where compose also takes one string for a list.
 fn compose_list<'a>(service: &'a mut Mapping, key: &str) -> Result<&'a mut Vec<Value>> {
     if let Some(one @ Value::String(_)) = service.get_mut(key) {
@@ -677,21 +303,9 @@ fn compose_list<'a>(service: &'a mut Mapping, key: &str) -> Result<&'a mut Vec<V
     list_at(service, key)
 }
 
-/// A CloudFormation function (`{"Fn::If": ...}`, `{"Ref": ...}`) decides `key`'s value only when
-/// the stack is deployed: nothing can be merged into it.
-fn refuse_function(key: &str, value: &Value) -> Result<()> {
-    let function = value.as_mapping().filter(|m| m.len() == 1).and_then(|m| {
-        let name = m.keys().next()?.as_str()?;
-        (name == "Ref" || name.starts_with("Fn::")).then_some(name)
-    });
-    match function {
-        Some(name) => bail!("its {key} is given by {name}"),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::document::{head, json_indent, split_documents};
     use super::*;
 
     #[test]

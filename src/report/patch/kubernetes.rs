@@ -5,9 +5,11 @@
 use anyhow::{Context, Result};
 use serde_yaml_ng::{Mapping, Value};
 
-use super::Document;
-use super::{added, at_path, get_path, list_at, map_at, mapping, new_mounts, patch_each, yaml};
+use super::document::Document;
+use super::proven::{new_mounts, patch_each};
+use super::tree::{added, at_path, get_path, list_at, map_at, mapping};
 use crate::model::{Mount, MountKind, MultiReport, Report, TargetReport};
+use crate::report::yaml;
 use crate::spec::pod_spec_path;
 
 /// Where a container of the manifests is: its document, and in it its object (empty for the
