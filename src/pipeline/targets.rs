@@ -240,3 +240,73 @@ fn accept(targets: &mut [SpecTarget], config: &Config, today: Date) -> Vec<Accep
     }
     expired
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn selected(scope: Scope, config: &str, source: &str, base: &RunOptions) -> Result<Selection> {
+        let config = Config::parse(Path::new(source), config).unwrap();
+        let settings = config.settle();
+        select(scope, &config, source, &settings, base, vec![])
+    }
+
+    #[test]
+    fn the_config_s_targets_need_a_config_and_say_how_they_run_themselves() {
+        let base = RunOptions::testing("");
+        let none = selected(Scope::Config { only: &[] }, "", "", &base);
+        let none = none.err().unwrap().to_string();
+        assert!(
+            none.starts_with("nothing to audit: give an IMAGE"),
+            "{none}"
+        );
+        let config = "targets:\n  - image: app:1\n";
+        let port = RunOptions {
+            port: Some(8080),
+            ..base
+        };
+        let told = selected(Scope::Config { only: &[] }, config, "ci.yaml", &port);
+        let told = told.err().unwrap().to_string();
+        assert!(told.contains("write them in ci.yaml"), "{told}");
+    }
+
+    #[test]
+    fn each_target_gets_its_accept_entries_and_the_expired_ones_are_returned() {
+        let past = Date::today().plus_days(-1);
+        let config = format!(
+            "profile: kubernetes\ntargets:\n  - image: app:1\n  - image: worker:1\n\
+             accept:\n  - path: /tmp/**\n    target: app:1\n    reason: scratch\n\
+             \x20 - path: /run/**\n    reason: pid file\n    expires: {past}\n"
+        );
+        let base = RunOptions::testing("");
+        let picked = selected(Scope::Config { only: &[] }, &config, "ci.yaml", &base).unwrap();
+        assert_eq!(picked.source, "ci.yaml");
+        assert_eq!(picked.judge.profile.name, "kubernetes");
+        let names: Vec<&str> = picked.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["app:1", "worker:1"]);
+        let accepted: Vec<usize> = picked
+            .targets
+            .iter()
+            .map(|t| t.judge.accept.len())
+            .collect();
+        assert_eq!(accepted, [1, 0]);
+        assert_eq!(picked.expired.len(), 1);
+        assert_eq!(picked.expired[0].path, "/run/**");
+    }
+
+    #[test]
+    fn images_given_together_run_alike_on_the_default_platform() {
+        let images = ["a:1".to_string(), "b:1".to_string()];
+        let base = RunOptions::testing("");
+        let picked = selected(Scope::Images(&images), "", "", &base).unwrap();
+        assert_eq!(picked.source, "a:1, b:1");
+        assert_eq!(picked.judge.profile.name, profile::DEFAULT_PROFILE);
+        let runs: Vec<&str> = picked
+            .targets
+            .iter()
+            .map(|t| t.run.image.as_str())
+            .collect();
+        assert_eq!(runs, ["a:1", "b:1"]);
+        assert!(picked.spec.is_none() && picked.expired.is_empty());
+    }
+}
