@@ -28,9 +28,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Trace(args) => {
             args.out.writable()?;
-            let mode = args.tracing.mode;
             let settings = Config {
-                mode,
+                mode: args.tracing.mode,
                 ..args.run.settings()
             }
             .settle();
@@ -132,6 +131,9 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
         .await?;
         return Ok(expired(&source, &past, code));
     }
+    if args.judge.baseline.is_some() {
+        bail!("--baseline takes an image's report, and this audits several targets; compare them one at a time with the image's report, or leave --baseline out");
+    }
     let scope = match &args.file {
         Some(file) => Scope::Spec {
             file,
@@ -144,10 +146,7 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
         None => Scope::Images(&args.image),
     };
     let base = args.run.options("", &settings)?;
-    let selection = pipeline::select(scope, &layered, &source, &settings, &base, declared)?;
-    if args.judge.baseline.is_some() {
-        bail!("--baseline takes an image's report, and this audits several targets; compare them one at a time with the image's report, or leave --baseline out");
-    }
+    let selection = pipeline::select(scope, &layered, &source, &base, declared)?;
     let Selection {
         source: name,
         targets,

@@ -309,17 +309,14 @@ impl Cli {
     /// The command line, or exit: help and the version on stdout with 0, a mistake as one line
     /// that names it and where the flags are explained, with 2.
     pub fn parse_or_exit() -> Cli {
-        use clap::error::ErrorKind::{DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand};
+        use clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
         use clap::CommandFactory;
         let e = match Cli::try_parse() {
             Ok(cli) => return cli,
             Err(e) => e,
         };
-        if matches!(
-            e.kind(),
-            DisplayHelp | DisplayHelpOnMissingArgumentOrSubcommand
-        ) || !e.use_stderr()
-        {
+        // Help and --version go to stdout; a bare `rofs-audit` shows the help, on stderr.
+        if !e.use_stderr() || e.kind() == DisplayHelpOnMissingArgumentOrSubcommand {
             e.exit()
         }
         // The help of the (sub)command the words name.

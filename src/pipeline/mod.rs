@@ -152,17 +152,15 @@ pub fn merged_profiles(
     given: Option<&str>,
     fallback: Option<&str>,
 ) -> Result<Vec<Profile>> {
-    let profile_of = |target: &TargetReport| match (given, fallback) {
-        (Some(given), _) => profile::load(given),
-        (None, fallback) => {
-            profile::load(&target.report.plan.profile).or_else(|e| match fallback {
-                Some(own) => profile::load(own),
-                None => Err(e.context(format!(
-                    "{}: give its profile with --profile",
-                    target.defined_at
-                ))),
-            })
-        }
+    let profile_of = |target: &TargetReport| match given {
+        Some(given) => profile::load(given),
+        None => profile::load(&target.report.plan.profile).or_else(|e| match fallback {
+            Some(own) => profile::load(own),
+            None => Err(e.context(format!(
+                "{}: give its profile with --profile",
+                target.defined_at
+            ))),
+        }),
     };
     merged.targets.iter().map(profile_of).collect()
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 
 use super::judge::Judge;
 use crate::analyze::accept::{Accept, Date};
-use crate::config::{Config, Settings};
+use crate::config::Config;
 use crate::input;
 use crate::model::TmpfsSpec;
 use crate::profile;
@@ -43,17 +43,18 @@ pub struct Selection {
     pub expired: Vec<Accept>,
 }
 
-/// The targets `scope` names. `config` is the layered config read from `config_source` (empty
-/// when there is none); `base` runs what a spec or a target does not say (the budgets, and the
-/// command line's run for images); `declared` are the mounts every target already has.
+/// The targets `scope` names. `config` is the settings layered over the config read from
+/// `config_source` (empty when there is none), which judge every target; `base` runs what a
+/// spec or a target does not say (the budgets, and the command line's run for images);
+/// `declared` are the mounts every target already has.
 pub fn select(
     scope: Scope,
     config: &Config,
     config_source: &str,
-    settings: &Settings,
     base: &RunOptions,
     declared: Vec<TmpfsSpec>,
 ) -> Result<Selection> {
+    let settings = &config.settle();
     let (source, mut targets, judge, spec) = match scope {
         Scope::Spec {
             file,
@@ -247,8 +248,7 @@ mod tests {
 
     fn selected(scope: Scope, config: &str, source: &str, base: &RunOptions) -> Result<Selection> {
         let config = Config::parse(Path::new(source), config).unwrap();
-        let settings = config.settle();
-        select(scope, &config, source, &settings, base, vec![])
+        select(scope, &config, source, base, vec![])
     }
 
     #[test]
