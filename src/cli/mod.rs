@@ -12,7 +12,7 @@ pub mod dispatch;
 
 use rofs_audit::analyze::FailOn;
 use rofs_audit::choice::Choice;
-use rofs_audit::config::{self, Config, Settings, TargetsFormat};
+use rofs_audit::config::{self, Config, TargetsFormat};
 use rofs_audit::model::{ProofGate, TmpfsSpec};
 use rofs_audit::profile::FixFormat;
 use rofs_audit::report::patch::Style as PatchStyle;
@@ -363,8 +363,9 @@ fn choice<T: Choice>() -> impl clap::builder::TypedValueParser<Value = T> {
 }
 
 impl RunArgs {
-    fn options(&self, image: &str, settings: &Settings) -> Result<trace::RunOptions> {
-        Ok(settings.budgets(trace::RunOptions {
+    /// How to run `image`, the budgets aside (they are settings).
+    fn options(&self, image: &str) -> Result<trace::RunOptions> {
+        Ok(trace::RunOptions {
             image: image.to_string(),
             port: self.port,
             probes: self.probes.clone(),
@@ -374,7 +375,7 @@ impl RunArgs {
             entrypoint: self.entrypoint.clone().map(|e| vec![e]),
             cmd: input::command(self.cmd.as_deref(), &self.command)?,
             ..trace::RunOptions::default()
-        }))
+        })
     }
 
     /// The budgets the flags and variables give.

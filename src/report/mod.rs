@@ -12,21 +12,20 @@ mod json;
 mod junit;
 mod markdown;
 mod options;
+mod output;
 pub mod patch;
 mod sarif;
 mod text;
 mod yaml;
 
-use std::io::{IsTerminal, Write};
-use std::path::Path;
-
-use anyhow::{anyhow, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::engine::CleanReport;
 use crate::model::{Check, MultiReport, Report, Trace};
 use crate::profile::Profile;
 use findings::Place;
 pub use options::RenderOptions;
+pub use output::{check_writable, color_wanted, emit, Output, ReportFormat};
 
 crate::choice::choice_enum! {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +37,24 @@ crate::choice::choice_enum! {
         Sarif = "sarif": "SARIF 2.1.0, for code scanning",
         Junit = "junit": "JUnit XML, for CI test reports",
         Github = "github": "GitHub Actions workflow commands (annotations)",
+    }
+}
+
+impl ReportFormat for Format {
+    const TEXT: Format = Format::Text;
+}
+
+impl Output<Format> {
+    /// Refuses, before anything runs, a format that holds one report when there are `n`.
+    pub fn holds(&self, n: usize) -> Result<()> {
+        match n == 1 || holds_several(self.format) {
+            true => Ok(()),
+            false => bail!(
+                "--format {} takes one report at a time, and there are {n}; pick one with \
+                 --container NAME or --target NAME, or use text, json, yaml, markdown or sarif",
+                crate::choice::Choice::name(self.format)
+            ),
+        }
     }
 }
 
@@ -122,6 +139,10 @@ crate::choice::choice_enum! {
     }
 }
 
+impl ReportFormat for VerifyFormat {
+    const TEXT: VerifyFormat = VerifyFormat::Text;
+}
+
 /// Renders the result of `verify`.
 pub fn render_check(check: &Check, format: VerifyFormat, color: bool) -> String {
     match format {
@@ -148,69 +169,6 @@ pub fn render_clean(report: &CleanReport) -> String {
         ));
     }
     text
-}
-
-/// Writes `text` to `output`, or to standard output. A reader of standard output that has seen
-/// enough (`| head`) is no error, as with ripgrep.
-pub fn emit(output: Option<&Path>, text: &str) -> Result<()> {
-    if let Some(path) = output {
-        return write_whole(path, text)
-            .map_err(|e| anyhow!("cannot write {}: {e}; check --output", path.display()));
-    }
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("cannot write to standard output"),
-    }
-}
-
-/// Refuses, before anything runs, an output path the report could not be written to at the end:
-/// a directory, a missing directory, or one this process may not write in. What it tries there
-/// is the temp file [`emit`] writes first, removed at once.
-pub fn check_writable(path: &Path, flag: &str) -> Result<()> {
-    let cannot = |why: String| anyhow!("cannot write {}: {why}; check {flag}", path.display());
-    if path.is_dir() {
-        return Err(cannot("it is a directory".to_string()));
-    }
-    if path.exists() && !path.is_file() {
-        return Ok(());
-    }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    if let Some(dir) = dir.filter(|d| !d.is_dir()) {
-        return Err(cannot(format!("there is no directory {}", dir.display())));
-    }
-    let temp = temp_beside(path);
-    std::fs::write(&temp, "")
-        .and_then(|()| std::fs::remove_file(&temp))
-        .map_err(|e| cannot(e.to_string()))
-}
-
-/// The temp file a report is written to before it is renamed into place.
-fn temp_beside(path: &Path) -> std::path::PathBuf {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
-}
-
-/// Writes a file whole or not at all (a temp file beside it, renamed): a CI step that waits for
-/// the report never reads half of one. A device or a pipe (`-o /dev/stderr`) is written to.
-fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
-    if path.exists() && !path.is_file() {
-        return std::fs::write(path, text);
-    }
-    let temp = temp_beside(path);
-    std::fs::write(&temp, text)
-        .and_then(|()| std::fs::rename(&temp, path))
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&temp);
-        })
-}
-
-/// Colour for a text report on a terminal, unless NO_COLOR is set.
-pub fn color_wanted(output: Option<&Path>) -> bool {
-    output.is_none() && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
 }
 
 /// Recorded reports and profiles for the golden tests in every renderer.

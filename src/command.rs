@@ -1,0 +1,289 @@
+//! The commands as a front end runs them: each reads what its request names (the config, a
+//! spec, earlier reports), calls the pipeline, writes the report where the request says, and
+//! returns the exit code. The command line only turns its flags into these requests.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+use crate::analyze::accept::{Accept, Date};
+use crate::analyze::FailOn;
+use crate::config::{self, Config, TargetsFormat};
+use crate::engine;
+use crate::input;
+use crate::model::TmpfsSpec;
+use crate::pipeline::{self, AuditOptions, Judge, Scope, Selection};
+use crate::profile::{FixFormat, Profile};
+use crate::progress::Progress;
+use crate::report::{self, patch, Format, Output, VerifyFormat};
+use crate::trace::RunOptions;
+
+/// `rofs-audit audit`: images, a deployment spec's containers, or the config's targets.
+#[derive(Debug, Clone, Default)]
+pub struct Audit {
+    /// Images, each run as `run` says; one image gets a report of its own.
+    pub images: Vec<String>,
+    /// A deployment spec whose containers are audited as deployed.
+    pub spec: Option<Spec>,
+    /// The config's targets to audit, when neither images nor a spec are given [default: all].
+    pub targets: Vec<String>,
+    /// The config file [default: `.rofs-audit.yaml` in the working directory, if any].
+    pub config: Option<PathBuf>,
+    /// The settings from the flags and the environment, laid over the config's.
+    pub settings: Config,
+    /// How to run the images (image left empty), beyond the settings' budgets.
+    pub run: RunOptions,
+    /// Mounts the deployment already has.
+    pub declared: Vec<TmpfsSpec>,
+    /// An earlier report of the image: only what it does not have fails.
+    pub baseline: Option<PathBuf>,
+    /// Fix formats to print beside the profile's own.
+    pub emit: Vec<FixFormat>,
+    /// Prove the plan with read-only runs.
+    pub verify: bool,
+    /// Print the settings everything makes, and audit nothing.
+    pub print_config: bool,
+}
+
+/// The spec of an audit, and what to do with it.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub file: PathBuf,
+    /// The containers to audit [default: every one].
+    pub containers: Vec<String>,
+    /// Images for containers whose own the engine cannot resolve.
+    pub images: Vec<(String, String)>,
+    /// Where to write the spec with the proven fixes merged in (`-` is standard output).
+    pub patch: Option<PathBuf>,
+    pub patch_style: patch::Style,
+    /// Write the patch as a unified diff of the spec.
+    pub diff: bool,
+}
+
+/// Runs `request`; its report goes to `out`, progress to a terminal unless `quiet`.
+pub async fn audit(request: Audit, out: Output<Format>, quiet: bool) -> Result<i32> {
+    out.writable()?;
+    let patch_out = request.spec.as_ref().and_then(|s| s.patch.clone());
+    if let Some(path) = patch_out.as_deref().filter(|o| o.as_os_str() != "-") {
+        report::check_writable(path, "--patch")?;
+    }
+    let (source, file_config) = Config::find(request.config.as_deref())?;
+    let layered = request.settings.clone().or(file_config);
+    if request.print_config {
+        let shown = serde_yaml_ng::to_string(&layered.clone().or(Config::defaults()))?;
+        return out.print(&shown, 0);
+    }
+    let settings = layered.settle();
+    let options = AuditOptions::new(&settings, request.verify);
+    let progress = out.progress(quiet);
+    let base = settings.budgets(request.run.clone());
+    if let ([image], None) = (request.images.as_slice(), &request.spec) {
+        let baseline = request.baseline.as_deref();
+        let mut judge = Judge::from_settings(&settings, None, request.declared, baseline)?;
+        let (accepted, past) = layered.accepted(image, image, Date::today());
+        judge.accept = accepted;
+        let run = RunOptions {
+            image: image.clone(),
+            ..base
+        };
+        let render = out.options(judge.profile.emit_with(&request.emit));
+        // Written before the run's containers go: on some storage drivers removing a container
+        // that wrote much takes longer than the audit.
+        let code = engine::with_run(move |engine, id| async move {
+            let report = pipeline::audit(&engine, &id, &run, &judge, options, &progress).await?;
+            let text = report::render_report(&report, &judge.profile, out.format, &render);
+            out.print(&text, settings.fail_on.exit_code(&report))
+        })
+        .await?;
+        return Ok(expired(&source, &past, code));
+    }
+    if request.baseline.is_some() {
+        bail!("--baseline takes an image's report, and this audits several targets; compare them one at a time with the image's report, or leave --baseline out");
+    }
+    let scope = match &request.spec {
+        Some(spec) => Scope::Spec {
+            file: &spec.file,
+            containers: &spec.containers,
+            images: &spec.images,
+        },
+        None if request.images.is_empty() => Scope::Config {
+            only: &request.targets,
+        },
+        None => Scope::Images(&request.images),
+    };
+    let selection = pipeline::select(scope, &layered, &source, &base, request.declared.clone())?;
+    let Selection {
+        source: name,
+        targets,
+        judge,
+        spec: read,
+        expired: past,
+    } = selection;
+    let spec = request.spec.as_ref();
+    let patch = spec.and_then(|s| Some(s).zip(s.patch.as_deref())).zip(read);
+    if let Some(((spec, to), (kind, text))) = &patch {
+        let (style, diff, proven) = (spec.patch_style, spec.diff, request.verify);
+        patch::check(*kind, text, style, diff, proven, to, out.path.as_deref())?;
+    }
+    out.holds(targets.len())?;
+    let profiles: Vec<Profile> = targets.iter().map(|t| t.judge.profile.clone()).collect();
+    let audited = engine::with_run(move |engine, id| async move {
+        pipeline::audit_spec(&engine, &id, &name, &targets, options, &progress).await
+    })
+    .await?;
+    let render = out.options(judge.profile.emit_with(&request.emit));
+    let text = report::render_multi(&audited, &profiles, out.format, &render);
+    let code = out.print(&text, settings.fail_on.worst(&audited))?;
+    if let Some(((spec, to), (kind, text))) = patch {
+        let diff = Some(spec.file.as_path()).filter(|_| spec.diff);
+        let style = spec.patch_style;
+        let (patched, notes) = patch::write(kind, &text, &audited, &judge.profile, style, diff)?;
+        notes
+            .iter()
+            .for_each(|note| eprintln!("rofs-audit: warning: {note}"));
+        report::emit(Some(to).filter(|o| o.as_os_str() != "-"), &patched)?;
+    }
+    Ok(expired(&source, &past, code))
+}
+
+/// Fails the run for accept entries past their date, each named on a line.
+fn expired(source: &str, entries: &[Accept], code: i32) -> i32 {
+    for entry in entries {
+        let expires = entry.expires.map(|d| d.to_string()).unwrap_or_default();
+        eprintln!(
+            "rofs-audit: error: {source}: the accept entry for {} expired on {expires} ({}); fix \
+             what it accepts, or give it a later date",
+            entry.path, entry.reason
+        );
+    }
+    match entries.is_empty() {
+        true => code,
+        false => code.max(1),
+    }
+}
+
+/// `rofs-audit init`: audits `run` as `audit` would, then writes a config at `path` that audits
+/// it the same way (replacing a file there only when `force`).
+pub async fn init(
+    run: RunOptions,
+    settings: Config,
+    declared: Vec<TmpfsSpec>,
+    path: &Path,
+    force: bool,
+    quiet: bool,
+) -> Result<i32> {
+    if path.exists() && !force {
+        bail!(
+            "{} is there already; give --force to replace it, or -o another path",
+            path.display()
+        );
+    }
+    report::check_writable(path, "-o")?;
+    let settings = settings.settle();
+    let judge = Judge::from_settings(&settings, None, declared, None)?;
+    let run = settings.budgets(run);
+    let (judged, traced) = (judge.clone(), run.clone());
+    let (options, progress) = (
+        AuditOptions::new(&settings, true),
+        Progress::for_terminal(quiet, false),
+    );
+    let report = engine::with_run(move |engine, id| async move {
+        pipeline::audit(&engine, &id, &traced, &judged, options, &progress).await
+    })
+    .await?;
+    let text = config::starter(&run, &judge.declared, &settings, &report);
+    report::emit(Some(path), &text)?;
+    eprintln!(
+        "rofs-audit: wrote {}: {} is {}; `rofs-audit audit` with no arguments audits it again",
+        path.display(),
+        run.image,
+        report.plan.verdict.as_str()
+    );
+    Ok(0)
+}
+
+/// `rofs-audit trace`: the writes of one writable run, by phase.
+pub async fn trace(
+    run: RunOptions,
+    settings: Config,
+    out: Output<Format>,
+    quiet: bool,
+) -> Result<i32> {
+    out.writable()?;
+    let settings = settings.settle();
+    let (run, mode, progress) = (settings.budgets(run), settings.mode, out.progress(quiet));
+    // Written before the run's containers go, as audit's.
+    engine::with_run(move |engine, id| async move {
+        let trace = pipeline::trace(&engine, &id, &run, mode, &progress).await?;
+        out.print(&report::render_trace(&trace, out.format), 0)
+    })
+    .await
+}
+
+/// `rofs-audit verify`: one read-only run with the declared mounts; 1 when it fails.
+pub async fn verify(
+    run: RunOptions,
+    settings: Config,
+    declared: Vec<TmpfsSpec>,
+    out: Output<VerifyFormat>,
+    quiet: bool,
+) -> Result<i32> {
+    out.writable()?;
+    let settings = settings.settle();
+    let judge = Judge::from_settings(&settings, None, declared, None)?;
+    let (run, progress) = (settings.budgets(run), out.progress(quiet));
+    let check = engine::with_run(move |engine, id| async move {
+        pipeline::verify(&engine, &id, &run, &judge, &progress).await
+    })
+    .await?;
+    let color = report::color_wanted(out.path.as_deref());
+    let text = report::render_check(&check, out.format, color);
+    out.print(&text, i32::from(!check.verification.passed))
+}
+
+/// `rofs-audit suggest`: the trace or report at `from` judged again, nothing run.
+pub fn suggest(
+    from: &Path,
+    settings: Config,
+    declared: Vec<TmpfsSpec>,
+    baseline: Option<&Path>,
+    emit: &[FixFormat],
+    out: Output<Format>,
+) -> Result<i32> {
+    let settings = settings.settle();
+    let judge = Judge::from_settings(&settings, None, declared, baseline)?;
+    let report = judge.analyze(input::read_trace(from)?);
+    let render = out.options(judge.profile.emit_with(emit));
+    let text = report::render_report(&report, &judge.profile, out.format, &render);
+    out.print(&text, settings.fail_on.exit_code(&report))
+}
+
+/// `rofs-audit merge`: reports written apart, as one, with the worst exit code.
+pub fn merge(
+    reports: &[PathBuf],
+    profile: Option<&str>,
+    fail_on: Option<FailOn>,
+    config: Option<&Path>,
+    out: Output<Format>,
+) -> Result<i32> {
+    let (_, file) = Config::find(config)?;
+    let fail_on = fail_on.or(file.fail_on).unwrap_or(FailOn::NeedsMounts);
+    let merged = input::read_merged(reports)?;
+    out.holds(merged.targets.len())?;
+    let profiles = pipeline::merged_profiles(&merged, profile, file.profile.as_deref())?;
+    let text = report::render_multi(&merged, &profiles, out.format, &out.options(vec![]));
+    out.print(&text, fail_on.worst(&merged))
+}
+
+/// `rofs-audit targets`: the config's targets, by name.
+pub fn targets(config: Option<&Path>, format: TargetsFormat) -> Result<i32> {
+    let (source, config) = Config::find(config)?;
+    if source.is_empty() {
+        bail!(
+            "no config: give one with --config FILE, or write {} with `rofs-audit init IMAGE`",
+            config::FILE_NAME
+        );
+    }
+    let targets = config.targets(&source, &[])?;
+    report::emit(None, &config::render_targets(&targets, format)).map(|()| 0)
+}
