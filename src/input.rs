@@ -15,7 +15,7 @@ use crate::model::{MultiReport, Report, TargetReport, Trace, SCHEMA_VERSION};
 /// longer wait is a typo (99999999s) more often than a need.
 const MAX_BUDGET: Duration = Duration::from_secs(3600);
 
-/// A duration for a budget or the idle watch, at most [`MAX_BUDGET`].
+/// A duration for a budget or the idle watch, at most `MAX_BUDGET`.
 pub fn budget(s: &str) -> Result<Duration, String> {
     let d = duration(s)?;
     if d > MAX_BUDGET {

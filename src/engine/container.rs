@@ -202,7 +202,7 @@ impl Container {
     }
 
     /// Before `start`: a log line for which `alarm` holds dooms the run, and [`Self::doomed`]
-    /// ends [`ALARM_GRACE`] after the first one.
+    /// ends `ALARM_GRACE` after the first one.
     pub fn alarm_on(&mut self, alarm: fn(&str) -> bool) {
         self.alarm = Some(alarm);
     }
@@ -214,7 +214,7 @@ impl Container {
         self.keep = Some(keep);
     }
 
-    /// Completes [`ALARM_GRACE`] after the first alarming log line; never without one.
+    /// Completes `ALARM_GRACE` after the first alarming log line; never without one.
     pub async fn doomed(&self) {
         let mut alarmed = self.alarmed.clone();
         let at = alarmed
@@ -546,10 +546,10 @@ impl Container {
 
     /// Waits for the log stream of a stopped container to deliver its last lines: for as long
     /// as they keep coming (50 MB of them take seconds). A stream that sends nothing for
-    /// [`LOG_DRAIN_PATIENCE`] is replaced once by a stream that reads the stopped container's
+    /// `LOG_DRAIN_PATIENCE` is replaced once by a stream that reads the stopped container's
     /// logs from where the first one got and ends at their end: Docker 20.10's follow mode can
     /// hang when it rotates a log file under a reader that fell behind. That stream gets
-    /// [`LOG_RESUME_PATIENCE`] for its first line, so a daemon that sends nothing at all cannot
+    /// `LOG_RESUME_PATIENCE` for its first line, so a daemon that sends nothing at all cannot
     /// hang the run.
     pub async fn drain_logs(&mut self) {
         let Some(mut task) = self.log_task.take() else {
@@ -671,7 +671,7 @@ pub struct LogStats {
     pub lines: u64,
     pub bytes: u64,
     /// Lines between the first and the last ones that no predicate picked (or that came after
-    /// [`LOG_PICKED_BYTES`] of picked ones).
+    /// `LOG_PICKED_BYTES` of picked ones).
     pub dropped_lines: u64,
     pub dropped_bytes: u64,
     /// Kept lines that were cut to a bounded length.

@@ -11,7 +11,7 @@
 //! - after `done` (the run removed everything itself), the watchdog exits at once;
 //! - otherwise it removes every container and volume labelled with the run's id through the
 //!   Engine API ([`Engine::remove_run`], the guard's own code), and sweeps again until a sweep
-//!   made [`SETTLE`] after the end finds nothing, because a create request in flight when the
+//!   made `SETTLE` after the end finds nothing, because a create request in flight when the
 //!   process died may still complete inside the daemon. When the engine does not answer (it
 //!   went away with the run), it retries for [`PATIENCE`], then gives up: `rofs-audit clean`
 //!   removes what is left.
@@ -148,7 +148,7 @@ fn watch(run: RunId) -> i32 {
     runtime.block_on(sweep_until_settled(&run, ended))
 }
 
-/// Sweeps until one made [`SETTLE`] after `ended` finds nothing; 1 when the engine could not
+/// Sweeps until one made `SETTLE` after `ended` finds nothing; 1 when the engine could not
 /// be reached or would not remove everything for [`PATIENCE`].
 async fn sweep_until_settled(run: &RunId, ended: Instant) -> i32 {
     let mut engine: Option<Engine> = None;

@@ -1,8 +1,8 @@
 //! Report: one renderer per output format. Renderers take finished data and only format it.
 //!
-//! Every renderer that lists problems iterates the same [`findings::Finding`] list, so the text,
+//! Every renderer that lists problems iterates the same `findings::Finding` list, so the text,
 //! Markdown, SARIF, JUnit and GitHub outputs always agree on what failed and what fixes it. The
-//! fix snippets (`docker run` flags, compose, ECS, CDK, Kubernetes) live in [`fixes`].
+//! fix snippets (`docker run` flags, compose, ECS, CDK, Kubernetes) live in `fixes`.
 
 mod escape;
 mod findings;

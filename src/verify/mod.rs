@@ -371,7 +371,7 @@ pub async fn begin<'a>(
 
 impl Proof<'_> {
     /// Proves the report's plan: the run with no mount has gone alongside the trace; when it
-    /// failed, [`minimize::search`] finds the fewest planned mounts that pass, with the volumes
+    /// failed, `minimize::search` finds the fewest planned mounts that pass, with the volumes
     /// that keep state in every run. Under the clean gate the fewest that merely work follow.
     /// Sets the verification, each failing write's `fatal`, and the verdict the runs support.
     pub async fn finish(mut self, report: &mut Report) -> Result<()> {
