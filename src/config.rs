@@ -365,7 +365,6 @@ impl RunOptions {
     pub fn testing(image: &str) -> RunOptions {
         Config::defaults().settle().budgets(RunOptions {
             image: image.into(),
-            expect_status: 200,
             ..RunOptions::default()
         })
     }

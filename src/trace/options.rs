@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use crate::probe::Probe;
 
-/// How to run the image: shared by trace, audit and verify.
-#[derive(Debug, Clone, Default)]
+/// How to run the image: shared by trace, audit and verify. The budgets are the settings'
+/// (`Settings::budgets`), which the commands lay over these.
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     pub image: String,
     pub port: Option<u16>,
@@ -23,6 +24,28 @@ pub struct RunOptions {
     /// It runs to completion (a Kubernetes init container): ready means it exited 0 within the
     /// startup budget, and it has no probes and no shutdown.
     pub completes: bool,
+}
+
+impl Default for RunOptions {
+    /// The image's own entrypoint, command, user and probes, answered with 200 as platforms
+    /// expect.
+    fn default() -> RunOptions {
+        RunOptions {
+            image: String::new(),
+            port: None,
+            probes: vec![],
+            expect_status: 200,
+            env: vec![],
+            user: None,
+            entrypoint: None,
+            cmd: None,
+            startup_timeout: Duration::ZERO,
+            probe_timeout: Duration::ZERO,
+            idle: Duration::ZERO,
+            stop_timeout: Duration::ZERO,
+            completes: false,
+        }
+    }
 }
 
 impl RunOptions {
