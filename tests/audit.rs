@@ -393,3 +393,44 @@ fn a_baseline_passes_old_findings_and_fails_a_new_one() {
         "{stderr}"
     );
 }
+
+/// A program of the team's audits through the library, without the command line: it gets the
+/// report and the exit code the binary gives for the same image.
+#[test]
+fn the_library_audits_an_image_as_the_command_line_does() {
+    use rofs_audit::command::{self, Audit};
+    use rofs_audit::report::{Format, Output};
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = owned_dir_image();
+    let dir = temp_dir("library");
+    let path = dir.path().join("report.json");
+    let request = Audit {
+        images: vec![image.clone()],
+        verify: true,
+        ..Audit::default()
+    };
+    let out = Output {
+        format: Format::Json,
+        path: Some(path.clone()),
+        verbose: false,
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let code = runtime
+        .block_on(command::audit(request, out, true))
+        .unwrap();
+    let library: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let cli = run_json(&["audit", &image], &[0, 1]);
+    assert_eq!((code, &library["verdict"]), (1, &cli["verdict"]));
+    assert_eq!(library["verdict"], "needs-mounts");
+    let paths = |report: &Value| -> Vec<String> {
+        let mounts = mounts(report).into_iter();
+        mounts.map(|m| m["path"].to_string()).collect()
+    };
+    assert_eq!(paths(&library), paths(&cli));
+    assert!(
+        paths(&library).contains(&"\"/var/run\"".to_string()),
+        "{library}"
+    );
+}
