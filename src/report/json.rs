@@ -1,6 +1,7 @@
 //! JSON: the report itself through serde (the stable contract), and a small ordered JSON value
-//! for the documents whose key order matters to a reader (SARIF, ECS fragments). serde_json's
-//! own `Value` sorts keys, which would put `version` after `runs`.
+//! for the ECS fragments a reader pastes into a task definition, in the order the ECS
+//! documentation gives their keys, short arrays on one line. serde_json's own `Value` sorts
+//! keys.
 
 pub fn to_json<T: serde::Serialize>(value: &T) -> String {
     let mut out = serde_json::to_string_pretty(value).expect("report types serialise");
