@@ -302,3 +302,25 @@ fn several_images_are_audited_together_with_a_table_and_the_worst_exit_code() {
     assert_eq!(report["targets"][1]["name"], compatible.as_str());
     assert_eq!(report["targets"][1]["report"]["verdict"], "compatible");
 }
+
+/// Of images given together, the one whose app fails with a writable root is named in the
+/// error: the error alone does not say which it was.
+#[test]
+fn a_target_that_fails_with_a_writable_root_is_named() {
+    if !ready(Need::Engine) {
+        return;
+    }
+    let compatible = ImageSpec::new("config-quiet").build();
+    let exits = ImageSpec::new("exits")
+        .line("ENV FIXTURE_EXIT_CODE=7")
+        .build();
+    let dir = temp_dir("named");
+    let args = ["audit", &compatible, &exits, "--no-verify", "--idle", "0s"];
+    let out = run_in(dir.path(), &[], &args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected =
+        format!("rofs-audit: error: {exits} (the command line): the container exited with code 7");
+    assert!(stderr.starts_with(&expected), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

@@ -180,9 +180,7 @@ pub async fn audit_spec(
     let mut subjects = vec![];
     for target in targets {
         let subject = Subject::resolve(engine, &target.run, progress).await;
-        subjects.push(
-            subject.map_err(|e| e.context(format!("{} ({})", target.name, target.defined_at)))?,
-        );
+        subjects.push(subject.map_err(|e| e.context(target.named()))?);
     }
     let at_once = options.jobs.clamp(1, targets.len().max(1));
     let each = AuditOptions {
@@ -222,7 +220,9 @@ async fn audit_target(
         options,
         progress,
     )
-    .await?;
+    .await
+    // Which of the targets failed: the error alone does not say.
+    .map_err(|e| e.context(target.named()))?;
     Ok(TargetReport {
         name: target.name.clone(),
         defined_at: target.defined_at.clone(),

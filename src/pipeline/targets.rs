@@ -210,6 +210,13 @@ fn config_targets(
 }
 
 /// Images given together, each run as `base` says.
+impl SpecTarget {
+    /// The target and where it is defined, as an error names it.
+    pub fn named(&self) -> String {
+        format!("{} ({})", self.name, self.defined_at)
+    }
+}
+
 fn image_targets(images: &[String], base: &RunOptions, judge: &Judge) -> Vec<SpecTarget> {
     let target = |image: &String| SpecTarget {
         name: image.clone(),
