@@ -63,8 +63,8 @@ pub struct Spec {
 /// Runs `request`; its report goes to `out`, progress to a terminal unless `quiet`.
 pub async fn audit(request: Audit, out: Output<Format>, quiet: bool) -> Result<i32> {
     out.writable()?;
-    let patch_out = request.spec.as_ref().and_then(|s| s.patch.clone());
-    if let Some(path) = patch_out.as_deref().filter(|o| o.as_os_str() != "-") {
+    let patch_out = request.spec.as_ref().and_then(|s| s.patch.as_deref());
+    if let Some(path) = patch_out.filter(|o| o.as_os_str() != "-") {
         report::check_writable(path, "--patch")?;
     }
     let (source, file_config) = Config::find(request.config.as_deref())?;
@@ -73,30 +73,56 @@ pub async fn audit(request: Audit, out: Output<Format>, quiet: bool) -> Result<i
         let shown = serde_yaml_ng::to_string(&layered.clone().or(Config::defaults()))?;
         return out.print(&shown, 0);
     }
+    let (code, past) = match (request.images.as_slice(), &request.spec) {
+        ([image], None) => audit_image(image, &request, &layered, out, quiet).await?,
+        _ => audit_targets(&request, &layered, &source, out, quiet).await?,
+    };
+    Ok(expired(&source, &past, code))
+}
+
+/// One image, with a report of its own: the exit code, and the config's expired accept entries
+/// for it.
+async fn audit_image(
+    image: &str,
+    request: &Audit,
+    layered: &Config,
+    out: Output<Format>,
+    quiet: bool,
+) -> Result<(i32, Vec<Accept>)> {
     let settings = layered.settle();
-    let options = AuditOptions::new(&settings, request.verify);
-    let progress = out.progress(quiet);
-    let base = settings.budgets(request.run.clone());
-    if let ([image], None) = (request.images.as_slice(), &request.spec) {
-        let baseline = request.baseline.as_deref();
-        let mut judge = Judge::from_settings(&settings, None, request.declared, baseline)?;
-        let (accepted, past) = layered.accepted(image, image, Date::today());
-        judge.accept = accepted;
-        let run = RunOptions {
-            image: image.clone(),
-            ..base
-        };
-        let render = out.options(judge.profile.emit_with(&request.emit));
-        // Written before the run's containers go: on some storage drivers removing a container
-        // that wrote much takes longer than the audit.
-        let code = engine::with_run(move |engine, id| async move {
-            let report = pipeline::audit(&engine, &id, &run, &judge, options, &progress).await?;
-            let text = report::render_report(&report, &judge.profile, out.format, &render);
-            out.print(&text, settings.fail_on.exit_code(&report))
-        })
-        .await?;
-        return Ok(expired(&source, &past, code));
-    }
+    let (declared, baseline) = (request.declared.clone(), request.baseline.as_deref());
+    let mut judge = Judge::from_settings(&settings, None, declared, baseline)?;
+    let (accepted, past) = layered.accepted(image, image, Date::today());
+    judge.accept = accepted;
+    let run = RunOptions {
+        image: image.to_string(),
+        ..settings.budgets(request.run.clone())
+    };
+    let (options, progress) = (
+        AuditOptions::new(&settings, request.verify),
+        out.progress(quiet),
+    );
+    let render = out.options(judge.profile.emit_with(&request.emit));
+    // Written before the run's containers go: on some storage drivers removing a container that
+    // wrote much takes longer than the audit.
+    let code = engine::with_run(move |engine, id| async move {
+        let report = pipeline::audit(&engine, &id, &run, &judge, options, &progress).await?;
+        let text = report::render_report(&report, &judge.profile, out.format, &render);
+        out.print(&text, settings.fail_on.exit_code(&report))
+    })
+    .await?;
+    Ok((code, past))
+}
+
+/// Several images, a spec's containers or the config's targets, in one report, and the spec
+/// patched with their fixes when asked: the exit code, and the expired accept entries.
+async fn audit_targets(
+    request: &Audit,
+    layered: &Config,
+    source: &str,
+    out: Output<Format>,
+    quiet: bool,
+) -> Result<(i32, Vec<Accept>)> {
     if request.baseline.is_some() {
         bail!("--baseline takes an image's report, and this audits several targets; compare them one at a time with the image's report, or leave --baseline out");
     }
@@ -111,7 +137,9 @@ pub async fn audit(request: Audit, out: Output<Format>, quiet: bool) -> Result<i
         },
         None => Scope::Images(&request.images),
     };
-    let selection = pipeline::select(scope, &layered, &source, &base, request.declared.clone())?;
+    let settings = layered.settle();
+    let base = settings.budgets(request.run.clone());
+    let selection = pipeline::select(scope, layered, source, &base, request.declared.clone())?;
     let Selection {
         source: name,
         targets,
@@ -120,13 +148,19 @@ pub async fn audit(request: Audit, out: Output<Format>, quiet: bool) -> Result<i
         expired: past,
     } = selection;
     let spec = request.spec.as_ref();
-    let patch = spec.and_then(|s| Some(s).zip(s.patch.as_deref())).zip(read);
+    let patch = spec
+        .and_then(|s| s.patch.as_deref().map(|to| (s, to)))
+        .zip(read);
     if let Some(((spec, to), (kind, text))) = &patch {
         let (style, diff, proven) = (spec.patch_style, spec.diff, request.verify);
         patch::check(*kind, text, style, diff, proven, to, out.path.as_deref())?;
     }
     out.holds(targets.len())?;
     let profiles: Vec<Profile> = targets.iter().map(|t| t.judge.profile.clone()).collect();
+    let (options, progress) = (
+        AuditOptions::new(&settings, request.verify),
+        out.progress(quiet),
+    );
     let audited = engine::with_run(move |engine, id| async move {
         pipeline::audit_spec(&engine, &id, &name, &targets, options, &progress).await
     })
@@ -143,7 +177,7 @@ pub async fn audit(request: Audit, out: Output<Format>, quiet: bool) -> Result<i
             .for_each(|note| eprintln!("rofs-audit: warning: {note}"));
         report::emit(Some(to).filter(|o| o.as_os_str() != "-"), &patched)?;
     }
-    Ok(expired(&source, &past, code))
+    Ok((code, past))
 }
 
 /// Fails the run for accept entries past their date, each named on a line.
