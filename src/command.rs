@@ -1,6 +1,7 @@
 //! The commands as a front end runs them: each reads what its request names (the config, a
 //! spec, earlier reports), calls the pipeline, writes the report where the request says, and
-//! returns the exit code. The command line only turns its flags into these requests.
+//! returns the exit code. The command line only turns its flags into these requests; the
+//! refusals here name its flags (`--patch`, `--baseline`), which are how a user meets them.
 
 use std::path::{Path, PathBuf};
 
@@ -18,20 +19,26 @@ use crate::progress::Progress;
 use crate::report::{self, patch, Format, Output, VerifyFormat};
 use crate::trace::RunOptions;
 
-/// `rofs-audit audit`: images, a deployment spec's containers, or the config's targets.
-#[derive(Debug, Clone, Default)]
+/// What an audit covers, as the user names it.
+#[derive(Debug, Clone)]
+pub enum Targets {
+    /// Images, each run as the request's `run` says; a single one gets a report of its own.
+    Images(Vec<String>),
+    /// A deployment spec's containers, audited as deployed.
+    Spec(Spec),
+    /// The config's targets: those named, else every one.
+    Config(Vec<String>),
+}
+
+/// `rofs-audit audit`.
+#[derive(Debug, Clone)]
 pub struct Audit {
-    /// Images, each run as `run` says; one image gets a report of its own.
-    pub images: Vec<String>,
-    /// A deployment spec whose containers are audited as deployed.
-    pub spec: Option<Spec>,
-    /// The config's targets to audit, when neither images nor a spec are given [default: all].
-    pub targets: Vec<String>,
+    pub targets: Targets,
     /// The config file [default: `.rofs-audit.yaml` in the working directory, if any].
     pub config: Option<PathBuf>,
     /// The settings from the flags and the environment, laid over the config's.
     pub settings: Config,
-    /// How to run the images (image left empty), beyond the settings' budgets.
+    /// How to run the images (image left empty), the budgets aside: they are settings.
     pub run: RunOptions,
     /// Mounts the deployment already has.
     pub declared: Vec<TmpfsSpec>,
@@ -45,26 +52,56 @@ pub struct Audit {
     pub print_config: bool,
 }
 
+impl Default for Audit {
+    /// The config's targets, proven: `rofs-audit audit` with no arguments.
+    fn default() -> Audit {
+        Audit {
+            targets: Targets::Config(vec![]),
+            config: None,
+            settings: Config::default(),
+            run: RunOptions::default(),
+            declared: vec![],
+            baseline: None,
+            emit: vec![],
+            verify: true,
+            print_config: false,
+        }
+    }
+}
+
 /// The spec of an audit, and what to do with it.
 #[derive(Debug, Clone)]
 pub struct Spec {
+    /// An ECS task definition, a CloudFormation template, Kubernetes manifests or a compose
+    /// file; `-` is standard input.
     pub file: PathBuf,
     /// The containers to audit [default: every one].
     pub containers: Vec<String>,
     /// Images for containers whose own the engine cannot resolve.
     pub images: Vec<(String, String)>,
-    /// Where to write the spec with the proven fixes merged in (`-` is standard output).
+    /// Where to write the spec with the proven fixes merged in; `-` is standard output.
     pub patch: Option<PathBuf>,
+    /// The whole spec, or the fixes alone (a compose override, a kustomize patch).
     pub patch_style: patch::Style,
     /// Write the patch as a unified diff of the spec.
     pub diff: bool,
 }
 
+impl Spec {
+    /// The file the patch goes to, if it goes to one.
+    fn patch_file(&self) -> Option<&Path> {
+        self.patch.as_deref().filter(|o| o.as_os_str() != "-")
+    }
+}
+
 /// Runs `request`; its report goes to `out`, progress to a terminal unless `quiet`.
 pub async fn audit(request: Audit, out: Output<Format>, quiet: bool) -> Result<i32> {
     out.writable()?;
-    let patch_out = request.spec.as_ref().and_then(|s| s.patch.as_deref());
-    if let Some(path) = patch_out.filter(|o| o.as_os_str() != "-") {
+    let spec = match &request.targets {
+        Targets::Spec(spec) => Some(spec),
+        _ => None,
+    };
+    if let Some(path) = spec.and_then(Spec::patch_file) {
         report::check_writable(path, "--patch")?;
     }
     let (source, file_config) = Config::find(request.config.as_deref())?;
@@ -73,11 +110,16 @@ pub async fn audit(request: Audit, out: Output<Format>, quiet: bool) -> Result<i
         let shown = serde_yaml_ng::to_string(&layered.clone().or(Config::defaults()))?;
         return out.print(&shown, 0);
     }
-    let (code, past) = match (request.images.as_slice(), &request.spec) {
-        ([image], None) => audit_image(image, &request, &layered, out, quiet).await?,
+    let (code, expired_entries) = match &request.targets {
+        Targets::Images(images) if images.is_empty() => {
+            bail!("nothing to audit: the request names no image")
+        }
+        Targets::Images(images) if images.len() == 1 => {
+            audit_image(&images[0], &request, &layered, out, quiet).await?
+        }
         _ => audit_targets(&request, &layered, &source, out, quiet).await?,
     };
-    Ok(expired(&source, &past, code))
+    Ok(expired(&source, &expired_entries, code))
 }
 
 /// One image, with a report of its own: the exit code, and the config's expired accept entries
@@ -92,7 +134,7 @@ async fn audit_image(
     let settings = layered.settle();
     let (declared, baseline) = (request.declared.clone(), request.baseline.as_deref());
     let mut judge = Judge::from_settings(&settings, None, declared, baseline)?;
-    let (accepted, past) = layered.accepted(image, image, Date::today());
+    let (accepted, expired_entries) = layered.accepted(image, image, Date::today());
     judge.accept = accepted;
     let run = RunOptions {
         image: image.to_string(),
@@ -111,7 +153,7 @@ async fn audit_image(
         out.print(&text, settings.fail_on.exit_code(&report))
     })
     .await?;
-    Ok((code, past))
+    Ok((code, expired_entries))
 }
 
 /// Several images, a spec's containers or the config's targets, in one report, and the spec
@@ -126,16 +168,18 @@ async fn audit_targets(
     if request.baseline.is_some() {
         bail!("--baseline takes an image's report, and this audits several targets; compare them one at a time with the image's report, or leave --baseline out");
     }
-    let scope = match &request.spec {
-        Some(spec) => Scope::Spec {
-            file: &spec.file,
-            containers: &spec.containers,
-            images: &spec.images,
-        },
-        None if request.images.is_empty() => Scope::Config {
-            only: &request.targets,
-        },
-        None => Scope::Images(&request.images),
+    let (scope, spec) = match &request.targets {
+        Targets::Spec(spec) => {
+            let (file, containers, images) = (&spec.file, &spec.containers, &spec.images);
+            let scope = Scope::Spec {
+                file,
+                containers,
+                images,
+            };
+            (scope, Some(spec))
+        }
+        Targets::Images(images) => (Scope::Images(images), None),
+        Targets::Config(only) => (Scope::Config { only }, None),
     };
     let settings = layered.settle();
     let base = settings.budgets(request.run.clone());
@@ -144,13 +188,13 @@ async fn audit_targets(
         source: name,
         targets,
         judge,
-        spec: read,
-        expired: past,
+        spec: spec_text,
+        expired: expired_entries,
     } = selection;
-    let spec = request.spec.as_ref();
+    // The spec to patch and where the patch goes, with the spec's kind and text as read.
     let patch = spec
-        .and_then(|s| s.patch.as_deref().map(|to| (s, to)))
-        .zip(read);
+        .and_then(|s| Some((s, s.patch.as_deref()?)))
+        .zip(spec_text);
     if let Some(((spec, to), (kind, text))) = &patch {
         let (style, diff, proven) = (spec.patch_style, spec.diff, request.verify);
         patch::check(*kind, text, style, diff, proven, to, out.path.as_deref())?;
@@ -168,16 +212,16 @@ async fn audit_targets(
     let render = out.options(judge.profile.emit_with(&request.emit));
     let text = report::render_multi(&audited, &profiles, out.format, &render);
     let code = out.print(&text, settings.fail_on.worst(&audited))?;
-    if let Some(((spec, to), (kind, text))) = patch {
+    if let Some(((spec, _), (kind, text))) = patch {
         let diff = Some(spec.file.as_path()).filter(|_| spec.diff);
         let style = spec.patch_style;
         let (patched, notes) = patch::write(kind, &text, &audited, &judge.profile, style, diff)?;
         notes
             .iter()
             .for_each(|note| eprintln!("rofs-audit: warning: {note}"));
-        report::emit(Some(to).filter(|o| o.as_os_str() != "-"), &patched)?;
+        report::emit(spec.patch_file(), &patched)?;
     }
-    Ok((code, past))
+    Ok((code, expired_entries))
 }
 
 /// Fails the run for accept entries past their date, each named on a line.
@@ -196,26 +240,34 @@ fn expired(source: &str, entries: &[Accept], code: i32) -> i32 {
     }
 }
 
-/// `rofs-audit init`: audits `run` as `audit` would, then writes a config at `path` that audits
-/// it the same way (replacing a file there only when `force`).
-pub async fn init(
-    run: RunOptions,
-    settings: Config,
-    declared: Vec<TmpfsSpec>,
-    path: &Path,
-    force: bool,
-    quiet: bool,
-) -> Result<i32> {
-    if path.exists() && !force {
+/// `rofs-audit init`.
+#[derive(Debug, Clone)]
+pub struct Init {
+    /// How to run the image, the budgets aside: they are settings.
+    pub run: RunOptions,
+    pub settings: Config,
+    /// Mounts the deployment already has.
+    pub declared: Vec<TmpfsSpec>,
+    /// Where to write the config.
+    pub path: PathBuf,
+    /// Replace a file already there.
+    pub force: bool,
+}
+
+/// Audits the image as `audit` would, then writes a config that audits it the same way.
+pub async fn init(request: Init, quiet: bool) -> Result<i32> {
+    let path = &request.path;
+    if path.exists() && !request.force {
         bail!(
             "{} is there already; give --force to replace it, or -o another path",
             path.display()
         );
     }
     report::check_writable(path, "-o")?;
-    let settings = settings.settle();
-    let judge = Judge::from_settings(&settings, None, declared, None)?;
-    let run = settings.budgets(run);
+    let settings = request.settings.settle();
+    let judge = Judge::from_settings(&settings, None, request.declared, None)?;
+    let run = settings.budgets(request.run);
+    // Moved into the run, which must own what it uses.
     let (judged, traced) = (judge.clone(), run.clone());
     let (options, progress) = (
         AuditOptions::new(&settings, true),
@@ -270,8 +322,7 @@ pub async fn verify(
         pipeline::verify(&engine, &id, &run, &judge, &progress).await
     })
     .await?;
-    let color = report::color_wanted(out.path.as_deref());
-    let text = report::render_check(&check, out.format, color);
+    let text = report::render_check(&check, out.format, out.color());
     out.print(&text, i32::from(!check.verification.passed))
 }
 

@@ -19,7 +19,7 @@ use crate::input;
 use crate::model::{BaselineFinding, ProofGate, Report, TmpfsSpec};
 use crate::probe::{HttpGet, Probe};
 use crate::profile;
-use crate::trace::{ModeChoice, RunOptions};
+use crate::trace::{ModeChoice, RunOptions, EXPECTED_STATUS};
 
 /// The file `audit` looks for in the working directory.
 pub const FILE_NAME: &str = ".rofs-audit.yaml";
@@ -475,7 +475,7 @@ pub fn starter(
         image: Some(run.image.clone()),
         port: run.port,
         probes: run.probes.clone(),
-        expect_status: Some(run.expect_status).filter(|&s| s != 200),
+        expect_status: Some(run.expect_status).filter(|&s| s != EXPECTED_STATUS),
         env: run.env.iter().map(split).collect(),
         user: run.user.clone().map(Scalar),
         entrypoint: run.entrypoint.as_ref().and_then(|e| e.first().cloned()),

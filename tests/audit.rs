@@ -398,7 +398,7 @@ fn a_baseline_passes_old_findings_and_fails_a_new_one() {
 /// report and the exit code the binary gives for the same image.
 #[test]
 fn the_library_audits_an_image_as_the_command_line_does() {
-    use rofs_audit::command::{self, Audit};
+    use rofs_audit::command::{self, Audit, Targets};
     use rofs_audit::report::{Format, Output};
     if !common::ready(common::Need::Engine) {
         return;
@@ -407,8 +407,7 @@ fn the_library_audits_an_image_as_the_command_line_does() {
     let dir = temp_dir("library");
     let path = dir.path().join("report.json");
     let request = Audit {
-        images: vec![image.clone()],
-        verify: true,
+        targets: Targets::Images(vec![image.clone()]),
         ..Audit::default()
     };
     let out = Output {

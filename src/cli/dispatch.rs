@@ -1,9 +1,9 @@
-//! From the flags to the library's commands, and from their results to the exit code.
+//! From the flags to the requests of the library's commands, which return the exit code.
 
 use anyhow::Result;
 
 use super::{AuditArgs, Cli, Command, OutputArgs, Show};
-use rofs_audit::command::{self, Audit, Spec};
+use rofs_audit::command::{self, Audit, Init, Spec, Targets};
 use rofs_audit::config::Config;
 use rofs_audit::report::{self, Format, Output};
 use rofs_audit::{analyze, engine, profile};
@@ -14,10 +14,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Audit(args) => audit(*args, quiet).await,
         Command::Init(args) => {
-            let run = args.run.options(&args.image)?;
-            let settings = args.platform.settings(args.run.settings());
-            let declared = args.platform.tmpfs;
-            command::init(run, settings, declared, &args.output, args.force, quiet).await
+            let request = Init {
+                run: args.run.options(&args.image)?,
+                settings: args.platform.settings(args.run.settings()),
+                declared: args.platform.tmpfs,
+                path: args.output,
+                force: args.force,
+            };
+            command::init(request, quiet).await
         }
         Command::Targets { config, format } => command::targets(config.config.as_deref(), format),
         Command::Trace(args) => {
@@ -72,24 +76,27 @@ pub async fn run(cli: Cli) -> Result<i32> {
 }
 
 async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
-    let spec = args.file.clone().map(|file| Spec {
-        file,
-        containers: args.containers.clone(),
-        images: args.images.clone(),
-        patch: args.patch.clone(),
-        patch_style: args.patch_as,
-        diff: args.diff,
-    });
+    let (settings, run) = (args.settings(), args.run.options("")?);
+    let targets = match args.file {
+        Some(file) => Targets::Spec(Spec {
+            file,
+            containers: args.containers,
+            images: args.images,
+            patch: args.patch,
+            patch_style: args.patch_as,
+            diff: args.diff,
+        }),
+        None if args.image.is_empty() => Targets::Config(args.targets),
+        None => Targets::Images(args.image),
+    };
     let request = Audit {
-        images: args.image.clone(),
-        spec,
-        targets: args.targets.clone(),
-        config: args.config.config.clone(),
-        settings: args.settings(),
-        run: args.run.options("")?,
-        declared: args.judge.platform.tmpfs.clone(),
-        baseline: args.judge.baseline.clone(),
-        emit: args.judge.emit.clone(),
+        targets,
+        config: args.config.config,
+        settings,
+        run,
+        declared: args.judge.platform.tmpfs,
+        baseline: args.judge.baseline,
+        emit: args.judge.emit,
         verify: !args.no_verify,
         print_config: args.print_config,
     };

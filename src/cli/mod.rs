@@ -1,5 +1,5 @@
-//! The command line: its flags with their help, and how they become the library's settings and
-//! options. `dispatch` wires them to the pipeline and its results to exit codes.
+//! The command line: its flags with their help, and what they name read (env files, the
+//! command). `dispatch` turns them into the requests of the library's commands.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -258,7 +258,7 @@ struct RunArgs {
     #[arg(long = "probe", value_name = "PATH|tcp", value_parser = Probe::parse)]
     probes: Vec<Probe>,
     /// HTTP status a probe must answer
-    #[arg(long, value_name = "CODE", default_value_t = 200, value_parser = clap::value_parser!(u16).range(100..600))]
+    #[arg(long, value_name = "CODE", default_value_t = trace::EXPECTED_STATUS, value_parser = clap::value_parser!(u16).range(100..600))]
     expect_status: u16,
     /// Environment variable for the container, K=V (or K to pass this shell's value)
     #[arg(long = "env", short = 'e', value_name = "K=V")]

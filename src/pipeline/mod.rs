@@ -1,5 +1,5 @@
-//! The pipeline as functions from plain options to plain results: what the command line, and
-//! anything else that audits an image (a deployment spec, a config file's targets), calls.
+//! The pipeline as functions from plain options to plain results: what the commands
+//! ([`crate::command`]), and anything else that audits an image, call.
 
 use anyhow::Result;
 use futures_util::future::BoxFuture;

@@ -209,7 +209,6 @@ fn config_targets(
     Ok(targets)
 }
 
-/// Images given together, each run as `base` says.
 impl SpecTarget {
     /// The target and where it is defined, as an error names it.
     pub fn named(&self) -> String {
@@ -217,6 +216,7 @@ impl SpecTarget {
     }
 }
 
+/// Images given together, each run as `base` says.
 fn image_targets(images: &[String], base: &RunOptions, judge: &Judge) -> Vec<SpecTarget> {
     let target = |image: &String| SpecTarget {
         name: image.clone(),

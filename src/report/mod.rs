@@ -20,12 +20,13 @@ mod yaml;
 
 use anyhow::{bail, Result};
 
+use crate::choice::Choice;
 use crate::engine::CleanReport;
 use crate::model::{Check, MultiReport, Report, Trace};
 use crate::profile::Profile;
 use findings::Place;
 pub use options::RenderOptions;
-pub use output::{check_writable, color_wanted, emit, Output, ReportFormat};
+pub use output::{check_writable, emit, Output, ReportFormat};
 
 crate::choice::choice_enum! {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +53,7 @@ impl Output<Format> {
             false => bail!(
                 "--format {} takes one report at a time, and there are {n}; pick one with \
                  --container NAME or --target NAME, or use text, json, yaml, markdown or sarif",
-                crate::choice::Choice::name(self.format)
+                self.format.name()
             ),
         }
     }

@@ -38,10 +38,16 @@ impl<F: ReportFormat> Output<F> {
         path.map_or(Ok(()), |path| check_writable(path, "--output"))
     }
 
+    /// Colour for a text report on a terminal, unless NO_COLOR is set.
+    pub fn color(&self) -> bool {
+        let terminal = self.path.is_none() && std::io::stdout().is_terminal();
+        terminal && std::env::var_os("NO_COLOR").is_none()
+    }
+
     /// The rendering choices: colour where the text goes to a terminal, and `emit`'s fixes.
     pub fn options(&self, emit: Vec<FixFormat>) -> RenderOptions {
         RenderOptions {
-            color: color_wanted(self.path.as_deref()),
+            color: self.color(),
             emit,
             verbose: self.verbose,
         }
@@ -109,9 +115,4 @@ fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
         .inspect_err(|_| {
             let _ = std::fs::remove_file(&temp);
         })
-}
-
-/// Colour for a text report on a terminal, unless NO_COLOR is set.
-pub fn color_wanted(output: Option<&Path>) -> bool {
-    output.is_none() && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
 }

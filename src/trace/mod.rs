@@ -9,7 +9,7 @@ pub(crate) mod lifecycle;
 mod options;
 mod overlay;
 
-pub use options::RunOptions;
+pub use options::{RunOptions, EXPECTED_STATUS};
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use crate::probe::Probe;
 
+/// The status an HTTP probe must answer unless told otherwise, as platforms' health checks
+/// expect.
+pub const EXPECTED_STATUS: u16 = 200;
+
 /// How to run the image: shared by trace, audit and verify. The budgets are the settings'
 /// (`Settings::budgets`), which the commands lay over these.
 #[derive(Debug, Clone)]
@@ -27,14 +31,15 @@ pub struct RunOptions {
 }
 
 impl Default for RunOptions {
-    /// The image's own entrypoint, command, user and probes, answered with 200 as platforms
-    /// expect.
+    /// The image's own entrypoint, command, user and probes, answered with
+    /// [`EXPECTED_STATUS`]. The budgets are zero until `Settings::budgets` gives them: the
+    /// commands do, a caller of the pipeline itself must.
     fn default() -> RunOptions {
         RunOptions {
             image: String::new(),
             port: None,
             probes: vec![],
-            expect_status: 200,
+            expect_status: EXPECTED_STATUS,
             env: vec![],
             user: None,
             entrypoint: None,
@@ -53,7 +58,8 @@ impl RunOptions {
     /// spec's containers say it themselves.
     pub fn says_how_to_run(&self) -> bool {
         let words = !self.env.is_empty() || self.entrypoint.is_some() || self.cmd.is_some();
-        let probes = self.port.is_some() || !self.probes.is_empty() || self.expect_status != 200;
+        let probes =
+            self.port.is_some() || !self.probes.is_empty() || self.expect_status != EXPECTED_STATUS;
         words || probes || self.user.is_some()
     }
 }
