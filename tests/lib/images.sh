@@ -1,6 +1,58 @@
 # Shared by tests/seed/build-images.sh and tests/real/build-images.sh (sourced, not run).
 # shellcheck shell=bash
 
+SEED_CACHE=${SEED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rofs-audit-seed}
+# Wheels for the image's interpreter (Debian bookworm: CPython 3.11, glibc x86_64), not the host's.
+# shellcheck disable=SC2034 # used by the scripts that source this
+PIP_TARGET=(--only-binary=:all: --python-version 3.11 --implementation cp --abi cp311
+            --platform manylinux2014_x86_64)
+
+# VERIFY=1 with --verify, which also runs each app image and checks what the tests rely on.
+# shellcheck disable=SC2034 # VERIFY is read by the scripts that source this
+parse_args() {
+  VERIFY=0
+  case "${1:-}" in
+    --verify) VERIFY=1 ;;
+    "") ;;
+    *) echo "usage: $0 [--verify]" >&2; exit 2 ;;
+  esac
+}
+
+# A scratch directory ($WORK, named after $1), and the containers and volumes a --verify run
+# records in CONTAINERS and VOLUMES: all removed however the script ends.
+make_work() {
+  WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+  CONTAINERS=()
+  VOLUMES=()
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+cleanup() {
+  if ((${#CONTAINERS[@]})); then docker rm -f -v "${CONTAINERS[@]}" >/dev/null 2>&1 || true; fi
+  if ((${#VOLUMES[@]})); then docker volume rm -f "${VOLUMES[@]}" >/dev/null 2>&1 || true; fi
+  # A package script that started a daemon in the chroot would keep it busy: only processes
+  # whose root is our own chroot are ended.
+  chroot_pids "$WORK/rootfs" | while read -r p; do kill -9 "$p" 2>/dev/null || true; done
+  # An interrupted debootstrap leaves /proc and /sys mounted inside the target.
+  awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r |
+    while read -r m; do umount -l "$m" || true; done
+  rm -rf --one-file-system "$WORK"
+}
+
+# PIDs of processes whose root directory is $1.
+chroot_pids() {
+  local dir=$1 p root
+  [[ -d $dir ]] || return 0
+  dir=$(readlink -f "$dir")
+  for p in /proc/[0-9]*; do
+    root=$(readlink "$p/root" 2>/dev/null) || continue
+    [[ $root == "$dir" ]] && echo "${p#/proc/}"
+  done
+  return 0
+}
+
 log() { printf '==> %s\n' "$*"; }
 # Runs "$@" and reports its wall time.
 timed() {

@@ -19,54 +19,14 @@ APPS=(nginx apache2 mosquitto redis pyapp)
 TAG=1
 LABEL=dev.rofs-audit.test=1
 PACKAGES=nginx-light,apache2,mosquitto,mosquitto-clients,redis-server,python3,python3-venv
-SEED_CACHE=${SEED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rofs-audit-seed}
-# Named after the package list, so a change of it builds a new tarball.
-TARBALL=$SEED_CACHE/rootfs-real-bookworm-$(sha256sum <<<"$PACKAGES" | cut -c1-12).tar
-# Wheels for the image's interpreter (Debian bookworm: CPython 3.11, glibc x86_64), not the host's.
-PIP_TARGET=(--only-binary=:all: --python-version 3.11 --implementation cp --abi cp311
-            --platform manylinux2014_x86_64)
-
-VERIFY=0
-case "${1:-}" in
-  --verify) VERIFY=1 ;;
-  "") ;;
-  *) echo "usage: $0 [--verify]" >&2; exit 2 ;;
-esac
-
-WORK=$(mktemp -d /tmp/rofs-audit-real.XXXXXX)
-CONTAINERS=()
-VOLUMES=()
-cleanup() {
-  if ((${#CONTAINERS[@]})); then docker rm -f -v "${CONTAINERS[@]}" >/dev/null 2>&1 || true; fi
-  if ((${#VOLUMES[@]})); then docker volume rm -f "${VOLUMES[@]}" >/dev/null 2>&1 || true; fi
-  # A package script that started a daemon in the chroot would keep it busy: only processes
-  # whose root is our own chroot are ended.
-  chroot_pids "$WORK/rootfs" | while read -r p; do kill -9 "$p" 2>/dev/null || true; done
-  # An interrupted debootstrap leaves /proc and /sys mounted inside the target.
-  awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r |
-    while read -r m; do umount -l "$m" || true; done
-  rm -rf --one-file-system "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # shellcheck source=tests/lib/images.sh
 source "$HERE/../lib/images.sh"
+parse_args "$@"
+make_work rofs-audit-real
 image_of() { echo "rofs-audit-real/$1:$TAG"; }
-
-# PIDs of processes whose root directory is $1.
-chroot_pids() {
-  local dir=$1 p root
-  [[ -d $dir ]] || return 0
-  dir=$(readlink -f "$dir")
-  for p in /proc/[0-9]*; do
-    root=$(readlink "$p/root" 2>/dev/null) || continue
-    [[ $root == "$dir" ]] && echo "${p#/proc/}"
-  done
-  return 0
-}
-
+# Named after the package list, so a change of it builds a new tarball.
+TARBALL=$SEED_CACHE/rootfs-real-bookworm-$(sha256sum <<<"$PACKAGES" | cut -c1-12).tar
 
 rootfs_tarball() {
   local dir=$WORK/rootfs mirror left

@@ -14,33 +14,11 @@ BEFORE=rofs-audit-seed/webhook:before
 AFTER=rofs-audit-seed/webhook:after
 LABEL=dev.rofs-audit.test=1
 UV_VERSION=0.13.9
-SEED_CACHE=${SEED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rofs-audit-seed}
-# Wheels for the image's interpreter (Debian bookworm: CPython 3.11, glibc x86_64), not the host's.
-PIP_TARGET=(--only-binary=:all: --python-version 3.11 --implementation cp --abi cp311
-            --platform manylinux2014_x86_64)
-
-VERIFY=0
-case "${1:-}" in
-  --verify) VERIFY=1 ;;
-  "") ;;
-  *) echo "usage: $0 [--verify]" >&2; exit 2 ;;
-esac
-
-WORK=$(mktemp -d /tmp/rofs-audit-seed.XXXXXX)
-CONTAINERS=()
-cleanup() {
-  if ((${#CONTAINERS[@]})); then docker rm -f "${CONTAINERS[@]}" >/dev/null 2>&1 || true; fi
-  # An interrupted debootstrap leaves /proc and /sys mounted inside the target.
-  awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r |
-    while read -r m; do umount -l "$m" || true; done
-  rm -rf --one-file-system "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # shellcheck source=tests/lib/images.sh
 source "$HERE/../lib/images.sh"
+parse_args "$@"
+make_work rofs-audit-seed
 
 
 rootfs_tarball() {
