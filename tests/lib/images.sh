@@ -70,3 +70,44 @@ debian_mirror() {
         | head -n1 | tr -d '[:space:]') || true
   echo "${SEED_DEBIAN_MIRROR:-${m:-http://deb.debian.org/debian}}"
 }
+
+# Imports the rootfs tarball $1 as the base image $BASE.
+import_base() {
+  docker import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' \
+    --change "LABEL $LABEL" "$1" "$BASE" >/dev/null
+}
+
+# Downloads into the cache the wheels the requirements file $1 pins (from $2, for the log), once
+# per its content.
+wheels() {
+  local req=$1 pinned_by=$2 dir=$SEED_CACHE/wheels stamp
+  stamp=$dir/.complete-$(sha256sum "$req" | cut -c1-16)
+  [[ -e $stamp ]] && { log "wheels pinned by $pinned_by: cached"; return 0; }
+  log "downloading wheels pinned by $pinned_by"
+  python3 -m pip download -q "${PIP_TARGET[@]}" --require-hashes -r "$req" -d "$dir"
+  touch "$stamp"
+}
+
+# Builds the context $2 as $1 with the classic builder, which every engine from API 1.41 has;
+# the log is shown only when it fails.
+docker_build() {
+  local tag=$1 ctx=$2
+  DOCKER_BUILDKIT=0 docker build --force-rm -t "$tag" "$ctx" >"$WORK/build.log" 2>&1 ||
+    { tail -n 30 "$WORK/build.log" >&2; return 1; }
+}
+
+running() { [[ $(docker inspect -f '{{.State.Running}}' "$1") == true ]]; }
+
+# Prints the HTTP status of GET path on container port $2, waiting up to 15s for the server.
+http_status() {
+  local id=$1 port=$2 path=$3 addr code i
+  for ((i = 0; i < 30; i++)); do
+    running "$id" || { echo exited; return; }
+    if addr=$(docker port "$id" "$port/tcp" 2>/dev/null | head -n1) && [[ -n $addr ]]; then
+      code=$(curl -sS -o /dev/null -w '%{http_code}' "http://$addr$path" 2>/dev/null) || true
+      if [[ $code != 000 ]]; then echo "$code"; return; fi
+    fi
+    sleep 0.5
+  done
+  echo timeout
+}

@@ -54,26 +54,6 @@ rootfs_tarball() {
   mv "$TARBALL.partial" "$TARBALL"
 }
 
-import_base() {
-  docker import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' \
-    --change "LABEL $LABEL" "$TARBALL" "$BASE" >/dev/null
-}
-
-wheels() {
-  local req=$1 dir=$SEED_CACHE/wheels stamp
-  stamp=$dir/.complete-$(sha256sum "$req" | cut -c1-16)
-  [[ -e $stamp ]] && { log "wheels pinned by pyapp/requirements.txt: cached"; return 0; }
-  log "downloading wheels pinned by pyapp/requirements.txt"
-  python3 -m pip download -q "${PIP_TARGET[@]}" --require-hashes -r "$req" -d "$dir"
-  touch "$stamp"
-}
-
-docker_build() {
-  local tag=$1 ctx=$2
-  DOCKER_BUILDKIT=0 docker build --force-rm -t "$tag" "$ctx" >"$WORK/build.log" 2>&1 ||
-    { tail -n 30 "$WORK/build.log" >&2; return 1; }
-}
-
 # Copies the build context of app $1 into $2.
 context() {
   local app=$1 ctx=$2 req n v
@@ -83,7 +63,7 @@ context() {
     mosquitto) cp "$HERE/mosquitto/docker.conf" "$ctx/" ;;
     pyapp)
       req=$HERE/pyapp/requirements.txt
-      timed wheels "$req"
+      timed wheels "$req" pyapp/requirements.txt
       mkdir -p "$ctx/wheels"
       cp "$req" "$HERE/pyapp/app.py" "$ctx/"
       # Only the pinned wheels go in: the cache may hold other versions.
@@ -115,22 +95,6 @@ start() {
 new_volume() {
   VOL=$(docker volume create --label "$LABEL" "rofs-audit-real-$1-$$")
   VOLUMES+=("$VOL")
-}
-
-running() { [[ $(docker inspect -f '{{.State.Running}}' "$1") == true ]]; }
-
-# Prints the HTTP status of GET path on container port $2, waiting up to 15s for the server.
-http_status() {
-  local id=$1 port=$2 path=$3 addr code i
-  for ((i = 0; i < 30; i++)); do
-    running "$id" || { echo exited; return; }
-    if addr=$(docker port "$id" "$port/tcp" 2>/dev/null | head -n1) && [[ -n $addr ]]; then
-      code=$(curl -sS -o /dev/null -w '%{http_code}' "http://$addr$path" 2>/dev/null) || true
-      if [[ $code != 000 ]]; then echo "$code"; return; fi
-    fi
-    sleep 0.5
-  done
-  echo timeout
 }
 
 # Runs a command inside the container (the clients are in the image) until it succeeds, for up
@@ -259,7 +223,7 @@ if have_image "$BASE"; then
 else
   if [[ -s $TARBALL ]]; then log "rootfs tarball: cached"; else timed rootfs_tarball; fi
   log "docker import $BASE"
-  timed import_base
+  timed import_base "$TARBALL"
   stale=1
 fi
 for app in "${APPS[@]}"; do

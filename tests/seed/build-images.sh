@@ -35,11 +35,6 @@ rootfs_tarball() {
   mv "$tar.partial" "$tar"
 }
 
-import_base() {
-  docker import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' \
-    --change "LABEL $LABEL" "$SEED_CACHE/rootfs-bookworm.tar" "$BASE" >/dev/null
-}
-
 uv_binary() {
   local dir=$SEED_CACHE/uv
   log "downloading uv $UV_VERSION wheel"
@@ -55,20 +50,6 @@ os.replace(f"{d}/uv-{v}.partial", f"{d}/uv-{v}")
 PY
 }
 
-wheels() {
-  local req=$1 dir=$SEED_CACHE/wheels stamp
-  stamp=$dir/.complete-$(sha256sum "$req" | cut -c1-16)
-  [[ -e $stamp ]] && { log "wheels pinned by uv.lock: cached"; return 0; }
-  log "downloading wheels pinned by uv.lock"
-  python3 -m pip download -q "${PIP_TARGET[@]}" --require-hashes -r "$req" -d "$dir"
-  touch "$stamp"
-}
-
-docker_build() {
-  local tag=$1 ctx=$2
-  docker build --force-rm -t "$tag" "$ctx" >"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; return 1; }
-}
-
 build_before() {
   local ctx=$WORK/ctx-before uv=$SEED_CACHE/uv/uv-$UV_VERSION
   [[ -x $uv ]] || timed uv_binary
@@ -79,7 +60,7 @@ build_before() {
   cp "$HERE"/app/app/*.py "$ctx/app/app/"
   UV_NO_CACHE=1 "$uv" export --quiet --frozen --no-dev --no-emit-project --no-header \
     --project "$ctx/app" -o "$ctx/requirements.txt"
-  timed wheels "$ctx/requirements.txt"
+  timed wheels "$ctx/requirements.txt" uv.lock
   # Only the pinned wheels go in: the cache may hold older versions.
   sed -nE 's/^([A-Za-z0-9_.-]+)==([^ ]+).*/\1 \2/p' "$ctx/requirements.txt" | while read -r n v; do
     n=$(tr '[:upper:]-' '[:lower:]_' <<<"$n")
@@ -102,36 +83,22 @@ start() {
   CONTAINERS+=("$CID")
 }
 
-# Prints the HTTP status of GET path, waiting up to 15s for the server to come up.
-http_status() {
-  local id=$1 path=$2 addr code i
-  for ((i = 0; i < 30; i++)); do
-    if [[ $(docker inspect -f '{{.State.Running}}' "$id") != true ]]; then echo exited; return; fi
-    if addr=$(docker port "$id" 5000/tcp 2>/dev/null | head -n1) && [[ -n $addr ]]; then
-      code=$(curl -sS -o /dev/null -w '%{http_code}' "http://$addr$path" 2>/dev/null) || true
-      if [[ $code != 000 ]]; then echo "$code"; return; fi
-    fi
-    sleep 0.5
-  done
-  echo timeout
-}
-
 verify() {
   local st fail=0
   log "verify $BEFORE, writable root"
   start "$BEFORE"
-  st=$(http_status "$CID" /health); echo "    GET /health: $st"; [[ $st == 200 ]] || fail=1
+  st=$(http_status "$CID" 5000 /health); echo "    GET /health: $st"; [[ $st == 200 ]] || fail=1
   docker diff "$CID" | sort | sed 's/^/    /'
   docker diff "$CID" | grep -qx 'A /home/appuser/.cache/uv' || fail=1
   log "verify $BEFORE, --read-only (must fail)"
   start --read-only "$BEFORE"
-  st=$(http_status "$CID" /health); echo "    GET /health: $st"; [[ $st == exited ]] || fail=1
+  st=$(http_status "$CID" 5000 /health); echo "    GET /health: $st"; [[ $st == exited ]] || fail=1
   docker logs "$CID" 2>&1 | sed 's/^/    /'
   docker logs "$CID" 2>&1 | grep -q 'Read-only file system' || fail=1
   log "verify $AFTER, --read-only"
   start --read-only "$AFTER"
-  st=$(http_status "$CID" /health); echo "    GET /health: $st"; [[ $st == 200 ]] || fail=1
-  st=$(http_status "$CID" /health/ready); echo "    GET /health/ready: $st"; [[ $st == 200 ]] || fail=1
+  st=$(http_status "$CID" 5000 /health); echo "    GET /health: $st"; [[ $st == 200 ]] || fail=1
+  st=$(http_status "$CID" 5000 /health/ready); echo "    GET /health/ready: $st"; [[ $st == 200 ]] || fail=1
   if docker logs "$CID" 2>&1 | grep -i 'read-only'; then fail=1; fi
   docker logs "$CID" 2>&1 | sed 's/^/    /'
   ((fail == 0)) || { echo "verification FAILED" >&2; return 1; }
@@ -146,7 +113,7 @@ if have_image "$BASE"; then
 else
   [[ -s $SEED_CACHE/rootfs-bookworm.tar ]] || timed rootfs_tarball
   log "docker import $BASE"
-  timed import_base
+  timed import_base "$SEED_CACHE/rootfs-bookworm.tar"
   stale=1
 fi
 if ((stale)) || ! have_image "$BEFORE"; then
