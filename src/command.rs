@@ -48,8 +48,6 @@ pub struct Audit {
     pub emit: Vec<FixFormat>,
     /// Prove the plan with read-only runs.
     pub verify: bool,
-    /// Print the settings everything makes, and audit nothing.
-    pub print_config: bool,
 }
 
 impl Default for Audit {
@@ -64,7 +62,6 @@ impl Default for Audit {
             baseline: None,
             emit: vec![],
             verify: true,
-            print_config: false,
         }
     }
 }
@@ -106,10 +103,6 @@ pub async fn audit(request: Audit, out: Output<Format>, quiet: bool) -> Result<i
     }
     let (source, file_config) = Config::find(request.config.as_deref())?;
     let layered = request.settings.clone().or(file_config);
-    if request.print_config {
-        let shown = serde_yaml_ng::to_string(&layered.clone().or(Config::defaults()))?;
-        return out.print(&shown, 0);
-    }
     let (code, expired_entries) = match &request.targets {
         Targets::Images(images) if images.is_empty() => {
             bail!("nothing to audit: the request names no image")
@@ -224,6 +217,15 @@ async fn audit_targets(
     Ok((code, expired_entries))
 }
 
+/// `rofs-audit audit --print-config`: the settings that `settings` (the flags and the
+/// environment), the config and the defaults make, as YAML.
+pub fn print_config(config: Option<&Path>, settings: Config, out: Output<Format>) -> Result<i32> {
+    out.writable()?;
+    let (_, file_config) = Config::find(config)?;
+    let shown = settings.or(file_config).or(Config::defaults());
+    out.print(&serde_yaml_ng::to_string(&shown)?, 0)
+}
+
 /// Fails the run for accept entries past their date, each named on a line.
 fn expired(source: &str, entries: &[Accept], code: i32) -> i32 {
     for entry in entries {
@@ -326,34 +328,52 @@ pub async fn verify(
     out.print(&text, i32::from(!check.verification.passed))
 }
 
+/// `rofs-audit suggest`.
+#[derive(Debug, Clone)]
+pub struct Suggest {
+    /// A trace, or a report, written as JSON.
+    pub from: PathBuf,
+    pub settings: Config,
+    /// Mounts the deployment already has.
+    pub declared: Vec<TmpfsSpec>,
+    /// An earlier report of the image: only what it does not have fails.
+    pub baseline: Option<PathBuf>,
+    /// Fix formats to print beside the profile's own.
+    pub emit: Vec<FixFormat>,
+}
+
 /// `rofs-audit suggest`: the trace or report at `from` judged again, nothing run.
-pub fn suggest(
-    from: &Path,
-    settings: Config,
-    declared: Vec<TmpfsSpec>,
-    baseline: Option<&Path>,
-    emit: &[FixFormat],
-    out: Output<Format>,
-) -> Result<i32> {
-    let settings = settings.settle();
-    let judge = Judge::from_settings(&settings, None, declared, baseline)?;
-    let report = judge.analyze(input::read_trace(from)?);
-    let render = out.options(judge.profile.emit_with(emit));
+pub fn suggest(request: Suggest, out: Output<Format>) -> Result<i32> {
+    let settings = request.settings.settle();
+    let baseline = request.baseline.as_deref();
+    let judge = Judge::from_settings(&settings, None, request.declared, baseline)?;
+    let report = judge.analyze(input::read_trace(&request.from)?);
+    let render = out.options(judge.profile.emit_with(&request.emit));
     let text = report::render_report(&report, &judge.profile, out.format, &render);
     out.print(&text, settings.fail_on.exit_code(&report))
 }
 
+/// `rofs-audit merge`.
+#[derive(Debug, Clone)]
+pub struct Merge {
+    /// Reports written as JSON, an image's or several targets'.
+    pub reports: Vec<PathBuf>,
+    /// The profile to render every report with [default: each report's own, else the
+    /// config's].
+    pub profile: Option<String>,
+    /// Which verdict fails [default: the config's, else needs-mounts].
+    pub fail_on: Option<FailOn>,
+    /// The config file [default: `.rofs-audit.yaml` in the working directory, if any].
+    pub config: Option<PathBuf>,
+}
+
 /// `rofs-audit merge`: reports written apart, as one, with the worst exit code.
-pub fn merge(
-    reports: &[PathBuf],
-    profile: Option<&str>,
-    fail_on: Option<FailOn>,
-    config: Option<&Path>,
-    out: Output<Format>,
-) -> Result<i32> {
-    let (_, file) = Config::find(config)?;
-    let fail_on = fail_on.or(file.fail_on).unwrap_or(FailOn::NeedsMounts);
-    let merged = input::read_merged(reports)?;
+pub fn merge(request: Merge, out: Output<Format>) -> Result<i32> {
+    let (_, file) = Config::find(request.config.as_deref())?;
+    let fail_on = request.fail_on.or(file.fail_on);
+    let fail_on = fail_on.unwrap_or(FailOn::NeedsMounts);
+    let merged = input::read_merged(&request.reports)?;
+    let profile = request.profile.as_deref();
     out.holds(merged.targets.len())?;
     let profiles = pipeline::merged_profiles(&merged, profile, file.profile.as_deref())?;
     let text = report::render_multi(&merged, &profiles, out.format, &out.options(vec![]));

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use super::{AuditArgs, Cli, Command, OutputArgs, Show};
-use rofs_audit::command::{self, Audit, Init, Spec, Targets};
+use rofs_audit::command::{self, Audit, Init, Merge, Spec, Suggest, Targets};
 use rofs_audit::config::Config;
 use rofs_audit::report::{self, Format, Output};
 use rofs_audit::{analyze, engine, profile};
@@ -45,20 +45,23 @@ pub async fn run(cli: Cli) -> Result<i32> {
             command::verify(run, settings, args.platform.tmpfs, out, quiet).await
         }
         Command::Suggest(args) => {
-            let (judge, out) = (args.judge, args.out.output());
-            let (settings, baseline) = (judge.settings(), judge.baseline.as_deref());
-            let declared = judge.platform.tmpfs;
-            command::suggest(&args.from, settings, declared, baseline, &judge.emit, out)
+            let request = Suggest {
+                from: args.from,
+                settings: args.judge.settings(),
+                declared: args.judge.platform.tmpfs,
+                baseline: args.judge.baseline,
+                emit: args.judge.emit,
+            };
+            command::suggest(request, args.out.output())
         }
         Command::Merge(args) => {
-            let (profile, config) = (args.profile.as_deref(), args.config.config.as_deref());
-            command::merge(
-                &args.reports,
-                profile,
-                args.fail_on,
-                config,
-                args.out.output(),
-            )
+            let request = Merge {
+                reports: args.reports,
+                profile: args.profile,
+                fail_on: args.fail_on,
+                config: args.config.config,
+            };
+            command::merge(request, args.out.output())
         }
         Command::Profiles { show } => {
             let text = match show {
@@ -76,7 +79,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
 }
 
 async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
-    let (settings, run) = (args.settings(), args.run.options("")?);
+    let (settings, config) = (args.settings(), args.config.config);
+    if args.print_config {
+        return command::print_config(config.as_deref(), settings, args.out.output());
+    }
+    let run = args.run.options("")?;
     let targets = match args.file {
         Some(file) => Targets::Spec(Spec {
             file,
@@ -91,14 +98,13 @@ async fn audit(args: AuditArgs, quiet: bool) -> Result<i32> {
     };
     let request = Audit {
         targets,
-        config: args.config.config,
+        config,
         settings,
         run,
         declared: args.judge.platform.tmpfs,
         baseline: args.judge.baseline,
         emit: args.judge.emit,
         verify: !args.no_verify,
-        print_config: args.print_config,
     };
     command::audit(request, args.out.output(), quiet).await
 }
