@@ -80,51 +80,11 @@ fi
 log "== building rofs-audit (release) at $revision, the fixture and the helper"
 build_binaries
 
-# The helper does the heavy part (the fixture takes its writes and log lines from environment
-# variables, which the kernel caps at 128 KiB each), then becomes the fixture.
+# The helper (tests/helpers/flood.rs) does the heavy part, then becomes the fixture.
 HELPER_DIR=$TARGET_DIR/bench-memory
 mkdir -p "$HELPER_DIR"
-cat >"$HELPER_DIR/helper.rs" <<'EOF'
-use std::io::Write;
-use std::os::unix::process::CommandExt;
-
-fn var(name: &str) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(0)
-}
-
-fn main() {
-    // STORM_FILES files of 64 bytes, in 100 directories under /var/cache/storm.
-    let files = var("STORM_FILES");
-    for i in 0..files {
-        let dir = format!("/var/cache/storm/d{:03}", i % 100);
-        if i < 100 {
-            std::fs::create_dir_all(&dir).expect("create the storm's directories");
-        }
-        std::fs::write(format!("{dir}/f{i:06}"), [b'x'; 64]).expect("write a storm file");
-    }
-    // FLOOD_BYTES of log lines on stdout.
-    let bytes = var("FLOOD_BYTES");
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let (mut written, mut n) = (0usize, 0u64);
-    while written < bytes {
-        let line = format!(
-            "flood {n:09}: an app that logs a lot before it gets to its real work, line after line\n"
-        );
-        if out.write_all(line.as_bytes()).is_err() {
-            break;
-        }
-        written += line.len();
-        n += 1;
-    }
-    let _ = out.flush();
-    drop(out);
-    let error = std::process::Command::new("/app/fixture").exec();
-    eprintln!("helper: cannot run /app/fixture: {error}");
-    std::process::exit(127);
-}
-EOF
 rustc --edition 2021 -O -C strip=symbols -C target-feature=+crt-static \
-    --target x86_64-unknown-linux-gnu -o "$HELPER_DIR/helper" "$HELPER_DIR/helper.rs"
+    --target x86_64-unknown-linux-gnu -o "$HELPER_DIR/helper" "$ROOT/tests/helpers/flood.rs"
 
 # Builds an image around the fixture and the helper with extra Dockerfile lines, tagged by a hash
 # of its inputs; prints the tag.

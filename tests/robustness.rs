@@ -237,39 +237,6 @@ fn a_run_that_ends_normally_leaves_no_watchdog() {
     assert!(!alive(reapers[0]), "the watchdog outlived a clean run");
 }
 
-/// The flood: a tiny static program that prints FLOOD_BYTES (default 50 MB) of log lines on
-/// stdout, then becomes the fixture (exec), which then does what its FIXTURE_* variables say.
-/// The fixture itself cannot print this much: its FIXTURE_LOG_LINES come from one environment
-/// variable, which the kernel caps at 128 KiB.
-const FLOOD_SOURCE: &str = r#"
-use std::io::Write;
-use std::os::unix::process::CommandExt;
-
-fn main() {
-    let bytes: usize = std::env::var("FLOOD_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50_000_000);
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let (mut written, mut n) = (0usize, 0u64);
-    while written < bytes {
-        let line = format!(
-            "flood {n:09}: an app that logs a lot before it gets to its real work, line after line\n"
-        );
-        if out.write_all(line.as_bytes()).is_err() {
-            break;
-        }
-        written += line.len();
-        n += 1;
-    }
-    let _ = out.flush();
-    drop(out);
-    let error = std::process::Command::new("/app/fixture").exec();
-    eprintln!("flood: cannot run /app/fixture: {error}");
-    std::process::exit(127);
-}
-"#;
-
 /// Builds the flood program (once per test process), statically, as the fixture is built.
 fn flood_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
@@ -280,8 +247,7 @@ fn flood_binary() -> PathBuf {
                 .join("target")
                 .join("robustness");
             std::fs::create_dir_all(&dir).unwrap();
-            let source = dir.join("flood.rs");
-            std::fs::write(&source, FLOOD_SOURCE).unwrap();
+            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helpers/flood.rs");
             let binary = dir.join("flood");
             let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
             let out = Command::new(rustc)
@@ -310,7 +276,7 @@ pub fn flood_image() -> String {
     ImageSpec::new("flood")
         .file("/app/flood", flood, 0, 0, 0o755)
         .dir("/var/run", 0, 0, 0o755)
-        .line("ENV FIXTURE_STARTUP_WRITES=/var/run/app.pid?")
+        .line("ENV FLOOD_BYTES=50000000 FIXTURE_STARTUP_WRITES=/var/run/app.pid?")
         .line("ENTRYPOINT [\"/app/flood\"]")
         .build()
 }
