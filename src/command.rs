@@ -30,6 +30,16 @@ pub enum Targets {
     Config(Vec<String>),
 }
 
+impl Targets {
+    /// The spec, when the audit covers one.
+    fn spec(&self) -> Option<&Spec> {
+        match self {
+            Targets::Spec(spec) => Some(spec),
+            _ => None,
+        }
+    }
+}
+
 /// `rofs-audit audit`.
 #[derive(Debug, Clone)]
 pub struct Audit {
@@ -94,11 +104,7 @@ impl Spec {
 /// Runs `request`; its report goes to `out`, progress to a terminal unless `quiet`.
 pub async fn audit(request: Audit, out: Output<Format>, quiet: bool) -> Result<i32> {
     out.writable()?;
-    let spec = match &request.targets {
-        Targets::Spec(spec) => Some(spec),
-        _ => None,
-    };
-    if let Some(path) = spec.and_then(Spec::patch_file) {
+    if let Some(path) = request.targets.spec().and_then(Spec::patch_file) {
         report::check_writable(path, "--patch")?;
     }
     let (source, file_config) = Config::find(request.config.as_deref())?;
@@ -161,18 +167,14 @@ async fn audit_targets(
     if request.baseline.is_some() {
         bail!("--baseline takes an image's report, and this audits several targets; compare them one at a time with the image's report, or leave --baseline out");
     }
-    let (scope, spec) = match &request.targets {
-        Targets::Spec(spec) => {
-            let (file, containers, images) = (&spec.file, &spec.containers, &spec.images);
-            let scope = Scope::Spec {
-                file,
-                containers,
-                images,
-            };
-            (scope, Some(spec))
-        }
-        Targets::Images(images) => (Scope::Images(images), None),
-        Targets::Config(only) => (Scope::Config { only }, None),
+    let scope = match &request.targets {
+        Targets::Spec(spec) => Scope::Spec {
+            file: &spec.file,
+            containers: &spec.containers,
+            images: &spec.images,
+        },
+        Targets::Images(images) => Scope::Images(images),
+        Targets::Config(only) => Scope::Config { only },
     };
     let settings = layered.settle();
     let base = settings.budgets(request.run.clone());
@@ -185,7 +187,9 @@ async fn audit_targets(
         expired: expired_entries,
     } = selection;
     // The spec to patch and where the patch goes, with the spec's kind and text as read.
-    let patch = spec
+    let patch = request
+        .targets
+        .spec()
         .and_then(|s| Some((s, s.patch.as_deref()?)))
         .zip(spec_text);
     if let Some(((spec, to), (kind, text))) = &patch {
@@ -370,8 +374,15 @@ pub struct Merge {
 /// `rofs-audit merge`: reports written apart, as one, with the worst exit code.
 pub fn merge(request: Merge, out: Output<Format>) -> Result<i32> {
     let (_, file) = Config::find(request.config.as_deref())?;
-    let fail_on = request.fail_on.or(file.fail_on);
-    let fail_on = fail_on.unwrap_or(FailOn::NeedsMounts);
+    // The flag's, else the config's, else the default, as every setting is layered.
+    let fail_on = request.fail_on;
+    let fail_on = Config {
+        fail_on,
+        ..Config::default()
+    }
+    .or(file.clone())
+    .settle()
+    .fail_on;
     let merged = input::read_merged(&request.reports)?;
     let profile = request.profile.as_deref();
     out.holds(merged.targets.len())?;
