@@ -5,7 +5,7 @@
 # the read-only error after the flood.
 #
 #   benches/memory.sh
-#   ROUNDS=1 FILES=20000 LOG_MB=10 benches/memory.sh
+#   ROUNDS=1 FILES=20000 LOG_MB=10 VOLUME_MB=50 benches/memory.sh
 #
 # Needs: a local Docker Engine (nothing is pulled: the images are built FROM scratch around the
 # static test fixture and a tiny static helper), root (overlay tracing reads the engine's
@@ -15,6 +15,8 @@
 #   ROUNDS=3            rounds of each case, interleaved with the docker CLI's
 #   FILES=100000        files the storm app writes at startup (100 directories of FILES/100)
 #   LOG_MB=50           megabytes of log lines the flood app prints before its read-only error
+#   VOLUME_MB=200       mebibytes the volume app's image holds in its VOLUME (below the 256 MiB
+#                       that api mode reads of a volume)
 #   KEEP_IMAGES=1       keep the images for the next run (they are cached by tag); 0 removes them
 #   CARGO_TARGET_DIR    where cargo builds (default: the repo's target/)
 #
@@ -32,6 +34,12 @@
 #           with its first run alongside); the error must be among the proof's read-only errors.
 #           docker:     the same trace as above, then docker run --read-only, wait for the port,
 #           docker stop, docker logs | grep 'Read-only file system', docker rm.
+#   volume  the image's VOLUME /data holds VOLUME_MB MiB; the app writes /data/state at startup.
+#           rofs-audit: `trace IMAGE --mode api --idle 0s --format json`, as where the engine's
+#           storage cannot be read: the volume is read through the archive API at every phase
+#           boundary; /data/state must be among the writes.
+#           docker:     docker run -d, wait for the port, docker stop, docker diff,
+#           docker cp ID:/data - | tar -tv (what a diff does not show of a volume), docker rm -v.
 # Peak RSS: rofs-audit's (GNU time's maximum resident set size: the process and the watchdog it
 # waits for), and for the docker side the largest of its CLI commands (usually `docker diff` or
 # `docker logs`). The daemon's own memory is counted on neither side. Wall time is each side's
@@ -46,6 +54,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${ROUNDS:-3}
 FILES=${FILES:-100000}
 LOG_MB=${LOG_MB:-50}
+VOLUME_MB=${VOLUME_MB:-200}
 KEEP_IMAGES=${KEEP_IMAGES:-1}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 REPO=rofs-audit-bench/memory
@@ -61,6 +70,10 @@ done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench: ROUNDS is a whole number >= 1" >&2; exit 2; }
 [[ $FILES =~ ^[1-9][0-9]*$ && $LOG_MB =~ ^[1-9][0-9]*$ ]] || {
     echo "bench: FILES and LOG_MB are whole numbers >= 1" >&2
+    exit 2
+}
+[[ $VOLUME_MB =~ ^([1-9][0-9]?|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$ ]] || {
+    echo "bench: VOLUME_MB is a whole number from 1 to 255" >&2
     exit 2
 }
 [[ $KEEP_IMAGES =~ ^[01]$ ]] || { echo "bench: KEEP_IMAGES is 0 or 1" >&2; exit 2; }
@@ -86,12 +99,12 @@ mkdir -p "$HELPER_DIR"
 rustc --edition 2021 -O -C strip=symbols -C target-feature=+crt-static \
     --target x86_64-unknown-linux-gnu -o "$HELPER_DIR/helper" "$ROOT/tests/helpers/flood.rs"
 
-# Builds an image around the fixture and the helper with extra Dockerfile lines, tagged by a hash
-# of its inputs; prints the tag.
+# Builds an image around the fixture and the helper with extra Dockerfile lines (which may COPY
+# data, holding $3 MiB of zeros in data/blob), tagged by a hash of its inputs; prints the tag.
 build_image() {
-    local name=$1 lines=$2 ctx hash tag
+    local name=$1 lines=$2 blob_mb=${3:-0} ctx hash tag
     ctx=$WORK/context-$name
-    mkdir -p "$ctx/var/run" "$ctx/app"
+    mkdir -p "$ctx/var/run" "$ctx/app" "$ctx/data"
     install -m 0755 "$FIXTURE" "$ctx/app/fixture"
     install -m 0755 "$HELPER_DIR/helper" "$ctx/app/helper"
     cat >"$ctx/Dockerfile" <<EOF
@@ -103,9 +116,10 @@ ENTRYPOINT ["/app/helper"]
 $lines
 LABEL $LABEL
 EOF
-    hash=$(cat "$ctx/Dockerfile" "$ctx/app/fixture" "$ctx/app/helper" | sha256sum | cut -c1-12)
+    hash=$( (cat "$ctx/Dockerfile" "$ctx/app/fixture" "$ctx/app/helper"; echo "$blob_mb") | sha256sum | cut -c1-12)
     tag=$REPO-$name:$hash
     if ! docker image inspect "$tag" >/dev/null 2>&1; then
+        head -c "$((blob_mb << 20))" /dev/zero >"$ctx/data/blob"
         DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$ctx" >/dev/null
     fi
     rm -rf "$ctx"
@@ -115,7 +129,10 @@ log "== building the images"
 STORM=$(build_image storm "ENV STORM_FILES=$FILES")
 FLOOD=$(build_image flood "ENV FLOOD_BYTES=$((LOG_MB * 1000000))
 ENV FIXTURE_STARTUP_WRITES=/var/run/app.pid?")
-IMAGES+=("$STORM" "$FLOOD")
+VOLUME=$(build_image volume "COPY data /data
+VOLUME /data
+ENV FIXTURE_STARTUP_WRITES=/data/state" "$VOLUME_MB")
+IMAGES+=("$STORM" "$FLOOD" "$VOLUME")
 
 # ---------------------------------------------------------------------------------------------
 # The sides.
@@ -142,7 +159,8 @@ wait_port() {
 }
 
 # One run with the docker CLI, as a person would trace: run, wait, stop, then `docker diff` for
-# a writable run or `docker logs` for a read-only one, rm. Extra arguments go to `docker run`.
+# a writable run (and the volume at $COPY_OUT listed with docker cp, when set) or `docker logs`
+# for a read-only one, rm. Extra arguments go to `docker run`.
 docker_run() {
     local image=$1 readonly=$2 id mapping port
     shift 2
@@ -161,6 +179,11 @@ docker_run() {
     else
         timed "$WORK/diff" docker diff "$id"
         wc -l <"$WORK/diff" >"$WORK/found"
+        if [[ -n ${COPY_OUT:-} ]]; then
+            # shellcheck disable=SC2016 # expanded by that shell
+            timed "$WORK/listing" sh -c 'docker cp "$1:$2" - | tar -tv' sh "$id" "$COPY_OUT"
+            grep -c '' "$WORK/listing" >"$WORK/found"
+        fi
     fi
     timed /dev/null docker rm -v "$id"
 }
@@ -191,7 +214,8 @@ storm_audit() {
     wait "$poller"
     # When the trace container stopped, by the engine's clock (the same host's): the one of ours
     # that ran the storm's image (rofs-audit runs an image by its ID).
-    died=$(docker events --since "$since" --until "$(date +%s)" --filter event=die \
+    # --until counts whole seconds: one more, or a stop in this second is left out.
+    died=$(docker events --since "$since" --until "$(($(date +%s) + 1))" --filter event=die \
         --filter label=dev.rofs-audit.managed \
         --filter "image=$(docker image inspect --format '{{.Id}}' "$STORM")" \
         --format '{{.TimeNano}}' | head -n1)
@@ -235,19 +259,40 @@ flood_docker() {
     found=$(cat "$WORK/found")
     record "$WORK/flood-docker" "$start" "$([[ $found -gt 0 ]] && echo 'error found' || echo 'error missed')"
 }
+volume_audit() {
+    local start found
+    : >"$WORK/rss"
+    start=$(now_us)
+    timed "$WORK/trace.json" "$BIN" trace "$VOLUME" --mode api --idle 0s --format json
+    found=$(jq '[.writes[] | select(.path == "/data/state")] | length' "$WORK/trace.json")
+    ((found > 0)) || die "the api-mode trace missed /data/state in the volume"
+    record "$WORK/volume-rofs" "$start" "$(jq '.writes | length' "$WORK/trace.json") writes, /data/state found"
+    rm -f "$WORK/trace.json"
+}
+volume_docker() {
+    local start
+    : >"$WORK/rss"
+    start=$(now_us)
+    COPY_OUT=/data docker_run "$VOLUME" 0
+    record "$WORK/volume-docker" "$start" "$(cat "$WORK/found") entries in /data"
+}
 
-log "== $ROUNDS round(s): storm of $FILES files, flood of $LOG_MB MB of logs (load $(cut -d' ' -f1 /proc/loadavg))"
+log "== $ROUNDS round(s): storm of $FILES files, flood of $LOG_MB MB of logs, volume of $VOLUME_MB MiB (load $(cut -d' ' -f1 /proc/loadavg))"
 for ((round = 1; round <= ROUNDS; round++)); do
     if ((round % 2)); then
         storm_audit
         storm_docker
         flood_audit
         flood_docker
+        volume_audit
+        volume_docker
     else
         storm_docker
         storm_audit
         flood_docker
         flood_audit
+        volume_docker
+        volume_audit
     fi
     log "   round $round done"
 done
@@ -269,4 +314,6 @@ summary storm rofs "rofs-audit trace"
 summary storm docker "docker run/stop/diff/rm"
 summary flood rofs "rofs-audit audit (trace + proof)"
 summary flood docker "docker run/stop/diff/rm + --read-only/logs"
+summary volume rofs "rofs-audit trace --mode api"
+summary volume docker "docker run/stop/diff/cp/rm"
 echo "(wall: median of $ROUNDS; peak: largest of $ROUNDS, for docker its largest CLI command)"
