@@ -203,6 +203,15 @@ fn api_mode_sees_the_same_persistent_paths_but_not_the_transient_file() {
         blob.abs_diff(100_000) <= 4096,
         "blob reported as {blob} bytes"
     );
+    // What a mount would hide is read from the image alike (api mode: from an archive of the
+    // container's directory), the volume aside: the engine makes /data, the image has none.
+    let image_dirs = |trace: &Value| -> Vec<Value> {
+        let dirs = trace["image_dirs"].as_array().unwrap().iter();
+        dirs.filter(|d| d["path"] != "/data").cloned().collect()
+    };
+    assert_eq!(image_dirs(&api), image_dirs(&overlay));
+    let etc = image_dirs(&api).into_iter().find(|d| d["path"] == "/etc");
+    assert_eq!(etc.unwrap()["hidden_files"], 4, "{:#}", api["image_dirs"]);
 }
 
 fn assert_one_line_error(out: &Output, needles: &[&str]) {

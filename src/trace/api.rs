@@ -111,8 +111,20 @@ impl ApiRecorder {
         let mut described: BTreeMap<CPath, Meta> = BTreeMap::new();
         for root in added_roots {
             // A failed archive leaves its paths to be asked one by one.
-            if let Ok(entries) = self.archive_described(root).await {
-                described.extend(entries.into_iter().filter(|(p, _)| unknown.contains(p)));
+            // Only metadata is held, so the whole directory is read.
+            if let Ok((entries, _)) = self.archive(root, usize::MAX).await {
+                // A hard link's entry has no size of its own: a stat tells it.
+                let known = entries
+                    .into_iter()
+                    .filter(|(p, m)| unknown.contains(p) && m.size.is_some());
+                // Owners and times stay out, as for what is asked one by one.
+                let plain = |m| Meta {
+                    uid: None,
+                    gid: None,
+                    mtime: None,
+                    ..m
+                };
+                described.extend(known.map(|(p, m)| (p, plain(m))));
             }
         }
         for path in &unknown {
@@ -140,10 +152,10 @@ impl ApiRecorder {
         }
     }
 
-    /// Type, size and mode of everything at `dir`, as [`go_file_mode`] reads them from a stat,
-    /// from one archive read as it streams. Hard links are left out: the archive gives them no
-    /// size of their own.
-    async fn archive_described(&self, dir: &[u8]) -> Result<Vec<(CPath, Meta)>> {
+    /// Everything at `dir` in the container, from one archive parsed as it streams, so that
+    /// only the entries' metadata is held. Reading stops after `limit` bytes of archive, and
+    /// the answer says whether it stopped there.
+    async fn archive(&self, dir: &[u8], limit: usize) -> Result<(Vec<(CPath, Meta)>, bool)> {
         let dest = String::from_utf8_lossy(dir).into_owned();
         let options = DownloadFromContainerOptionsBuilder::default()
             .path(&dest)
@@ -160,48 +172,33 @@ impl ApiRecorder {
                 chunk: vec![],
                 at: 0,
             });
-            let mut found = vec![];
-            for entry in archive.entries()?.map_while(Result::ok) {
-                let header = entry.header();
-                let file_type = match header.entry_type() {
-                    tar::EntryType::Directory => FileType::Dir,
-                    tar::EntryType::Regular => FileType::File,
-                    tar::EntryType::Symlink => FileType::Symlink,
-                    tar::EntryType::Link => continue,
-                    _ => FileType::Other,
-                };
-                // A stat gives a link the length of its target.
-                let size = match file_type {
-                    FileType::Symlink => entry.link_name_bytes().map_or(0, |l| l.len() as u64),
-                    _ => entry.size(),
-                };
+            // A truncated archive ends in a parse error: keep what came before it.
+            let entries = archive.entries()?.map_while(Result::ok);
+            let found = entries.map(|entry| {
                 let name = entry.path_bytes();
                 let mut path = prefix.clone();
                 path.extend_from_slice(name.strip_suffix(b"/").unwrap_or(&name));
-                let meta = Meta {
-                    file_type: Some(file_type),
-                    size: Some(size),
-                    mode: header.mode().ok().map(|m| m & 0o777),
-                    ..Meta::default()
-                };
-                found.push((path, meta));
-            }
-            std::io::Result::Ok(found)
+                (path, entry_meta(&entry))
+            });
+            std::io::Result::Ok(found.collect::<Vec<_>>())
         });
+        let (mut read, mut truncated) = (0, false);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.with_context(|| format!("cannot read {dest}"))?;
-            if tx.send(chunk.to_vec()).await.is_err() {
+            read += chunk.len();
+            truncated = read > limit;
+            if truncated || tx.send(chunk.to_vec()).await.is_err() {
                 break;
             }
         }
         drop(tx);
-        Ok(parse.await??)
+        Ok((parse.await??, truncated))
     }
 
     async fn volume_state(&self) -> Result<Snapshot> {
         let mut state = Snapshot::new();
         for volume in &self.volumes {
-            let (entries, truncated) = self.archive_entries(volume, VOLUME_ARCHIVE_LIMIT).await?;
+            let (entries, truncated) = self.archive(volume, VOLUME_ARCHIVE_LIMIT).await?;
             if truncated {
                 anyhow::bail!(
                     "volume {} holds more than {} MiB; trace on the engine's own host \
@@ -215,63 +212,6 @@ impl ApiRecorder {
         Ok(state)
     }
 
-    /// What the container holds at `dir`, through the archive API. Reads at most `limit` bytes
-    /// of archive and says whether it stopped there.
-    async fn archive_entries(
-        &self,
-        dir: &[u8],
-        limit: usize,
-    ) -> Result<(Vec<(CPath, Meta)>, bool)> {
-        let dest = String::from_utf8_lossy(dir).into_owned();
-        let options = DownloadFromContainerOptionsBuilder::default()
-            .path(&dest)
-            .build();
-        let mut stream = self
-            .docker
-            .download_from_container(&self.container, Some(options));
-        let mut bytes = Vec::new();
-        let mut truncated = false;
-        while let Some(chunk) = stream.next().await {
-            bytes.extend_from_slice(&chunk.with_context(|| format!("cannot read {dest}"))?);
-            if bytes.len() > limit {
-                truncated = true;
-                break;
-            }
-        }
-        // Entries are named from the directory's last component: /var/data → data/...
-        let parent = dest.rsplit_once('/').map_or("", |(p, _)| p);
-        let mut entries = vec![];
-        let mut archive = tar::Archive::new(bytes.as_slice());
-        // A truncated archive ends in a parse error: keep what came before it.
-        for entry in archive
-            .entries()
-            .context("unreadable archive")?
-            .map_while(Result::ok)
-        {
-            let header = entry.header();
-            let name = entry.path_bytes();
-            let mut path = format!("{parent}/").into_bytes();
-            path.extend_from_slice(name.strip_suffix(b"/").unwrap_or(&name));
-            let file_type = match header.entry_type() {
-                tar::EntryType::Directory => FileType::Dir,
-                tar::EntryType::Regular => FileType::File,
-                tar::EntryType::Symlink => FileType::Symlink,
-                _ => FileType::Other,
-            };
-            let meta = Meta {
-                file_type: Some(file_type),
-                size: header.size().ok(),
-                mode: header.mode().ok(),
-                uid: header.uid().ok().map(|u| u as u32),
-                gid: header.gid().ok().map(|g| g as u32),
-                mtime: header.mtime().ok().map(|t| nanos(t as i64, 0)),
-                ..Meta::default()
-            };
-            entries.push((path, meta));
-        }
-        Ok((entries, truncated))
-    }
-
     /// What the image holds at `dir`: the container's content there now, less what the app made.
     pub async fn image_dir(&self, dir: &str, written: &HashSet<&[u8]>) -> ImageDir {
         let created = |p: &[u8]| written.contains(p) || self.added.contains(p);
@@ -279,10 +219,7 @@ impl ApiRecorder {
         if created(dir.as_bytes()) {
             return ImageDir::absent(dir);
         }
-        let Ok((entries, _)) = self
-            .archive_entries(dir.as_bytes(), IMAGE_DIR_ARCHIVE_LIMIT)
-            .await
-        else {
+        let Ok((entries, _)) = self.archive(dir.as_bytes(), IMAGE_DIR_ARCHIVE_LIMIT).await else {
             return ImageDir::absent(dir);
         };
         let own = entries
@@ -324,6 +261,31 @@ impl std::io::Read for ChunkReader {
         buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
         self.at += n;
         Ok(n)
+    }
+}
+
+/// What an archive entry says of its file: a symlink's size is its target's length, as a stat
+/// gives it, and a hard link has none.
+fn entry_meta<R: std::io::Read>(entry: &tar::Entry<R>) -> Meta {
+    let header = entry.header();
+    let (file_type, size) = match header.entry_type() {
+        tar::EntryType::Directory => (FileType::Dir, header.size().ok()),
+        tar::EntryType::Regular => (FileType::File, header.size().ok()),
+        tar::EntryType::Link => (FileType::File, None),
+        tar::EntryType::Symlink => {
+            let target = entry.link_name_bytes().map_or(0, |l| l.len());
+            (FileType::Symlink, Some(target as u64))
+        }
+        _ => (FileType::Other, header.size().ok()),
+    };
+    Meta {
+        file_type: Some(file_type),
+        size,
+        mode: header.mode().ok().map(|m| m & 0o7777),
+        uid: header.uid().ok().map(|u| u as u32),
+        gid: header.gid().ok().map(|g| g as u32),
+        mtime: header.mtime().ok().map(|t| nanos(t as i64, 0)),
+        ..Meta::default()
     }
 }
 
