@@ -47,22 +47,44 @@ pub fn duration(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{s:?} is too long a duration; write it like 30s, 500ms or 2m"))
 }
 
-/// One line: `FILE:LINE:COLUMN: MESSAGE; FIX`, where editors and terminals find the place, with
-/// serde_yaml_ng's own " at line L column C" removed (the prefix says it).
+/// One line: `FILE:LINE:COLUMN: MESSAGE; FIX`, where editors and terminals find the place.
 pub fn yaml_error(source: &str, e: &serde_yaml_ng::Error, fix: &str) -> anyhow::Error {
-    let mut message = e.to_string();
-    let at = match e.location() {
-        Some(loc) => {
-            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
-            if let Some(i) = message.find(&suffix) {
-                message.replace_range(i..i + suffix.len(), "");
-            }
-            format!("{source}:{}:{}", loc.line(), loc.column())
-        }
-        None => source.to_string(),
+    let (at, message) = match e.location() {
+        Some(loc) => (
+            format!("{source}:{}:{}", loc.line(), loc.column()),
+            serde_message(e, loc.line(), loc.column()),
+        ),
+        None => (source.to_string(), serde_message(e, 0, 0)),
     };
-    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
     anyhow!("{at}: {message}; {fix}")
+}
+
+/// A serde error's message for a line that already says where: its own " at line L column C"
+/// removed, on one line, and a quoted value cut short, since serde quotes a mistyped value
+/// whole (a file that is no YAML at all is one string).
+fn serde_message(e: &dyn std::fmt::Display, line: usize, column: usize) -> String {
+    const QUOTED_MAX: usize = 40;
+    let message = e.to_string();
+    let message = message.replace(&format!(" at line {line} column {column}"), "");
+    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = String::with_capacity(message.len().min(256));
+    let (mut quoted, mut escaped, mut kept) = (false, false, 0);
+    for c in message.chars() {
+        let closes = quoted && !escaped && c == '"';
+        if quoted && !closes {
+            escaped = !escaped && c == '\\';
+            kept += 1;
+            match kept {
+                k if k <= QUOTED_MAX => out.push(c),
+                k if k == QUOTED_MAX + 1 => out.push('…'),
+                _ => {}
+            }
+            continue;
+        }
+        (quoted, kept) = (c == '"' && !closes, 0);
+        out.push(c);
+    }
+    out
 }
 
 /// A duration as the flags take it: `30s`, `1500ms`.
@@ -283,11 +305,11 @@ fn parse_json<T: DeserializeOwned>(
         );
     }
     serde_json::from_str(text).map_err(|e| {
+        let (line, column) = (e.line(), e.column());
+        let message = serde_message(&e, line, column);
         anyhow!(
-            "{}:{}:{}: not a rofs-audit {what} ({e}); write one with `{writes}`",
+            "{}:{line}:{column}: not a rofs-audit {what} ({message}); write one with `{writes}`",
             path.display(),
-            e.line(),
-            e.column()
         )
     })
 }
@@ -351,6 +373,31 @@ mod tests {
         assert!(
             err.contains("schema_version 1 was written by an older rofs-audit (this one reads report 2); run it again"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_file_of_another_kind_is_named_not_echoed() {
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n";
+        let e = serde_yaml_ng::from_str::<Vec<u32>>(passwd).unwrap_err();
+        assert_eq!(
+            yaml_error("/etc/passwd", &e, "FIX").to_string(),
+            "/etc/passwd:1:1: invalid type: string \"root:x:0:0:root:/root:/bin/bash daemon:x…\", \
+             expected a sequence; FIX"
+        );
+        // An escaped quote does not end the value, and a short one is kept whole.
+        let e =
+            serde_json::from_str::<u32>(r#""a \"quoted\" word and then a great deal more text""#)
+                .unwrap_err();
+        assert_eq!(
+            serde_message(&e, e.line(), e.column()),
+            r#"invalid type: string "a \"quoted\" word and then a great deal …", expected u32"#
+        );
+        let e = serde_json::from_str::<u32>(r#""short""#).unwrap_err();
+        assert_eq!(
+            serde_message(&e, e.line(), e.column()),
+            r#"invalid type: string "short", expected u32"#
         );
     }
 
