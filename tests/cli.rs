@@ -25,6 +25,27 @@ fn a_closed_pipe_on_stdout_is_a_quiet_exit() {
     }
 }
 
+/// An argument that is not UTF-8 (a file name from another locale, say) is a one-line error,
+/// not a panic.
+#[test]
+fn an_argument_that_is_not_utf8_is_a_one_line_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let word = std::ffi::OsStr::from_bytes(b"my-app\xff:1");
+    let out = Command::new(env!("CARGO_BIN_EXE_rofs-audit"))
+        .arg("audit")
+        .arg(word)
+        .output()
+        .expect("run rofs-audit");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("rofs-audit: error: invalid UTF-8 was detected")
+            && stderr.ends_with("; see `rofs-audit audit --help`\n"),
+        "{stderr}"
+    );
+}
+
 fn rofs_audit(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_rofs-audit"))
         .args(args)

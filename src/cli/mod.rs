@@ -321,7 +321,9 @@ impl Cli {
         }
         // The help of the (sub)command the words name.
         let (mut command, mut help) = (Cli::command(), String::from("rofs-audit"));
-        for word in std::env::args().skip(1).take_while(|w| w != "--") {
+        // args_os: a word that is not UTF-8 (the very mistake being reported) must not panic.
+        let words = std::env::args_os().skip(1).take_while(|w| w != "--");
+        for word in words.filter_map(|w| w.into_string().ok()) {
             if let Some(sub) = command.find_subcommand(&word).cloned() {
                 (command, help) = (sub, format!("{help} {word}"));
             }
