@@ -769,6 +769,13 @@ pub enum RunMount {
         path: String,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         read_only: bool,
+        /// It starts empty, as the platform gives a volume at this path: none of the image's
+        /// files, and root-owned 0755 unless `owner`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        empty: bool,
+        /// Who the platform makes an empty volume belong to (Kubernetes: fsGroup).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<MountOwner>,
     },
 }
 
@@ -941,6 +948,8 @@ mod tests {
             RunMount::Volume {
                 path: "/data".into(),
                 read_only: true,
+                empty: false,
+                owner: None,
             },
         ];
         let json = serde_json::to_value(&mounts).unwrap();

@@ -21,6 +21,9 @@ pub struct Profile {
     pub shm: bool,
     /// Whether writes into the image's declared VOLUMEs land on a writable volume.
     pub image_volumes_writable: bool,
+    /// What a new volume holds when the app starts: the proof runs state volumes so.
+    #[serde(default)]
+    pub volume_start: VolumeStart,
     pub tmpfs: Tmpfs,
     /// Disk-backed scratch space where tmpfs is unavailable, or as an alternative to it.
     #[serde(default)]
@@ -48,6 +51,20 @@ pub struct Tmpfs {
     /// How a mount is made writable for a non-root app.
     pub owner: TmpfsOwner,
     pub note: String,
+}
+
+/// What a new volume of the fix holds when the app first starts.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum VolumeStart {
+    /// The image's files and owner at its path (Docker's and podman's named volumes).
+    #[default]
+    Image,
+    /// The image's files and owner only at a path the image declares a VOLUME; anywhere else
+    /// empty and root-owned 0755 (ECS bind mounts).
+    ImageVolume,
+    /// Empty, and the app's own through the platform's owner mechanism (Kubernetes: fsGroup).
+    Empty,
 }
 
 /// How a platform makes a mount belong to the app's user. Docker does not carry an image

@@ -188,6 +188,97 @@ fn state_saved_at_shutdown_gets_a_volume_even_when_its_error_only_reaches_a_log_
     assert!(answers, "the printed fix does not start it:\n{text}");
 }
 
+/// A volume is proven as the platform starts it. Docker fills a new named volume with the
+/// image's files and owner at its path; ECS does so only at a path the image declares a VOLUME,
+/// and elsewhere gives an empty volume owned by root, 0755 (AWS's bind-mount docs). A non-root
+/// app's data directory is proven on Docker as it is, and on ECS only once the image declares it.
+#[test]
+fn a_volume_starts_in_the_proof_as_the_platform_starts_it() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let data_dir = |name: &str, declared: bool| {
+        let image = ImageSpec::new(name)
+            .dir("/var/lib/app", 1000, 1000, 0o755)
+            .line("USER 1000:1000")
+            .line("ENV FIXTURE_STARTUP_WRITES=/var/lib/app/data.db!");
+        match declared {
+            true => image.line("VOLUME /var/lib/app").build(),
+            false => image.build(),
+        }
+    };
+    let proven = |report: &Value| {
+        let minimal = &report["verification"]["minimal_mounts"];
+        (report["verdict"].clone(), mount_paths(minimal).join(" "))
+    };
+    let plain = data_dir("data-dir", false);
+    let docker = run_json(&["audit", &plain, "--profile", "docker"], &[1]);
+    assert_eq!(
+        proven(&docker),
+        ("needs-mounts".into(), "/var/lib/app".into()),
+        "{:#}",
+        docker["verification"]
+    );
+
+    let ecs = run_json(&["audit", &plain, "--profile", "ecs-fargate"], &[1]);
+    assert_eq!(ecs["verdict"], "needs-changes", "{:#}", ecs["verification"]);
+    let runs = ecs["verification"]["runs"].as_array().unwrap();
+    let with_volume = runs
+        .iter()
+        .find(|r| {
+            r["mounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["path"] == "/var/lib/app")
+        })
+        .unwrap_or_else(|| panic!("no run with the volume: {runs:#?}"));
+    assert_eq!(
+        with_volume["mounts"][0],
+        serde_json::json!({"type": "volume", "path": "/var/lib/app", "empty": true}),
+    );
+    let failure = with_volume["failure"].as_str().unwrap();
+    assert!(
+        failure.contains("root-owned 0755") && failure.contains("declare VOLUME /var/lib/app"),
+        "{failure}"
+    );
+
+    let declared = data_dir("data-volume", true);
+    let ecs = run_json(&["audit", &declared, "--profile", "ecs-fargate"], &[1]);
+    assert_eq!(
+        proven(&ecs),
+        ("needs-mounts".into(), "/var/lib/app".into()),
+        "{:#}",
+        ecs["verification"]
+    );
+
+    // Kubernetes starts every volume empty, and fsGroup makes it the app's: the app writes its
+    // data there, but a file the image ships in that directory is not there.
+    let k8s = run_json(&["audit", &plain, "--profile", "kubernetes"], &[1]);
+    assert_eq!(
+        proven(&k8s),
+        ("needs-mounts".into(), "/var/lib/app".into()),
+        "{:#}",
+        k8s["verification"]
+    );
+    let shipped = ImageSpec::new("data-shipped")
+        .file("/var/lib/app/seed.db", b"seed", 1000, 1000, 0o644)
+        .dir("/var/lib/app", 1000, 1000, 0o755)
+        .line("USER 1000:1000")
+        .line("ENV FIXTURE_REQUIRE_FILES=/var/lib/app/seed.db")
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/lib/app/data.db!")
+        .build();
+    let docker = run_json(&["audit", &shipped, "--profile", "docker"], &[1]);
+    assert_eq!(
+        proven(&docker),
+        ("needs-mounts".into(), "/var/lib/app".into()),
+        "{:#}",
+        docker["verification"]
+    );
+    let k8s = run_json(&["audit", &shipped, "--profile", "kubernetes"], &[1]);
+    assert_eq!(k8s["verdict"], "needs-changes", "{:#}", k8s["verification"]);
+}
+
 #[test]
 fn a_readiness_endpoint_that_answers_503_for_a_moment_is_retried_not_failed() {
     if !common::ready(common::Need::Engine) {

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use bollard::container::LogOutput;
 use bollard::models::{
-    ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType, PortBinding,
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType, MountVolumeOptions,
+    PortBinding,
 };
 use bollard::query_parameters::{LogsOptionsBuilder, StopContainerOptionsBuilder};
 use futures_util::StreamExt;
@@ -46,6 +47,9 @@ pub struct VolumeMount {
     /// Docker still copies the image's files into it, so the app sees them but cannot write:
     /// an image VOLUME on a platform that does not make those writable.
     pub read_only: bool,
+    /// Nothing of the image is copied in: it starts empty and root-owned, as a platform's
+    /// volume does at a path the image declares no VOLUME.
+    pub no_copy: bool,
 }
 
 impl ContainerSpec {
@@ -59,6 +63,10 @@ impl ContainerSpec {
                 source: Some(v.name.clone()),
                 typ: Some(MountType::VOLUME),
                 read_only: Some(v.read_only),
+                volume_options: v.no_copy.then(|| MountVolumeOptions {
+                    no_copy: Some(true),
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .collect::<Vec<_>>();

@@ -549,9 +549,18 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool, verbose: boo
 fn run_mount(mount: &RunMount) -> String {
     match mount {
         RunMount::Tmpfs { path, options } => TmpfsSpec::new(path, options).to_string(),
-        RunMount::Volume { path, read_only } => match read_only {
-            true => format!("{path} (read-only volume)"),
-            false => format!("{path} (volume)"),
+        RunMount::Volume {
+            path,
+            read_only,
+            empty,
+            owner,
+        } => match (read_only, empty, owner) {
+            (true, _, _) => format!("{path} (read-only volume)"),
+            (false, true, Some(o)) => {
+                format!("{path} (empty volume, owned by {}:{})", o.uid, o.gid)
+            }
+            (false, true, None) => format!("{path} (empty volume, root-owned 0755)"),
+            (false, false, _) => format!("{path} (volume)"),
         },
     }
 }

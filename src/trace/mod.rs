@@ -192,6 +192,7 @@ pub async fn trace(
             name,
             target: dest.clone(),
             read_only: false,
+            no_copy: false,
         });
     }
     let mut container = Container::create(engine, run_id, "trace", &spec).await?;

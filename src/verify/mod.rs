@@ -16,7 +16,7 @@ use crate::model::{
     is_within, resolve, HarmfulMount, Mount, MountKind, ProofGate, Report, RunMount, Symlink,
     TmpfsSpec, Verdict, Verification, VerifyRun, Write, WriteKind,
 };
-use crate::profile::{self, Profile, TmpfsOwner};
+use crate::profile::{self, Profile, TmpfsOwner, VolumeStart};
 use crate::progress::Progress;
 use crate::trace::{RunOptions, Subject};
 use minimize::{Oracle, Outcomes, Subset};
@@ -36,6 +36,7 @@ struct Platform {
     image_volumes_writable: bool,
     /// How the profile gives a mount its owner.
     owner: TmpfsOwner,
+    volume_start: VolumeStart,
 }
 
 impl Platform {
@@ -67,6 +68,7 @@ impl Platform {
             image_volumes: subject.image.volumes.clone(),
             image_volumes_writable: profile.image_volumes_writable,
             owner: profile.tmpfs.owner,
+            volume_start: profile.volume_start,
         }
     }
 
@@ -82,6 +84,8 @@ impl Platform {
             .map(|v| RunMount::Volume {
                 path: v.clone(),
                 read_only: false,
+                empty: false,
+                owner: None,
             })
             .collect();
         (spec, volumes)
@@ -97,10 +101,33 @@ impl Platform {
                 mounts.push(RunMount::Volume {
                     path: volume.clone(),
                     read_only: !self.image_volumes_writable,
+                    empty: false,
+                    owner: None,
                 });
             }
         }
         mounts
+    }
+
+    /// A planned mount as the proof mounts it on Docker: a tmpfs with the owner the plan gives
+    /// it, a volume as the platform starts one at its path (Docker's named volumes copy the
+    /// image's files and owner in; an ECS volume does so only at an image VOLUME).
+    fn candidate(&self, mount: &Mount) -> RunMount {
+        if mount.kind == MountKind::Tmpfs {
+            return profile::docker_tmpfs(mount, self.owner).into();
+        }
+        let image_volume = self.image_volumes.iter().any(|v| same_path(v, &mount.path));
+        let (empty, owner) = match self.volume_start {
+            VolumeStart::Image => (false, None),
+            VolumeStart::ImageVolume => (!image_volume, None),
+            VolumeStart::Empty => (true, mount.owner),
+        };
+        RunMount::Volume {
+            path: mount.path.clone(),
+            read_only: false,
+            empty,
+            owner,
+        }
     }
 }
 
@@ -307,7 +334,7 @@ impl Oracle for Search<'_, '_> {
             .map(|subset| {
                 self.planned_of(subset)
                     .into_iter()
-                    .map(|i| candidate(&self.planned[i], self.prover.platform.owner))
+                    .map(|i| self.prover.platform.candidate(&self.planned[i]))
                     .collect()
             })
             .collect();
@@ -318,18 +345,6 @@ impl Oracle for Search<'_, '_> {
             passed.push(self.outcome(&self.prover.runs[index]) == Some(true));
         }
         Ok(passed)
-    }
-}
-
-/// A planned mount as the proof mounts it on Docker; `owner` is how the plan gives mounts their
-/// owner.
-fn candidate(mount: &Mount, owner: TmpfsOwner) -> RunMount {
-    match mount.kind {
-        MountKind::Tmpfs => profile::docker_tmpfs(mount, owner).into(),
-        MountKind::Volume => RunMount::Volume {
-            path: mount.path.clone(),
-            read_only: false,
-        },
     }
 }
 

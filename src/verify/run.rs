@@ -7,7 +7,9 @@ use anyhow::Result;
 
 use super::logscan;
 use crate::engine::{Container, ContainerSpec, Engine, Readiness, RunId, VolumeMount};
-use crate::model::{ExitStatus, Gate, Gates, LogLine, ProofGate, RunMount, TmpfsSpec, VerifyRun};
+use crate::model::{
+    is_within, ExitStatus, Gate, Gates, LogLine, ProofGate, RunMount, TmpfsSpec, VerifyRun,
+};
 use crate::probe::seconds;
 use crate::trace::lifecycle;
 use crate::trace::RunOptions;
@@ -30,7 +32,23 @@ pub async fn run(
     for mount in mounts {
         match mount {
             RunMount::Tmpfs { path, options } => spec.tmpfs.push(TmpfsSpec::new(path, options)),
-            RunMount::Volume { path, read_only } => {
+            // Empty and the app's: Docker has no volume option for an owner, and a run needs
+            // only what the volume holds at first, so a tmpfs with that owner stands in.
+            RunMount::Volume {
+                path,
+                empty: true,
+                owner: Some(owner),
+                ..
+            } => {
+                let options = format!("uid={},gid={}", owner.uid, owner.gid);
+                spec.tmpfs.push(TmpfsSpec::new(path, options));
+            }
+            RunMount::Volume {
+                path,
+                read_only,
+                empty,
+                ..
+            } => {
                 let name = engine
                     .create_volume(run_id, &format!("{role}-volume{}", spec.volumes.len()))
                     .await?;
@@ -38,6 +56,7 @@ pub async fn run(
                     name,
                     target: path.clone(),
                     read_only: *read_only,
+                    no_copy: *empty,
                 });
             }
         }
@@ -118,7 +137,7 @@ pub async fn run(
     if erofs_lines.is_empty() {
         hints.push(format!("last log lines: {}", container.tail(3)));
     }
-    hints.extend(owner_hint(&logs, &spec.tmpfs));
+    hints.extend(owner_hint(&logs, &spec.tmpfs, mounts));
     container.remove().await;
     for volume in &spec.volumes {
         engine.remove_volume(&volume.name).await;
@@ -230,19 +249,35 @@ pub fn settle(run: &mut VerifyRun, opts: &RunOptions, writable: WritableStop, ga
 }
 
 /// The ownership trap, named: the app was denied a path on a tmpfs whose options give it no
-/// owner, so the mount belongs to root.
-fn owner_hint(logs: &[LogLine], tmpfs: &[TmpfsSpec]) -> Option<String> {
+/// owner, or on an empty volume the platform gives to root, so the mount belongs to root.
+fn owner_hint(logs: &[LogLine], tmpfs: &[TmpfsSpec], mounts: &[RunMount]) -> Option<String> {
     logs.iter().find_map(|log| {
         let path = logscan::permission_denied(&log.line)?;
-        let mount = tmpfs.iter().find(|mount| {
+        let on_tmpfs = tmpfs.iter().find(|mount| {
             mount.covers(&path)
                 && !mount.options.contains("uid=")
                 && !mount.options.contains("mode=1777")
+        });
+        if let Some(mount) = on_tmpfs {
+            return Some(format!(
+                "{path} is on the tmpfs at {}, which belongs to root: add the app's uid= and \
+                 gid= to its options",
+                mount.path
+            ));
+        }
+        let volume = mounts.iter().find_map(|mount| match mount {
+            RunMount::Volume {
+                path: at,
+                empty: true,
+                owner: None,
+                ..
+            } if is_within(&path, at) => Some(at),
+            _ => None,
         })?;
         Some(format!(
-            "{path} is on the tmpfs at {}, which belongs to root: add the app's uid= and \
-             gid= to its options",
-            mount.path
+            "{path} is on the volume at {volume}, which starts empty and root-owned 0755 where \
+             the image declares no VOLUME: in the image, make {volume} the app's (chown) and \
+             declare VOLUME {volume}, so that the platform copies it in with its owner"
         ))
     })
 }
