@@ -110,21 +110,33 @@ impl Planner<'_> {
                 w.path
             ));
         };
+        // Data meant to last must not be sent to a tmpfs like a pid file or a cache.
+        let instead = |what: &str| match w.kind {
+            Some(WriteKind::State) => "it is data meant to last: declare its data directory a \
+                 VOLUME in the image, where a persistent volume starts with the image's files \
+                 (Docker; ECS at the VOLUME's own path), or have the app set up an empty data \
+                 directory at its first start"
+                .to_string(),
+            _ => format!(
+                "make the app write {what}elsewhere (an env var or config option pointing at a \
+                 mounted path such as /tmp)"
+            ),
+        };
         if self.modified.contains(w.path.as_str()) {
             return Err(format!(
                 "{} is a file of the image that the app modifies: a mount would hide what the \
-                 image ships there; make the app write a copy elsewhere (an env var or config \
-                 option pointing at a mounted path such as /tmp)",
-                w.path
+                 image ships there; {}",
+                w.path,
+                instead("a copy ")
             ));
         }
         let modified_below = |d: &str| self.modified.iter().find(|f| is_within(f, d)).copied();
         if let Some(file) = modified_below(deepest) {
             return Err(format!(
                 "{} is written inside {deepest}, next to {file}, a file of the image that the app \
-                 modifies: a mount would hide it; make the app write elsewhere (an env var or \
-                 config option pointing at a mounted path such as /tmp)",
-                w.path
+                 modifies: a mount would hide it; {}",
+                w.path,
+                instead("")
             ));
         }
         let clean =
@@ -439,6 +451,42 @@ mod tests {
             .reason
             .contains("a file of the image that the app modifies"));
         assert!(unfixable[1].reason.contains("next to /etc/app/app.conf"));
+        assert!(unfixable.iter().all(|u| u.reason.contains("such as /tmp")));
+    }
+
+    /// A database that ships its data files in the image: they are data meant to last, so the
+    /// advice is a VOLUME of the image, never a path such as /tmp.
+    #[test]
+    fn data_the_image_ships_and_the_app_modifies_is_sent_to_a_volume_not_to_tmp() {
+        let mut control = write("/var/lib/db/main/global/pg_control", 10, 0);
+        control.kind = Some(WriteKind::State);
+        let mut opts = write("/var/lib/db/main/postmaster.opts", 10, 0);
+        opts.kind = Some(WriteKind::State);
+        let dirs = [dir(
+            "/var/lib/db/main/global",
+            &["/var/lib/db/main/global/pg_control"],
+            0,
+        )];
+        let profile = crate::profile::load("ecs-fargate").unwrap();
+        let run = RunInfo::default();
+        let planner = Planner {
+            dirs: dirs.iter().map(|d| (d.path.as_str(), d)).collect(),
+            profile: &profile,
+            run: &run,
+            volumes: &[],
+            modified: HashSet::from(["/var/lib/db/main/global/pg_control"]),
+        };
+        let (mounts, unfixable) = planner.plan(&[&control, &opts]);
+        assert!(mounts.is_empty(), "{mounts:?}");
+        assert_eq!(unfixable.len(), 2);
+        for u in &unfixable {
+            assert!(
+                u.reason.contains("declare its data directory a VOLUME"),
+                "{}",
+                u.reason
+            );
+            assert!(!u.reason.contains("/tmp"), "{}", u.reason);
+        }
     }
 
     #[test]
