@@ -296,7 +296,9 @@ fn ecs(ctx: &Ctx) -> String {
             out,
             "// Task definition: merge into its volumes. A volume with no host lives on the task's \
              ephemeral storage and goes with the task; give it an efsVolumeConfiguration if the data \
-             must outlive the task."
+             must outlive the task (an EFS volume starts with none of the image's files, owned by \
+             root: give it an access point that creates its directory with the app's uid and \
+             gid)."
         );
         let task = J::obj([(
             "volumes",
@@ -486,7 +488,9 @@ fn cdk(ctx: &Ctx) -> String {
         let _ = writeln!(
             out,
             "\n// Volumes with no host live on the task's ephemeral storage and go with the task; \
-             add efsVolumeConfiguration for data that must outlive it."
+             add efsVolumeConfiguration for data that must outlive it (an EFS volume starts with \
+             none of the image's files, owned by root: give it an access point that creates its \
+             directory with the app's uid and gid)."
         );
         for (name, m) in &volumes {
             let _ = writeln!(
