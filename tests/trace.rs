@@ -214,6 +214,34 @@ fn api_mode_sees_the_same_persistent_paths_but_not_the_transient_file() {
     assert_eq!(etc.unwrap()["hidden_files"], 4, "{:#}", api["image_dirs"]);
 }
 
+/// `VOLUME /vol/` keeps its slash in the image's config (the classic builder writes it so): a
+/// write in it is still the file written, with its size, in both modes.
+#[test]
+fn a_volume_declared_with_a_trailing_slash_is_traced_like_any_other() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = ImageSpec::new("slash-volume")
+        .line("VOLUME /vol/")
+        .line("ENV FIXTURE_STARTUP_WRITES=/vol/state.db=64")
+        .build();
+    for mode in ["overlay", "api"] {
+        let trace = trace_json(&[&image, "--idle", "0s", "--mode", mode]);
+        assert_eq!(
+            trace["image"]["volumes"],
+            serde_json::json!(["/vol"]),
+            "{mode}"
+        );
+        let state = write(&trace, "/vol/state.db");
+        assert_eq!(
+            (state["bytes"].as_u64(), state["volume"].as_bool()),
+            (Some(64), Some(true)),
+            "{mode}: {:#}",
+            trace["writes"]
+        );
+    }
+}
+
 fn assert_one_line_error(out: &Output, needles: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");

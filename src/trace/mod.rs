@@ -126,8 +126,15 @@ fn image_info(reference: &str, inspect: &ImageInspect) -> ImageInfo {
     let config = inspect.config.clone().unwrap_or_default();
     let mut exposed_ports: Vec<String> = config.exposed_ports.unwrap_or_default();
     exposed_ports.sort();
-    let mut volumes: Vec<String> = config.volumes.unwrap_or_default();
+    // `VOLUME /data/` keeps its slash in the image; every path compared with it has none.
+    let mut volumes: Vec<String> = (config.volumes.unwrap_or_default().into_iter())
+        .map(|v| match v.trim_end_matches('/') {
+            "" => "/".to_string(),
+            trimmed => trimmed.to_string(),
+        })
+        .collect();
     volumes.sort();
+    volumes.dedup();
     ImageInfo {
         reference: reference.to_string(),
         id: inspect.id.clone().unwrap_or_default(),
