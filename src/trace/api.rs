@@ -2,7 +2,7 @@
 //! Desktop, rootless): the engine's changes API at each phase boundary, and the archive API for
 //! volumes and for sizes. It cannot see what exists only between two boundaries.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use anyhow::{Context, Result};
 use bollard::models::ChangeType;
@@ -113,7 +113,7 @@ impl ApiRecorder {
             // A failed archive leaves its paths to be asked one by one.
             // Only metadata is held, so the whole directory is read.
             if let Ok((entries, _)) = self.archive(root, usize::MAX).await {
-                // A hard link's entry has no size of its own: a stat tells it.
+                // A hard link whose file the archive did not hold has no size: a stat tells it.
                 let known = entries
                     .into_iter()
                     .filter(|(p, m)| unknown.contains(p) && m.size.is_some());
@@ -172,22 +172,35 @@ impl ApiRecorder {
                 chunk: vec![],
                 at: 0,
             });
+            let mut found: Vec<(CPath, Meta)> = vec![];
+            let mut sizes: HashMap<Vec<u8>, u64> = HashMap::new();
             // A truncated archive ends in a parse error: keep what came before it.
-            let entries = archive.entries()?.map_while(Result::ok);
-            let found = entries.map(|entry| {
+            for entry in archive.entries()?.map_while(Result::ok) {
                 let name = entry.path_bytes();
                 let mut path = prefix.clone();
                 path.extend_from_slice(name.strip_suffix(b"/").unwrap_or(&name));
-                (path, entry_meta(&entry))
-            });
-            std::io::Result::Ok(found.collect::<Vec<_>>())
+                let mut meta = entry_meta(&entry);
+                match meta.size {
+                    Some(size) => _ = sizes.insert(name.into_owned(), size),
+                    // A hard link has the size of the file it links to, which came before it.
+                    None => {
+                        meta.size = entry
+                            .link_name_bytes()
+                            .and_then(|t| sizes.get(&*t))
+                            .copied()
+                    }
+                }
+                found.push((path, meta));
+            }
+            std::io::Result::Ok(found)
         });
         let (mut read, mut truncated) = (0, false);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.with_context(|| format!("cannot read {dest}"))?;
             read += chunk.len();
+            // The chunk that crosses the limit is still read: its whole entries count.
             truncated = read > limit;
-            if truncated || tx.send(chunk.to_vec()).await.is_err() {
+            if tx.send(chunk.to_vec()).await.is_err() || truncated {
                 break;
             }
         }
