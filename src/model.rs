@@ -763,8 +763,9 @@ pub enum RunMount {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         options: String,
     },
-    /// A fresh volume of ours. A read-only one still shows the image's files: an image VOLUME
-    /// on a platform that does not make those writable.
+    /// A fresh volume of ours, or for an empty one the platform gives the app, a tmpfs standing
+    /// in for it. A read-only one still shows the image's files: an image VOLUME on a platform
+    /// that does not make those writable.
     Volume {
         path: String,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -7,7 +7,7 @@ use crate::model::{
     ancestors, is_within, FileType, ImageDir, Mount, MountKind, MountOwner, RunInfo, Unfixable,
     Write, WriteKind,
 };
-use crate::profile::{Profile, TmpfsOwner};
+use crate::profile::{Profile, TmpfsOwner, VolumeStart};
 
 /// Every tmpfs gets at least this much: apps write more on a busy day than in a trace.
 const FLOOR_MIB: u64 = 16;
@@ -217,11 +217,27 @@ impl Planner<'_> {
         } else {
             MountKind::Tmpfs
         };
+        // A volume the platform fills with the image's files and owner at its path hides
+        // nothing there.
+        let seeded = kind == MountKind::Volume
+            && match self.profile.volume_start {
+                VolumeStart::Image => true,
+                VolumeStart::ImageVolume => declared_volume,
+                VolumeStart::Empty => false,
+            };
         // Docker does not carry an image directory's owner over to a tmpfs mounted on it:
         // without the platform's owner mechanism the app's own user could not write there.
         if let Some(o) = owner {
             options.extend(self.profile.tmpfs.owner.options(o));
-            if kind == MountKind::Volume && !exists_in_image {
+            let volume_start = (kind == MountKind::Volume).then_some(self.profile.volume_start);
+            if volume_start == Some(VolumeStart::ImageVolume) && !declared_volume {
+                warnings.push(format!(
+                    "on {} a volume here starts empty and root-owned 0755: in the image, make \
+                     {dir} uid {}'s (RUN mkdir -p {dir} && chown {}:{} {dir}) and declare \
+                     VOLUME {dir}, so that the volume takes that owner",
+                    self.profile.title, o.uid, o.uid, o.gid
+                ));
+            } else if volume_start == Some(VolumeStart::Image) && !exists_in_image {
                 warnings.push(format!(
                     "a new volume belongs to root: create {dir} in the image owned by uid {} \
                      (RUN mkdir -p {dir} && chown {}:{} {dir}), so that the volume takes that owner",
@@ -234,7 +250,7 @@ impl Planner<'_> {
                 ));
             }
         }
-        let hidden = info.filter(|i| i.hidden > 0 && !declared_volume);
+        let hidden = info.filter(|i| i.hidden > 0 && !declared_volume && !seeded);
         let hides = hidden.map_or_else(Vec::new, |i| i.hidden_sample.clone());
         let hides_files = hidden.is_some_and(|i| i.hidden_files != Some(0));
         match hidden {
@@ -249,7 +265,7 @@ impl Planner<'_> {
                     "empty directories, kept only if a read-only run shows the app does without them"
                 }
             )),
-            None if exists_in_image && !declared_volume => warnings.push(format!(
+            None if exists_in_image && !declared_volume && !seeded => warnings.push(format!(
                 "replaces the image's directory {dir}, which holds nothing the app did not write"
             )),
             None => {}
@@ -452,6 +468,49 @@ mod tests {
             .contains("a file of the image that the app modifies"));
         assert!(unfixable[1].reason.contains("next to /etc/app/app.conf"));
         assert!(unfixable.iter().all(|u| u.reason.contains("such as /tmp")));
+    }
+
+    /// Where the platform fills a new volume with the image's files (Docker), a state volume
+    /// hides nothing; where it starts empty and root-owned (ECS away from an image VOLUME), the
+    /// plan says so and how to change the image.
+    #[test]
+    fn a_state_volume_is_planned_as_the_platform_starts_it() {
+        let mut db = write("/var/lib/app/data.db", 10, 1000);
+        db.kind = Some(WriteKind::State);
+        let dirs = [dir("/var/lib/app", &["/var/lib/app/seed.db"], 1000)];
+        let run = RunInfo {
+            user: "1000:1000".into(),
+            ..RunInfo::default()
+        };
+        let plan = |profile: &str| {
+            let profile = crate::profile::load(profile).unwrap();
+            let planner = Planner {
+                dirs: dirs.iter().map(|d| (d.path.as_str(), d)).collect(),
+                profile: &profile,
+                run: &run,
+                volumes: &[],
+                modified: HashSet::new(),
+            };
+            let (mut mounts, unfixable) = planner.plan(&[&db]);
+            (mounts.remove(0), unfixable.len())
+        };
+        let (docker, unfixable) = plan("docker");
+        assert_eq!(
+            (docker.kind, docker.hides_files),
+            (MountKind::Volume, false)
+        );
+        assert!(docker.hides.is_empty() && unfixable == 0, "{docker:?}");
+        // Until a run shows the app does without the image's seed.db, nothing covers data.db.
+        let (ecs, unfixable) = plan("ecs-fargate");
+        assert!(ecs.hides_files && unfixable == 1, "{ecs:?}");
+        assert!(
+            ecs.warnings
+                .iter()
+                .any(|w| w.contains("starts empty and root-owned 0755")
+                    && w.contains("declare VOLUME /var/lib/app")),
+            "{:?}",
+            ecs.warnings
+        );
     }
 
     /// A database that ships its data files in the image: they are data meant to last, so the

@@ -545,7 +545,7 @@ fn proof(out: &mut String, v: &Verification, s: Style, brief: bool, verbose: boo
     }
 }
 
-/// A run's mount as the docker CLI would take it, volumes named as such.
+/// A run's mount: a tmpfs as the docker CLI takes it, a volume named as such with how it started.
 fn run_mount(mount: &RunMount) -> String {
     match mount {
         RunMount::Tmpfs { path, options } => TmpfsSpec::new(path, options).to_string(),

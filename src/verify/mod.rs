@@ -13,8 +13,8 @@ use tokio::sync::Semaphore;
 
 use crate::engine::{ContainerSpec, Engine, RunId};
 use crate::model::{
-    is_within, resolve, HarmfulMount, Mount, MountKind, ProofGate, Report, RunMount, Symlink,
-    TmpfsSpec, Verdict, Verification, VerifyRun, Write, WriteKind,
+    is_within, resolve, HarmfulMount, Mount, MountKind, MountOwner, ProofGate, Report, RunMount,
+    Symlink, TmpfsSpec, Verdict, Verification, VerifyRun, Write, WriteKind,
 };
 use crate::profile::{self, Profile, TmpfsOwner, VolumeStart};
 use crate::progress::Progress;
@@ -120,7 +120,11 @@ impl Platform {
         let (empty, owner) = match self.volume_start {
             VolumeStart::Image => (false, None),
             VolumeStart::ImageVolume => (!image_volume, None),
-            VolumeStart::Empty => (true, mount.owner),
+            // An emptyDir is world-writable, and fsGroup gives a claim to the app's group.
+            VolumeStart::Empty => (
+                true,
+                Some(mount.owner.unwrap_or(MountOwner { uid: 0, gid: 0 })),
+            ),
         };
         RunMount::Volume {
             path: mount.path.clone(),

@@ -32,15 +32,16 @@ pub async fn run(
     for mount in mounts {
         match mount {
             RunMount::Tmpfs { path, options } => spec.tmpfs.push(TmpfsSpec::new(path, options)),
-            // Empty and the app's: Docker has no volume option for an owner, and a run needs
-            // only what the volume holds at first, so a tmpfs with that owner stands in.
+            // Empty and writable for the app (Kubernetes): Docker has no volume option for an
+            // owner, and a run needs only what the volume holds at first, so a tmpfs stands in,
+            // world-writable (1777) and executable as an emptyDir is.
             RunMount::Volume {
                 path,
                 empty: true,
                 owner: Some(owner),
                 ..
             } => {
-                let options = format!("uid={},gid={}", owner.uid, owner.gid);
+                let options = format!("exec,uid={},gid={}", owner.uid, owner.gid);
                 spec.tmpfs.push(TmpfsSpec::new(path, options));
             }
             RunMount::Volume {
