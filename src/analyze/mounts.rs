@@ -365,6 +365,19 @@ mod tests {
         dirs: &[ImageDir],
         user: &str,
     ) -> (Vec<Mount>, Vec<Unfixable>) {
+        plan_with(profile, writes, dirs, user, &[], &[])
+    }
+
+    /// The plan on `profile` for an image with `dirs`, declared `volumes` and files the app
+    /// `modified`, run as `user`.
+    fn plan_with(
+        profile: &str,
+        writes: &[Write],
+        dirs: &[ImageDir],
+        user: &str,
+        volumes: &[String],
+        modified: &[&str],
+    ) -> (Vec<Mount>, Vec<Unfixable>) {
         let profile = crate::profile::load(profile).unwrap();
         let run = RunInfo {
             user: user.into(),
@@ -374,8 +387,8 @@ mod tests {
             dirs: dirs.iter().map(|d| (d.path.as_str(), d)).collect(),
             profile: &profile,
             run: &run,
-            volumes: &[],
-            modified: HashSet::new(),
+            volumes,
+            modified: modified.iter().copied().collect(),
         };
         planner.plan(&writes.iter().collect::<Vec<_>>())
     }
@@ -452,16 +465,8 @@ mod tests {
             write("/etc/app/new.conf", 10, 0),
         ];
         let dirs = [dir("/etc/app", &["/etc/app/app.conf"], 0)];
-        let profile = crate::profile::load("docker").unwrap();
-        let run = RunInfo::default();
-        let planner = Planner {
-            dirs: dirs.iter().map(|d| (d.path.as_str(), d)).collect(),
-            profile: &profile,
-            run: &run,
-            volumes: &[],
-            modified: HashSet::from(["/etc/app/app.conf"]),
-        };
-        let (mounts, unfixable) = planner.plan(&writes.iter().collect::<Vec<_>>());
+        let modified = ["/etc/app/app.conf"];
+        let (mounts, unfixable) = plan_with("docker", &writes, &dirs, "", &[], &modified);
         assert!(mounts.is_empty(), "{mounts:?}");
         assert!(unfixable[0]
             .reason
@@ -478,20 +483,8 @@ mod tests {
         let mut db = write("/var/lib/app/data.db", 10, 1000);
         db.kind = Some(WriteKind::State);
         let dirs = [dir("/var/lib/app", &["/var/lib/app/seed.db"], 1000)];
-        let run = RunInfo {
-            user: "1000:1000".into(),
-            ..RunInfo::default()
-        };
         let plan = |profile: &str| {
-            let profile = crate::profile::load(profile).unwrap();
-            let planner = Planner {
-                dirs: dirs.iter().map(|d| (d.path.as_str(), d)).collect(),
-                profile: &profile,
-                run: &run,
-                volumes: &[],
-                modified: HashSet::new(),
-            };
-            let (mut mounts, unfixable) = planner.plan(&[&db]);
+            let (mut mounts, unfixable) = plan_for(profile, &[db.clone()], &dirs, "1000:1000");
             (mounts.remove(0), unfixable.len())
         };
         let (docker, unfixable) = plan("docker");
@@ -526,16 +519,9 @@ mod tests {
             &["/var/lib/db/main/global/pg_control"],
             0,
         )];
-        let profile = crate::profile::load("ecs-fargate").unwrap();
-        let run = RunInfo::default();
-        let planner = Planner {
-            dirs: dirs.iter().map(|d| (d.path.as_str(), d)).collect(),
-            profile: &profile,
-            run: &run,
-            volumes: &[],
-            modified: HashSet::from(["/var/lib/db/main/global/pg_control"]),
-        };
-        let (mounts, unfixable) = planner.plan(&[&control, &opts]);
+        let modified = ["/var/lib/db/main/global/pg_control"];
+        let writes = [control, opts];
+        let (mounts, unfixable) = plan_with("ecs-fargate", &writes, &dirs, "", &[], &modified);
         assert!(mounts.is_empty(), "{mounts:?}");
         assert_eq!(unfixable.len(), 2);
         for u in &unfixable {
@@ -558,17 +544,9 @@ mod tests {
             dir("/var/lib/db/commitlog", &[], 0),
             dir("/var/lib/db/data", &[], 0),
         ];
-        let profile = crate::profile::load("ecs-fargate").unwrap();
-        let run = RunInfo::default();
         let volumes = ["/var/lib/db".to_string()];
-        let planner = Planner {
-            dirs: dirs.iter().map(|d| (d.path.as_str(), d)).collect(),
-            profile: &profile,
-            run: &run,
-            volumes: &volumes,
-            modified: HashSet::new(),
-        };
-        let (mounts, unfixable) = planner.plan(&[&commitlog, &data]);
+        let writes = [commitlog, data];
+        let (mounts, unfixable) = plan_with("ecs-fargate", &writes, &dirs, "", &volumes, &[]);
         assert!(unfixable.is_empty());
         assert_eq!(mounts.len(), 1);
         assert_eq!(mounts[0].path, "/var/lib/db");
