@@ -134,11 +134,11 @@ pub async fn run(
     let probes = lived.probes;
     let logs = container.logs();
     let erofs_lines = logscan::scan(&logs);
-    let mut hints = vec![];
+    // What to do first, then what the app last said.
+    let mut hints: Vec<String> = owner_hint(&logs, &spec.tmpfs, mounts).into_iter().collect();
     if erofs_lines.is_empty() {
         hints.push(format!("last log lines: {}", container.tail(3)));
     }
-    hints.extend(owner_hint(&logs, &spec.tmpfs, mounts));
     container.remove().await;
     for volume in &spec.volumes {
         engine.remove_volume(&volume.name).await;
