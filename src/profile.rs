@@ -67,6 +67,31 @@ pub enum VolumeStart {
     Empty,
 }
 
+/// What makes a volume at `dir` start with the app's owner where the platform copies in only an
+/// image VOLUME: the image gives the directory that owner and declares it a VOLUME.
+pub fn declare_volume(dir: &str, owner: Option<MountOwner>) -> String {
+    let chown = match owner {
+        Some(o) => format!(
+            "uid {}'s (RUN mkdir -p {dir} && chown {}:{} {dir})",
+            o.uid, o.uid, o.gid
+        ),
+        None => "the app's (chown)".to_string(),
+    };
+    format!("in the image, make {dir} {chown} and declare VOLUME {dir}, so that the volume takes that owner")
+}
+
+impl VolumeStart {
+    /// Whether a new volume holds the image's files and owner at its path, `declared` telling
+    /// whether the image declares a VOLUME there: then it hides nothing of the image.
+    pub fn from_image(self, declared: bool) -> bool {
+        match self {
+            VolumeStart::Image => true,
+            VolumeStart::ImageVolume => declared,
+            VolumeStart::Empty => false,
+        }
+    }
+}
+
 /// How a platform makes a mount belong to the app's user. Docker does not carry an image
 /// directory's owner over to a tmpfs, so a non-root app needs one of these.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use crate::model::{
     ancestors, is_within, FileType, ImageDir, Mount, MountKind, MountOwner, RunInfo, Unfixable,
     Write, WriteKind,
 };
-use crate::profile::{Profile, TmpfsOwner, VolumeStart};
+use crate::profile::{self, Profile, TmpfsOwner, VolumeStart};
 
 /// Every tmpfs gets at least this much: apps write more on a busy day than in a trace.
 const FLOOR_MIB: u64 = 16;
@@ -219,12 +219,8 @@ impl Planner<'_> {
         };
         // A volume the platform fills with the image's files and owner at its path hides
         // nothing there.
-        let seeded = kind == MountKind::Volume
-            && match self.profile.volume_start {
-                VolumeStart::Image => true,
-                VolumeStart::ImageVolume => declared_volume,
-                VolumeStart::Empty => false,
-            };
+        let seeded =
+            kind == MountKind::Volume && self.profile.volume_start.from_image(declared_volume);
         // Docker does not carry an image directory's owner over to a tmpfs mounted on it:
         // without the platform's owner mechanism the app's own user could not write there.
         if let Some(o) = owner {
@@ -232,10 +228,9 @@ impl Planner<'_> {
             let volume_start = (kind == MountKind::Volume).then_some(self.profile.volume_start);
             if volume_start == Some(VolumeStart::ImageVolume) && !declared_volume {
                 warnings.push(format!(
-                    "on {} a volume here starts empty and root-owned 0755: in the image, make \
-                     {dir} uid {}'s (RUN mkdir -p {dir} && chown {}:{} {dir}) and declare \
-                     VOLUME {dir}, so that the volume takes that owner",
-                    self.profile.title, o.uid, o.uid, o.gid
+                    "on {} a volume here starts empty and root-owned 0755: {}",
+                    self.profile.title,
+                    profile::declare_volume(dir, Some(o))
                 ));
             } else if volume_start == Some(VolumeStart::Image) && !exists_in_image {
                 warnings.push(format!(

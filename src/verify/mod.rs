@@ -117,15 +117,11 @@ impl Platform {
             return profile::docker_tmpfs(mount, self.owner).into();
         }
         let image_volume = self.image_volumes.iter().any(|v| same_path(v, &mount.path));
-        let (empty, owner) = match self.volume_start {
-            VolumeStart::Image => (false, None),
-            VolumeStart::ImageVolume => (!image_volume, None),
-            // An emptyDir is world-writable, and fsGroup gives a claim to the app's group.
-            VolumeStart::Empty => (
-                true,
-                Some(mount.owner.unwrap_or(MountOwner { uid: 0, gid: 0 })),
-            ),
-        };
+        let empty = !self.volume_start.from_image(image_volume);
+        // An ECS volume is root's; an emptyDir is world-writable, and fsGroup gives a claim to
+        // the app's group.
+        let owner = (empty && self.volume_start == VolumeStart::Empty)
+            .then(|| mount.owner.unwrap_or(MountOwner { uid: 0, gid: 0 }));
         RunMount::Volume {
             path: mount.path.clone(),
             read_only: false,

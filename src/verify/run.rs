@@ -11,6 +11,7 @@ use crate::model::{
     is_within, ExitStatus, Gate, Gates, LogLine, ProofGate, RunMount, TmpfsSpec, VerifyRun,
 };
 use crate::probe::seconds;
+use crate::profile;
 use crate::trace::lifecycle;
 use crate::trace::RunOptions;
 
@@ -277,8 +278,8 @@ fn owner_hint(logs: &[LogLine], tmpfs: &[TmpfsSpec], mounts: &[RunMount]) -> Opt
         })?;
         Some(format!(
             "{path} is on the volume at {volume}, which starts empty and root-owned 0755 where \
-             the image declares no VOLUME: in the image, make {volume} the app's (chown) and \
-             declare VOLUME {volume}, so that the platform copies it in with its owner"
+             the image declares no VOLUME: {}",
+            profile::declare_volume(volume, None)
         ))
     })
 }
