@@ -172,27 +172,7 @@ impl ApiRecorder {
                 chunk: vec![],
                 at: 0,
             });
-            let mut found: Vec<(CPath, Meta)> = vec![];
-            let mut sizes: HashMap<Vec<u8>, u64> = HashMap::new();
-            // A truncated archive ends in a parse error: keep what came before it.
-            for entry in archive.entries()?.map_while(Result::ok) {
-                let name = entry.path_bytes();
-                let mut path = prefix.clone();
-                path.extend_from_slice(name.strip_suffix(b"/").unwrap_or(&name));
-                let mut meta = entry_meta(&entry);
-                match meta.size {
-                    Some(size) => _ = sizes.insert(name.into_owned(), size),
-                    // A hard link has the size of the file it links to, which came before it.
-                    None => {
-                        meta.size = entry
-                            .link_name_bytes()
-                            .and_then(|t| sizes.get(&*t))
-                            .copied()
-                    }
-                }
-                found.push((path, meta));
-            }
-            std::io::Result::Ok(found)
+            archive_entries(&mut archive, &prefix)
         });
         let (mut read, mut truncated) = (0, false);
         while let Some(chunk) = stream.next().await {
@@ -277,6 +257,34 @@ impl std::io::Read for ChunkReader {
     }
 }
 
+/// The entries of `archive`, named below `prefix`. A truncated archive ends in a parse error:
+/// what came before it is kept.
+fn archive_entries<R: std::io::Read>(
+    archive: &mut tar::Archive<R>,
+    prefix: &[u8],
+) -> std::io::Result<Vec<(CPath, Meta)>> {
+    let mut found: Vec<(CPath, Meta)> = vec![];
+    let mut sizes: HashMap<Vec<u8>, u64> = HashMap::new();
+    for entry in archive.entries()?.map_while(Result::ok) {
+        let name = entry.path_bytes();
+        let mut path = prefix.to_vec();
+        path.extend_from_slice(name.strip_suffix(b"/").unwrap_or(&name));
+        let mut meta = entry_meta(&entry);
+        match meta.size {
+            Some(size) => _ = sizes.insert(name.into_owned(), size),
+            // A hard link has the size of the file it links to, which came before it.
+            None => {
+                meta.size = entry
+                    .link_name_bytes()
+                    .and_then(|t| sizes.get(&*t))
+                    .copied()
+            }
+        }
+        found.push((path, meta));
+    }
+    Ok(found)
+}
+
 /// What an archive entry says of its file: a symlink's size is its target's length, as a stat
 /// gives it, and a hard link has none.
 fn entry_meta<R: std::io::Read>(entry: &tar::Entry<R>) -> Meta {
@@ -336,6 +344,56 @@ impl Image for ApiRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `data/` as the archive API gives it: a file, a hard link to it, a symlink.
+    fn data_archive() -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_mode(0o755);
+        header.set_size(0);
+        builder.append_data(&mut header, "data/", &[][..]).unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o640);
+        header.set_size(5);
+        builder
+            .append_data(&mut header, "data/a", &b"hello"[..])
+            .unwrap();
+        for (kind, name, target) in [
+            (tar::EntryType::Link, "data/b", "data/a"),
+            (tar::EntryType::Symlink, "data/l", "a"),
+        ] {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_mode(0o777);
+            header.set_size(0);
+            builder.append_link(&mut header, name, target).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn archive_entries_give_links_the_sizes_a_stat_would() {
+        let bytes = data_archive();
+        let entries = archive_entries(&mut tar::Archive::new(&bytes[..]), b"/var/").unwrap();
+        let got: Vec<(String, Option<FileType>, Option<u64>)> = entries
+            .iter()
+            .map(|(p, m)| (String::from_utf8_lossy(p).into_owned(), m.file_type, m.size))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/var/data".into(), Some(FileType::Dir), Some(0)),
+                ("/var/data/a".into(), Some(FileType::File), Some(5)),
+                // A hard link is its file; a symlink's size is its target's length.
+                ("/var/data/b".into(), Some(FileType::File), Some(5)),
+                ("/var/data/l".into(), Some(FileType::Symlink), Some(1)),
+            ]
+        );
+        // Cut short in its second entry's header, an archive gives what came before.
+        let cut = archive_entries(&mut tar::Archive::new(&bytes[..512 + 100]), b"/var/").unwrap();
+        assert_eq!(cut.len(), 1, "{cut:?}");
+    }
 
     #[test]
     fn reads_go_file_modes() {
