@@ -76,6 +76,13 @@ pub struct ImageDir {
     /// A few of them, for the report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hidden_sample: Vec<String>,
+    /// How many of the hidden files are release content (see [`is_release_content`]): what a
+    /// volume that keeps its files across deploys would freeze.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub release: u64,
+    /// A few of them, for the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub release_sample: Vec<String>,
     /// How many of the hidden entries are not directories: none means a mount here hides only
     /// empty directories. None where the trace could not tell (read as "some").
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -362,8 +369,75 @@ pub struct Mount {
     /// tmpfs, and never left out for being "tolerated".
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub state: bool,
+    /// What it starts with: nothing, or the image's files at its path.
+    #[serde(default, skip_serializing_if = "Seed::is_empty")]
+    pub seed: Seed,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// What a mount holds when the app starts. A mount over an image directory hides what the image
+/// ships there unless it starts with a copy of it; only a read-only run shows whether the app
+/// needs that copy.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Seed {
+    /// Nothing of the image (a platform that copies the image's files in by itself aside).
+    #[default]
+    Empty,
+    /// A copy of the image's files, made afresh at every start: scratch space that starts as
+    /// the image has it (an emptyDir filled by an init container, an anonymous volume).
+    Fresh,
+    /// The image's files, copied in once when the volume is new, then what the app keeps there
+    /// (a Docker named volume; a claim an init container fills only while it is empty).
+    Once,
+}
+
+impl Seed {
+    pub fn is_empty(&self) -> bool {
+        *self == Seed::Empty
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Whether a file the image ships is release content: code, web content, an archive to deploy,
+/// an executable, or configuration that is not the app's own (root's). A new image brings new
+/// release content; a volume that keeps its files across deploys would hide it. Data the app
+/// keeps (a database's files, which its own user owns) is not.
+pub fn is_release_content(path: &str, mode: Option<u32>, uid: Option<u32>) -> bool {
+    const CODE: &[&str] = &[
+        "py", "pyc", "pyo", "pyi", "js", "mjs", "cjs", "ts", "rb", "php", "pl", "pm", "java",
+        "class", "jar", "war", "ear", "go", "so", "dll", "dylib", "wasm", "lua", "sh", "html",
+        "htm", "css", "svg", "ico", "woff", "woff2", "tmpl", "erb", "j2", "twig",
+    ];
+    const CONFIG: &[&str] = &[
+        "conf",
+        "cfg",
+        "ini",
+        "yaml",
+        "yml",
+        "toml",
+        "json",
+        "xml",
+        "properties",
+        "env",
+    ];
+    const CODE_DIRS: &[&str] = &[
+        "site-packages",
+        "node_modules",
+        ".venv",
+        "vendor",
+        "__pycache__",
+    ];
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let is = |list: &[&str]| ext.as_deref().is_some_and(|e| list.contains(&e));
+    let in_code_dir = path.split('/').any(|c| CODE_DIRS.contains(&c));
+    let executable = mode.is_some_and(|m| m & 0o111 != 0);
+    is(CODE) || in_code_dir || executable || (is(CONFIG) && uid == Some(0))
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -566,7 +640,7 @@ pub struct Check {
 }
 
 /// One read-only run of the proof.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct VerifyRun {
     /// Every mount the run had.
     pub mounts: Vec<RunMount>,
@@ -976,6 +1050,40 @@ mod tests {
         );
         assert_eq!(escape_path(b"/a\\b"), ("/a\\\\b".to_string(), false));
         assert_eq!(escape_text("a\x1b[2Jb'\\"), "a\\x1b[2Jb'\\");
+    }
+
+    #[test]
+    fn release_content_is_code_web_content_executables_and_roots_configuration() {
+        let release = |path, mode, uid| is_release_content(path, Some(mode), Some(uid));
+        assert!(release("/app/notes.py", 0o644, 1000));
+        assert!(release("/app/.venv/bin/python3", 0o777, 1000));
+        assert!(release(
+            "/app/.venv/lib/python3.11/site-packages/x/data.bin",
+            0o644,
+            1000
+        ));
+        assert!(release("/var/www/html/index.html", 0o644, 0));
+        assert!(release("/opt/app/app.jar", 0o644, 1000));
+        assert!(release("/srv/bin/server", 0o755, 1000));
+        assert!(release("/etc/app/app.conf", 0o644, 0));
+        // The app's own configuration and a database's files are its data.
+        assert!(!release(
+            "/var/lib/postgresql/15/main/postgresql.auto.conf",
+            0o600,
+            101
+        ));
+        assert!(!release(
+            "/var/lib/postgresql/15/main/global/pg_filenode.map",
+            0o600,
+            101
+        ));
+        assert!(!release(
+            "/var/lib/postgresql/15/main/PG_VERSION",
+            0o600,
+            101
+        ));
+        assert!(!release("/app/notes.db", 0o644, 1000));
+        assert!(!release("/var/log/nginx/error.log", 0o640, 33));
     }
 
     #[test]

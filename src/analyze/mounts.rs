@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{
-    ancestors, is_within, FileType, ImageDir, Mount, MountKind, MountOwner, RunInfo, Unfixable,
-    Write, WriteKind,
+    ancestors, is_within, FileType, ImageDir, Mount, MountKind, MountOwner, RunInfo, Seed,
+    Unfixable, Write, WriteKind,
 };
 use crate::profile::{self, Profile, TmpfsOwner, VolumeStart};
 
@@ -64,7 +64,7 @@ impl Planner<'_> {
             .iter()
             .filter(|d| !chosen.iter().any(|o| o != *d && is_within(d, o)))
             .collect();
-        let mounts: Vec<Mount> = outermost
+        let mut mounts: Vec<Mount> = outermost
             .into_iter()
             .map(|dir| {
                 let covers: Vec<&Write> = failing
@@ -75,6 +75,14 @@ impl Planner<'_> {
                 self.mount(dir, &covers)
             })
             .collect();
+        // No run can show a release frozen on a volume: it breaks the next deploy, not this one.
+        mounts.retain(|m| match self.release_under(m) {
+            Some(release) => {
+                unfixable.extend(self.kept_among_release(m, failing, release));
+                false
+            }
+            None => true,
+        });
         // Only a read-only run can show that the app does without the files such a mount
         // hides: until one has, what it covers has no fix.
         for m in mounts.iter().filter(|m| m.hides_files) {
@@ -97,8 +105,8 @@ impl Planner<'_> {
     /// Where a mount for `w` goes: a declared VOLUME's own path for a write inside it; else the
     /// highest directory above it that hides nothing of the image, so the fewest mounts cover
     /// the most writes; else the directory it is written in, as a proposal that hides the
-    /// image's entries there and that only a read-only run can accept. Never over a file of
-    /// the image that the app modified: a mount would hide what the image ships.
+    /// image's entries there (files the app modifies included) and that only a read-only run
+    /// can accept.
     fn mount_point(&self, w: &Write) -> Result<String, String> {
         if let Some(volume) = self.volumes.iter().find(|v| is_within(&w.path, v)) {
             return Ok(volume.trim_end_matches('/').to_string());
@@ -110,43 +118,85 @@ impl Planner<'_> {
                 w.path
             ));
         };
-        // Data meant to last must not be sent to a tmpfs like a pid file or a cache.
-        let instead = |what: &str| match w.kind {
-            Some(WriteKind::State) => "it is data meant to last: declare its data directory a \
-                 VOLUME in the image, where a persistent volume starts with the image's files \
-                 (Docker; ECS at the VOLUME's own path), or have the app set up an empty data \
-                 directory at its first start"
-                .to_string(),
-            _ => format!(
-                "make the app write {what}elsewhere (an env var or config option pointing at a \
-                 mounted path such as /tmp)"
-            ),
+        let clean = |d: &str| {
+            self.dirs.get(d).is_none_or(|i| i.hidden == 0) && self.modified_below(d).is_empty()
         };
-        if self.modified.contains(w.path.as_str()) {
-            return Err(format!(
-                "{} is a file of the image that the app modifies: a mount would hide what the \
-                 image ships there; {}",
-                w.path,
-                instead("a copy ")
-            ));
-        }
-        let modified_below = |d: &str| self.modified.iter().find(|f| is_within(f, d)).copied();
-        if let Some(file) = modified_below(deepest) {
-            return Err(format!(
-                "{} is written inside {deepest}, next to {file}, a file of the image that the app \
-                 modifies: a mount would hide it; {}",
-                w.path,
-                instead("")
-            ));
-        }
-        let clean =
-            |d: &str| self.dirs.get(d).is_none_or(|i| i.hidden == 0) && modified_below(d).is_none();
         Ok(chain
             .iter()
             .take_while(|d| clean(d))
             .last()
             .unwrap_or(deepest)
             .to_string())
+    }
+
+    /// The release content a persistent volume `m` would keep from one deploy to the next, if
+    /// any: the image's code, web content or configuration beside the app's data. A VOLUME the
+    /// image declares is the image's own choice.
+    fn release_under(&self, m: &Mount) -> Option<&ImageDir> {
+        let declared = self
+            .volumes
+            .iter()
+            .any(|v| v.trim_end_matches('/') == m.path);
+        let dir = self.dirs.get(m.path.as_str())?;
+        (m.state && !declared && dir.release > 0).then_some(*dir)
+    }
+
+    /// Why each write under `m`, a volume refused over release content, has no mount: the data
+    /// must move out of the release, by the option that sets where the app keeps it.
+    fn kept_among_release(
+        &self,
+        m: &Mount,
+        failing: &[&Write],
+        release: &ImageDir,
+    ) -> Vec<Unfixable> {
+        let under: Vec<&Write> = failing
+            .iter()
+            .copied()
+            .filter(|w| is_within(&w.path, &m.path))
+            .collect();
+        let mut data: Vec<&str> = under
+            .iter()
+            .filter(|w| w.kind == Some(WriteKind::State))
+            .map(|w| w.path.as_str())
+            .collect();
+        data.dedup();
+        let files = format!(
+            "{}{}",
+            release.release_sample.join(", "),
+            if release.release as usize > release.release_sample.len() {
+                format!(
+                    " and {} more",
+                    release.release as usize - release.release_sample.len()
+                )
+            } else {
+                String::new()
+            }
+        );
+        under
+            .iter()
+            .map(|w| Unfixable {
+                path: w.path.clone(),
+                reason: format!(
+                    "{} is data the app keeps in {}, among the image's release content ({files}):                      a volume there would keep this release's files over every later deploy, and                      a tmpfs loses the data; move {} out of the release (the env var or config                      option that sets its path, such as DATABASE_URL), into a directory of its                      own that a volume can hold",
+                    w.path,
+                    m.path,
+                    some(&data),
+                ),
+            })
+            .collect()
+    }
+
+    /// The image's files at or below `dir` that the app modified, in order: a mount at `dir`
+    /// hides what the image ships in them.
+    fn modified_below(&self, dir: &str) -> Vec<&str> {
+        let mut files: Vec<&str> = self
+            .modified
+            .iter()
+            .copied()
+            .filter(|f| is_within(f, dir))
+            .collect();
+        files.sort_unstable();
+        files
     }
 
     fn mount(&self, dir: &str, covers: &[&Write]) -> Mount {
@@ -245,25 +295,46 @@ impl Planner<'_> {
                 ));
             }
         }
-        let hidden = info.filter(|i| i.hidden > 0 && !declared_volume && !seeded);
-        let hides = hidden.map_or_else(Vec::new, |i| i.hidden_sample.clone());
-        let hides_files = hidden.is_some_and(|i| i.hidden_files != Some(0));
-        match hidden {
-            Some(i) => warnings.push(format!(
-                "replaces the image's directory {dir} and hides {} of it ({}{}): {}",
-                plural(i.hidden, "entry", "entries"),
-                i.hidden_sample.join(", "),
-                if i.hidden as usize > i.hidden_sample.len() { ", …" } else { "" },
+        // What the image ships here that the mount would hide: the entries the app did not
+        // create, the files it modified first, which it would find missing.
+        let shows_image = declared_volume || seeded;
+        let modified = match shows_image {
+            true => vec![],
+            false => self.modified_below(dir),
+        };
+        let hidden = info.filter(|i| i.hidden > 0 && !shows_image);
+        let count = hidden.map_or(0, |i| i.hidden).max(modified.len() as u64);
+        let mut hides: Vec<String> = modified.iter().map(|f| f.to_string()).collect();
+        for entry in hidden.into_iter().flat_map(|i| &i.hidden_sample) {
+            if !hides.contains(entry) {
+                hides.push(entry.clone());
+            }
+        }
+        hides.truncate(5);
+        let hides_files = !modified.is_empty() || hidden.is_some_and(|i| i.hidden_files != Some(0));
+        if count > 0 {
+            warnings.push(format!(
+                "replaces the image's directory {dir} and hides {} of it ({}{}){}: {}",
+                plural(count, "entry", "entries"),
+                hides.join(", "),
+                if count as usize > hides.len() { ", …" } else { "" },
+                match modified.len() {
+                    0 => String::new(),
+                    n => format!(
+                        "; the app modifies {}, which it would find missing",
+                        plural(n as u64, "of these files", "of these files")
+                    ),
+                },
                 if hides_files {
                     "kept only if a read-only run shows the app does without them"
                 } else {
                     "empty directories, kept only if a read-only run shows the app does without them"
                 }
-            )),
-            None if exists_in_image && !declared_volume && !seeded => warnings.push(format!(
+            ));
+        } else if exists_in_image && !shows_image {
+            warnings.push(format!(
                 "replaces the image's directory {dir}, which holds nothing the app did not write"
-            )),
-            None => {}
+            ));
         }
         Mount {
             path: dir.to_string(),
@@ -276,6 +347,7 @@ impl Planner<'_> {
             hides,
             hides_files,
             state: kind == MountKind::Volume && (!state.is_empty() || declared_volume),
+            seed: Seed::Empty,
             warnings,
         }
     }
@@ -345,6 +417,8 @@ mod tests {
             hidden_sample: hidden.iter().map(|h| h.to_string()).collect(),
             // Test names with a dot are files, others directories.
             hidden_files: Some(hidden.iter().filter(|h| h.contains('.')).count() as u64),
+            release: 0,
+            release_sample: vec![],
             uid: Some(uid),
             gid: Some(uid),
         }
@@ -453,21 +527,75 @@ mod tests {
         assert!(mounts[0].warnings[0].contains("empty directories"));
     }
 
+    /// Debian's nginx ships its log files, empty: a mount over their directory hides them, and
+    /// only a run shows that nginx makes them again.
     #[test]
-    fn a_file_of_the_image_that_the_app_modifies_is_never_hidden() {
+    fn a_file_of_the_image_that_the_app_modifies_is_a_proposal_the_proof_decides() {
         let writes = [
-            write("/etc/app/app.conf", 10, 0),
-            write("/etc/app/new.conf", 10, 0),
+            write("/var/log/nginx/access.log", 0, 0),
+            write("/var/log/nginx/error.log", 90, 0),
         ];
-        let dirs = [dir("/etc/app", &["/etc/app/app.conf"], 0)];
-        let modified = ["/etc/app/app.conf"];
+        let dirs = [
+            dir("/var/log/nginx", &[], 0),
+            dir("/var/log", &["/var/log/apt"], 0),
+        ];
+        let modified = ["/var/log/nginx/access.log", "/var/log/nginx/error.log"];
         let (mounts, unfixable) = plan_with("docker", &writes, &dirs, "", &[], &modified);
-        assert!(mounts.is_empty(), "{mounts:?}");
-        assert!(unfixable[0]
-            .reason
-            .contains("a file of the image that the app modifies"));
-        assert!(unfixable[1].reason.contains("next to /etc/app/app.conf"));
-        assert!(unfixable.iter().all(|u| u.reason.contains("such as /tmp")));
+        assert_eq!(mounts.len(), 1, "{mounts:?}");
+        let m = &mounts[0];
+        assert_eq!(
+            (m.path.as_str(), m.kind),
+            ("/var/log/nginx", MountKind::Tmpfs)
+        );
+        assert!(m.hides_files);
+        assert_eq!(m.hides, modified);
+        assert!(
+            m.warnings[0].contains("the app modifies 2 of these files"),
+            "{:?}",
+            m.warnings
+        );
+        assert_eq!(unfixable.len(), 2);
+        assert!(unfixable
+            .iter()
+            .all(|u| u.reason.contains("only the read-only proof")));
+    }
+
+    /// A persistent volume freezes what it starts with: release content beside the app's data
+    /// gets none, on any platform, and the report names the data to move. The rest of the
+    /// plan stands.
+    #[test]
+    fn no_volume_keeps_release_content_beside_the_data() {
+        let mut db = write("/app/notes.db", 8192, 1000);
+        db.kind = Some(WriteKind::State);
+        let writes = [db, write("/tmp/upload", 10, 1000)];
+        let mut app = dir("/app", &["/app/notes.py", "/app/static"], 1000);
+        app.release = 1;
+        app.release_sample = vec!["/app/notes.py".into()];
+        for profile in ["docker", "ecs-fargate", "kubernetes", "podman"] {
+            let (mounts, unfixable) = plan_for(profile, &writes, &[app.clone()], "1000");
+            let paths: Vec<&str> = mounts.iter().map(|m| m.path.as_str()).collect();
+            assert_eq!(paths, ["/tmp"], "{profile}");
+            assert_eq!(unfixable.len(), 1, "{profile}: {unfixable:?}");
+            let reason = &unfixable[0].reason;
+            assert_eq!(unfixable[0].path, "/app/notes.db");
+            assert!(
+                reason.contains("/app/notes.py")
+                    && reason.contains("move /app/notes.db out of the release")
+                    && reason.contains("DATABASE_URL"),
+                "{profile}: {reason}"
+            );
+        }
+        // A database's own files are data, not release: its volume stays.
+        let mut table = write("/var/lib/db/main/base/1/1259", 8192, 100);
+        table.kind = Some(WriteKind::State);
+        let data = dir(
+            "/var/lib/db/main/base/1",
+            &["/var/lib/db/main/base/1/2619"],
+            100,
+        );
+        let (mounts, unfixable) = plan_for("docker", &[table], &[data], "100");
+        assert_eq!(mounts.len(), 1);
+        assert!(unfixable.is_empty(), "{unfixable:?}");
     }
 
     /// Where the platform fills a new volume with the image's files (Docker), a state volume
@@ -501,10 +629,11 @@ mod tests {
         );
     }
 
-    /// A database that ships its data files in the image: they are data meant to last, so the
-    /// advice is a VOLUME of the image, never a path such as /tmp.
+    /// A database that ships its data files in the image: one volume at its data directory,
+    /// which on Docker starts with those files; where a volume starts empty, only a run can
+    /// show whether the app makes its data anew, and the advice is never a path such as /tmp.
     #[test]
-    fn data_the_image_ships_and_the_app_modifies_is_sent_to_a_volume_not_to_tmp() {
+    fn data_the_image_ships_and_the_app_modifies_goes_on_one_volume_at_its_directory() {
         let mut control = write("/var/lib/db/main/global/pg_control", 10, 0);
         control.kind = Some(WriteKind::State);
         let mut opts = write("/var/lib/db/main/postmaster.opts", 10, 0);
@@ -516,12 +645,18 @@ mod tests {
         )];
         let modified = ["/var/lib/db/main/global/pg_control"];
         let writes = [control, opts];
+        let (mounts, unfixable) = plan_with("docker", &writes, &dirs, "", &[], &modified);
+        assert_eq!(mounts.len(), 1, "{mounts:?}");
+        assert_eq!(mounts[0].path, "/var/lib/db/main");
+        assert_eq!((mounts[0].kind, mounts[0].state), (MountKind::Volume, true));
+        assert!(mounts[0].hides.is_empty() && unfixable.is_empty());
         let (mounts, unfixable) = plan_with("ecs-fargate", &writes, &dirs, "", &[], &modified);
-        assert!(mounts.is_empty(), "{mounts:?}");
+        assert_eq!(mounts[0].path, "/var/lib/db/main");
+        assert_eq!(mounts[0].hides, modified);
         assert_eq!(unfixable.len(), 2);
         for u in &unfixable {
             assert!(
-                u.reason.contains("declare its data directory a VOLUME"),
+                u.reason.contains("only the read-only proof"),
                 "{}",
                 u.reason
             );

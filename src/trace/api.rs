@@ -222,7 +222,7 @@ impl ApiRecorder {
         let hidden = entries
             .iter()
             .filter(|(p, _)| p.as_slice() != dir.as_bytes() && !created(p))
-            .map(|(p, m)| (p, m.file_type == Some(FileType::Dir)))
+            .map(|(p, m)| (p, m))
             .collect::<Vec<_>>();
         ImageDir::listing(dir, own, &hidden)
     }

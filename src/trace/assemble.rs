@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use crate::model::{ancestors, escape_path, is_within, Change, FileType, ImageDir, Phase, Write};
+use crate::model::{
+    ancestors, escape_path, is_release_content, is_within, Change, FileType, ImageDir, Phase, Write,
+};
 
 /// A container path, as raw bytes: names need not be UTF-8.
 pub type CPath = Vec<u8>;
@@ -259,17 +261,28 @@ impl ImageDir {
             hidden: 0,
             hidden_sample: vec![],
             hidden_files: Some(0),
+            release: 0,
+            release_sample: vec![],
             uid: None,
             gid: None,
         }
     }
 
-    /// `own` is the directory's metadata, `hidden` what a mount at it would hide, with whether
-    /// each is a directory. Files come first in the sample: they are what an app may miss.
-    pub fn listing(dir: &str, own: Option<Meta>, hidden: &[(&CPath, bool)]) -> ImageDir {
+    /// `own` is the directory's metadata, `hidden` what a mount at it would hide. Files come
+    /// first in the sample: they are what an app may miss.
+    pub fn listing(dir: &str, own: Option<Meta>, hidden: &[(&CPath, &Meta)]) -> ImageDir {
         let own = own.unwrap_or_default();
-        let files = hidden.iter().filter(|(_, is_dir)| !is_dir);
-        let dirs = hidden.iter().filter(|(_, is_dir)| *is_dir);
+        let is_dir = |m: &Meta| m.file_type == Some(FileType::Dir);
+        let files = hidden.iter().filter(|(_, m)| !is_dir(m));
+        let dirs = hidden.iter().filter(|(_, m)| is_dir(m));
+        let mut release: Vec<String> = files
+            .clone()
+            .map(|(p, m)| (escape_path(p).0, m))
+            .filter(|(p, m)| is_release_content(p, m.mode, m.uid))
+            .map(|(p, _)| p)
+            .collect();
+        // The app's own files before what its libraries bring.
+        release.sort_by_key(|p| (p.matches('/').count(), p.clone()));
         ImageDir {
             path: dir.to_string(),
             exists: true,
@@ -280,6 +293,8 @@ impl ImageDir {
                 .take(5)
                 .map(|(p, _)| escape_path(p).0)
                 .collect(),
+            release: release.len() as u64,
+            release_sample: release.into_iter().take(5).collect(),
             uid: own.uid,
             gid: own.gid,
         }

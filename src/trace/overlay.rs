@@ -276,7 +276,7 @@ impl LowerDirs {
         let Some(own) = own else {
             return ImageDir::absent(dir);
         };
-        let mut hidden: BTreeMap<CPath, bool> = BTreeMap::new();
+        let mut hidden: BTreeMap<CPath, Meta> = BTreeMap::new();
         for layer in &self.layers {
             let root = layer.join(rel);
             let entries = walkdir::WalkDir::new(&root)
@@ -298,11 +298,11 @@ impl LowerDirs {
                     continue;
                 }
                 if let Some(meta) = self.find(&path) {
-                    hidden.insert(path, meta.is_dir());
+                    hidden.insert(path, meta_of(&meta));
                 }
             }
         }
-        let hidden: Vec<(&CPath, bool)> = hidden.iter().map(|(p, d)| (p, *d)).collect();
+        let hidden: Vec<(&CPath, &Meta)> = hidden.iter().collect();
         ImageDir::listing(dir, Some(meta_of(&own)), &hidden)
     }
 }
