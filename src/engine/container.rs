@@ -250,7 +250,7 @@ impl Container {
         if let Err(e) = docker.start_container(&self.id, None).await {
             let text = e.to_string();
             return Err(match explain_start_error(&text) {
-                Some(why) => anyhow::anyhow!("{why}"),
+                Some(why) => StartRefused(why).into(),
                 None => anyhow::Error::new(e)
                     .context(format!("cannot start container {}", short(&self.id))),
             });
@@ -616,6 +616,12 @@ impl Container {
         }
     }
 }
+
+/// The engine would not start a container: its command or user is not there, as the flags or a
+/// mount over the image left it. A proof run records it as that candidate's failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartRefused(pub String);
 
 /// What the engine's refusal to start a container means for the flags that configured it: a
 /// user or an executable the image does not have.

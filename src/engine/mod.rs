@@ -13,6 +13,7 @@ pub use client::{
     LABEL_RUN,
 };
 pub use container::{
-    Container, ContainerSpec, LogStats, Readiness, VolumeMount, LOG_HEAD_LINES, LOG_TAIL_LINES,
+    Container, ContainerSpec, LogStats, Readiness, StartRefused, VolumeMount, LOG_HEAD_LINES,
+    LOG_TAIL_LINES,
 };
 pub use guard::{guarded, with_run, Interrupted};

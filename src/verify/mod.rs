@@ -719,6 +719,7 @@ mod tests {
             hides: vec![],
             hides_files: false,
             state: false,
+            seed: Default::default(),
             warnings: vec![],
         }
     }

@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::logscan;
-use crate::engine::{Container, ContainerSpec, Engine, Readiness, RunId, VolumeMount};
+use crate::engine::{
+    Container, ContainerSpec, Engine, Readiness, RunId, StartRefused, VolumeMount,
+};
 use crate::model::{
     is_within, ExitStatus, Gate, Gates, LogLine, ProofGate, RunMount, TmpfsSpec, VerifyRun,
 };
@@ -72,7 +74,25 @@ pub async fn run(
     if gate == ProofGate::Clean {
         container.alarm_on(|line| logscan::scan_line(line).is_some());
     }
-    let lived = lifecycle::live(&mut container, opts, &mut lifecycle::NoBoundaries).await?;
+    let lived = match lifecycle::live(&mut container, opts, &mut lifecycle::NoBoundaries).await {
+        Ok(lived) => lived,
+        // A mount that hides the command or the user is a candidate that fails, not an error.
+        Err(e) => {
+            let Some(refused) = e.downcast_ref::<StartRefused>() else {
+                return Err(e);
+            };
+            let problem = format!("it did not start: {refused}");
+            remove(engine, container, &spec).await;
+            let mut run = VerifyRun {
+                mounts: mounts.to_vec(),
+                readonly: spec.readonly_rootfs,
+                problem: Some(problem),
+                ..VerifyRun::default()
+            };
+            judge(&mut run, None, gate);
+            return Ok(run);
+        }
+    };
     let mut cut_short = lived.cut_short;
     let mut startup_ms = None;
     let mut problem = match lived.readiness {
@@ -140,10 +160,7 @@ pub async fn run(
     if erofs_lines.is_empty() {
         hints.push(format!("last log lines: {}", container.tail(3)));
     }
-    container.remove().await;
-    for volume in &spec.volumes {
-        engine.remove_volume(&volume.name).await;
-    }
+    remove(engine, container, &spec).await;
     let mut run = VerifyRun {
         mounts: mounts.to_vec(),
         readonly: spec.readonly_rootfs,
@@ -162,6 +179,14 @@ pub async fn run(
     };
     judge(&mut run, None, gate);
     Ok(run)
+}
+
+/// Removes a run's container and the volumes made for it.
+async fn remove(engine: &Engine, container: Container, spec: &ContainerSpec) {
+    container.remove().await;
+    for volume in &spec.volumes {
+        engine.remove_volume(&volume.name).await;
+    }
 }
 
 /// Sets whether `run` passes `gate`, and why not: a functional problem first (with the
