@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use crate::analyze::names;
 use crate::model::{
     escape_text, is_within, resolve, Accepted, BaselineDiff, BaselineFinding, Change, Gate, Mount,
     MountKind, Phase, Remedy, Report, Verdict, Verification, Write,
@@ -52,7 +53,7 @@ pub(crate) struct Finding<'a> {
 }
 
 /// How serious a finding is, in SARIF's words (GitHub says `notice` for a note).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Level {
     Note,
@@ -129,6 +130,76 @@ pub(crate) fn findings(report: &Report) -> Vec<Finding<'_>> {
         }
     }
     out
+}
+
+/// Findings as the formats that track them from run to run (SARIF results, JUnit testcases)
+/// count them: one per path, and the paths of one random name's pattern ([`names::pattern`],
+/// `/tmp/tmp*`) as one, named by the pattern.
+#[derive(Debug, Clone)]
+pub(crate) struct Named<'f, 'a> {
+    /// The path, or the pattern of the random names.
+    pub name: Cow<'a, str>,
+    /// The most serious of its findings (the first of those), which speaks for all.
+    pub finding: &'f Finding<'a>,
+    /// How many findings it stands for: writes, or a write and an entry of the plan.
+    pub writes: usize,
+    /// How many distinct paths.
+    pub paths: usize,
+}
+
+/// The findings by name, in the order their names first come.
+pub(crate) fn named<'f, 'a>(all: &'f [Finding<'a>]) -> Vec<Named<'f, 'a>> {
+    let mut out: Vec<Named> = vec![];
+    let mut index: HashMap<Cow<str>, usize> = HashMap::new();
+    let mut paths: HashSet<&str> = HashSet::new();
+    for f in all {
+        let name = names::pattern(f.path);
+        let first = paths.insert(f.path);
+        match index.get(&name) {
+            Some(&i) => {
+                let n = &mut out[i];
+                n.writes += 1;
+                n.paths += usize::from(first);
+                if f.level() > n.finding.level() {
+                    n.finding = f;
+                }
+            }
+            None => {
+                index.insert(name.clone(), out.len());
+                out.push(Named {
+                    name,
+                    finding: f,
+                    writes: 1,
+                    paths: 1,
+                });
+            }
+        }
+    }
+    out
+}
+
+impl Named<'_, '_> {
+    /// The name as a message gives it: the path, or the pattern with how many random names it
+    /// stands for and one of them, `/tmp/tmp* (2 names chosen at random, as /tmp/tmpab12cd_e)`.
+    pub fn label(&self) -> String {
+        let path = clean(self.finding.path);
+        if self.name == self.finding.path {
+            return path.into_owned();
+        }
+        let names = match self.paths {
+            1 => "a name chosen at random".to_string(),
+            n => format!("{n} names chosen at random"),
+        };
+        format!("{} ({names}, as {path})", clean(&self.name))
+    }
+
+    pub fn title(&self) -> String {
+        self.finding.title_as(&clean(&self.name))
+    }
+
+    pub fn message(&self, profile: &Profile) -> String {
+        self.finding.message_as(profile, &self.label())
+    }
 }
 
 /// One thing `verify` checks on its read-only run, for the formats that list checks.
@@ -270,17 +341,27 @@ impl<'a> Finding<'a> {
 
     /// A short title: `read-only write: /var/run/app.pid`.
     pub fn title(&self) -> String {
+        self.title_as(&clean(self.path))
+    }
+
+    /// The title with the path given as `name`.
+    pub fn title_as(&self, name: &str) -> String {
         let kind = match self.cause {
             _ if self.tolerated => "tolerated write",
             Cause::Mount { .. } => "read-only write",
             Cause::Unfixable { .. } => "unfixable write",
         };
-        format!("{kind}: {}", clean(self.path))
+        format!("{kind}: {name}")
     }
 
     /// One sentence or three naming the path, the phase and the fix, for annotations and tests.
     pub fn message(&self, profile: &Profile) -> String {
-        let mut out = clean(self.path).into_owned();
+        self.message_as(profile, &clean(self.path))
+    }
+
+    /// The message with the path given as `name`.
+    pub fn message_as(&self, profile: &Profile, name: &str) -> String {
+        let mut out = name.to_string();
         if self.write.is_some() {
             out.push_str(&format!(" ({})", self.when()));
         }
