@@ -953,16 +953,25 @@ fn depth(dir: &str) -> usize {
 
 impl Group<'_, '_> {
     /// Up to [`SAMPLES`] paths (relative to the group's directory) and how many more there are:
-    /// from as many directories as it can, since a rolled-up line stands for all of them.
-    pub fn samples(&self) -> (Vec<String>, usize) {
-        let mut picked: Vec<&Finding> = vec![];
+    /// from as many directories as it can, since a rolled-up line stands for all of them. The
+    /// random names of one pattern are one sample, the pattern (`tmp* (3 names)`).
+    pub fn samples(&self) -> (Vec<Sample>, usize) {
+        // The random names of one pattern (see names::pattern) are one sample, the pattern.
+        let mut names: HashMap<Cow<str>, HashSet<&str>> = HashMap::new();
+        for f in &self.members {
+            names
+                .entry(names::pattern(f.path))
+                .or_default()
+                .insert(f.path);
+        }
+        let mut picked: Vec<(&Finding, Cow<str>)> = vec![];
         let mut dirs = HashSet::new();
         for &f in &self.members {
             if picked.len() == SAMPLES {
                 break;
             }
             if dirs.insert(parent(f.path)) {
-                picked.push(f);
+                picked.push((f, names::pattern(f.path)));
             }
         }
         for &f in &self.members {
@@ -970,24 +979,26 @@ impl Group<'_, '_> {
                 break;
             }
             // A file written twice (created, then modified at shutdown) is one sample.
-            if !picked.iter().any(|p| p.path == f.path) {
-                picked.push(f);
+            let name = names::pattern(f.path);
+            if !picked.iter().any(|(_, p)| *p == name) {
+                picked.push((f, name));
             }
         }
-        let distinct: HashSet<&str> = self.members.iter().map(|f| f.path).collect();
-        let shown: Vec<String> = picked
+        let shown: Vec<Sample> = picked
             .iter()
-            .map(|f| {
-                let path = clean(f.path);
-                match &self.label {
+            .map(|(f, name)| {
+                let count = names.get(name).map_or(1, HashSet::len);
+                let path = clean(if count > 1 { name } else { f.path });
+                let path = match &self.label {
                     Label::Dir(dir) => path
                         .strip_prefix(dir.as_str())
                         .map_or_else(|| path.clone().into_owned(), |rel| rel.to_string()),
                     _ => path.into_owned(),
-                }
+                };
+                Sample { path, names: count }
             })
             .collect();
-        let more = distinct.len().saturating_sub(shown.len());
+        let more = names.len().saturating_sub(shown.len());
         (shown, more)
     }
 
@@ -1103,6 +1114,30 @@ impl Group<'_, '_> {
             Label::Remedy(r) => format!("tolerated, {}{dirs}", clean(&r.id)),
             Label::Others => format!("elsewhere{dirs}"),
         }
+    }
+}
+
+/// A path a line shows for its writes (relative to the line's directory): one path, or the
+/// pattern of several random names and how many they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sample {
+    pub path: String,
+    pub names: usize,
+}
+
+impl Sample {
+    /// ` (3 names)` after a pattern; nothing after a path.
+    pub fn count(&self) -> String {
+        match self.names {
+            0 | 1 => String::new(),
+            n => format!(" ({n} names)"),
+        }
+    }
+}
+
+impl std::fmt::Display for Sample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.path, self.count())
     }
 }
 
@@ -1256,6 +1291,7 @@ mod tests {
             ["/var/cache/app/ 600/300", "/var/run/ 2/1"]
         );
         let (samples, more) = groups[0].samples();
+        let samples: Vec<String> = samples.iter().map(ToString::to_string).collect();
         // One from each of the first directories, relative to the line's own.
         assert_eq!(samples, ["000/f0", "001/f1", "002/f2"]);
         assert_eq!(more, 597);
@@ -1263,6 +1299,29 @@ mod tests {
         assert_eq!(groups[0].phases(str::to_string), "startup");
         assert_eq!(groups[0].headline(), "/var/cache/app/ (300 directories)");
         assert_eq!(groups[1].short(), "2 writes in /var/run/");
+    }
+
+    #[test]
+    fn random_names_of_one_pattern_are_one_sample() {
+        let all: Vec<Finding> = [
+            "/tmp/tmpab12cd_e",
+            "/tmp/tmpzz11yy_x",
+            "/tmp/app.pid",
+            "/tmp/tmpq9w8e7_r",
+            "/tmp/.tmpcXFCmN",
+        ]
+        .iter()
+        .map(|p| finding(p))
+        .collect();
+        let refs: Vec<&Finding> = all.iter().collect();
+        let groups = group(&refs);
+        assert_eq!(labels(&groups), ["/tmp/ 5/1"]);
+        let (samples, more) = groups[0].samples();
+        let samples: Vec<String> = samples.iter().map(ToString::to_string).collect();
+        // A lone random name is shown as it is.
+        assert_eq!(samples, ["tmp* (3 names)", "app.pid", ".tmpcXFCmN"]);
+        assert_eq!(more, 0);
+        assert_eq!(groups[0].changes(), "5 created");
     }
 
     #[test]
