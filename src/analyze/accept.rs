@@ -4,10 +4,17 @@
 //! A finding (a mount the fix needs, or writes no mount fixes) is accepted when every failing
 //! write behind it matches one entry's path glob: accepting `__pycache__` does not also accept
 //! a log file that shares its directory.
+//!
+//! A temp file's random name never recurs (see [`names`]): an entry matches such a write when its
+//! glob does (`/tmp/tmp*`, `/tmp/*`), and an entry that names one run's file (copied from a
+//! report) matches the next run's too, through the pattern of the name.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{is_within, Accepted, BaselineFinding, Report, Write};
+use super::{baseline, names};
+use crate::model::{Accepted, BaselineFinding, Report, Write};
 
 /// One `accept:` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,10 +33,14 @@ pub struct Accept {
 }
 
 impl Accept {
+    /// Whether the glob matches `path`, or the pattern of the glob's random name does.
     pub fn matches(&self, path: &str) -> bool {
-        let pattern: Vec<&str> = self.path.split('/').filter(|c| !c.is_empty()).collect();
         let path: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-        glob_components(&pattern, &path)
+        let glob = |glob: &str| {
+            let pattern: Vec<&str> = glob.split('/').filter(|c| !c.is_empty()).collect();
+            glob_components(&pattern, &path)
+        };
+        glob(&self.path) || matches!(names::pattern(&self.path), Cow::Owned(p) if glob(&p))
     }
 
     /// Whether it applies to `target` (its name, or its image); a config's spec target
@@ -158,17 +169,14 @@ fn writes_behind<'a>(report: &'a Report, finding: &BaselineFinding) -> Vec<&'a W
         .iter()
         .filter(|w| w.would_fail == Some(true));
     match finding {
-        BaselineFinding::Mount(mount) => failing.filter(|w| is_within(&w.path, mount)).collect(),
-        BaselineFinding::Unfixable(dir) => {
+        BaselineFinding::Mount(mount) => {
+            failing.filter(|w| names::within(&w.path, mount)).collect()
+        }
+        BaselineFinding::Unfixable(_) => {
             let unfixable = &report.plan.unfixable;
             failing
                 .filter(|w| unfixable.iter().any(|u| u.path == w.path))
-                .filter(|w| {
-                    w.path
-                        .rsplit_once('/')
-                        .map(|(d, _)| if d.is_empty() { "/" } else { d })
-                        == Some(dir)
-                })
+                .filter(|w| baseline::unfixable_finding(&w.path) == *finding)
                 .collect()
         }
         BaselineFinding::Verdict(_) | BaselineFinding::Gate(_) => vec![],
@@ -210,6 +218,7 @@ pub fn apply(report: &mut Report, findings: &[BaselineFinding], entries: &[Accep
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::is_within;
     use crate::report::testdata;
 
     fn entry(path: &str) -> Accept {
@@ -240,6 +249,47 @@ mod tests {
         };
         assert!(web.applies_to("deploy/web", "web:1"));
         assert!(!web.applies_to("deployment/web", "web:1"));
+    }
+
+    #[test]
+    fn an_entry_for_a_random_name_matches_the_next_runs_name() {
+        let (mut report, _) = testdata::random_names(1);
+        let findings = crate::analyze::baseline::all_findings(&report);
+        let venv = BaselineFinding::Mount("/app/.venv/.tmp*".into());
+        assert!(findings.contains(&venv), "{findings:?}");
+        let accepted = |report: &Report| -> Vec<BaselineFinding> {
+            report.accepted.iter().map(|a| a.finding.clone()).collect()
+        };
+        // The pattern, the directory's glob, and the name an earlier run's report gave it.
+        for glob in [
+            "/app/.venv/.tmp*",
+            "/app/.venv/*",
+            "/app/.venv/**",
+            "/app/.venv/.tmpcXFCmN",
+        ] {
+            apply(&mut report, &findings, &[entry(glob)]);
+            assert_eq!(accepted(&report), std::slice::from_ref(&venv), "{glob}");
+        }
+        // A pattern accepts the writes it names, not the others beside them: /tmp's mount also
+        // covers a lock file.
+        apply(&mut report, &findings, &[entry("/tmp/tmp*")]);
+        assert_eq!(accepted(&report), [], "{:?}", report.accepted);
+        assert!(entry("/tmp/tmp*").matches("/tmp/tmpzz11yy_x"));
+        assert!(entry("/tmp/tmpab12cd_e").matches("/tmp/tmpzz11yy_x"));
+        assert!(!entry("/tmp/tmpab12cd_e").matches("/tmp/startup.lock"));
+        assert!(entry("/tmp/hsperfdata_root/1234").matches("/tmp/hsperfdata_root/77"));
+        // Unfixable writes in temp directories of random names, by the pattern of the directory.
+        let conf = "/tmp/tmpzz11yy_x/app.conf";
+        report.trace.writes.push(crate::model::testing::write(conf));
+        report.plan.unfixable = vec![crate::model::Unfixable {
+            path: conf.into(),
+            reason: "no mount".into(),
+        }];
+        let unfixable = crate::analyze::baseline::unfixable_finding(conf);
+        assert_eq!(unfixable, BaselineFinding::Unfixable("/tmp/tmp*".into()));
+        let unfixable = [unfixable];
+        apply(&mut report, &unfixable, &[entry("/tmp/tmp*/*.conf")]);
+        assert_eq!(accepted(&report), unfixable);
     }
 
     #[test]

@@ -4,9 +4,26 @@
 //! A finding is named by what does not change from run to run: a mount of the fix by its path,
 //! writes no mount fixes by their directory, a runtime gate by its name, and the verdict. Writes
 //! are not compared one by one: a launcher's temp file has a new random name at every run, but
-//! it lands in the same directory.
+//! it lands in the same directory. A path whose last component is a random name (a mount at a
+//! temp directory, writes inside one) is named by its pattern ([`names::pattern`]): several of
+//! them are one finding, and the next run's is the same one.
 
+use super::names;
 use crate::model::{BaselineDiff, BaselineFinding, Report};
+
+/// The finding of a mount at `path`.
+pub fn mount_finding(path: &str) -> BaselineFinding {
+    BaselineFinding::Mount(names::pattern(path).into_owned())
+}
+
+/// The finding of a write at `path` that no mount fixes: its directory's.
+pub fn unfixable_finding(path: &str) -> BaselineFinding {
+    let dir = match path.rsplit_once('/') {
+        Some(("", _)) | None => "/",
+        Some((dir, _)) => dir,
+    };
+    BaselineFinding::Unfixable(names::pattern(dir).into_owned())
+}
 
 /// The findings of `report` that count, verdict aside: writes the proof showed the app
 /// tolerates are none, and accepted findings do not count.
@@ -21,7 +38,7 @@ pub fn all_findings(report: &Report) -> Vec<BaselineFinding> {
     let mut found: Vec<BaselineFinding> = report
         .fix_mounts()
         .into_iter()
-        .map(|m| BaselineFinding::Mount(m.path.clone()))
+        .map(|m| mount_finding(&m.path))
         .collect();
     let tolerated = |path: &str| {
         let mut writes = report.trace.writes.iter();
@@ -33,10 +50,7 @@ pub fn all_findings(report: &Report) -> Vec<BaselineFinding> {
             .unfixable
             .iter()
             .filter(|u| !tolerated(&u.path))
-            .map(|u| {
-                let dir = u.path.rsplit_once('/').map_or("/", |(dir, _)| dir);
-                BaselineFinding::Unfixable(if dir.is_empty() { "/" } else { dir }.to_string())
-            }),
+            .map(|u| unfixable_finding(&u.path)),
     );
     if let Some(v) = &report.verification {
         let gates = std::iter::once(&v.gates.startup)
@@ -59,7 +73,7 @@ pub fn compare(report: &Report, baseline: &Report, file: &str) -> BaselineDiff {
     // judged again without a proof (`suggest`).
     let mut before = all_findings(baseline);
     let planned = baseline.plan.mounts.iter();
-    before.extend(planned.map(|m| BaselineFinding::Mount(m.path.clone())));
+    before.extend(planned.map(|m| mount_finding(&m.path)));
     let (known, mut new): (Vec<BaselineFinding>, Vec<BaselineFinding>) = findings(report)
         .into_iter()
         .partition(|f| before.contains(f));
@@ -116,6 +130,31 @@ mod tests {
         let rejudged = crate::analyze::analyze(proven.trace.clone(), &profile, &[], &catalogue);
         assert!(rejudged.fix_mounts().len() > proven.fix_mounts().len());
         assert_eq!(compare(&rejudged, &proven, "base.json").new, []);
+    }
+
+    #[test]
+    fn a_run_that_names_its_temp_files_anew_has_nothing_new() {
+        let (before, _) = testdata::random_names(0);
+        let (after, _) = testdata::random_names(1);
+        let diff = compare(&after, &before, "base.json");
+        assert_eq!(diff.new, []);
+        assert_eq!(diff.known, findings(&after).len());
+        // The mount at uv's temp directory is named by its pattern.
+        let mount = BaselineFinding::Mount("/app/.venv/.tmp*".into());
+        assert!(findings(&after).contains(&mount), "{:?}", findings(&after));
+        // Writes no mount fixes, in two temp directories of one pattern: one finding.
+        let mut report = after.clone();
+        report.plan.unfixable = ["/opt/tmpab12cd_e/a.conf", "/opt/tmpzz11yy_x/b.conf"]
+            .map(|path| crate::model::Unfixable {
+                path: path.into(),
+                reason: "no mount can go there".into(),
+            })
+            .to_vec();
+        let unfixable: Vec<BaselineFinding> = findings(&report)
+            .into_iter()
+            .filter(|f| matches!(f, BaselineFinding::Unfixable(_)))
+            .collect();
+        assert_eq!(unfixable, [BaselineFinding::Unfixable("/opt/tmp*".into())]);
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod accept;
 pub mod baseline;
 mod kinds;
 mod mounts;
+pub mod names;
 pub mod remedies;
 
 use std::collections::HashSet;

@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use crate::analyze::names;
 use crate::model::{
     escape_text, is_within, resolve, Accepted, BaselineDiff, BaselineFinding, Change, Gate, Mount,
     MountKind, Phase, Remedy, Report, Verdict, Verification, Write,
@@ -52,7 +53,7 @@ pub(crate) struct Finding<'a> {
 }
 
 /// How serious a finding is, in SARIF's words (GitHub says `notice` for a note).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Level {
     Note,
@@ -129,6 +130,76 @@ pub(crate) fn findings(report: &Report) -> Vec<Finding<'_>> {
         }
     }
     out
+}
+
+/// Findings as the formats that track them from run to run (SARIF results, JUnit testcases)
+/// count them: one per path, and the paths of one random name's pattern ([`names::pattern`],
+/// `/tmp/tmp*`) as one, named by the pattern.
+#[derive(Debug, Clone)]
+pub(crate) struct Named<'f, 'a> {
+    /// The path, or the pattern of the random names.
+    pub name: Cow<'a, str>,
+    /// The most serious of its findings (the first of those), which speaks for all.
+    pub finding: &'f Finding<'a>,
+    /// How many findings it stands for: writes, or a write and an entry of the plan.
+    pub writes: usize,
+    /// How many distinct paths.
+    pub paths: usize,
+}
+
+/// The findings by name, in the order their names first come.
+pub(crate) fn named<'f, 'a>(all: &'f [Finding<'a>]) -> Vec<Named<'f, 'a>> {
+    let mut out: Vec<Named> = vec![];
+    let mut index: HashMap<Cow<str>, usize> = HashMap::new();
+    let mut paths: HashSet<&str> = HashSet::new();
+    for f in all {
+        let name = names::pattern(f.path);
+        let first = paths.insert(f.path);
+        match index.get(&name) {
+            Some(&i) => {
+                let n = &mut out[i];
+                n.writes += 1;
+                n.paths += usize::from(first);
+                if f.level() > n.finding.level() {
+                    n.finding = f;
+                }
+            }
+            None => {
+                index.insert(name.clone(), out.len());
+                out.push(Named {
+                    name,
+                    finding: f,
+                    writes: 1,
+                    paths: 1,
+                });
+            }
+        }
+    }
+    out
+}
+
+impl Named<'_, '_> {
+    /// The name as a message gives it: the path, or the pattern with how many random names it
+    /// stands for and one of them, `/tmp/tmp* (2 names chosen at random, as /tmp/tmpab12cd_e)`.
+    pub fn label(&self) -> String {
+        let path = clean(self.finding.path);
+        if self.name == self.finding.path {
+            return path.into_owned();
+        }
+        let names = match self.paths {
+            1 => "a name chosen at random".to_string(),
+            n => format!("{n} names chosen at random"),
+        };
+        format!("{} ({names}, as {path})", clean(&self.name))
+    }
+
+    pub fn title(&self) -> String {
+        self.finding.title_as(&clean(&self.name))
+    }
+
+    pub fn message(&self, profile: &Profile) -> String {
+        self.finding.message_as(profile, &self.label())
+    }
 }
 
 /// One thing `verify` checks on its read-only run, for the formats that list checks.
@@ -270,17 +341,27 @@ impl<'a> Finding<'a> {
 
     /// A short title: `read-only write: /var/run/app.pid`.
     pub fn title(&self) -> String {
+        self.title_as(&clean(self.path))
+    }
+
+    /// The title with the path given as `name`.
+    pub fn title_as(&self, name: &str) -> String {
         let kind = match self.cause {
             _ if self.tolerated => "tolerated write",
             Cause::Mount { .. } => "read-only write",
             Cause::Unfixable { .. } => "unfixable write",
         };
-        format!("{kind}: {}", clean(self.path))
+        format!("{kind}: {name}")
     }
 
     /// One sentence or three naming the path, the phase and the fix, for annotations and tests.
     pub fn message(&self, profile: &Profile) -> String {
-        let mut out = clean(self.path).into_owned();
+        self.message_as(profile, &clean(self.path))
+    }
+
+    /// The message with the path given as `name`.
+    pub fn message_as(&self, profile: &Profile, name: &str) -> String {
+        let mut out = name.to_string();
         if self.write.is_some() {
             out.push_str(&format!(" ({})", self.when()));
         }
@@ -872,16 +953,25 @@ fn depth(dir: &str) -> usize {
 
 impl Group<'_, '_> {
     /// Up to [`SAMPLES`] paths (relative to the group's directory) and how many more there are:
-    /// from as many directories as it can, since a rolled-up line stands for all of them.
-    pub fn samples(&self) -> (Vec<String>, usize) {
-        let mut picked: Vec<&Finding> = vec![];
+    /// from as many directories as it can, since a rolled-up line stands for all of them. The
+    /// random names of one pattern are one sample, the pattern (`tmp* (3 names)`).
+    pub fn samples(&self) -> (Vec<Sample>, usize) {
+        // The random names of one pattern (see names::pattern) are one sample, the pattern.
+        let mut names: HashMap<Cow<str>, HashSet<&str>> = HashMap::new();
+        for f in &self.members {
+            names
+                .entry(names::pattern(f.path))
+                .or_default()
+                .insert(f.path);
+        }
+        let mut picked: Vec<(&Finding, Cow<str>)> = vec![];
         let mut dirs = HashSet::new();
         for &f in &self.members {
             if picked.len() == SAMPLES {
                 break;
             }
             if dirs.insert(parent(f.path)) {
-                picked.push(f);
+                picked.push((f, names::pattern(f.path)));
             }
         }
         for &f in &self.members {
@@ -889,24 +979,26 @@ impl Group<'_, '_> {
                 break;
             }
             // A file written twice (created, then modified at shutdown) is one sample.
-            if !picked.iter().any(|p| p.path == f.path) {
-                picked.push(f);
+            let name = names::pattern(f.path);
+            if !picked.iter().any(|(_, p)| *p == name) {
+                picked.push((f, name));
             }
         }
-        let distinct: HashSet<&str> = self.members.iter().map(|f| f.path).collect();
-        let shown: Vec<String> = picked
+        let shown: Vec<Sample> = picked
             .iter()
-            .map(|f| {
-                let path = clean(f.path);
-                match &self.label {
+            .map(|(f, name)| {
+                let count = names.get(name).map_or(1, HashSet::len);
+                let path = clean(if count > 1 { name } else { f.path });
+                let path = match &self.label {
                     Label::Dir(dir) => path
                         .strip_prefix(dir.as_str())
                         .map_or_else(|| path.clone().into_owned(), |rel| rel.to_string()),
                     _ => path.into_owned(),
-                }
+                };
+                Sample { path, names: count }
             })
             .collect();
-        let more = distinct.len().saturating_sub(shown.len());
+        let more = names.len().saturating_sub(shown.len());
         (shown, more)
     }
 
@@ -1022,6 +1114,30 @@ impl Group<'_, '_> {
             Label::Remedy(r) => format!("tolerated, {}{dirs}", clean(&r.id)),
             Label::Others => format!("elsewhere{dirs}"),
         }
+    }
+}
+
+/// A path a line shows for its writes (relative to the line's directory): one path, or the
+/// pattern of several random names and how many they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sample {
+    pub path: String,
+    pub names: usize,
+}
+
+impl Sample {
+    /// ` (3 names)` after a pattern; nothing after a path.
+    pub fn count(&self) -> String {
+        match self.names {
+            0 | 1 => String::new(),
+            n => format!(" ({n} names)"),
+        }
+    }
+}
+
+impl std::fmt::Display for Sample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.path, self.count())
     }
 }
 
@@ -1175,6 +1291,7 @@ mod tests {
             ["/var/cache/app/ 600/300", "/var/run/ 2/1"]
         );
         let (samples, more) = groups[0].samples();
+        let samples: Vec<String> = samples.iter().map(ToString::to_string).collect();
         // One from each of the first directories, relative to the line's own.
         assert_eq!(samples, ["000/f0", "001/f1", "002/f2"]);
         assert_eq!(more, 597);
@@ -1182,6 +1299,29 @@ mod tests {
         assert_eq!(groups[0].phases(str::to_string), "startup");
         assert_eq!(groups[0].headline(), "/var/cache/app/ (300 directories)");
         assert_eq!(groups[1].short(), "2 writes in /var/run/");
+    }
+
+    #[test]
+    fn random_names_of_one_pattern_are_one_sample() {
+        let all: Vec<Finding> = [
+            "/tmp/tmpab12cd_e",
+            "/tmp/tmpzz11yy_x",
+            "/tmp/app.pid",
+            "/tmp/tmpq9w8e7_r",
+            "/tmp/.tmpcXFCmN",
+        ]
+        .iter()
+        .map(|p| finding(p))
+        .collect();
+        let refs: Vec<&Finding> = all.iter().collect();
+        let groups = group(&refs);
+        assert_eq!(labels(&groups), ["/tmp/ 5/1"]);
+        let (samples, more) = groups[0].samples();
+        let samples: Vec<String> = samples.iter().map(ToString::to_string).collect();
+        // A lone random name is shown as it is.
+        assert_eq!(samples, ["tmp* (3 names)", "app.pid", ".tmpcXFCmN"]);
+        assert_eq!(more, 0);
+        assert_eq!(groups[0].changes(), "5 created");
     }
 
     #[test]

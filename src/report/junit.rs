@@ -1,7 +1,9 @@
 //! JUnit XML for CI test reports, through quick-junit as cargo-nextest writes it: one testsuite
 //! `rofs-audit <profile>`, a testcase per probe (failed when the probe was not answered as
 //! expected), one for the proof, and one per finding (failed, or skipped where the app tolerates
-//! it). Control characters from the data are shown as `\xNN` text first; quick-junit escapes
+//! it), named by its path: paths with a random name by their pattern (`/tmp/tmp*`, see
+//! [`crate::analyze::names`]), one testcase for all of them, so that a testcase keeps its name
+//! from run to run. Control characters from the data are shown as `\xNN` text first; quick-junit escapes
 //! the rest.
 
 use std::time::Duration;
@@ -120,13 +122,14 @@ pub fn report(r: &Report, profile: &Profile) -> String {
             v.failure.as_deref().map(|f| ("read-only-proof", f, f)),
         ));
     }
-    for f in &all {
-        let (ty, title, message) = (f.rule_id(), f.title(), f.message(profile));
+    for named in findings::named(&all) {
+        let f = named.finding;
+        let (ty, title, message) = (f.rule_id(), named.title(), named.message(profile));
         suite.add_test_case(match f.tolerated {
-            true => skipped(&class("write"), f.path, ty, &title, &message),
+            true => skipped(&class("write"), &named.name, ty, &title, &message),
             false => case(
                 &class("write"),
-                f.path,
+                &named.name,
                 Duration::ZERO,
                 Some((ty, &title, &message)),
             ),

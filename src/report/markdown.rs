@@ -296,7 +296,7 @@ fn group_cell(g: &findings::Group) -> String {
         "{label}{dirs}: {}",
         samples
             .iter()
-            .map(|s| code(s))
+            .map(|s| format!("{}{}", code(&s.path), s.count()))
             .collect::<Vec<_>>()
             .join(", ")
     );

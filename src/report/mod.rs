@@ -175,3 +175,105 @@ pub fn render_clean(report: &CleanReport) -> String {
 /// Recorded reports and profiles for the golden tests in every renderer.
 #[cfg(test)]
 pub(crate) mod testdata;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profile;
+
+    /// Two runs of one image that differ only in the random names of their temp files: what
+    /// tracks a finding from run to run is the same for both.
+    #[test]
+    fn a_rerun_with_new_random_names_keeps_fingerprints_testcase_names_and_baseline() {
+        let runs = [testdata::random_names(0), testdata::random_names(1)];
+        let sarif = |(r, p): &(Report, Profile)| -> Vec<(String, String, u64)> {
+            let out = render_report(r, p, Format::Sarif, &RenderOptions::default());
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            let results = v["runs"][0]["results"].as_array().unwrap().iter();
+            results
+                .filter(|res| !res["ruleId"].as_str().unwrap().starts_with("remedy/"))
+                .map(|res| {
+                    let location = &res["locations"][0]["logicalLocations"][0]["name"];
+                    let writes = &res["properties"]["writes"];
+                    (
+                        res["partialFingerprints"]["rofsAuditPath/v1"].to_string(),
+                        location.as_str().unwrap().to_string(),
+                        writes.as_u64().unwrap_or(1),
+                    )
+                })
+                .collect()
+        };
+        let junit = |(r, p): &(Report, Profile)| -> Vec<String> {
+            let out = render_report(r, p, Format::Junit, &RenderOptions::default());
+            let mut reader = quick_xml::Reader::from_str(&out);
+            let mut names = vec![];
+            loop {
+                match reader.read_event().unwrap() {
+                    quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)
+                        if e.name().as_ref() == b"testcase" =>
+                    {
+                        let name = e.try_get_attribute("name").unwrap().unwrap();
+                        // No path here holds a character XML escapes.
+                        names.push(String::from_utf8(name.value.to_vec()).unwrap());
+                    }
+                    quick_xml::events::Event::Eof => break,
+                    _ => {}
+                }
+            }
+            names
+        };
+        let first = sarif(&runs[0]);
+        assert_eq!(first, sarif(&runs[1]));
+        assert_eq!(junit(&runs[0]), junit(&runs[1]));
+        let diff = crate::analyze::baseline::compare(&runs[1].0, &runs[0].0, "base.json");
+        assert_eq!(diff.new, []);
+        // Each pattern is one result, the location its name; the two Python temp files are one.
+        let random: Vec<(&str, &str, u64)> = first
+            .iter()
+            .filter(|(_, name, _)| name.contains('*'))
+            .map(|(fingerprint, name, writes)| (fingerprint.as_str(), name.as_str(), *writes))
+            .collect();
+        assert_eq!(
+            random,
+            [
+                ("\"read-only-write:/tmp/tmp*\"", "/tmp/tmp*", 2),
+                (
+                    "\"read-only-write:/app/.venv/.tmp*\"",
+                    "/app/.venv/.tmp*",
+                    1
+                ),
+                (
+                    "\"read-only-write:/app/app/__pycache__/__init__.cpython-311.pyc.*\"",
+                    "/app/app/__pycache__/__init__.cpython-311.pyc.*",
+                    1
+                ),
+                (
+                    "\"read-only-write:/tmp/hsperfdata_root/*\"",
+                    "/tmp/hsperfdata_root/*",
+                    1
+                ),
+                (
+                    "\"read-only-write:/tmp/tomcat.8080.*\"",
+                    "/tmp/tomcat.8080.*",
+                    1
+                ),
+            ]
+        );
+        let fingerprints: std::collections::HashSet<&String> =
+            first.iter().map(|(f, _, _)| f).collect();
+        assert_eq!(fingerprints.len(), first.len(), "no fingerprint twice");
+        let names = junit(&runs[0]);
+        assert!(names.contains(&"/tmp/tmp*".to_string()), "{names:?}");
+        assert!(
+            !names.iter().any(|n| n.starts_with("/tmp/tmpab")),
+            "{names:?}"
+        );
+        // The message says how many names the pattern stands for, and one of them.
+        let (report, profile) = &runs[0];
+        let out = render_report(report, profile, Format::Sarif, &RenderOptions::default());
+        assert!(
+            out.contains("/tmp/tmp* (2 names chosen at random, as /tmp/tmpab12cd_e)"),
+            "{out}"
+        );
+    }
+}

@@ -5,7 +5,10 @@
 //! as a logical location. Code scanning only shows results that sit in a file of the repository,
 //! and a write inside a container has none: every result points at line 1 of `Dockerfile`, the
 //! file that builds the image, and a partial fingerprint keyed on rule and container path keeps
-//! results on the same line from being merged into one alert.
+//! results on the same line from being merged into one alert. A path with a random name (a temp
+//! file, see [`crate::analyze::names`]) is keyed, and named as a location, by its pattern
+//! (`/tmp/tmp*`), so its alert stays open from one run to the next; the writes of one pattern
+//! are one result that says how many they are.
 //!
 //! Several targets (`audit -f`, `merge`) make one run each, told apart by `automationDetails.id`
 //! `rofs-audit/<target>/`: code scanning takes the id up to its last `/` as the analysis
@@ -17,8 +20,9 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::findings::{self, clean, Finding, Level, Place, RULE_MOUNT, RULE_UNFIXABLE};
-use crate::model::{Accepted, BaselineFinding, MultiReport, Remedy, Report};
+use super::findings::{self, clean, Finding, Level, Named, Place, RULE_MOUNT, RULE_UNFIXABLE};
+use crate::analyze::{baseline, names};
+use crate::model::{Accepted, MultiReport, Remedy, Report};
 use crate::profile::Profile;
 
 /// Where SARIF's `tool.driver.informationUri` points: the package's repository when Cargo.toml
@@ -158,6 +162,10 @@ struct WriteProperties {
     change: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     mount: Option<String>,
+    /// How many writes the result stands for, when more than one: the paths of one random
+    /// name's pattern, or one file written twice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    writes: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -284,36 +292,35 @@ fn result(
 /// The accept entry that accepts `f`'s finding: its mount's, or its directory's where no mount
 /// fixes it.
 fn accepted_by<'a>(f: &Finding, accepted: &'a [Accepted]) -> Option<&'a Accepted> {
-    let dir = match f.path.rsplit_once('/') {
-        Some(("", _)) | None => "/",
-        Some((dir, _)) => dir,
+    let finding = match f.mount() {
+        Some(mount) => baseline::mount_finding(&mount.path),
+        None => baseline::unfixable_finding(f.path),
     };
-    accepted.iter().find(|a| match (&a.finding, f.mount()) {
-        (BaselineFinding::Mount(path), Some(mount)) => &mount.path == path,
-        (BaselineFinding::Unfixable(unfixable), None) => unfixable == dir,
-        _ => false,
-    })
+    accepted.iter().find(|a| a.finding == finding)
 }
 
 fn finding_result(
-    f: &Finding,
+    named: &Named,
     r: &Report,
     rules: &[Rule],
     profile: &Profile,
     place: Option<Place>,
 ) -> SarifResult {
+    let f = named.finding;
     let properties = f.write.map(|w| WriteProperties {
         phase: w.phase.as_str(),
         change: w.change.as_str(),
         mount: f.mount().map(|m| clean(&m.path).into_owned()),
+        writes: (named.writes > 1).then_some(named.writes),
     });
+    let name = clean(&named.name);
     let mut found = result(
         place,
         rules,
-        (f.rule_id(), format!("{}:{}", f.rule_id(), clean(f.path))),
+        (f.rule_id(), format!("{}:{name}", f.rule_id())),
         f.level(),
-        f.message(profile),
-        &[f.path],
+        named.message(profile),
+        &[name.as_ref()],
         properties,
     );
     let accepted = accepted_by(f, &r.accepted).map(|a| Suppression {
@@ -331,7 +338,15 @@ fn remedy_result(rem: &Remedy, rules: &[Rule], place: Option<Place>) -> SarifRes
         .iter()
         .find(|r| r.id == id)
         .map_or(Level::Note, |r| r.default_configuration.level);
-    let paths: Vec<&str> = rem.paths.iter().map(String::as_str).collect();
+    // Paths of random names by their pattern, each once.
+    let mut seen = BTreeSet::new();
+    let paths: Vec<std::borrow::Cow<str>> = rem
+        .paths
+        .iter()
+        .map(|p| names::pattern(p))
+        .filter(|name| seen.insert(name.clone()))
+        .collect();
+    let paths: Vec<&str> = paths.iter().map(|p| p.as_ref()).collect();
     let listed: Vec<_> = paths.iter().map(|p| clean(p)).collect();
     let text = format!(
         "{}: {} (for {})",
@@ -352,9 +367,9 @@ fn run(
 ) -> Run {
     let all = findings::findings(r);
     let rules = rules(r, profile, &all);
-    let results = all
+    let results = findings::named(&all)
         .iter()
-        .map(|f| finding_result(f, r, &rules, profile, place))
+        .map(|n| finding_result(n, r, &rules, profile, place))
         .chain(
             r.plan
                 .remedies

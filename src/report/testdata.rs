@@ -51,6 +51,60 @@ pub fn unproven() -> (Report, Profile) {
     )
 }
 
+/// The needs-mounts fixture with temp files of random names, judged again: run 0 and run 1 name
+/// them as two runs of one image would. Two Python temp files in /tmp, a uv temp directory in
+/// the image's /app/.venv (a mount of its own), Python's atomic bytecode write, the JVM's
+/// hsperfdata by pid and Tomcat's work directory.
+pub fn random_names(run: usize) -> (Report, Profile) {
+    use crate::model::{FileType, ImageDir, Write};
+    let names = [
+        [
+            "/tmp/tmpab12cd_e",
+            "/tmp/tmpq9w8e7_r",
+            "/app/.venv/.tmpcXFCmN",
+            "/app/app/__pycache__/__init__.cpython-311.pyc.140642190761616",
+            "/tmp/hsperfdata_root/1234",
+            "/tmp/tomcat.8080.5419217316713582113",
+        ],
+        [
+            "/tmp/tmpzz11yy_x",
+            "/tmp/tmp0k_3m2pl",
+            "/app/.venv/.tmpQ1w2E3",
+            "/app/app/__pycache__/__init__.cpython-311.pyc.139912345678912",
+            "/tmp/hsperfdata_root/77",
+            "/tmp/tomcat.8080.8812763411234987654",
+        ],
+    ];
+    let (recorded, profile) = needs_mounts();
+    let mut trace = recorded.trace;
+    let template = trace.writes[1].clone();
+    for path in names[run] {
+        let dir = path.starts_with("/app/.venv/") || path.starts_with("/tmp/tomcat");
+        trace.writes.push(Write {
+            path: path.into(),
+            file_type: if dir { FileType::Dir } else { FileType::File },
+            kind: None,
+            ..template.clone()
+        });
+    }
+    for dir in ["/app", "/app/.venv", "/app/app"] {
+        trace.image_dirs.push(ImageDir {
+            path: dir.into(),
+            exists: true,
+            hidden: 3,
+            hidden_sample: vec![format!("{dir}/main.py")],
+            hidden_files: Some(3),
+            uid: Some(0),
+            gid: Some(0),
+        });
+    }
+    let catalogue = crate::analyze::Catalogue::builtin();
+    (
+        crate::analyze::analyze(trace, &profile, &[], &catalogue),
+        profile,
+    )
+}
+
 pub fn all() -> [(&'static str, (Report, Profile)); 5] {
     [
         ("needs_mounts", needs_mounts()),

@@ -634,6 +634,7 @@ fn group_line(out: &mut String, g: &findings::Group) {
             g.phases(|p| clean(p).into_owned())
         );
     }
+    let samples: Vec<String> = samples.iter().map(ToString::to_string).collect();
     out.push_str(&samples.join(", "));
     if more > 0 {
         let _ = write!(out, " and {more} more");
