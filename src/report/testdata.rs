@@ -94,6 +94,8 @@ pub fn random_names(run: usize) -> (Report, Profile) {
             hidden: 3,
             hidden_sample: vec![format!("{dir}/main.py")],
             hidden_files: Some(3),
+            release: 1,
+            release_sample: vec![format!("{dir}/main.py")],
             uid: Some(0),
             gid: Some(0),
         });
