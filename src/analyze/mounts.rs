@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::names;
 use crate::model::{
     ancestors, is_within, FileType, ImageDir, Mount, MountKind, MountOwner, RunInfo, Seed,
     Unfixable, Write, WriteKind,
@@ -111,7 +112,11 @@ impl Planner<'_> {
         if let Some(volume) = self.volumes.iter().find(|v| is_within(&w.path, v)) {
             return Ok(volume.trim_end_matches('/').to_string());
         }
-        let chain = ancestors(&w.path, w.file_type == FileType::Dir);
+        // A directory named at random is made anew at every start: a mount goes above it.
+        let chain: Vec<&str> = ancestors(&w.path, w.file_type == FileType::Dir)
+            .into_iter()
+            .filter(|d| !ancestors(d, true).iter().any(|a| names::pattern(a) != *a))
+            .collect();
         let Some(deepest) = chain.first() else {
             return Err(format!(
                 "{} is written directly in /, where no mount can go; move it into a directory of its own",
@@ -745,6 +750,29 @@ mod tests {
             .iter()
             .any(|w| w.contains("persistent volume")));
         assert!(mounts[0].state);
+    }
+
+    /// A JVM's or a launcher's temp directory has a new name at every start: the mount goes
+    /// where the next start will write too.
+    #[test]
+    fn no_mount_goes_at_or_below_a_directory_named_at_random() {
+        let mut dir_write = write("/app/.venv/.tmpcXFCmN", 0, 0);
+        dir_write.file_type = FileType::Dir;
+        let writes = [
+            dir_write,
+            write(
+                "/tmp/jetty-0_0_0_0-8080-app_war-_-any-8123412341234/webapp/x.jsp",
+                10,
+                0,
+            ),
+        ];
+        let dirs = [
+            dir("/app/.venv", &["/app/.venv/bin/python"], 0),
+            dir("/tmp", &["/tmp/.X11-unix"], 0),
+        ];
+        let (mounts, _) = plan(&writes, &dirs, "");
+        let paths: Vec<&str> = mounts.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["/app/.venv", "/tmp"]);
     }
 
     #[test]
