@@ -1,32 +1,38 @@
 #!/usr/bin/env bash
 # Builds images of real server software from Debian bookworm packages, without any registry:
-#   rofs-audit-real/base:bookworm  debootstrap'd Debian with the servers below (docker import)
-#   rofs-audit-real/nginx:1        nginx-light as root, Debian's config
-#   rofs-audit-real/apache2:1      apache2ctl -D FOREGROUND with Debian's envvars (/var/run, /var/lock)
-#   rofs-audit-real/mosquitto:1    the MQTT broker as user mosquitto, persistence on
-#   rofs-audit-real/redis:1        redis-server as user redis, VOLUME /var/lib/redis, save on
-#   rofs-audit-real/pyapp:1        Flask under gunicorn (PyPI wheels), uid 1000, a 503 readiness window
+#   rofs-audit-real/base:bookworm-2  debootstrap'd Debian with the servers below (docker import)
+#   rofs-audit-real/nginx:2        nginx-light as root, Debian's config
+#   rofs-audit-real/apache2:2      apache2ctl -D FOREGROUND with Debian's envvars (/var/run, /var/lock)
+#   rofs-audit-real/mosquitto:2    the MQTT broker as user mosquitto, persistence on
+#   rofs-audit-real/redis:2        redis-server as user redis, VOLUME /var/lib/redis, save on
+#   rofs-audit-real/pyapp:2        Flask under gunicorn (PyPI wheels), uid 1000, a 503 readiness window
+#   rofs-audit-real/postgres:2     PostgreSQL 15 as user postgres on the cluster the package created
+#   rofs-audit-real/notes:2        Flask under gunicorn, uid 1000, SQLite db in /app, a key in $HOME
+# The base keeps every file the packages install or their scripts leave (empty logs, the
+# initialized cluster, /run): tests see what a user who runs `apt-get install` in a Dockerfile sees.
 # Only missing tags are built; remove a tag (docker rmi) to rebuild it (and the base: all of them).
 # Downloads (rootfs tarball, wheels) are cached in $SEED_CACHE, outside the repo.
 # --verify also runs each app image and checks that it answers with a writable root, that it
 # fails with --read-only alone (redis aside), that it answers with the read-only flags found by
-# hand (README.md) and that the state of the broker and the database outlives the container.
+# hand (README.md) and that the state of the broker and the databases outlives the container.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BASE=rofs-audit-real/base:bookworm
-APPS=(nginx apache2 mosquitto redis pyapp)
-TAG=1
+BASE=rofs-audit-real/base:bookworm-2
+APPS=(nginx apache2 mosquitto redis pyapp postgres notes)
+TAG=2
 LABEL=dev.rofs-audit.test=1
-PACKAGES=nginx-light,apache2,mosquitto,mosquitto-clients,redis-server,python3,python3-venv
+PACKAGES=nginx-light,apache2,mosquitto,mosquitto-clients,redis-server,postgresql,python3,python3-venv
+# What rootfs_tarball does to the debootstrap'd tree; change it when that changes.
+RECIPE=keep-package-files-1
 
 # shellcheck source=tests/lib/images.sh
 source "$HERE/../lib/images.sh"
 parse_args "$@"
 make_work rofs-audit-real
 image_of() { echo "rofs-audit-real/$1:$TAG"; }
-# Named after the package list, so a change of it builds a new tarball.
-TARBALL=$SEED_CACHE/rootfs-real-bookworm-$(sha256sum <<<"$PACKAGES" | cut -c1-12).tar
+# Named after the package list and the recipe, so a change of either builds a new tarball.
+TARBALL=$SEED_CACHE/rootfs-real-bookworm-$(printf '%s\n' "$PACKAGES" "$RECIPE" | sha256sum | cut -c1-12).tar
 
 rootfs_tarball() {
   local dir=$WORK/rootfs mirror left
@@ -42,13 +48,13 @@ rootfs_tarball() {
     for p in $left; do tr '\0' ' ' <"/proc/$p/cmdline" >&2; echo >&2; done
     return 1
   fi
-  # Same trimming as Debian's slim images: nothing here is needed at runtime. The servers' own
-  # directories under /var/log stay (their owners and modes are part of the test), emptied.
-  rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/* \
-         "$dir"/usr/share/{doc,man,info,locale}/*
-  find "$dir"/var/log -type f -delete
-  # No stale state of the package scripts in /run (docker mounts nothing there).
-  find "$dir"/run -mindepth 1 -maxdepth 1 ! -name lock -exec rm -rf {} +
+  # Only apt's download state goes: the package lists and the .debs, which no package owns and
+  # which a Dockerfile removes after its `apt-get install`. Nothing the packages install or
+  # their scripts leave is deleted: not the empty logs they ship (/var/log/nginx/*.log owned by
+  # www-data, /var/log/apache2/*.log by root:adm), not docs or locales, not what they leave in
+  # /run (/run/postgresql), not postgresql's initialized cluster. A `RUN apt-get install` keeps
+  # all of that too, and the tests must see what users' images hold.
+  rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/*
   mkdir -p "$SEED_CACHE"
   tar --numeric-owner -C "$dir" -cf "$TARBALL.partial" .
   mv "$TARBALL.partial" "$TARBALL"
@@ -61,11 +67,13 @@ context() {
   cp "$HERE/$app.Dockerfile" "$ctx/Dockerfile"
   case $app in
     mosquitto) cp "$HERE/mosquitto/docker.conf" "$ctx/" ;;
-    pyapp)
+    pyapp|notes)
+      # notes uses pyapp's pinned wheels.
       req=$HERE/pyapp/requirements.txt
       timed wheels "$req" pyapp/requirements.txt
       mkdir -p "$ctx/wheels"
-      cp "$req" "$HERE/pyapp/app.py" "$ctx/"
+      cp "$req" "$ctx/"
+      if [[ $app == pyapp ]]; then cp "$HERE/pyapp/app.py" "$ctx/"; else cp "$HERE/notes/notes.py" "$ctx/"; fi
       # Only the pinned wheels go in: the cache may hold other versions.
       sed -nE 's/^([A-Za-z0-9_.-]+)==([^ ]+).*/\1 \2/p' "$req" | while read -r n v; do
         n=$(tr '[:upper:]-' '[:lower:]_' <<<"$n")
@@ -97,6 +105,17 @@ new_volume() {
   VOLUMES+=("$VOL")
 }
 
+# The uid and gid of the image's user (USER), as tmpfs options: uid=N,gid=M.
+ids_of() {
+  # shellcheck disable=SC2016 # expanded in the container
+  docker run --rm --network none --entrypoint sh "$(image_of "$1")" -c 'echo uid=$(id -u),gid=$(id -g)'
+}
+
+# Prints the body of GET path on container port $2 (after http_status found the server up).
+http_body() {
+  curl -sS "http://$(docker port "$1" "$2/tcp" | head -n1)$3"
+}
+
 # Runs a command inside the container (the clients are in the image) until it succeeds, for up
 # to 15s, and prints ok with its output.
 exec_check() {
@@ -113,6 +132,8 @@ exec_check() {
 # shellcheck disable=SC2016 # the topic is literally $SYS/...
 MQTT_CHECK=(mosquitto_sub -h 127.0.0.1 -p 1883 -t '$SYS/broker/version' -C 1 -W 3)
 REDIS_CHECK=(redis-cli -h 127.0.0.1 -p 6379 ping)
+# Over TCP, which the image's pg_hba.conf trusts from 127.0.0.1 (Unix socket: peer).
+PSQL=(psql -h 127.0.0.1 -p 5432 -U postgres -d postgres -Atq)
 
 # The container port of an app.
 port_of() {
@@ -120,7 +141,8 @@ port_of() {
     nginx|apache2) echo 80 ;;
     mosquitto) echo 1883 ;;
     redis) echo 6379 ;;
-    pyapp) echo 8000 ;;
+    pyapp|notes) echo 8000 ;;
+    postgres) echo 5432 ;;
   esac
 }
 
@@ -141,22 +163,40 @@ answers() {
       sleep 0.3
       st=$(http_status "$CID" 8000 /health/ready); echo "    GET /health/ready: $st"
       [[ $st == 200 ]] ;;
+    postgres)
+      st=$(exec_check "$CID" "${PSQL[@]}" -c 'select 1'); echo "    psql -h 127.0.0.1 select 1: $st"
+      [[ $st == "ok 1" ]] ;;
+    notes)
+      st=$(http_status "$CID" 8000 /health); echo "    GET /health: $st"; [[ $st == 200 ]] || return 1
+      st=$(curl -sS -o /dev/null -w '%{http_code}' -d text=hello \
+             "http://$(docker port "$CID" 8000/tcp | head -n1)/notes")
+      echo "    POST /notes: $st"; [[ $st == 201 ]] ;;
   esac
 }
 
 # The `docker run` flags found by hand that make app $1 run read-only (tests/real/README.md);
-# $2 is the volume for its state, where it has some.
+# $2 (and $3) are the volumes for its state, where it has some.
 readonly_flags() {
-  local app=$1 vol=${2:-} ids
+  local app=$1 vol=${2:-} vol2=${3:-} ids
   case $app in
     nginx) echo "--tmpfs /run --tmpfs /var/lib/nginx --tmpfs /var/log/nginx" ;;
     apache2) echo "--tmpfs /run/apache2 --tmpfs /run/lock/apache2 --tmpfs /var/log/apache2" ;;
     mosquitto)
-      ids=$(docker run --rm --network none --entrypoint sh "$(image_of mosquitto)" -c \
-              'echo uid=$(id -u),gid=$(id -g)')
+      ids=$(ids_of mosquitto)
       echo "--tmpfs /run/mosquitto:$ids --tmpfs /var/log/mosquitto:$ids -v $vol:/var/lib/mosquitto" ;;
     redis) echo "-v $vol:/var/lib/redis" ;;
     pyapp) echo "--tmpfs /tmp --tmpfs /home/app/.gunicorn:uid=1000,gid=1000" ;;
+    postgres) echo "--tmpfs /run/postgresql:$(ids_of postgres) -v $vol:/var/lib/postgresql" ;;
+    notes) echo "--tmpfs /tmp -v $vol:/app -v $vol2:/home/app" ;;
+  esac
+}
+
+# Volumes the app's state needs in readonly_flags.
+volumes_of() {
+  case $1 in
+    mosquitto|redis|postgres) echo 1 ;;
+    notes) echo 2 ;;
+    *) echo 0 ;;
   esac
 }
 
@@ -169,7 +209,7 @@ stop_and_show() {
 }
 
 verify() {
-  local fail=0 app img port st flags=()
+  local fail=0 app img port st i token flags=() vols=()
   for app in "${APPS[@]}"; do
     img=$(image_of "$app")
     port=$(port_of "$app")
@@ -189,25 +229,40 @@ verify() {
     fi
     docker logs "$CID" 2>&1 | tail -n 12 | sed 's/^/    log: /'
 
-    VOL=
-    if [[ $app == mosquitto || $app == redis ]]; then new_volume "$app"; fi
-    read -ra flags <<<"$(readonly_flags "$app" "$VOL")"
+    vols=()
+    for ((i = 0; i < $(volumes_of "$app"); i++)); do new_volume "$app-$i"; vols+=("$VOL"); done
+    read -ra flags <<<"$(readonly_flags "$app" "${vols[@]}")"
     log "verify $img, --read-only ${flags[*]}"
     start "$port" --read-only "${flags[@]}" "$img"
     answers "$app" || fail=1
     case $app in
       mosquitto) docker exec "$CID" mosquitto_pub -h 127.0.0.1 -t rofs/kept -r -q 1 -m kept ;;
       redis) docker exec "$CID" redis-cli set rofs:kept kept >/dev/null ;;
+      postgres)
+        docker exec "$CID" "${PSQL[@]}" -c 'create table kept (v text)' \
+          -c "insert into kept values ('kept')" ;;
+      notes)
+        curl -sS -o /dev/null -d text=kept "http://$(docker port "$CID" 8000/tcp | head -n1)/notes"
+        token=$(http_body "$CID" 8000 /token | sed -nE 's/.*"token": *"([^"]+)".*/\1/p') ;;
     esac
     stop_and_show
-    if [[ -n $VOL ]]; then
-      # The state survives a new container on the same volume.
+    if ((${#vols[@]})); then
+      # The state survives a new container on the same volumes.
       start "$port" --read-only "${flags[@]}" "$img"
       case $app in
         mosquitto) st=$(exec_check "$CID" mosquitto_sub -h 127.0.0.1 -t rofs/kept -C 1 -W 3) ;;
         redis) st=$(exec_check "$CID" redis-cli get rofs:kept) ;;
+        postgres) st=$(exec_check "$CID" "${PSQL[@]}" -c 'select v from kept') ;;
+        notes)
+          # The note in the database, and a token signed with the key made by the first one.
+          st=$(http_status "$CID" 8000 /health)
+          if [[ $st == 200 ]] && http_body "$CID" 8000 /notes | grep -q '"text": *"kept"'; then
+            st=$(http_status "$CID" 8000 "/token/check?t=$token")
+            echo "    token of the first container: $st"
+            [[ $st == 200 ]] && st="ok kept"
+          fi ;;
       esac
-      echo "    kept across containers on volume $VOL: $st"
+      echo "    kept across containers on volumes ${vols[*]}: $st"
       [[ $st == "ok kept" ]] || fail=1
     fi
   done

@@ -4,7 +4,7 @@
 # everyone. It saves its store, /var/lib/mosquitto/mosquitto.db, when it stops. It writes its
 # pid file even in the foreground and exits when it cannot: /run/mosquitto is what Debian's
 # systemd unit (and init script) creates for it before the start.
-ARG BASE=rofs-audit-real/base:bookworm
+ARG BASE=rofs-audit-real/base:bookworm-2
 FROM ${BASE}
 LABEL dev.rofs-audit.test=1
 COPY docker.conf /etc/mosquitto/conf.d/docker.conf

@@ -1,7 +1,7 @@
 # A small Flask app under gunicorn (wheels from PyPI, pinned in pyapp/requirements.txt), run as
 # uid 1000 with HOME=/home/app. gunicorn >= 25 opens its control socket at
 # $HOME/.gunicorn/gunicorn.ctl (kept on), and its worker heartbeat file goes to /tmp.
-ARG BASE=rofs-audit-real/base:bookworm
+ARG BASE=rofs-audit-real/base:bookworm-2
 FROM ${BASE}
 LABEL dev.rofs-audit.test=1
 RUN groupadd --gid 1000 app \

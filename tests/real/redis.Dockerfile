@@ -2,7 +2,7 @@
 # foreground under docker: no daemon, every address, no protected mode, logs on stdout, and an
 # explicit save point so it writes /var/lib/redis/dump.rdb when it stops. /run/redis is what
 # systemd's RuntimeDirectory= would create for its pid file. The data dir is a declared VOLUME.
-ARG BASE=rofs-audit-real/base:bookworm
+ARG BASE=rofs-audit-real/base:bookworm-2
 FROM ${BASE}
 LABEL dev.rofs-audit.test=1
 RUN sed -i -E \

@@ -14,25 +14,30 @@ BEFORE=rofs-audit-seed/webhook:before
 AFTER=rofs-audit-seed/webhook:after
 LABEL=dev.rofs-audit.test=1
 UV_VERSION=0.13.9
+PACKAGES=python3,python3-venv
+# What rootfs_tarball does to the debootstrap'd tree; change it when that changes.
+RECIPE=keep-package-files-1
 
 # shellcheck source=tests/lib/images.sh
 source "$HERE/../lib/images.sh"
 parse_args "$@"
 make_work rofs-audit-seed
-
+# Named after the package list and the recipe, so a change of either builds a new tarball.
+TARBALL=$SEED_CACHE/rootfs-bookworm-$(printf '%s\n' "$PACKAGES" "$RECIPE" | sha256sum | cut -c1-12).tar
 
 rootfs_tarball() {
-  local dir=$WORK/rootfs tar=$SEED_CACHE/rootfs-bookworm.tar mirror
+  local dir=$WORK/rootfs mirror
   mirror=$(debian_mirror)
-  log "debootstrap bookworm (minbase + python3, python3-venv) from $mirror"
-  debootstrap --variant=minbase --include=python3,python3-venv bookworm "$dir" "$mirror" \
+  log "debootstrap bookworm (minbase + $PACKAGES) from $mirror"
+  debootstrap --variant=minbase --include="$PACKAGES" bookworm "$dir" "$mirror" \
     >"$WORK/debootstrap.log" 2>&1 || { tail -n 30 "$WORK/debootstrap.log" >&2; return 1; }
-  # Same trimming as Debian's slim images: nothing here is needed at runtime.
-  rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/* "$dir"/var/log/* \
-         "$dir"/usr/share/{doc,man,info,locale}/*
+  # Only apt's download state goes (the package lists and the .debs, which no package owns).
+  # Nothing the packages install or their scripts leave is deleted (logs, docs, locales): a
+  # `RUN apt-get install` keeps them too, and the tests must see what users' images hold.
+  rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/*
   mkdir -p "$SEED_CACHE"
-  tar --numeric-owner -C "$dir" -cf "$tar.partial" .
-  mv "$tar.partial" "$tar"
+  tar --numeric-owner -C "$dir" -cf "$TARBALL.partial" .
+  mv "$TARBALL.partial" "$TARBALL"
 }
 
 uv_binary() {
@@ -111,9 +116,9 @@ stale=0
 if have_image "$BASE"; then
   log "$BASE: present"
 else
-  [[ -s $SEED_CACHE/rootfs-bookworm.tar ]] || timed rootfs_tarball
+  if [[ -s $TARBALL ]]; then log "rootfs tarball: cached"; else timed rootfs_tarball; fi
   log "docker import $BASE"
-  timed import_base "$SEED_CACHE/rootfs-bookworm.tar"
+  timed import_base "$TARBALL"
   stale=1
 fi
 if ((stale)) || ! have_image "$BEFORE"; then
