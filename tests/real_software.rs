@@ -1,5 +1,7 @@
 //! Real server software against the real Docker Engine: Debian bookworm's nginx, apache2,
-//! mosquitto and redis, and a Flask app under gunicorn from PyPI (tests/real/build-images.sh).
+//! mosquitto, redis and PostgreSQL, and Flask apps under gunicorn from PyPI
+//! (tests/real/build-images.sh), built as users build them: every file the packages install
+//! stays in the image.
 //! tests/real/README.md has what was found by hand with the docker CLI alone: the read-only
 //! flags each one needs, its persistent state, and the read-only errors it prints.
 //!
@@ -28,15 +30,19 @@ enum App {
     Mosquitto,
     Redis,
     Pyapp,
+    Postgres,
+    Notes,
 }
 
 impl App {
-    const ALL: [App; 5] = [
+    const ALL: [App; 7] = [
         App::Nginx,
         App::Apache2,
         App::Mosquitto,
         App::Redis,
         App::Pyapp,
+        App::Postgres,
+        App::Notes,
     ];
 
     fn index(self) -> usize {
@@ -45,11 +51,13 @@ impl App {
 
     fn image(self) -> &'static str {
         match self {
-            App::Nginx => "rofs-audit-real/nginx:1",
-            App::Apache2 => "rofs-audit-real/apache2:1",
-            App::Mosquitto => "rofs-audit-real/mosquitto:1",
-            App::Redis => "rofs-audit-real/redis:1",
-            App::Pyapp => "rofs-audit-real/pyapp:1",
+            App::Nginx => "rofs-audit-real/nginx:2",
+            App::Apache2 => "rofs-audit-real/apache2:2",
+            App::Mosquitto => "rofs-audit-real/mosquitto:2",
+            App::Redis => "rofs-audit-real/redis:2",
+            App::Pyapp => "rofs-audit-real/pyapp:2",
+            App::Postgres => "rofs-audit-real/postgres:2",
+            App::Notes => "rofs-audit-real/notes:2",
         }
     }
 
@@ -58,15 +66,17 @@ impl App {
             App::Nginx | App::Apache2 => 80,
             App::Mosquitto => 1883,
             App::Redis => 6379,
-            App::Pyapp => 8000,
+            App::Pyapp | App::Notes => 8000,
+            App::Postgres => 5432,
         }
     }
 
     fn probes(self) -> &'static [&'static str] {
         match self {
             App::Nginx | App::Apache2 => &["/"],
-            App::Mosquitto | App::Redis => &["tcp"],
+            App::Mosquitto | App::Redis | App::Postgres => &["tcp"],
             App::Pyapp => &["/health", "/health/ready"],
+            App::Notes => &["/health"],
         }
     }
 
@@ -168,7 +178,8 @@ fn shared<T>(
 
 /// The JSON audit of `app`, run once per test process and shared by its tests.
 fn report(app: App) -> &'static Value {
-    static CELLS: [OnceLock<Result<Audit, String>>; 5] = [const { OnceLock::new() }; 5];
+    static CELLS: [OnceLock<Result<Audit, String>>; App::ALL.len()] =
+        [const { OnceLock::new() }; App::ALL.len()];
     &shared(
         &CELLS[app.index()],
         &format!("the JSON audit of {}", app.image()),
@@ -179,7 +190,8 @@ fn report(app: App) -> &'static Value {
 
 /// The text audit of `app`, run once per test process and shared by its tests.
 fn text(app: App) -> &'static str {
-    static CELLS: [OnceLock<Result<String, String>>; 5] = [const { OnceLock::new() }; 5];
+    static CELLS: [OnceLock<Result<String, String>>; App::ALL.len()] =
+        [const { OnceLock::new() }; App::ALL.len()];
     shared(
         &CELLS[app.index()],
         &format!("the text audit of {}", app.image()),
@@ -601,7 +613,7 @@ fn printed_fix_answers(app: App) -> Running {
         )
     };
     match app {
-        App::Nginx | App::Apache2 | App::Pyapp => {
+        App::Nginx | App::Apache2 | App::Pyapp | App::Notes => {
             for probe in app.probes() {
                 assert!(
                     wait_for_200(port, probe, ANSWER_TIMEOUT),
@@ -647,6 +659,11 @@ fn printed_fix_answers(app: App) -> Running {
             );
             assert_eq!(pong.as_deref(), Some("PONG"), "{}", context());
         }
+        App::Postgres => {
+            assert!(tcp_accepts(port, ANSWER_TIMEOUT), "{}", context());
+            let one = exec_until_ok(c.id(), &psql("select 1"), ANSWER_TIMEOUT);
+            assert_eq!(one.as_deref(), Some("1"), "{}", context());
+        }
     }
     assert!(
         running(c.id()),
@@ -658,6 +675,29 @@ fn printed_fix_answers(app: App) -> Running {
         container: c,
         deployment,
     }
+}
+
+/// psql inside the postgres image over TCP, which its pg_hba.conf trusts from 127.0.0.1.
+fn psql(sql: &str) -> [&str; 10] {
+    [
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-Atq",
+        "-c",
+        sql,
+    ]
+}
+
+/// The image ships `path` and the app modified it: the write is a modification, not a creation.
+fn shipped_and_modified(report: &Value, path: &str) -> bool {
+    array(report, "writes")
+        .iter()
+        .any(|w| path_of(w) == path && w["change"] == "modified")
 }
 
 /// The uid and gid of the image's user, as the image itself says.
@@ -728,6 +768,24 @@ fn nginx_needs_mounts_and_the_fix_covers_its_pid_file_in_run() {
         "no --tmpfs of the printed fix covers {pid}:\n{}",
         printed.snippet
     );
+    // Its package ships its log files, empty: the mount over them is the proof's to accept.
+    for log in ["/var/log/nginx/access.log", "/var/log/nginx/error.log"] {
+        assert!(
+            shipped_and_modified(report, log),
+            "the image does not ship {log}, as the package does:\n{all}"
+        );
+    }
+    let logs = fix
+        .iter()
+        .find(|m| path_of(m) == "/var/log/nginx")
+        .unwrap_or_else(|| panic!("no mount of the fix at /var/log/nginx:\n{all}"));
+    assert!(
+        strings(&logs["warnings"])
+            .iter()
+            .any(|w| w.starts_with("proven: the app started, answered and stopped without")),
+        "the fix does not say the run proved nginx does without the shipped logs:\n{all}"
+    );
+    assert!(array(report, "unfixable").is_empty(), "{all}");
     // And the other two it cannot start without: its temp dirs and its log files.
     for dir in ["/var/lib/nginx", "/var/log/nginx"] {
         assert!(
@@ -829,6 +887,17 @@ fn apache2_printed_fix_serves_read_only() {
         true,
         "{}",
         findings(report)
+    );
+    let all = findings(report);
+    assert!(
+        shipped_and_modified(report, "/var/log/apache2/error.log"),
+        "the image does not ship /var/log/apache2/error.log, as the package does:\n{all}"
+    );
+    assert!(
+        fix_mounts(report)
+            .iter()
+            .any(|m| path_of(m) == "/var/log/apache2" && m["kind"] == "tmpfs"),
+        "no tmpfs of the fix over the shipped logs in /var/log/apache2:\n{all}"
     );
     // A tmpfs over all of /run would hide the image's /run/lock, and /var/lock/apache2 could
     // not be made (measured by hand): the printed mounts must start it all the same.
@@ -1239,4 +1308,147 @@ fn tolerated_lists_name_each_path_once() {
         dups.is_empty(),
         "paths listed twice as tolerated: {dups:#?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL: the package ships an initialized cluster in the image.
+
+const PG_DATA: &str = "/var/lib/postgresql/15/main";
+
+/// On Docker a new named volume starts with the image's files and owner: the cluster the
+/// package made, with no image change. A row written before the container is replaced is there
+/// after.
+#[test]
+fn postgres_on_docker_is_fixed_by_a_named_volume_with_no_image_change() {
+    if !common::ready(common::Need::Images("tests/real/build-images.sh")) {
+        return;
+    }
+    let report = report(App::Postgres);
+    let all = findings(report);
+    assert_eq!(report["verdict"], "needs-mounts", "{all}");
+    assert_eq!(report["verification"]["passed"], true, "{all}");
+    assert!(
+        shipped_and_modified(report, &format!("{PG_DATA}/global/pg_control")),
+        "the image does not ship the cluster's pg_control, as the package does:\n{all}"
+    );
+    let fix = fix_mounts(report);
+    let data = fix
+        .iter()
+        .find(|m| within(PG_DATA, path_of(m)))
+        .unwrap_or_else(|| panic!("no mount of the fix holds {PG_DATA}:\n{all}"));
+    assert_eq!(data["kind"], "volume", "{all}");
+    let warnings = strings(&data["warnings"]).join(" | ");
+    assert!(
+        !warnings.contains("VOLUME") && !warnings.contains("hides"),
+        "a Docker named volume needs no image change and hides nothing: {warnings}\n{all}"
+    );
+    let printed = Printed::of(text(App::Postgres));
+    assert!(
+        printed
+            .volumes()
+            .iter()
+            .any(|(src, dst)| !src.is_empty() && within(PG_DATA, dst)),
+        "the printed fix has no named volume over {PG_DATA}:\n{}",
+        printed.snippet
+    );
+    let Running {
+        container: c,
+        deployment,
+    } = printed_fix_answers(App::Postgres);
+    assert_eq!(
+        docker_ok(&["inspect", "-f", "{{.HostConfig.ReadonlyRootfs}}", c.id()]),
+        "true"
+    );
+    for sql in [
+        "create table kept (v text)",
+        "insert into kept values ('before the replacement')",
+    ] {
+        exec_until_ok(c.id(), &psql(sql), ANSWER_TIMEOUT)
+            .unwrap_or_else(|| panic!("psql -c {sql:?} failed:\n{}", logs(c.id())));
+    }
+    docker_ok(&["stop", "-t", "10", c.id()]);
+    drop(c);
+    let again = deployment.start();
+    let kept = exec_until_ok(again.id(), &psql("select v from kept"), ANSWER_TIMEOUT);
+    assert_eq!(
+        kept.as_deref(),
+        Some("before the replacement"),
+        "the row did not outlive the container (ran as: docker {}):\n{}",
+        deployment.args.join(" "),
+        logs(again.id())
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// notes: a Flask app that keeps its SQLite database in its code directory, /app.
+
+/// A volume over /app would keep this release's code over every later deploy; a tmpfs loses the
+/// notes. The verdict names the database to move, on every profile, and no plan puts a volume
+/// over the code.
+#[test]
+fn notes_with_its_database_among_its_code_needs_changes_on_every_profile() {
+    if !common::ready(common::Need::Images("tests/real/build-images.sh")) {
+        return;
+    }
+    let report = report(App::Notes);
+    let all = findings(report);
+    assert_eq!(report["verdict"], "needs-changes", "{all}");
+    let db = array(report, "unfixable")
+        .into_iter()
+        .find(|u| path_of(u) == "/app/notes.db")
+        .unwrap_or_else(|| panic!("/app/notes.db is not named as the data to move:\n{all}"));
+    let reason = db["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("move /app/notes.db out of the release")
+            && reason.contains("/app/notes.py"),
+        "{reason}"
+    );
+    let over_code = |report: &Value| -> Vec<String> {
+        array(report, "mounts")
+            .into_iter()
+            .chain(array(&report["verification"], "minimal_mounts"))
+            .filter(|m| within("/app/notes.py", path_of(m)))
+            .map(|m| path_of(m).to_string())
+            .collect()
+    };
+    assert!(over_code(report).is_empty(), "{all}");
+    let printed = Printed::of(text(App::Notes));
+    assert!(
+        printed
+            .volumes()
+            .iter()
+            .chain(printed.tmpfs().iter())
+            .all(|(_, dst)| !within("/app/notes.py", dst)),
+        "the printed fix mounts over the code:\n{}",
+        printed.snippet
+    );
+    for profile in ["ecs-fargate", "kubernetes", "podman"] {
+        let dir = temp_dir("rofs-audit-real");
+        let file = dir.path().join("report.json");
+        let file_arg = file.to_string_lossy().into_owned();
+        let args = [
+            "audit",
+            App::Notes.image(),
+            "--profile",
+            profile,
+            "--port",
+            "8000",
+            "--probe",
+            "/health",
+            "--idle",
+            "0s",
+            "--no-verify",
+            "--format",
+            "json",
+            "-o",
+            &file_arg,
+        ]
+        .map(String::from);
+        let (code, _, stderr) = audit(&args);
+        assert_eq!(code, Some(1), "{profile}: {stderr}");
+        let report: Value = serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+        let all = findings(&report);
+        assert_eq!(report["verdict"], "needs-changes", "{profile}:\n{all}");
+        assert!(over_code(&report).is_empty(), "{profile}:\n{all}");
+    }
 }
