@@ -852,12 +852,43 @@ pub enum RunMount {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         owner: Option<MountOwner>,
     },
+    /// A volume of ours that starts with a copy of the image's files at `path`, made as the
+    /// platform's fix makes it: by Docker itself into a new volume, or by a copy step (the init
+    /// container of the fix, `cp -a`) into a volume whose own directory the platform made.
+    Seeded {
+        path: String,
+        /// The volume's own directory before the copy; none: as Docker makes it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root: Option<VolumeRoot>,
+        /// The copy step; none: Docker copies the image's files into the new volume.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        copy: Option<CopyStep>,
+    },
+}
+
+/// A new volume's own directory as a platform makes it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VolumeRoot {
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits, setgid included (`0o2775`).
+    pub mode: u32,
+}
+
+/// An init container of the image that copies what the image ships at a path into a new volume.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CopyStep {
+    /// Who it runs as; none: the image's user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl RunMount {
     pub fn path(&self) -> &str {
         match self {
-            RunMount::Tmpfs { path, .. } | RunMount::Volume { path, .. } => path,
+            RunMount::Tmpfs { path, .. }
+            | RunMount::Volume { path, .. }
+            | RunMount::Seeded { path, .. } => path,
         }
     }
 }

@@ -382,6 +382,62 @@ impl Planner<'_> {
     }
 }
 
+/// `m` as it must start once a read-only run showed the app needs what it hides: with a copy of
+/// the image's files there, made afresh at every start for scratch space, once for data meant
+/// to last. Where a platform makes a new volume's own directory itself (root's), the data moves
+/// one level up when that level holds nothing else of the image, so that the copy makes the
+/// data directory with the image's owner and mode, which servers such as PostgreSQL check.
+pub fn seeded(m: &Mount, dirs: &[ImageDir], start: VolumeStart) -> Mount {
+    let mut seeded = m.clone();
+    seeded.hides = vec![];
+    seeded.hides_files = false;
+    // What it hid, and the image change that a copy step makes unneeded, no longer apply.
+    seeded.warnings.retain(|w| {
+        !w.starts_with("replaces the image's directory")
+            && !w.contains("starts empty and root-owned")
+    });
+    if !m.state {
+        seeded.seed = Seed::Fresh;
+        seeded.warnings.push(format!(
+            "starts with a copy of what the image ships at {}, made afresh at every start: a \
+             read-only run showed the app needs it",
+            m.path
+        ));
+        return seeded;
+    }
+    seeded.seed = Seed::Once;
+    let info = |path: &str| dirs.iter().find(|d| d.path == path);
+    let parent = m
+        .path
+        .rsplit_once('/')
+        .map(|(p, _)| p)
+        .filter(|p| !p.is_empty());
+    let holds_only_this = |parent: &str| {
+        let (Some(outer), Some(own)) = (info(parent), info(&m.path)) else {
+            return false;
+        };
+        outer.hidden == own.hidden + 1
+    };
+    match parent {
+        Some(parent) if start != VolumeStart::Image && holds_only_this(parent) => {
+            seeded.path = parent.to_string();
+            seeded.exists_in_image = true;
+            seeded.warnings.push(format!(
+                "at {parent}, which holds only {}: the platform makes a new volume's own \
+                 directory, and the copy makes {} inside it with the image's owner and mode",
+                m.path, m.path
+            ));
+        }
+        _ => {}
+    }
+    seeded.warnings.push(format!(
+        "a new volume starts with a copy of what the image ships at {}, made while it is empty; \
+         then it keeps what the app writes",
+        seeded.path
+    ));
+    seeded
+}
+
 enum Owner {
     Root,
     Ids(MountOwner),
@@ -773,6 +829,55 @@ mod tests {
         let (mounts, _) = plan(&writes, &dirs, "");
         let paths: Vec<&str> = mounts.iter().map(|m| m.path.as_str()).collect();
         assert_eq!(paths, ["/app/.venv", "/tmp"]);
+    }
+
+    /// A run showed the app needs what a mount hides: it starts with a copy. Data moves one
+    /// level up where the platform makes the volume's own directory and that level holds only
+    /// the data directory.
+    #[test]
+    fn a_seeded_mount_starts_with_the_image_files_and_data_goes_where_the_copy_makes_its_directory()
+    {
+        let mut control = write("/var/lib/db/15/main/global/pg_control", 10, 100);
+        control.kind = Some(WriteKind::State);
+        let data = dir(
+            "/var/lib/db/15/main",
+            &["/var/lib/db/15/main/global/pg_control"],
+            100,
+        );
+        let mut parent = dir("/var/lib/db/15", &["/var/lib/db/15/main"], 100);
+        parent.hidden = data.hidden + 1;
+        let dirs = [data, parent];
+        let modified = ["/var/lib/db/15/main/global/pg_control"];
+        let writes = [
+            control,
+            write("/var/lib/db/15/main/postmaster.pid", 10, 100),
+        ];
+        let (mounts, _) = plan_with("kubernetes", &writes, &dirs, "100", &[], &modified);
+        let planned = &mounts[0];
+        assert_eq!(planned.path, "/var/lib/db/15/main");
+        assert!(planned.hides_files);
+        let once = seeded(planned, &dirs, VolumeStart::Empty);
+        assert_eq!(
+            (once.path.as_str(), once.seed),
+            ("/var/lib/db/15", Seed::Once)
+        );
+        assert!(once.hides.is_empty() && !once.hides_files);
+        assert!(once.warnings.iter().all(|w| !w.starts_with("replaces")));
+        // Where a new volume takes the image's files and owner, it stays where the data is.
+        assert_eq!(
+            seeded(planned, &dirs, VolumeStart::Image).path,
+            planned.path
+        );
+        // Scratch space that hides what the app needs starts as a fresh copy.
+        let conf = write("/etc/app/app.conf", 10, 0);
+        let etc = [dir("/etc/app", &["/etc/app/app.conf"], 0)];
+        let (mounts, _) = plan_with("docker", &[conf], &etc, "", &[], &["/etc/app/app.conf"]);
+        let fresh = seeded(&mounts[0], &etc, VolumeStart::Image);
+        assert_eq!((fresh.path.as_str(), fresh.seed), ("/etc/app", Seed::Fresh));
+        assert!(fresh
+            .warnings
+            .iter()
+            .any(|w| w.contains("made afresh at every start")));
     }
 
     #[test]

@@ -237,8 +237,10 @@ mod tests {
             random,
             [
                 ("\"read-only-write:/tmp/tmp*\"", "/tmp/tmp*", 2),
+                // uv's temp directory is inside the image's venv: the mount over it is a
+                // proposal no run has accepted yet.
                 (
-                    "\"read-only-write:/app/.venv/.tmp*\"",
+                    "\"unfixable-write:/app/.venv/.tmp*\"",
                     "/app/.venv/.tmp*",
                     1
                 ),

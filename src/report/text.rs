@@ -562,6 +562,16 @@ fn run_mount(mount: &RunMount) -> String {
             (false, true, None) => format!("{path} (empty volume, root-owned 0755)"),
             (false, false, _) => format!("{path} (volume)"),
         },
+        RunMount::Seeded { path, root, copy } => match (root, copy) {
+            (_, None) => format!("{path} (volume with the image's files)"),
+            (Some(r), Some(_)) => format!(
+                "{path} (volume owned by {}:{} {:04o}, the image's files copied in)",
+                r.uid, r.gid, r.mode
+            ),
+            (None, Some(_)) => {
+                format!("{path} (root-owned 0755 volume, the image's files copied in)")
+            }
+        },
     }
 }
 

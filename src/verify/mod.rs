@@ -13,8 +13,9 @@ use tokio::sync::Semaphore;
 
 use crate::engine::{ContainerSpec, Engine, RunId};
 use crate::model::{
-    is_within, resolve, HarmfulMount, Mount, MountKind, MountOwner, ProofGate, Report, RunMount,
-    Symlink, TmpfsSpec, Verdict, Verification, VerifyRun, Write, WriteKind,
+    is_within, resolve, CopyStep, HarmfulMount, Mount, MountKind, MountOwner, ProofGate, Report,
+    RunMount, Seed, Symlink, TmpfsSpec, Verdict, Verification, VerifyRun, VolumeRoot, Write,
+    WriteKind,
 };
 use crate::profile::{self, Profile, TmpfsOwner, VolumeStart};
 use crate::progress::Progress;
@@ -113,6 +114,9 @@ impl Platform {
     /// it, a volume as the platform starts one at its path (Docker's named volumes copy the
     /// image's files and owner in; an ECS volume does so only at an image VOLUME).
     fn candidate(&self, mount: &Mount) -> RunMount {
+        if mount.seed != Seed::Empty {
+            return self.seeded(mount);
+        }
         if mount.kind == MountKind::Tmpfs {
             return profile::docker_tmpfs(mount, self.owner).into();
         }
@@ -128,6 +132,44 @@ impl Platform {
             empty,
             owner,
         }
+    }
+}
+
+impl Platform {
+    /// A mount that starts with the image's files, as the platform's fix fills it: Docker and
+    /// an ECS image VOLUME copy them in by themselves; elsewhere an init container of the image
+    /// copies them into the volume the platform made: root-owned 0755 on ECS, where the copy
+    /// runs as root to keep the files' owners; on Kubernetes an emptyDir (1777) or a claim
+    /// (root's 0755), given to the app's group by fsGroup, where the copy runs as the app.
+    fn seeded(&self, mount: &Mount) -> RunMount {
+        let path = mount.path.clone();
+        let image_volume = self.image_volumes.iter().any(|v| same_path(v, &mount.path));
+        let (root, copy) = match self.volume_start {
+            start if start.from_image(image_volume) => (None, None),
+            VolumeStart::ImageVolume => (
+                None,
+                Some(CopyStep {
+                    user: Some("0".to_string()),
+                }),
+            ),
+            _ => {
+                let group = mount.owner.map(|o| o.gid);
+                let mode = match mount.seed {
+                    Seed::Fresh => 0o777,
+                    _ if group.is_some() => 0o775,
+                    _ => 0o755,
+                };
+                let setgid = if group.is_some() { 0o2000 } else { 0 };
+                let root = VolumeRoot {
+                    uid: 0,
+                    gid: group.unwrap_or(0),
+                    mode: mode | setgid,
+                };
+                let user = self.spec.user.clone();
+                (Some(root), Some(CopyStep { user }))
+            }
+        };
+        RunMount::Seeded { path, root, copy }
     }
 }
 
@@ -412,81 +454,44 @@ impl Proof<'_> {
             code: report.trace.exit.code,
         });
         self.prover.settle();
-        let mounts = &report.plan.mounts;
-        let (fixed, free): (Vec<usize>, Vec<usize>) =
-            (0..mounts.len()).partition(|&i| mounts[i].state);
-        let n = free.len();
-        let gate = self.prover.gate;
-        let mut search = Search {
-            prover: &mut self.prover,
-            planned: mounts,
-            fixed,
-            free,
-            symlinks: &report.trace.symlinks,
-            tested: vec![],
-            functional: gate == ProofGate::Functional,
-        };
-        let mut seen = Outcomes::default();
-        if search.fixed.is_empty() {
-            // The run with no mount is the empty subset.
-            search.tested.push((vec![], 0));
-            let outcome = search.outcome(&search.prover.runs[0]) == Some(true);
-            seen.0.insert(vec![], outcome);
-        } else {
-            seen.test(&mut search, &[vec![]]).await?;
-        }
-        let minimal = if seen.get(&[]) == Some(true) {
-            Some(vec![])
-        } else if n == 0 {
-            None
-        } else {
-            minimize::search(n, &mut search, &mut seen).await?
-        };
-        let functional = match (&minimal, gate) {
-            (Some(clean), ProofGate::Clean) if !clean.is_empty() => {
-                Some(functional_subset(&mut search, clean).await?)
-            }
-            _ => None,
-        };
-        let as_mounts = |subset: &Subset| -> Vec<Mount> {
-            search
-                .planned_of(subset)
+        let symlinks = report.trace.symlinks.clone();
+        let mut searched = search_plan(&mut self.prover, &report.plan.mounts, &symlinks).await?;
+        if searched.found.minimal.is_none() {
+            // The runs showed no plain set works: the mounts that hide the image's files try
+            // again starting with a copy of them.
+            let start = self.prover.platform.volume_start;
+            let seeded: Vec<Mount> = report
+                .plan
+                .mounts
                 .iter()
-                .map(|&i| mounts[i].clone())
-                .collect()
-        };
-        let found = Found {
-            minimal: minimal.as_ref().map(as_mounts),
-            functional: functional
-                .as_ref()
-                .filter(|f| Some(*f) != minimal.as_ref())
-                .map(as_mounts),
-            harmful: harmful(&search),
-        };
-        let mut outcomes: Vec<(Vec<usize>, &VerifyRun)> = search
-            .tested
+                .map(|m| match m.hides_files {
+                    true => crate::analyze::seeded(m, &report.trace.image_dirs, start),
+                    false => m.clone(),
+                })
+                .collect();
+            if seeded != report.plan.mounts {
+                let again = search_plan(&mut self.prover, &seeded, &symlinks).await?;
+                if again.found.minimal.is_some() {
+                    report.plan.mounts = seeded;
+                    searched = again;
+                }
+            }
+        }
+        let mounts = &report.plan.mounts;
+        let outcomes: Vec<(Vec<usize>, &VerifyRun)> = searched
+            .outcomes
             .iter()
-            .map(|(subset, i)| (search.planned_of(subset), &search.prover.runs[*i]))
+            .map(|(planned, i)| (planned.clone(), &self.prover.runs[*i]))
             .collect();
-        if !search.fixed.is_empty() {
-            // The run with no mount at all is no subset of the search, but it saw what it saw.
-            outcomes.push((vec![], &search.prover.runs[0]));
-        }
-        let decisive = match &minimal {
-            Some(subset) => search.run_of(subset),
-            None => search.run_of(&(0..n).collect::<Subset>()),
-        }
-        .and_then(|run| search.prover.runs.iter().position(|r| std::ptr::eq(r, run)))
-        .unwrap_or(0);
-        let minimal_planned = minimal.as_ref().map(|m| search.planned_of(m));
         decide(
             &mut report.trace.writes,
             mounts,
-            &report.trace.symlinks,
+            &symlinks,
             &outcomes,
-            minimal_planned.as_ref(),
+            searched.minimal_planned.as_ref(),
         );
         drop(outcomes);
+        let found = searched.found;
         report.plan.verdict = match &found.minimal {
             Some(m) if m.is_empty() => Verdict::Compatible,
             Some(_) => Verdict::NeedsMounts,
@@ -499,11 +504,102 @@ impl Proof<'_> {
                 .unfixable
                 .retain(|u| !minimal.iter().any(|m| is_within(&u.path, &m.path)));
         }
-        let mut verification = self.prover.verification(found, decisive);
+        let mut verification = self.prover.verification(found, searched.decisive);
         note_proven(&mut verification, &report.trace.symlinks);
         report.verification = Some(verification);
         Ok(())
     }
+}
+
+/// What one search over a plan's mounts found, with every run it made.
+struct Searched {
+    found: Found,
+    /// Each run of the search: the planned mounts it had (indices) and its index in the runs.
+    outcomes: Vec<(Vec<usize>, usize)>,
+    /// The run the verdict rests on: the minimal set's, else the one with every mount.
+    decisive: usize,
+    minimal_planned: Option<Vec<usize>>,
+}
+
+/// Searches `mounts` for the fewest with which the app passes: the volumes that keep state are
+/// in every run, the run with no mount at all is the prover's first. Under the clean gate the
+/// fewest that merely work follow.
+async fn search_plan(
+    prover: &mut Prover<'_>,
+    mounts: &[Mount],
+    symlinks: &[Symlink],
+) -> Result<Searched> {
+    let (fixed, free): (Vec<usize>, Vec<usize>) = (0..mounts.len()).partition(|&i| mounts[i].state);
+    let n = free.len();
+    let gate = prover.gate;
+    let mut search = Search {
+        prover,
+        planned: mounts,
+        fixed,
+        free,
+        symlinks,
+        tested: vec![],
+        functional: gate == ProofGate::Functional,
+    };
+    let mut seen = Outcomes::default();
+    if search.fixed.is_empty() {
+        // The run with no mount is the empty subset.
+        search.tested.push((vec![], 0));
+        let outcome = search.outcome(&search.prover.runs[0]) == Some(true);
+        seen.0.insert(vec![], outcome);
+    } else {
+        seen.test(&mut search, &[vec![]]).await?;
+    }
+    let minimal = if seen.get(&[]) == Some(true) {
+        Some(vec![])
+    } else if n == 0 {
+        None
+    } else {
+        minimize::search(n, &mut search, &mut seen).await?
+    };
+    let functional = match (&minimal, gate) {
+        (Some(clean), ProofGate::Clean) if !clean.is_empty() => {
+            Some(functional_subset(&mut search, clean).await?)
+        }
+        _ => None,
+    };
+    let as_mounts = |subset: &Subset| -> Vec<Mount> {
+        search
+            .planned_of(subset)
+            .iter()
+            .map(|&i| mounts[i].clone())
+            .collect()
+    };
+    let found = Found {
+        minimal: minimal.as_ref().map(as_mounts),
+        functional: functional
+            .as_ref()
+            .filter(|f| Some(*f) != minimal.as_ref())
+            .map(as_mounts),
+        harmful: harmful(&search),
+    };
+    let mut outcomes: Vec<(Vec<usize>, usize)> = search
+        .tested
+        .iter()
+        .map(|(subset, i)| (search.planned_of(subset), *i))
+        .collect();
+    if !search.fixed.is_empty() {
+        // The run with no mount at all is no subset of the search, but it saw what it saw.
+        outcomes.push((vec![], 0));
+    }
+    let decisive = match &minimal {
+        Some(subset) => search.run_of(subset),
+        None => search.run_of(&(0..n).collect::<Subset>()),
+    }
+    .and_then(|run| search.prover.runs.iter().position(|r| std::ptr::eq(r, run)))
+    .unwrap_or(0);
+    let minimal_planned = minimal.as_ref().map(|m| search.planned_of(m));
+    Ok(Searched {
+        found,
+        outcomes,
+        decisive,
+        minimal_planned,
+    })
 }
 
 /// The fewest of the clean set's mounts with which the app starts, answers and stops, read-only

@@ -10,7 +10,8 @@ use crate::engine::{
     Container, ContainerSpec, Engine, Readiness, RunId, StartRefused, VolumeMount,
 };
 use crate::model::{
-    is_within, ExitStatus, Gate, Gates, LogLine, ProofGate, RunMount, TmpfsSpec, VerifyRun,
+    is_within, CopyStep, ExitStatus, Gate, Gates, LogLine, ProofGate, RunMount, TmpfsSpec,
+    VerifyRun, VolumeRoot,
 };
 use crate::probe::seconds;
 use crate::profile;
@@ -32,9 +33,26 @@ pub async fn run(
     opts: &RunOptions,
     gate: ProofGate,
 ) -> Result<VerifyRun> {
+    let mut seeding = None;
     for mount in mounts {
         match mount {
             RunMount::Tmpfs { path, options } => spec.tmpfs.push(TmpfsSpec::new(path, options)),
+            RunMount::Seeded { path, root, copy } => {
+                let role = format!("{role}-volume{}", spec.volumes.len());
+                let name = engine.create_volume(run_id, &role).await?;
+                if let Some(copy) = copy {
+                    let failed =
+                        seed(engine, run_id, &role, &spec, &name, path, *root, copy).await?;
+                    seeding = seeding.or(failed);
+                }
+                spec.volumes.push(VolumeMount {
+                    name,
+                    target: path.clone(),
+                    read_only: false,
+                    // Docker fills a new volume from the image; a copied one has its files.
+                    no_copy: copy.is_some(),
+                });
+            }
             // Empty and writable for the app (Kubernetes): Docker has no volume option for an
             // owner, and a run needs only what the volume holds at first, so a tmpfs stands in,
             // world-writable (1777) and executable as an emptyDir is.
@@ -65,6 +83,12 @@ pub async fn run(
             }
         }
     }
+    if let Some(problem) = seeding {
+        for volume in &spec.volumes {
+            engine.remove_volume(&volume.name).await;
+        }
+        return Ok(failed_before_start(mounts, &spec, problem, gate));
+    }
     let mut container = Container::create(engine, run_id, role, &spec).await?;
     // However much the app prints, the lines the judgement reads are kept: read-only errors,
     // and the permission errors the ownership hint reads.
@@ -83,14 +107,7 @@ pub async fn run(
             };
             let problem = format!("it did not start: {refused}");
             remove(engine, container, &spec).await;
-            let mut run = VerifyRun {
-                mounts: mounts.to_vec(),
-                readonly: spec.readonly_rootfs,
-                problem: Some(problem),
-                ..VerifyRun::default()
-            };
-            judge(&mut run, None, gate);
-            return Ok(run);
+            return Ok(failed_before_start(mounts, &spec, problem, gate));
         }
     };
     let mut cut_short = lived.cut_short;
@@ -179,6 +196,167 @@ pub async fn run(
     };
     judge(&mut run, None, gate);
     Ok(run)
+}
+
+/// A run that failed before the app started: a mount hid its command, or a copy step failed.
+fn failed_before_start(
+    mounts: &[RunMount],
+    spec: &ContainerSpec,
+    problem: String,
+    gate: ProofGate,
+) -> VerifyRun {
+    let mut run = VerifyRun {
+        mounts: mounts.to_vec(),
+        readonly: spec.readonly_rootfs,
+        problem: Some(problem),
+        ..VerifyRun::default()
+    };
+    judge(&mut run, None, gate);
+    run
+}
+
+/// How long a copy step may take: it copies what the image ships at one path.
+const COPY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Fills volume `name` as the platform and the fix's init container do: the volume's own
+/// directory made as the platform makes it (`root`), then the image, read-only, copying what it
+/// ships at `path` into it. Returns why that failed, if it did: the image has no `find` or `cp`,
+/// or its user may not write into the volume the platform made.
+#[allow(clippy::too_many_arguments)]
+async fn seed(
+    engine: &Engine,
+    run_id: &RunId,
+    role: &str,
+    app: &ContainerSpec,
+    name: &str,
+    path: &str,
+    root: Option<VolumeRoot>,
+    copy: &CopyStep,
+) -> Result<Option<String>> {
+    const TARGET: &str = "/rofs-seed";
+    if let Some(r) = root {
+        // What the platform does to a new volume before any container of the pod sees it.
+        let owner = format!("{}:{}", r.uid, r.gid);
+        let mode = format!("{:o}", r.mode);
+        let argv = [
+            "find",
+            TARGET,
+            "-maxdepth",
+            "0",
+            "-exec",
+            "chown",
+            &owner,
+            "{}",
+            ";",
+            "-exec",
+            "chmod",
+            &mode,
+            "{}",
+            ";",
+        ]
+        .map(String::from)
+        .to_vec();
+        let step = Step {
+            user: Some("0".to_string()),
+            argv,
+            what: "the volume's set-up",
+        };
+        if let Some(failed) = step.run(engine, run_id, role, app, name, TARGET).await? {
+            return Ok(Some(failed));
+        }
+    }
+    let step = Step {
+        user: copy.user.clone(),
+        argv: copy_command(path, TARGET),
+        what: "the copy step",
+    };
+    step.run(engine, run_id, role, app, name, TARGET)
+        .await
+        .map(|failed| failed.map(|f| format!("{f} (into {path})")))
+}
+
+/// A one-off container of the image with one of our volumes at a path of its own.
+struct Step {
+    user: Option<String>,
+    argv: Vec<String>,
+    what: &'static str,
+}
+
+impl Step {
+    /// Runs it to its end; returns why it failed, if it did.
+    async fn run(
+        self,
+        engine: &Engine,
+        run_id: &RunId,
+        role: &str,
+        app: &ContainerSpec,
+        volume: &str,
+        target: &str,
+    ) -> Result<Option<String>> {
+        let spec = ContainerSpec {
+            image_id: app.image_id.clone(),
+            user: self.user,
+            entrypoint: Some(self.argv[..1].to_vec()),
+            cmd: Some(self.argv[1..].to_vec()),
+            env: vec![],
+            port: None,
+            readonly_rootfs: true,
+            tmpfs: vec![],
+            volumes: vec![VolumeMount {
+                name: volume.to_string(),
+                target: target.to_string(),
+                read_only: false,
+                no_copy: true,
+            }],
+            ipc_mode: None,
+        };
+        let mut container =
+            Container::create(engine, run_id, &format!("{role}-step"), &spec).await?;
+        let failure = match container.start().await {
+            Err(e) => match e.downcast_ref::<StartRefused>() {
+                Some(refused) => Some(format!("{} cannot run: {refused}", self.what)),
+                None => return Err(e),
+            },
+            Ok(()) => match container.wait_exit(COPY_TIMEOUT).await {
+                Some(0) => None,
+                code => {
+                    container.drain_logs().await;
+                    Some(format!(
+                        "{} failed ({}): {}",
+                        self.what,
+                        code.map_or_else(|| "still running".to_string(), |c| format!("exit {c}")),
+                        container.tail(3)
+                    ))
+                }
+            },
+        };
+        container.remove().await;
+        Ok(failure)
+    }
+}
+
+/// The copy step's command: every entry of `path` copied into `target` with its owner, mode and
+/// times, but not `target` itself, which the platform made and may not let the app's user
+/// change (`cp -a PATH/. TARGET` would, and fail). find and cp are all it needs, no shell.
+pub fn copy_command(path: &str, target: &str) -> Vec<String> {
+    let path = path.trim_end_matches('/');
+    [
+        "find",
+        path,
+        "-mindepth",
+        "1",
+        "-maxdepth",
+        "1",
+        "-exec",
+        "cp",
+        "-a",
+        "-t",
+        target,
+        "{}",
+        "+",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// Removes a run's container and the volumes made for it.
