@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use crate::model::{Change, MultiReport, Plan, Report, TmpfsSpec, Trace, Verdict, WriteKind};
 use crate::profile::Profile;
 
+pub use kinds::restart_note;
 pub use remedies::Catalogue;
 
 /// Judges `trace` for `profile`. `declared` are mount points the audited configuration already

@@ -49,6 +49,17 @@ pub fn trace(t: &Trace) -> String {
         let _ = writeln!(out, "  cannot see: {spot}");
     }
     let _ = writeln!(out, "startup: ready after {} ms", t.startup_ms);
+    if let Some(restart) = t
+        .phases
+        .iter()
+        .find(|p| p.name == crate::model::Phase::Restart)
+    {
+        let _ = writeln!(
+            out,
+            "restart: started again and stopped in {} ms",
+            restart.duration_ms
+        );
+    }
     for p in &t.probes {
         let status = p.status.map_or_else(|| "-".to_string(), |s| s.to_string());
         let verdict = if p.ok { "ok" } else { "FAILED" };
@@ -95,6 +106,9 @@ pub fn trace(t: &Trace) -> String {
         }
         if w.volume {
             out.push_str("  [volume]");
+        }
+        if let Some(r) = w.restart {
+            let _ = write!(out, "  [restart: {}]", r.as_str());
         }
         out.push('\n');
     }
@@ -618,6 +632,10 @@ fn write_line(out: &mut String, f: &findings::Finding) {
     finding_line(out, f);
     if let (Cause::Unfixable { reason }, false) = (f.cause, f.tolerated) {
         let _ = writeln!(out, "      {}", clean(reason));
+    }
+    // What a restart showed it is for: data to keep, a cache, or scratch.
+    if let Some(note) = f.write.and_then(crate::analyze::restart_note) {
+        let _ = writeln!(out, "      {note}");
     }
 }
 
