@@ -145,6 +145,16 @@ pub struct Tracing {
     pub blind_spots: Vec<String>,
 }
 
+/// How the blind spots of a restart begin: they concern what it kept, not the writes.
+pub const RESTART_BLIND_SPOTS: [&str; 2] = ["what a restart keeps", "reads at a restart"];
+
+impl Tracing {
+    /// Whether no blind spot concerns the first run's writes.
+    pub fn first_run_sees_all(&self) -> bool {
+        (self.blind_spots.iter()).all(|s| RESTART_BLIND_SPOTS.iter().any(|r| s.starts_with(r)))
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {

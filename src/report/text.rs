@@ -37,8 +37,9 @@ pub fn trace(t: &Trace) -> String {
         out,
         "tracing: {}",
         match t.tracing.mode {
-            // Without fanotify the race it closes is among the blind spots.
-            TracingMode::Overlay if t.tracing.blind_spots.is_empty() => {
+            // Without fanotify the race it closes is among the blind spots; what a restart
+            // could not show says nothing of fanotify.
+            TracingMode::Overlay if t.tracing.first_run_sees_all() => {
                 "overlay (inotify and fanotify on the writable layer and volumes)"
             }
             TracingMode::Overlay => "overlay (inotify on the writable layer and volumes)",
@@ -49,17 +50,6 @@ pub fn trace(t: &Trace) -> String {
         let _ = writeln!(out, "  cannot see: {spot}");
     }
     let _ = writeln!(out, "startup: ready after {} ms", t.startup_ms);
-    if let Some(restart) = t
-        .phases
-        .iter()
-        .find(|p| p.name == crate::model::Phase::Restart)
-    {
-        let _ = writeln!(
-            out,
-            "restart: started again and stopped in {} ms",
-            restart.duration_ms
-        );
-    }
     for p in &t.probes {
         let status = p.status.map_or_else(|| "-".to_string(), |s| s.to_string());
         let verdict = if p.ok { "ok" } else { "FAILED" };
@@ -86,6 +76,17 @@ pub fn trace(t: &Trace) -> String {
         None => writeln!(out, "shutdown: {exit}"),
     }
     .ok();
+    if let Some(restart) = t
+        .phases
+        .iter()
+        .find(|p| p.name == crate::model::Phase::Restart)
+    {
+        let _ = writeln!(
+            out,
+            "restart: the same container started again and stopped in {} ms",
+            restart.duration_ms
+        );
+    }
     out.push('\n');
     if t.writes.is_empty() {
         out.push_str("No writes: nothing would fail under a read-only root.\n");

@@ -319,7 +319,7 @@ async fn restart(
             Some(format!(
                 "{}; last log lines: {}",
                 restart_failure(&not_ready, opts),
-                container.tail(5)
+                container.tail(3)
             ))
         }
     };
