@@ -314,7 +314,7 @@ async fn restart(
                 container.stop(Duration::ZERO).await?;
             }
             if let Some(step) = marks.step.take() {
-                step.done("trace: restart: not ready".to_string());
+                step.done("trace: restart: not ready");
             }
             Some(format!(
                 "{}; last log lines: {}",
@@ -479,6 +479,8 @@ enum Restarting {
         /// What the first run left.
         left: BTreeMap<assemble::CPath, assemble::Meta>,
         reads: Result<reads::Reads, String>,
+        /// Directories of those files past [`reads::WATCH_LIMIT`], not watched.
+        unwatched: usize,
     },
     Api {
         left: BTreeMap<assemble::CPath, api::Stat>,
@@ -623,23 +625,20 @@ impl Recorder {
                     .filter(|(_, m)| m.file_type != Some(crate::model::FileType::Dir))
                     .filter_map(|(p, _)| Some(&p[..p.iter().rposition(|&b| b == b'/')?]))
                     .collect();
-                let watched = dirs.len().min(reads::WATCH_LIMIT);
+                let unwatched = dirs.len().saturating_sub(reads::WATCH_LIMIT);
                 let dirs = (dirs.into_iter().take(reads::WATCH_LIMIT))
                     .filter_map(|d| {
                         let d = if d.is_empty() { &b"/"[..] } else { d };
                         Some((layer::to_host(recorder.roots(), d)?, d.to_vec()))
                     })
                     .collect();
-                let mut reads = reads::Reads::watch(dirs).map_err(|e| e.to_string());
-                if watched == reads::WATCH_LIMIT {
-                    reads = reads.and_then(|_| {
-                        Err(format!(
-                            "the first run left files in more than {} directories",
-                            reads::WATCH_LIMIT
-                        ))
-                    });
-                }
-                *restart = Some(Restarting::Overlay { left, reads });
+                let reads =
+                    reads::Reads::watch(dirs).map_err(|e| format!("inotify could not start ({e})"));
+                *restart = Some(Restarting::Overlay {
+                    left,
+                    reads,
+                    unwatched,
+                });
             }
             Recorder::Api {
                 recorder, restart, ..
@@ -665,15 +664,27 @@ impl Recorder {
             Recorder::Overlay {
                 recorder, restart, ..
             } => {
-                let Some(Restarting::Overlay { left, reads }) = restart.take() else {
+                let Some(Restarting::Overlay {
+                    left,
+                    reads,
+                    unwatched,
+                }) = restart.take()
+                else {
                     return;
                 };
                 recorder.boundary(Phase::Restart, None).await;
                 let end = recorder.segments.pop();
-                let (read, problems) = match reads {
+                let (read, mut problems) = match reads {
                     Ok(reads) => reads.finish(),
                     Err(why) => (BTreeSet::new(), vec![why]),
                 };
+                if unwatched > 0 {
+                    problems.push(format!(
+                        "the first run left files in {unwatched} directories more than the {} \
+                         watched",
+                        reads::WATCH_LIMIT
+                    ));
+                }
                 let Some(end) = end.filter(|_| failed.is_none()) else {
                     self.restarted().blind_spots.extend(blind_spots);
                     return;
