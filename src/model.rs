@@ -152,6 +152,16 @@ pub struct Tracing {
     pub blind_spots: Vec<String>,
 }
 
+/// How the blind spots of a restart begin: they concern what it kept, not the writes.
+pub const RESTART_BLIND_SPOTS: [&str; 2] = ["what a restart keeps", "reads at a restart"];
+
+impl Tracing {
+    /// Whether no blind spot concerns the first run's writes.
+    pub fn first_run_sees_all(&self) -> bool {
+        (self.blind_spots.iter()).all(|s| RESTART_BLIND_SPOTS.iter().any(|r| s.starts_with(r)))
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
@@ -161,6 +171,10 @@ pub enum Phase {
     Healthcheck,
     Idle,
     Shutdown,
+    /// The same container started again after its shutdown, until it was ready and had answered
+    /// its probes, then stopped: what a restart keeps of what the first run made. No write is
+    /// attributed to it; it is timed, and each write says what it did (`Write::restart`).
+    Restart,
 }
 
 impl Phase {
@@ -171,6 +185,7 @@ impl Phase {
             Phase::Healthcheck => "healthcheck",
             Phase::Idle => "idle",
             Phase::Shutdown => "shutdown",
+            Phase::Restart => "restart",
         }
     }
 }
@@ -258,6 +273,45 @@ pub struct Write {
     /// a volume whatever the proof finds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<WriteKind>,
+    /// What the second start of the same container did to the file the first run left: None
+    /// where there was no restart, or the file did not outlive the first run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<Restart>,
+}
+
+/// What a restart (the same container stopped and started again) did to a file the first run
+/// left behind: what tells data the app keeps across restarts from scratch it makes anew.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Restart {
+    /// Left as the first run left it, and read again: the app reuses it.
+    Reused,
+    /// Left as the first run left it, with no read seen: the app found it there and did not
+    /// make it again (or the tracer cannot see reads).
+    Kept,
+    /// Read, then written again: carried from one start to the next (a counter, a database).
+    Updated,
+    /// Written again without being read first: made anew at every start.
+    Rewritten,
+    /// Removed by the second run.
+    Deleted,
+}
+
+impl Restart {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Restart::Reused => "reused",
+            Restart::Kept => "kept",
+            Restart::Updated => "updated",
+            Restart::Rewritten => "rewritten",
+            Restart::Deleted => "deleted",
+        }
+    }
+
+    /// The second start found the file and went on with it, rather than making it anew.
+    pub fn carried_over(self) -> bool {
+        matches!(self, Restart::Reused | Restart::Kept | Restart::Updated)
+    }
 }
 
 /// What a write is for: how a fix must treat it.
@@ -1012,6 +1066,7 @@ pub mod testing {
             would_fail: Some(true),
             fatal: None,
             kind: None,
+            restart: None,
         }
     }
 }

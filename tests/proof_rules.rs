@@ -391,3 +391,73 @@ fn the_clean_set_and_the_fewer_mounts_that_merely_work_are_both_reported() {
     assert_eq!(mount_paths(&v["minimal_mounts"]), ["/var/run/app"], "{v:#}");
     assert!(v.get("functional_mounts").is_none(), "{v:#}");
 }
+
+/// The app: a signing key generated at the first start and reused after. A tmpfs would
+/// pass every read-only run and make a new key at every restart; the restart in the trace flags
+/// it as data to keep, while the pid file it writes anew at every start stays a tmpfs's, and a
+/// cache it reuses is said to cost time only.
+#[test]
+fn a_secret_made_at_the_first_start_and_reused_is_data_to_keep() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = ImageSpec::new("keeps-a-key")
+        .line("ENV FIXTURE_KEEP_WRITES=/home/app/.secret/signing.key=32,/var/cache/app/index=64")
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/run/app.pid")
+        .build();
+    let report = run_json(
+        &["audit", &image, "--profile", "docker", "--idle", "0s"],
+        &[1],
+    );
+    let key = write_at(&report, "/home/app/.secret/signing.key");
+    assert_eq!(
+        (&key["kind"], &key["restart"]),
+        (&"state".into(), &"reused".into()),
+        "{key:#}"
+    );
+    let pid = write_at(&report, "/var/run/app.pid");
+    assert_eq!(
+        (&pid["kind"], &pid["restart"]),
+        (&"runtime".into(), &"rewritten".into()),
+        "{pid:#}"
+    );
+    assert_eq!(write_at(&report, "/var/cache/app/index")["kind"], "cache");
+    let minimal = &report["verification"]["minimal_mounts"];
+    let mount = |path: &str| {
+        let all = minimal.as_array().unwrap().iter();
+        all.clone()
+            .find(|m| m["path"] == path)
+            .unwrap_or_else(|| panic!("no mount at {path}: {minimal:#}"))
+            .clone()
+    };
+    let home = mount("/home");
+    assert_eq!(
+        (&home["kind"], &home["state"]),
+        (&"volume".into(), &true.into()),
+        "{home:#}"
+    );
+    assert!(
+        home["warnings"]
+            .to_string()
+            .contains("holds data meant to last"),
+        "{home:#}"
+    );
+    assert_eq!(mount("/var")["kind"], "tmpfs");
+    // And the way out that needs no volume: the secret supplied from outside.
+    let remedies = report["remedies"].as_array().unwrap();
+    let secret = remedies.iter().find(|r| r["id"] == "generated-secret");
+    assert_eq!(
+        secret.map(|r| r["paths"].clone()),
+        Some(serde_json::json!(["/home/app/.secret/signing.key"])),
+        "{:#}",
+        report["remedies"]
+    );
+
+    let out = run(&["audit", &image, "--profile", "docker", "--idle", "0s"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("made at the first start, and a restart read it again: data the app keeps"),
+        "{text}"
+    );
+    assert!(text.contains("losing it costs time only"), "{text}");
+}

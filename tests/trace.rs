@@ -92,7 +92,7 @@ fn every_phase_write_is_attributed_and_the_json_matches_the_contract() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(phases, ["startup", "probe", "idle", "shutdown"]);
+    assert_eq!(phases, ["startup", "probe", "idle", "shutdown", "restart"]);
     let probes = trace["probes"].as_array().unwrap();
     assert_eq!(probes.len(), 2);
     assert_eq!(
@@ -463,4 +463,55 @@ fn a_file_made_and_removed_at_once_in_a_new_directory_is_seen() {
         assert_eq!(seen, [("/var/lock/app.lock", "transient")]);
         assert_eq!(trace["tracing"]["blind_spots"], serde_json::json!([]));
     }
+}
+
+/// What an app makes at its first start and finds at the next: a signing key and a cache index
+/// (written only where missing, read otherwise), beside a pid file and a marker it writes anew
+/// at every start.
+fn restart_image() -> String {
+    ImageSpec::new("restart-keeps")
+        .line("ENV FIXTURE_KEEP_WRITES=/home/app/.secret/signing.key=32,/var/cache/app/index=64")
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/run/app.pid,/srv/app/started.at")
+        .build()
+}
+
+/// The second start of the same container, as the trace records it: overlay mode sees the
+/// reads, api mode only what the archive API states, and says so.
+#[test]
+fn a_restart_tells_what_the_app_keeps_from_what_it_makes_anew() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = restart_image();
+    let overlay = trace_json(&[image.as_str(), "--idle", "0s"]);
+    let restart = |trace: &Value, path: &str| write(trace, path)["restart"].clone();
+    for (path, expected) in [
+        ("/home/app/.secret/signing.key", "reused"),
+        ("/var/cache/app/index", "reused"),
+        ("/var/run/app.pid", "rewritten"),
+        ("/srv/app/started.at", "rewritten"),
+    ] {
+        assert_eq!(
+            restart(&overlay, path),
+            expected,
+            "{path}: {:#}",
+            overlay["writes"]
+        );
+    }
+    let timing = overlay["phases"].as_array().unwrap().last().unwrap();
+    assert_eq!(timing["name"], "restart");
+    assert_eq!(overlay["tracing"]["blind_spots"], serde_json::json!([]));
+    // The first run's logs, not the second's.
+    let logs = overlay["logs"].to_string();
+    assert!(logs.contains("first start") && !logs.contains("kept from an earlier start"));
+
+    let api = trace_json(&[image.as_str(), "--idle", "0s", "--mode", "api"]);
+    for (path, expected) in [
+        ("/home/app/.secret/signing.key", "kept"),
+        ("/var/run/app.pid", "rewritten"),
+    ] {
+        assert_eq!(restart(&api, path), expected, "{path}: {:#}", api["writes"]);
+    }
+    let blind = api["tracing"]["blind_spots"].to_string();
+    assert!(blind.contains("reads at a restart"), "{blind}");
 }

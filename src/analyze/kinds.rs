@@ -1,9 +1,9 @@
-//! What each write is for, from its path, phase and place: a proposal the fix acts on (state goes
-//! on a volume, never a tmpfs) that no read-only run can overrule, because an app that loses its
-//! data at every restart still starts.
+//! What each write is for, from its path, phase and place, and from what a restart did with it:
+//! a proposal the fix acts on (state goes on a volume, never a tmpfs) that no read-only run can
+//! overrule, because an app that loses its data at every restart still starts.
 
 use super::remedies::glob;
-use crate::model::{Change, FileType, Phase, Write, WriteKind};
+use crate::model::{Change, FileType, Phase, Restart, Write, WriteKind};
 
 /// Tried in order; the first kind with a matching glob wins.
 const RULES: &[(WriteKind, &[&str])] = &[
@@ -71,8 +71,10 @@ const RULES: &[(WriteKind, &[&str])] = &[
     ),
 ];
 
-/// The kind of `w`, or None when nothing tells. A write into a declared VOLUME, or a file saved
-/// at shutdown, is state unless its path says it is a log, runtime, temp or cache file.
+/// The kind of `w`, or None when nothing tells. A write into a declared VOLUME, a file saved at
+/// shutdown, or a file the first start made and the second went on with rather than making it
+/// anew (a key generated once), is state unless its path says it is a log, runtime, temp or
+/// cache file; a file the second start made anew is scratch.
 pub fn classify(w: &Write) -> Option<WriteKind> {
     if w.change == Change::Transient {
         return Some(WriteKind::Temp);
@@ -88,10 +90,47 @@ pub fn classify(w: &Write) -> Option<WriteKind> {
     let saved_at_shutdown = w.phase == Phase::Shutdown
         && matches!(w.change, Change::Created | Change::Modified)
         && w.file_type != FileType::Dir;
-    match by_path {
-        Some(kind) => Some(kind),
-        None if w.volume || saved_at_shutdown => Some(WriteKind::State),
-        None => None,
+    match (by_path, restarted(w)) {
+        (Some(kind), _) => Some(kind),
+        _ if w.volume || saved_at_shutdown => Some(WriteKind::State),
+        (None, Some(r)) if r.carried_over() => Some(WriteKind::State),
+        (None, Some(Restart::Rewritten)) => Some(WriteKind::Temp),
+        (None, _) => None,
+    }
+}
+
+/// What a restart did with `w`, where that tells what it is for: a file written at startup or
+/// by a probe, which the second start repeats. It had no idle, and its shutdown says nothing
+/// of what the first one saved.
+fn restarted(w: &Write) -> Option<Restart> {
+    let repeated = matches!(w.phase, Phase::Startup | Phase::Probe | Phase::Healthcheck);
+    let file = matches!(w.file_type, FileType::File | FileType::Symlink);
+    let written = matches!(w.change, Change::Created | Change::Modified);
+    w.restart.filter(|_| repeated && file && written)
+}
+
+/// Why `w` has its kind where a restart told it, for the report's line of the write: data to
+/// keep, a cache that costs time only, or scratch made anew at every start.
+pub fn restart_note(w: &Write) -> Option<String> {
+    let r = restarted(w)?;
+    let again = match r {
+        Restart::Reused => "read it again",
+        Restart::Kept => "found it and did not make it anew",
+        Restart::Updated => "read and updated it",
+        Restart::Rewritten | Restart::Deleted => "",
+    };
+    match (w.kind?, r) {
+        (WriteKind::State, r) if r.carried_over() => Some(format!(
+            "made at the first start, and a restart {again}: data the app keeps across \
+             restarts, which a tmpfs loses at every restart"
+        )),
+        (WriteKind::Cache, r) if r.carried_over() => Some(format!(
+            "a cache (a restart {again}): losing it costs time only"
+        )),
+        (WriteKind::Temp, Restart::Rewritten) => {
+            Some("made anew at every start: scratch, nothing to keep".to_string())
+        }
+        _ => None,
     }
 }
 
@@ -140,5 +179,60 @@ mod tests {
         gone.phase = Phase::Shutdown;
         gone.change = Change::Transient;
         assert_eq!(classify(&gone), Some(WriteKind::Temp));
+    }
+
+    /// Judged as `analyze` does: the kind, then the note that says why.
+    fn judged(path: &str, restart: Restart) -> (Option<WriteKind>, Option<String>) {
+        let mut w = write(path);
+        w.restart = Some(restart);
+        w.kind = classify(&w);
+        (w.kind, restart_note(&w))
+    }
+
+    #[test]
+    fn a_file_the_second_start_goes_on_with_is_state_and_one_it_makes_anew_is_scratch() {
+        for r in [Restart::Reused, Restart::Kept, Restart::Updated] {
+            let (kind, note) = judged("/home/app/.secret/signing.key", r);
+            assert_eq!(kind, Some(WriteKind::State), "{r:?}");
+            let note = note.unwrap();
+            assert!(
+                note.contains("data the app keeps across restarts"),
+                "{note}"
+            );
+            assert!(note.contains("a tmpfs loses"), "{note}");
+        }
+        let (kind, note) = judged("/srv/app/started.at", Restart::Rewritten);
+        assert_eq!(kind, Some(WriteKind::Temp));
+        assert!(note.unwrap().contains("scratch"));
+        // A path that tells wins: a pid file found again is a stale one, a log is a log.
+        assert_eq!(
+            judged("/run/app.pid", Restart::Kept).0,
+            Some(WriteKind::Runtime)
+        );
+        assert_eq!(
+            judged("/app/logs/boot.log", Restart::Kept).0,
+            Some(WriteKind::Log)
+        );
+        let (kind, note) = judged("/home/app/.cache/app/index", Restart::Reused);
+        assert_eq!(kind, Some(WriteKind::Cache));
+        assert!(note.unwrap().contains("losing it costs time only"));
+        // Removed at the restart: nothing tells.
+        assert_eq!(judged("/srv/app/boot.id", Restart::Deleted), (None, None));
+    }
+
+    #[test]
+    fn only_what_the_second_start_repeats_is_judged_by_it() {
+        // The restart has no idle: a file the first run wrote while idle was not due yet.
+        let mut idle = write("/srv/app/report.txt");
+        idle.phase = Phase::Idle;
+        idle.restart = Some(Restart::Kept);
+        assert_eq!(classify(&idle), None);
+        // A directory found again is one `mkdir -p` leaves alone: no data of its own.
+        let mut dir = write("/srv/app/spool");
+        dir.file_type = FileType::Dir;
+        dir.restart = Some(Restart::Kept);
+        assert_eq!(classify(&dir), None);
+        // Without a restart, as in reports made before it.
+        assert_eq!(classify(&write("/home/app/.secret/signing.key")), None);
     }
 }

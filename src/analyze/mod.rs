@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use crate::model::{Change, MultiReport, Plan, Report, TmpfsSpec, Trace, Verdict, WriteKind};
 use crate::profile::Profile;
 
+pub use kinds::restart_note;
 pub use mounts::seeded;
 pub use remedies::Catalogue;
 

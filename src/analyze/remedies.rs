@@ -326,6 +326,30 @@ mod tests {
     }
 
     #[test]
+    fn a_generated_key_or_secret_is_told_to_come_from_outside() {
+        let t = trace(
+            "1000",
+            &["/app/server"],
+            &[],
+            &[
+                "/home/app/.secret/signing.key",
+                "/data/jwt_secret",
+                "/app/config/jwks.jwk",
+                "/var/run/app.pid",
+            ],
+        );
+        assert_eq!(
+            listed(&t, "generated-secret").unwrap(),
+            [
+                "/home/app/.secret/signing.key",
+                "/data/jwt_secret",
+                "/app/config/jwks.jwk"
+            ]
+        );
+        assert!(fix_of("generated-secret").contains("env var"));
+    }
+
+    #[test]
     fn jvm_hsperfdata() {
         let t = trace(
             "tomcat",

@@ -125,8 +125,11 @@ pub struct Container {
     log_task: Option<tokio::task::JoinHandle<()>>,
     /// Tells the log task to drop a stream that has gone quiet and read on from where it got.
     log_reopen: Arc<Notify>,
+    /// Where the log streams got, kept across them and across starts: a container started
+    /// again reads on from the lines of its earlier run.
+    log_cursor: Arc<Mutex<LogCursor>>,
+    /// The exit code of the current run, once it ended.
     exited: watch::Receiver<Option<i64>>,
-    exit_sender: Option<watch::Sender<Option<i64>>>,
     port: Option<u16>,
     addr: Option<SocketAddr>,
     /// When the start request went out: startup is timed from here.
@@ -189,17 +192,18 @@ impl Container {
         spec: &ContainerSpec,
     ) -> Result<Self> {
         let id = engine.create_container(run, role, spec.body()).await?;
-        let (tx, rx) = watch::channel(None);
+        // Replaced at every start: nothing exits before the first.
+        let (_, exited) = watch::channel(None);
         let (alarm_tx, alarm_rx) = watch::channel(None);
         Ok(Container {
             engine: engine.clone(),
             id,
             logs: Arc::default(),
             log_reopen: Arc::default(),
+            log_cursor: Arc::default(),
             log_task: None,
             keep: None,
-            exited: rx,
-            exit_sender: Some(tx),
+            exited,
             port: spec.port,
             addr: None,
             started: None,
@@ -244,8 +248,17 @@ impl Container {
             .with_context(|| format!("cannot inspect container {}", short(&self.id)))
     }
 
+    /// Starts the container; again after it stopped, as a platform restarts one: its writable
+    /// layer and volumes are as the last run left them, and [`Self::logs`] then holds the new
+    /// run's lines only (take the earlier run's first).
     pub async fn start(&mut self) -> Result<()> {
         let docker = self.engine.docker().clone();
+        if self.started.is_some() {
+            if let Some(task) = self.log_task.take() {
+                task.abort();
+            }
+            self.logs = Arc::default();
+        }
         self.started = Some(Instant::now());
         if let Err(e) = docker.start_container(&self.id, None).await {
             let text = e.to_string();
@@ -255,10 +268,8 @@ impl Container {
                     .context(format!("cannot start container {}", short(&self.id))),
             });
         }
-        let sender = self
-            .exit_sender
-            .take()
-            .expect("a container is started once");
+        let (sender, exited) = watch::channel(None);
+        self.exited = exited;
         let id = self.id.clone();
         let waiter = docker.clone();
         tokio::spawn(async move {
@@ -280,6 +291,7 @@ impl Container {
             self.id.clone(),
             self.logs.clone(),
             self.log_reopen.clone(),
+            self.log_cursor.clone(),
             self.keep,
             alarm,
         )));
@@ -915,10 +927,12 @@ async fn collect_logs(
     id: String,
     sink: Arc<Mutex<LogBuffer>>,
     reopen: Arc<Notify>,
+    cursor: Arc<Mutex<LogCursor>>,
     keep: Option<fn(&str) -> bool>,
     alarm: Option<Alarm>,
 ) {
-    let mut cursor = LogCursor::default();
+    let cursor = &*cursor;
+    let cursor = || cursor.lock().expect("log cursor lock");
     loop {
         // A stream opened once the container has stopped holds everything: the last one.
         let last = match docker.inspect_container(&id, None).await {
@@ -932,10 +946,10 @@ async fn collect_logs(
             .stdout(true)
             .stderr(true)
             .timestamps(true)
-            .since(cursor.since())
+            .since(cursor().since())
             .build();
         let mut stream = docker.logs(&id, Some(options));
-        if cursor.second.is_some() {
+        if cursor().second.is_some() {
             sink.lock().expect("log buffer lock").resumed = Some(Instant::now());
         }
         let mut taken = 0u64;
@@ -975,7 +989,7 @@ async fn collect_logs(
                     Some((t, rest)) if t.len() >= 20 && t.as_bytes()[4] == b'-' => (Some(t), rest),
                     _ => (None, raw),
                 };
-                if !cursor.take(stream_name, time, line) {
+                if !cursor().take(stream_name, time, line) {
                     continue;
                 }
                 taken += 1;

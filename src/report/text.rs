@@ -37,8 +37,9 @@ pub fn trace(t: &Trace) -> String {
         out,
         "tracing: {}",
         match t.tracing.mode {
-            // Without fanotify the race it closes is among the blind spots.
-            TracingMode::Overlay if t.tracing.blind_spots.is_empty() => {
+            // Without fanotify the race it closes is among the blind spots; what a restart
+            // could not show says nothing of fanotify.
+            TracingMode::Overlay if t.tracing.first_run_sees_all() => {
                 "overlay (inotify and fanotify on the writable layer and volumes)"
             }
             TracingMode::Overlay => "overlay (inotify on the writable layer and volumes)",
@@ -75,6 +76,17 @@ pub fn trace(t: &Trace) -> String {
         None => writeln!(out, "shutdown: {exit}"),
     }
     .ok();
+    if let Some(restart) = t
+        .phases
+        .iter()
+        .find(|p| p.name == crate::model::Phase::Restart)
+    {
+        let _ = writeln!(
+            out,
+            "restart: the same container started again and stopped in {} ms",
+            restart.duration_ms
+        );
+    }
     out.push('\n');
     if t.writes.is_empty() {
         out.push_str("No writes: nothing would fail under a read-only root.\n");
@@ -95,6 +107,9 @@ pub fn trace(t: &Trace) -> String {
         }
         if w.volume {
             out.push_str("  [volume]");
+        }
+        if let Some(r) = w.restart {
+            let _ = write!(out, "  [restart: {}]", r.as_str());
         }
         out.push('\n');
     }
@@ -628,6 +643,10 @@ fn write_line(out: &mut String, f: &findings::Finding) {
     finding_line(out, f);
     if let (Cause::Unfixable { reason }, false) = (f.cause, f.tolerated) {
         let _ = writeln!(out, "      {}", clean(reason));
+    }
+    // What a restart showed it is for: data to keep, a cache, or scratch.
+    if let Some(note) = f.write.and_then(crate::analyze::restart_note) {
+        let _ = writeln!(out, "      {note}");
     }
 }
 

@@ -331,6 +331,79 @@ fn go_file_mode(mode: u32, size: i64) -> Meta {
     }
 }
 
+/// Files compared across a restart at most: each costs the engine a request before the second
+/// start and one after it.
+pub const RESTART_STAT_LIMIT: usize = 100;
+
+/// What the archive API tells of a file: enough to see that a restart wrote it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    size: i64,
+    mode: u32,
+    /// As the engine formats it, to the nanosecond.
+    mtime: Option<String>,
+}
+
+impl ApiRecorder {
+    /// Before a restart: what the first run left, as the archive API states it, files before
+    /// directories and at most [`RESTART_STAT_LIMIT`]; and how many were left out.
+    pub async fn left(&mut self) -> (BTreeMap<CPath, Stat>, usize) {
+        self.describe().await;
+        let Some(last) = self.segments.last() else {
+            return (BTreeMap::new(), 0);
+        };
+        let mut paths: Vec<(bool, CPath)> = (last.state.iter())
+            .filter(|(_, m)| !m.whiteout)
+            .map(|(p, m)| (m.file_type == Some(FileType::Dir), p.clone()))
+            .collect();
+        paths.sort();
+        let skipped = paths.len().saturating_sub(RESTART_STAT_LIMIT);
+        let mut left = BTreeMap::new();
+        for (_, path) in paths.into_iter().take(RESTART_STAT_LIMIT) {
+            if let Some(Some(stat)) = self.stat(&path).await {
+                left.insert(path, stat);
+            }
+        }
+        (left, skipped)
+    }
+
+    /// `path` as the archive API states it: Some(None) where it is gone, None where the engine
+    /// did not say.
+    pub async fn stat(&self, path: &[u8]) -> Option<Option<Stat>> {
+        let options = ContainerArchiveInfoOptionsBuilder::default()
+            .path(&String::from_utf8_lossy(path))
+            .build();
+        match self
+            .docker
+            .get_container_archive_info(&self.container, Some(options))
+            .await
+        {
+            Ok(stat) => Some(Some(Stat {
+                size: stat.size,
+                mode: stat.file_mode,
+                mtime: stat.modification_time,
+            })),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Some(None),
+            Err(_) => None,
+        }
+    }
+
+    /// After a restart: what it added counts as the app's, so that no directory's listing takes
+    /// it for the image's.
+    pub async fn restarted(&mut self) {
+        let Ok(Some(changes)) = self.docker.container_changes(&self.container).await else {
+            return;
+        };
+        for change in changes {
+            if change.kind == ChangeType::_1 {
+                self.added.insert(change.path.into_bytes());
+            }
+        }
+    }
+}
+
 impl Image for ApiRecorder {
     fn has(&self, path: &[u8]) -> bool {
         self.from_image.contains(path) || self.baseline.contains_key(path)

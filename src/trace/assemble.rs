@@ -7,7 +7,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::model::{
-    ancestors, escape_path, is_release_content, is_within, Change, FileType, ImageDir, Phase, Write,
+    ancestors, escape_path, is_release_content, is_within, Change, FileType, ImageDir, Phase,
+    Restart, Write,
 };
 
 /// A container path, as raw bytes: names need not be UTF-8.
@@ -121,6 +122,17 @@ impl Assembler {
         self.last = Some(seg.state);
     }
 
+    /// What the run wrote and left at its last boundary: the paths a restart is judged on.
+    pub fn left(&self) -> BTreeMap<CPath, Meta> {
+        let Some(last) = &self.last else {
+            return BTreeMap::new();
+        };
+        (self.changes.written.iter())
+            .filter_map(|p| Some((p.to_vec(), last.get(&**p)?.clone())))
+            .filter(|(_, m)| !m.whiteout)
+            .collect()
+    }
+
     pub fn finish(self, image: &dyn Image, noise: &Noise) -> Vec<Write> {
         self.changes
             .writes(&self.last.unwrap_or_default(), image, noise)
@@ -222,6 +234,40 @@ impl Changes {
     }
 }
 
+/// What a restart did to a file the first run left as `before`: `after` is what the restart left
+/// there (None: nothing, or a whiteout), `written` whether it was seen written meanwhile, and
+/// `read` whether it was seen read. Any state that compares serves: a walk's metadata, the
+/// archive API's stat.
+pub fn restart_outcome<T: PartialEq>(
+    before: &T,
+    after: Option<&T>,
+    written: bool,
+    read: bool,
+) -> Restart {
+    match after {
+        None => Restart::Deleted,
+        Some(after) if written || after != before => match read {
+            true => Restart::Updated,
+            false => Restart::Rewritten,
+        },
+        Some(_) if read => Restart::Reused,
+        Some(_) => Restart::Kept,
+    }
+}
+
+/// Sets each write's `restart` from what a restart did to its path.
+pub fn mark_restart(writes: &mut [Write], outcomes: &BTreeMap<CPath, Restart>) {
+    let by_path: std::collections::HashMap<String, Restart> = outcomes
+        .iter()
+        .map(|(p, r)| (escape_path(p).0, *r))
+        .collect();
+    for w in writes {
+        if !matches!(w.change, Change::Deleted | Change::Transient) {
+            w.restart = by_path.get(&w.path).copied();
+        }
+    }
+}
+
 fn to_write(
     path: &[u8],
     meta: &Meta,
@@ -250,6 +296,7 @@ fn to_write(
         would_fail: None,
         fatal: None,
         kind: None,
+        restart: None,
     }
 }
 
@@ -455,6 +502,95 @@ mod tests {
         );
         assert!(writes[1].volume && !writes[2].volume);
         assert_eq!(writes[0].file_type, FileType::File);
+    }
+
+    #[test]
+    fn a_restart_tells_kept_and_reused_files_from_rewritten_updated_and_deleted_ones() {
+        let key = file(32);
+        let again = Meta {
+            mtime: Some(2),
+            ..file(32)
+        };
+        assert_eq!(
+            restart_outcome(&key, Some(&key), false, true),
+            Restart::Reused
+        );
+        assert_eq!(
+            restart_outcome(&key, Some(&key), false, false),
+            Restart::Kept
+        );
+        // Written to the same size and time (a coarse clock) is still written.
+        assert_eq!(
+            restart_outcome(&key, Some(&key), true, false),
+            Restart::Rewritten
+        );
+        assert_eq!(
+            restart_outcome(&key, Some(&again), false, false),
+            Restart::Rewritten
+        );
+        assert_eq!(
+            restart_outcome(&key, Some(&again), true, true),
+            Restart::Updated
+        );
+        assert_eq!(restart_outcome(&key, None, false, false), Restart::Deleted);
+
+        let image = FakeImage(vec![]);
+        let noise = Noise { volumes: vec![] };
+        let startup = seg(
+            Phase::Startup,
+            &[("/home/app/.key", file(32)), ("/run/app.pid", file(4))],
+            &["/tmp/x"],
+        );
+        let mut writes = assemble(&Snapshot::new(), &[startup], &image, &noise);
+        let outcomes = [
+            (b"/home/app/.key".to_vec(), Restart::Reused),
+            (b"/run/app.pid".to_vec(), Restart::Rewritten),
+        ]
+        .into();
+        mark_restart(&mut writes, &outcomes);
+        let marked: Vec<(&str, Option<Restart>)> = writes
+            .iter()
+            .map(|w| (w.path.as_str(), w.restart))
+            .collect();
+        assert_eq!(
+            marked,
+            [
+                ("/home/app/.key", Some(Restart::Reused)),
+                ("/run/app.pid", Some(Restart::Rewritten)),
+                ("/tmp/x", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn what_a_run_left_is_what_it_wrote_and_did_not_remove() {
+        let baseline: Snapshot = [(b"/data/seed".to_vec(), file(4))].into();
+        let mut assembler = Assembler::new(baseline);
+        assembler.push(seg(
+            Phase::Startup,
+            &[
+                ("/data/seed", file(4)),
+                ("/var", dir()),
+                ("/var/key", file(8)),
+                ("/tmp/gone", file(1)),
+            ],
+            &[],
+        ));
+        assembler.push(seg(
+            Phase::Shutdown,
+            &[
+                ("/data/seed", file(4)),
+                ("/var", dir()),
+                ("/var/key", file(8)),
+            ],
+            &[],
+        ));
+        let left: Vec<String> = assembler
+            .left()
+            .keys()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        assert_eq!(left, ["/var", "/var/key"]);
     }
 
     #[test]

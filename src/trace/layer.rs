@@ -40,6 +40,18 @@ pub fn to_container<'a>(roots: &'a [Root], host: &Path) -> Option<(&'a Root, CPa
     Some((root, path))
 }
 
+/// The host path of a container path under one of the roots: where the app's own file is.
+pub fn to_host(roots: &[Root], path: &[u8]) -> Option<PathBuf> {
+    let root = roots
+        .iter()
+        .filter(|r| crate::model::is_within(path, &r.container))
+        .max_by_key(|r| r.container.len())?;
+    let rel = path[root.container.len()..]
+        .strip_prefix(b"/")
+        .unwrap_or(&path[root.container.len()..]);
+    Some(root.host.join(std::ffi::OsStr::from_bytes(rel)))
+}
+
 pub enum WhiteoutName<'a> {
     Plain,
     /// An opaque-directory marker: bookkeeping, not a file of the app.

@@ -8,18 +8,21 @@ mod layer;
 pub(crate) mod lifecycle;
 mod options;
 mod overlay;
+mod reads;
 
 pub use options::{RunOptions, EXPECTED_STATUS};
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use bollard::models::ImageInspect;
 
 use crate::engine::{Container, ContainerSpec, Engine, Readiness, RunId, VolumeMount};
 use crate::model::{
-    ImageDir, ImageInfo, Phase, PhaseTiming, RunInfo, Trace, Tracing, TracingMode, SCHEMA_VERSION,
+    ImageDir, ImageInfo, Phase, PhaseTiming, Restart, RunInfo, Trace, Tracing, TracingMode,
+    SCHEMA_VERSION,
 };
 use crate::probe::Probe;
 use crate::progress::{Progress, Step};
@@ -182,7 +185,8 @@ fn choose_port(given: Option<u16>, exposed: &[String], probes: &[Probe]) -> Resu
     }
 }
 
-/// Runs the image once with a writable root and records what it writes.
+/// Runs the image with a writable root and records what it writes; then starts the same
+/// container again, to see which of the files it left the app makes anew and which it keeps.
 pub async fn trace(
     engine: &Engine,
     run_id: &RunId,
@@ -218,6 +222,7 @@ pub async fn trace(
         progress,
         step: Some(progress.step("trace: starting, writable root")),
         started: Instant::now(),
+        restarting: false,
     };
     let lived = lifecycle::live(&mut container, opts, &mut marks).await?;
     let startup = match lived.readiness {
@@ -234,7 +239,14 @@ pub async fn trace(
             ));
         }
     };
-    let phases = vec![
+    // The first run's: the second start's lines are its own.
+    let logs = container.logs();
+    let restart_took = match lived.exited_by_itself {
+        // It quit by itself: a service that does so has problems of its own to fix first.
+        Some(_) => None,
+        None => Some(restart(&mut container, opts, &mut marks).await?),
+    };
+    let mut phases = vec![
         PhaseTiming {
             name: Phase::Startup,
             duration_ms: startup.as_millis() as u64,
@@ -252,6 +264,12 @@ pub async fn trace(
             duration_ms: lived.stop_took.unwrap_or_default().as_millis() as u64,
         },
     ];
+    if let Some(took) = restart_took {
+        phases.push(PhaseTiming {
+            name: Phase::Restart,
+            duration_ms: took.as_millis() as u64,
+        });
+    }
     let recorder = marks.recorder;
     let recorded = recorder.finish(&noise).await;
     Ok(Trace {
@@ -262,13 +280,68 @@ pub async fn trace(
         phases,
         probes: lived.probes,
         writes: recorded.writes,
-        logs: container.logs(),
+        logs,
         startup_ms: startup.as_millis() as u64,
         exit: lived.exit.unwrap_or_default(),
         exited_before_stop: lived.exited_by_itself,
         image_dirs: recorded.image_dirs,
         symlinks: recorded.symlinks,
     })
+}
+
+/// Starts the stopped container again, as a platform restarts one, waits until it is ready and
+/// has answered its probes (the same as at the first start, without the idle), and stops it. The
+/// recorder compares what it left with what the first run left. Returns how long it took.
+async fn restart(
+    container: &mut Container,
+    opts: &RunOptions,
+    marks: &mut Marks<'_>,
+) -> Result<Duration> {
+    let started = Instant::now();
+    marks.recorder.restart_begin().await;
+    marks.restarting = true;
+    marks.step = Some(marks.progress.step("trace: restart: starting again"));
+    let again = RunOptions {
+        idle: Duration::ZERO,
+        ..opts.clone()
+    };
+    let lived = lifecycle::live(container, &again, marks).await?;
+    let failed = match lived.readiness {
+        Readiness::Ready { .. } => None,
+        not_ready => {
+            // Left running where it never got ready: it shows nothing more.
+            if container.exit_code().is_none() {
+                container.stop(Duration::ZERO).await?;
+            }
+            if let Some(step) = marks.step.take() {
+                step.done("trace: restart: not ready");
+            }
+            Some(format!(
+                "{}; last log lines: {}",
+                restart_failure(&not_ready, opts),
+                container.tail(3)
+            ))
+        }
+    };
+    marks.recorder.restart_end(failed).await;
+    Ok(started.elapsed())
+}
+
+/// Why the second start was not ready, in a few words.
+fn restart_failure(readiness: &Readiness, opts: &RunOptions) -> String {
+    let budget = opts.startup_timeout.as_secs();
+    match readiness {
+        Readiness::Exited { code } => format!("it exited with code {code} before it was ready"),
+        Readiness::ProbeFailing { last } => format!(
+            "its probe {} kept failing{}",
+            last.target,
+            last.status.map_or_else(String::new, |s| format!(" ({s})"))
+        ),
+        Readiness::NeverOpened { .. } if opts.completes => {
+            format!("it was still running after {budget}s")
+        }
+        _ => format!("nothing answered within {budget}s"),
+    }
 }
 
 /// What the app made or removed: not image content a mount would hide. A file of the image
@@ -359,36 +432,74 @@ struct Marks<'a> {
     progress: &'a Progress,
     step: Option<Step>,
     started: Instant,
+    /// The second start: its boundaries close no segment, the recorder compares its end with
+    /// the first run's.
+    restarting: bool,
 }
 
 impl lifecycle::Boundaries for Marks<'_> {
     async fn boundary(&mut self, phase: Phase, probe: Option<&Probe>) -> Result<()> {
-        self.recorder
-            .boundary(phase, probe.map(|p| p.target().to_string()))
-            .await?;
+        let what = match self.restarting {
+            true => "trace: restart",
+            false => {
+                self.recorder
+                    .boundary(phase, probe.map(|p| p.target().to_string()))
+                    .await?;
+                "trace"
+            }
+        };
         let (done, next) = match (phase, probe) {
+            (Phase::Startup, _) if self.restarting => ("ready".to_string(), "probes"),
             (Phase::Startup, _) => (
-                format!(
-                    "trace: ready after {} ms",
-                    self.started.elapsed().as_millis()
-                ),
-                "trace: probes",
+                format!("ready after {} ms", self.started.elapsed().as_millis()),
+                "probes",
             ),
             (Phase::Probe | Phase::Healthcheck, Some(p)) => {
-                (format!("trace: probe {}", p.target()), "trace: probes")
+                (format!("probe {}", p.target()), "probes")
             }
-            (Phase::Idle, _) => ("trace: idle".to_string(), "trace: stopping (SIGTERM)"),
-            _ => ("trace: stopped".to_string(), ""),
+            (Phase::Idle, _) if self.restarting => {
+                ("probes answered".to_string(), "stopping (SIGTERM)")
+            }
+            (Phase::Idle, _) => ("idle".to_string(), "stopping (SIGTERM)"),
+            _ => ("stopped".to_string(), ""),
         };
         if let Some(step) = self.step.take() {
-            step.done(done);
+            step.done(format!("{what}: {done}"));
         }
         if !next.is_empty() {
-            self.step = Some(self.progress.step(next));
+            self.step = Some(self.progress.step(format!("{what}: {next}")));
         }
         Ok(())
     }
 }
+
+/// What a recorder saw of a restart, until it is over.
+enum Restarting {
+    Overlay {
+        /// What the first run left.
+        left: BTreeMap<assemble::CPath, assemble::Meta>,
+        reads: Result<reads::Reads, String>,
+        /// Directories of those files past [`reads::WATCH_LIMIT`], not watched.
+        unwatched: usize,
+    },
+    Api {
+        left: BTreeMap<assemble::CPath, api::Stat>,
+        skipped: usize,
+    },
+}
+
+/// What a restart showed: what it did to each path the first run left, and what the recorder
+/// could not see of it.
+#[derive(Default)]
+struct Restarted {
+    outcomes: BTreeMap<assemble::CPath, Restart>,
+    blind_spots: Vec<String>,
+}
+
+/// What api mode cannot see of a restart.
+const API_RESTART_BLIND_SPOT: &str = "reads at a restart: the changes API shows no read, so a \
+     file the second start left as it was is called kept, never reused, and one it wrote again \
+     is called rewritten (made anew) even where it read it first";
 
 /// What a recorder saw, and what it read of the image to judge it.
 struct Recorded {
@@ -403,8 +514,14 @@ enum Recorder {
         recorder: overlay::OverlayRecorder,
         lower: overlay::LowerDirs,
         assembler: assemble::Assembler,
+        restart: Option<Restarting>,
+        restarted: Restarted,
     },
-    Api(api::ApiRecorder),
+    Api {
+        recorder: api::ApiRecorder,
+        restart: Option<Restarting>,
+        restarted: Restarted,
+    },
 }
 
 impl Recorder {
@@ -433,10 +550,16 @@ impl Recorder {
         };
         if !use_overlay {
             let volumes = volumes.to_vec();
-            return Ok(Recorder::Api(
-                api::ApiRecorder::start(engine.docker().clone(), container.id.clone(), volumes)
-                    .await?,
-            ));
+            return Ok(Recorder::Api {
+                recorder: api::ApiRecorder::start(
+                    engine.docker().clone(),
+                    container.id.clone(),
+                    volumes,
+                )
+                .await?,
+                restart: None,
+                restarted: Restarted::default(),
+            });
         }
         let mut roots = vec![layer::Root {
             host: upper.expect("readable"),
@@ -464,6 +587,8 @@ impl Recorder {
             recorder,
             lower: overlay::LowerDirs::new(lower),
             assembler,
+            restart: None,
+            restarted: Restarted::default(),
         })
     }
 
@@ -481,16 +606,149 @@ impl Recorder {
                 release_freed_memory();
                 Ok(())
             }
-            Recorder::Api(recorder) => recorder.boundary(phase, probe).await,
+            Recorder::Api { recorder, .. } => recorder.boundary(phase, probe).await,
+        }
+    }
+
+    /// After the first run's shutdown, before the same container starts again: takes what
+    /// that run left, and watches for reads of it.
+    async fn restart_begin(&mut self) {
+        match self {
+            Recorder::Overlay {
+                recorder,
+                assembler,
+                restart,
+                ..
+            } => {
+                let left = assembler.left();
+                let dirs: BTreeSet<&[u8]> = (left.iter())
+                    .filter(|(_, m)| m.file_type != Some(crate::model::FileType::Dir))
+                    .filter_map(|(p, _)| Some(&p[..p.iter().rposition(|&b| b == b'/')?]))
+                    .collect();
+                let unwatched = dirs.len().saturating_sub(reads::WATCH_LIMIT);
+                let dirs = (dirs.into_iter().take(reads::WATCH_LIMIT))
+                    .filter_map(|d| {
+                        let d = if d.is_empty() { &b"/"[..] } else { d };
+                        Some((layer::to_host(recorder.roots(), d)?, d.to_vec()))
+                    })
+                    .collect();
+                let reads =
+                    reads::Reads::watch(dirs).map_err(|e| format!("inotify could not start ({e})"));
+                *restart = Some(Restarting::Overlay {
+                    left,
+                    reads,
+                    unwatched,
+                });
+            }
+            Recorder::Api {
+                recorder, restart, ..
+            } => {
+                let (left, skipped) = recorder.left().await;
+                *restart = Some(Restarting::Api { left, skipped });
+            }
+        }
+    }
+
+    /// After the second run stopped: what it did to each path the first run left, unless
+    /// `failed` says why it could not show that.
+    async fn restart_end(&mut self, failed: Option<String>) {
+        let mut blind_spots = vec![];
+        if let Some(why) = &failed {
+            blind_spots.push(format!(
+                "what a restart keeps: started again, the same container was not ready ({why}), \
+                 so no write says what a restart does with it"
+            ));
+        }
+        let mut outcomes = BTreeMap::new();
+        match self {
+            Recorder::Overlay {
+                recorder, restart, ..
+            } => {
+                let Some(Restarting::Overlay {
+                    left,
+                    reads,
+                    unwatched,
+                }) = restart.take()
+                else {
+                    return;
+                };
+                recorder.boundary(Phase::Restart, None).await;
+                let end = recorder.segments.pop();
+                let (read, mut problems) = match reads {
+                    Ok(reads) => reads.finish(),
+                    Err(why) => (BTreeSet::new(), vec![why]),
+                };
+                if unwatched > 0 {
+                    problems.push(format!(
+                        "the first run left files in {unwatched} directories more than the {} \
+                         watched",
+                        reads::WATCH_LIMIT
+                    ));
+                }
+                let Some(end) = end.filter(|_| failed.is_none()) else {
+                    self.restarted().blind_spots.extend(blind_spots);
+                    return;
+                };
+                if !problems.is_empty() {
+                    blind_spots.push(format!(
+                        "reads at a restart: {}, so a file the second start read may be called \
+                         kept rather than reused, or rewritten rather than updated",
+                        problems.join("; ")
+                    ));
+                }
+                for (path, before) in &left {
+                    let after = end.state.get(path).filter(|m| !m.whiteout);
+                    let written = end.touched.contains_key(path);
+                    let outcome =
+                        assemble::restart_outcome(before, after, written, read.contains(path));
+                    outcomes.insert(path.clone(), outcome);
+                }
+            }
+            Recorder::Api {
+                recorder, restart, ..
+            } => {
+                let Some(Restarting::Api { left, skipped }) = restart.take() else {
+                    return;
+                };
+                recorder.restarted().await;
+                if failed.is_none() {
+                    blind_spots.push(API_RESTART_BLIND_SPOT.to_string());
+                    if skipped > 0 {
+                        blind_spots.push(format!(
+                            "what a restart keeps of {skipped} more paths: only the first {} \
+                             that the first run left are compared, at a request each",
+                            api::RESTART_STAT_LIMIT
+                        ));
+                    }
+                    for (path, before) in left {
+                        if let Some(after) = recorder.stat(&path).await {
+                            let outcome =
+                                assemble::restart_outcome(&before, after.as_ref(), false, false);
+                            outcomes.insert(path, outcome);
+                        }
+                    }
+                }
+            }
+        }
+        let restarted = self.restarted();
+        restarted.outcomes = outcomes;
+        restarted.blind_spots.extend(blind_spots);
+    }
+
+    fn restarted(&mut self) -> &mut Restarted {
+        match self {
+            Recorder::Overlay { restarted, .. } | Recorder::Api { restarted, .. } => restarted,
         }
     }
 
     async fn finish(self, noise: &Noise) -> Recorded {
-        let (mode, blind_spots, writes, dirs, symlinks) = match self {
+        let (mode, mut blind_spots, mut writes, dirs, symlinks, restarted) = match self {
             Recorder::Overlay {
                 recorder,
                 lower,
                 assembler,
+                restarted,
+                ..
             } => {
                 let writes = assembler.finish(&lower, noise);
                 let written = written_set(&writes);
@@ -505,9 +763,14 @@ impl Recorder {
                     writes,
                     dirs,
                     symlinks,
+                    restarted,
                 )
             }
-            Recorder::Api(mut recorder) => {
+            Recorder::Api {
+                mut recorder,
+                restarted,
+                ..
+            } => {
                 recorder.describe().await;
                 let writes =
                     assemble::assemble(&recorder.baseline, &recorder.segments, &recorder, noise);
@@ -517,9 +780,18 @@ impl Recorder {
                     dirs.push(recorder.image_dir(&dir, &written).await);
                 }
                 let blind_spots = api::BLIND_SPOTS.iter().map(|s| s.to_string()).collect();
-                (TracingMode::Api, blind_spots, writes, dirs, vec![])
+                (
+                    TracingMode::Api,
+                    blind_spots,
+                    writes,
+                    dirs,
+                    vec![],
+                    restarted,
+                )
             }
         };
+        assemble::mark_restart(&mut writes, &restarted.outcomes);
+        blind_spots.extend(restarted.blind_spots);
         release_freed_memory();
         Recorded {
             tracing: Tracing { mode, blind_spots },

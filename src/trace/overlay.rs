@@ -133,6 +133,11 @@ impl OverlayRecorder {
         })
     }
 
+    /// The host directories watched, and the container paths they show.
+    pub fn roots(&self) -> &[Root] {
+        &self.roots
+    }
+
     /// What this recorder cannot see.
     pub fn blind_spots(&self) -> Vec<String> {
         match &self.fanotify {
