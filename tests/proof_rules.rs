@@ -461,3 +461,152 @@ fn a_secret_made_at_the_first_start_and_reused_is_data_to_keep() {
     );
     assert!(text.contains("losing it costs time only"), "{text}");
 }
+
+/// A mount over the directory that holds the app's program hides it: that run is a failed
+/// candidate, recorded with the engine's reason, never an error of the user's. With the
+/// image's files copied in afresh the app runs, and that is the fix where the platform can
+/// copy them (Docker fills a new volume); where the copy step cannot run (no `find` or `cp` in
+/// a scratch image), the verdict is needs-changes, with a report, exit 1.
+#[test]
+fn a_mount_that_hides_the_entrypoint_is_a_failed_candidate_not_an_error() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = ImageSpec::new("writes-beside-its-program")
+        .line("ENV FIXTURE_STARTUP_WRITES=/app/app.pid!")
+        .build();
+    let runs_that_hid_it = |report: &Value| -> usize {
+        report["verification"]["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                let failure = r["failure"].as_str().unwrap_or_default();
+                failure.contains("did not start") && failure.contains("\"/app/fixture\"")
+            })
+            .count()
+    };
+    let report = run_json(
+        &["audit", &image, "--profile", "docker", "--idle", "0s"],
+        &[1],
+    );
+    assert!(
+        runs_that_hid_it(&report) >= 1,
+        "{:#}",
+        report["verification"]
+    );
+    let minimal = &report["verification"]["minimal_mounts"];
+    assert_eq!(mount_paths(minimal), ["/app"], "{minimal:#}");
+    assert_eq!(minimal[0]["seed"], "fresh", "{minimal:#}");
+    assert_eq!(report["verdict"], "needs-mounts");
+
+    let report = run_json(
+        &["audit", &image, "--profile", "ecs-fargate", "--idle", "0s"],
+        &[1],
+    );
+    assert!(
+        runs_that_hid_it(&report) >= 1,
+        "{:#}",
+        report["verification"]
+    );
+    assert_eq!(report["verdict"], "needs-changes");
+    let copy_failed = report["verification"]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| {
+            r["failure"]
+                .as_str()
+                .is_some_and(|f| f.contains("the copy step cannot run"))
+        });
+    assert!(copy_failed, "{:#}", report["verification"]);
+}
+
+/// The app rewrites a file the image ships and refuses to start without it: an empty tmpfs
+/// over its directory fails, and the run decides the mount starts with a fresh copy.
+#[test]
+fn a_mount_over_content_the_app_needs_starts_with_a_fresh_copy_of_it() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = ImageSpec::new("rewrites-its-config")
+        .file("/etc/app/app.conf", "listen 8080\n", 0, 0, 0o644)
+        .line("ENV FIXTURE_REQUIRE_FILES=/etc/app/app.conf")
+        .line("ENV FIXTURE_STARTUP_WRITES=/etc/app/app.conf=32!")
+        .build();
+    let report = run_json(
+        &["audit", &image, "--profile", "docker", "--idle", "0s"],
+        &[1],
+    );
+    assert_eq!(
+        report["verdict"], "needs-mounts",
+        "{:#}",
+        report["verification"]
+    );
+    let runs = report["verification"]["runs"].as_array().unwrap();
+    assert!(
+        runs.iter().any(|r| {
+            r["failure"]
+                .as_str()
+                .is_some_and(|f| f.contains("exited with code 5"))
+        }),
+        "no run showed the app refusing to start without its config: {runs:#?}"
+    );
+    let minimal = &report["verification"]["minimal_mounts"];
+    assert_eq!(mount_paths(minimal), ["/etc/app"], "{minimal:#}");
+    assert_eq!(minimal[0]["seed"], "fresh", "{minimal:#}");
+    assert!(
+        minimal[0]["warnings"]
+            .to_string()
+            .contains("made afresh at every start"),
+        "{minimal:#}"
+    );
+}
+
+/// A temp directory with a new random name at every start: the mount goes where the next
+/// start writes too, and a baseline from one image passes the next, whose names differ.
+#[test]
+fn a_randomly_named_directory_gets_its_mount_above_it_and_a_stable_baseline() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = |name: &str, random: &str| {
+        ImageSpec::new(name)
+            .file("/srv/work/keep.txt", "kept\n", 0, 0, 0o644)
+            .line(&format!(
+                "ENV FIXTURE_STARTUP_WRITES=/srv/work/{random}/data!"
+            ))
+            .build()
+    };
+    let first = image("random-dir-a", ".tmpAb3XyZ");
+    let second = image("random-dir-b", ".tmpQ9wE2r");
+    let dir = common::temp_dir("random-dir");
+    let base = dir.path().join("base.json");
+    let base_arg = base.to_string_lossy().into_owned();
+    let args = |image: &str| -> Vec<String> {
+        ["audit", image, "--profile", "docker", "--idle", "0s"]
+            .map(String::from)
+            .to_vec()
+    };
+    let mut write = args(&first);
+    write.extend(["--format", "json", "-o", &base_arg].map(String::from));
+    let out = run(&write.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    let minimal = &report["verification"]["minimal_mounts"];
+    assert_eq!(mount_paths(minimal), ["/srv/work"], "{minimal:#}");
+    let mut again = args(&second);
+    again.extend(["--baseline", &base_arg].map(String::from));
+    let out = run(&again.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a new random name is a new finding:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
