@@ -505,3 +505,59 @@ fn a_patched_compose_file_and_its_override_run_read_only_with_docker_compose() {
         assert_eq!(leftovers(&label), Vec::<String>::new(), "{style}");
     }
 }
+
+/// Debian's nginx ships its log files in the image. The compose file's patch makes the service
+/// read-only with the proven mounts, the one over those log files among them, and
+/// docker-compose runs it.
+#[test]
+fn a_patched_compose_file_with_packaged_nginx_runs_read_only() {
+    if !common::ready(common::Need::Compose)
+        || !common::ready(common::Need::Images("tests/real/build-images.sh"))
+    {
+        return;
+    }
+    let file = "tests/specs/compose-nginx.yaml";
+    let dir = common::temp_dir("spec-compose-nginx");
+    let out = dir.path().join("patched.yaml");
+    let args = [
+        "audit",
+        "-f",
+        file,
+        "--idle",
+        "0s",
+        "--patch",
+        out.to_str().unwrap(),
+    ];
+    let spec = run_json(&args, &[1]);
+    let report = &spec["targets"][0]["report"];
+    assert_eq!(report["verification"]["passed"], true, "{report:#}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let patched: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let web = &patched["services"]["web"];
+    assert_eq!(web["read_only"], true, "{text}");
+    let tmpfs: Vec<&str> = web["tmpfs"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("no tmpfs in {text}"))
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    for dir in ["/run", "/var/lib/nginx", "/var/log/nginx"] {
+        assert!(
+            tmpfs.iter().any(|t| t.split(':').next() == Some(dir)),
+            "no tmpfs at {dir}: {tmpfs:?}"
+        );
+    }
+    let name = format!("rofs-audit-test-{}-nginx", std::process::id());
+    let project = Project::up(name.clone(), vec![out.clone()], vec![]);
+    let id = project.container("web");
+    let read_only = docker_ok(&["inspect", "-f", "{{.HostConfig.ReadonlyRootfs}}", &id]);
+    assert_eq!(read_only, "true");
+    assert!(
+        wait_for_200(published_port(&id, 80), "/", Duration::from_secs(30)),
+        "nginx does not answer: {}",
+        docker_ok(&["logs", &id])
+    );
+    drop(project);
+    let label = format!("com.docker.compose.project={name}");
+    assert_eq!(leftovers(&label), Vec::<String>::new());
+}
