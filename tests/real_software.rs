@@ -1412,6 +1412,29 @@ fn notes_with_its_database_among_its_code_needs_changes_on_every_profile() {
             .collect()
     };
     assert!(over_code(report).is_empty(), "{all}");
+    // Its signing key, made at the first start and read again at a restart, is data to keep: a
+    // tmpfs would make a new key at every start and refuse every token signed before.
+    let key = "/home/app/.config/notes/secret_key";
+    let judged = array(report, "writes")
+        .into_iter()
+        .find(|w| path_of(w) == key)
+        .unwrap_or_else(|| panic!("{key} is not among the writes:\n{all}"));
+    assert_eq!(
+        (judged["kind"].as_str(), judged["restart"].as_str()),
+        (Some("state"), Some("reused")),
+        "{all}"
+    );
+    let kept = array(report, "mounts")
+        .into_iter()
+        .find(|m| within(key, path_of(m)))
+        .unwrap_or_else(|| panic!("no mount holds {key}:\n{all}"));
+    assert_eq!(kept["kind"], "volume", "{all}");
+    assert!(
+        strings(&kept["warnings"])
+            .iter()
+            .any(|w| w.contains("holds data meant to last")),
+        "{all}"
+    );
     let printed = Printed::of(text(App::Notes));
     assert!(
         printed
