@@ -34,7 +34,7 @@ pub(crate) fn clean(text: &str) -> Cow<'_, str> {
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Cause<'a> {
-    /// `plan.mounts[index]` makes the write succeed.
+    /// `plan.mounts[index]` makes the write succeed; `mount` is that mount as the proof kept it.
     Mount { index: usize, mount: &'a Mount },
     /// No mount can: the image or its configuration must change.
     Unfixable { reason: &'a str },
@@ -100,10 +100,9 @@ pub(crate) fn findings(report: &Report) -> Vec<Finding<'_>> {
             let cause = if let Some(reason) = unfixable.get(path) {
                 Cause::Unfixable { reason }
             } else if let Some(index) = mount {
-                Cause::Mount {
-                    index,
-                    mount: &plan.mounts[index],
-                }
+                // As the proof kept it: it may start with the image's files, or be a volume.
+                let (mount, _) = need(report, &plan.mounts[index]);
+                Cause::Mount { index, mount }
             } else {
                 Cause::Unfixable { reason: UNPLANNED }
             };
@@ -395,7 +394,8 @@ impl<'a> Finding<'a> {
     }
 }
 
-/// `tmpfs /var/run (16 MiB, noexec,nosuid,nodev,uid=1000,gid=1000)` or `volume /data (64 MiB)`.
+/// `tmpfs /var/run (16 MiB, noexec,nosuid,nodev,uid=1000,gid=1000)` or `volume /data (64 MiB)`,
+/// and what it starts with when that is the image's files.
 pub(crate) fn describe_mount(m: &Mount) -> String {
     let kind = m.kind.as_str();
     let mut details = vec![];
@@ -410,6 +410,9 @@ pub(crate) fn describe_mount(m: &Mount) -> String {
     }
     if m.state {
         details.push("persistent: holds state".to_string());
+    }
+    if let Some(seed) = super::seed::describe(m, &clean(&m.path)) {
+        details.push(seed);
     }
     let mut out = format!("{kind} {}", clean(&m.path));
     if !details.is_empty() {

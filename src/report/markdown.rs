@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::escape::{code, fence, prose};
 use super::findings::{self, Cover, Finding, Label};
 use super::options::RenderOptions;
-use super::{fixes, text};
+use super::{fixes, seed, text};
 use crate::model::{Mount, MultiReport, Report, Trace, Verification};
 use crate::profile::Profile;
 
@@ -163,6 +163,16 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
                     findings::plural(mounts, "more mount", "more mounts")
                 );
             }
+        }
+        let seeded: Vec<String> = listed
+            .iter()
+            .filter_map(|(m, _)| {
+                let seed = seed::describe(m, &code(&m.path))?;
+                Some(format!("- {} {}.", code(&m.path), seed))
+            })
+            .collect();
+        if !seeded.is_empty() {
+            let _ = writeln!(out, "\n{}", seeded.join("\n"));
         }
         let warnings: Vec<_> = listed
             .iter()

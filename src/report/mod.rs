@@ -15,6 +15,7 @@ mod options;
 mod output;
 pub mod patch;
 mod sarif;
+mod seed;
 mod text;
 mod yaml;
 

@@ -15,7 +15,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde_yaml_ng::{Mapping, Value};
 
-use crate::model::{MountKind, MultiReport, Report};
+use super::seed::{self, Copier, SEED_AT};
+use crate::model::{Mount, MountKind, MultiReport, Report, Seed};
 use crate::profile::{self, Profile, TmpfsOwner};
 use crate::spec::{self, SpecKind};
 use document::{encode, Spec};
@@ -85,7 +86,7 @@ pub fn write(
             let targets = audited.targets.iter().map(|t| (t, t.spec_path.as_deref()));
             let notes = match kind {
                 SpecKind::Compose => patch_each(&mut first.value, targets, |spec, path, target| {
-                    patch_service(spec, path, &target.report, profile).map(|()| vec![])
+                    patch_service(spec, path, &target.report, profile)
                 }),
                 _ => {
                     // A CloudFormation template spells the task definition's keys in PascalCase.
@@ -143,7 +144,9 @@ fn unified_diff(file: &Path, before: &str, after: &str) -> String {
 }
 
 /// Merges `report`'s fix into the container at `path` of `spec`, and its volumes into the task
-/// that holds it.
+/// that holds it. A mount that starts with the image's files is a task volume (a tmpfs starts
+/// empty), filled by a container of the same image that the app's waits for (see
+/// [`seed_container`]).
 fn patch_container(
     spec: &mut Value,
     path: &str,
@@ -164,10 +167,19 @@ fn patch_container(
         .filter_map(|m| m.get(key("containerPath"))?.as_str())
         .collect();
     let mounts = new_mounts(report, &mounted);
-    let mut volumes = vec![];
+    let image = container.get(key("image")).cloned();
+    let image = image.unwrap_or_else(|| report.trace.image.reference.as_str().into());
+    let (mut volumes, mut seeds) = (vec![], vec![]);
     for (mount, name) in mounts {
         let path = Value::from(mount.path.as_str());
-        match mount.kind {
+        let kind = match seed::fresh(mount) {
+            true => MountKind::Volume,
+            false => mount.kind,
+        };
+        if seed::seed(mount) != Seed::Empty {
+            seeds.push((mount, name.clone()));
+        }
+        match kind {
             MountKind::Tmpfs => {
                 let owner = profile.tmpfs.owner;
                 let options = profile::mount_options(mount, owner, TmpfsOwner::Options);
@@ -191,12 +203,34 @@ fn patch_container(
             }
         }
     }
+    for (_, name) in &seeds {
+        let wait = mapping([
+            (key("containerName"), Value::from(format!("seed-{name}"))),
+            (key("condition"), Value::from("SUCCESS")),
+        ]);
+        let depends_on = list_at(container, &key("dependsOn"))?;
+        if !depends_on.contains(&wait) {
+            depends_on.push(wait);
+        }
+    }
     if !volumes.is_empty() {
         // The task: the path without its last step (`ContainerDefinitions[0]`).
         let task_path = path.rsplit_once('.').map_or("", |(task, _)| task);
         let task = at_path(spec, task_path)
             .and_then(Value::as_mapping_mut)
             .with_context(|| format!("the spec has no task definition at {task_path}"))?;
+        // Appended, so that the places of the task's other containers stay as the audit has
+        // them; one another container of the task brought for the same volume is its.
+        let definitions = list_at(task, &key("containerDefinitions"))?;
+        for (mount, volume) in &seeds {
+            let name = Value::from(format!("seed-{volume}"));
+            if !definitions
+                .iter()
+                .any(|c| c.get(key("name")) == Some(&name))
+            {
+                definitions.push(seed_container(mount, volume, &image, key));
+            }
+        }
         let list = list_at(task, &key("volumes"))?;
         for name in volumes {
             // Another container of the task may have brought the same volume.
@@ -211,10 +245,48 @@ fn patch_container(
     Ok(())
 }
 
+/// The container that fills the task volume `volume` with a copy of the image's files at
+/// `mount`'s path, then exits: `seed-VOLUME`, not essential, with a read-only root and the
+/// volume at /seed, the one place it writes; as root, since a new task volume is root's, so that
+/// `cp -a` gives it the owner and mode of the image's directory. A volume seeded once is filled
+/// only while it is empty.
+fn seed_container(
+    mount: &Mount,
+    volume: &str,
+    image: &Value,
+    key: &dyn Fn(&str) -> String,
+) -> Value {
+    let command = seed::command(&mount.path, seed::seed(mount), Copier::Root);
+    let point = mapping([
+        (key("sourceVolume"), Value::from(volume)),
+        (key("containerPath"), Value::from(SEED_AT)),
+        (key("readOnly"), Value::Bool(false)),
+    ]);
+    mapping([
+        (key("name"), Value::from(format!("seed-{volume}"))),
+        (key("image"), image.clone()),
+        (key("essential"), Value::Bool(false)),
+        (key("user"), Value::from("0")),
+        (
+            key("command"),
+            Value::Sequence(command.into_iter().map(Value::from).collect()),
+        ),
+        (key("readonlyRootFilesystem"), Value::Bool(true)),
+        (key("mountPoints"), Value::Sequence(vec![point])),
+    ])
+}
+
 /// Merges `report`'s fix into the compose service at `path` (`services.NAME`): `read_only`, a
-/// `tmpfs` entry per tmpfs mount, with its owner and size as options, and per mount that keeps
-/// state a named volume, named after the service too, so that two services never share one.
-fn patch_service(spec: &mut Value, path: &str, report: &Report, profile: &Profile) -> Result<()> {
+/// `tmpfs` entry per tmpfs mount, with its owner and size as options, per mount that keeps
+/// state a named volume, named after the service too, so that two services never share one, and
+/// per mount that starts with a fresh copy of the image's files an anonymous volume, which
+/// compose fills from the image when it makes it. What the reader must know comes back as notes.
+fn patch_service(
+    spec: &mut Value,
+    path: &str,
+    report: &Report,
+    profile: &Profile,
+) -> Result<Vec<String>> {
     let name = path.strip_prefix("services.").unwrap_or(path);
     let service = spec
         .get_mut("services")
@@ -231,8 +303,13 @@ fn patch_service(spec: &mut Value, path: &str, report: &Report, profile: &Profil
         .filter_map(|v| spec::volume_target(v).map(|(target, _)| target));
     let mounted: Vec<&str> = tmpfs.chain(volumes).collect();
     let mounts = new_mounts(report, &mounted);
-    let mut volumes = vec![];
+    let (mut volumes, mut fresh) = (vec![], vec![]);
     for (mount, volume) in mounts {
+        if seed::fresh(mount) {
+            compose_list(service, "volumes")?.push(mount.path.as_str().into());
+            fresh.push(mount.path.as_str());
+            continue;
+        }
         match mount.kind {
             MountKind::Tmpfs => {
                 let entry = profile::docker_tmpfs(mount, profile.tmpfs.owner).to_string();
@@ -255,7 +332,16 @@ fn patch_service(spec: &mut Value, path: &str, report: &Report, profile: &Profil
                 .or_insert(Value::Mapping(Mapping::new()));
         }
     }
-    Ok(())
+    let mut notes = vec![];
+    if !fresh.is_empty() {
+        notes.push(format!(
+            "{}: an anonymous volume starts with a copy of the image's files there when compose \
+             makes it; start with docker-compose up --renew-anon-volumes (-V) so that each start \
+             gets a fresh copy",
+            fresh.join(", ")
+        ));
+    }
+    Ok(notes)
 }
 
 /// What `patched` adds to the compose file `original`, as an override file: `read_only` of each
@@ -579,6 +665,143 @@ volumes:
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["services"]["web"]["read_only"], true);
         assert_eq!(v["volumes"]["worker-var-lib-app"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn a_compose_mount_that_starts_with_a_fresh_copy_is_an_anonymous_volume() {
+        let text = "services:\n  web:\n    image: web:1\n";
+        let (seeded, profile) = testdata::seeded();
+        let audited = audited([("web", "services.web".into(), seeded)]);
+        let patch = |text: &str, style| {
+            write(SpecKind::Compose, text, &audited, &profile, style, None).unwrap()
+        };
+        let (out, notes) = patch(text, Style::Full);
+        let v: Value = serde_yaml_ng::from_str(&out).unwrap();
+        let list = |v: &Value| serde_yaml_ng::from_value::<Vec<String>>(v.clone()).unwrap();
+        let web = &v["services"]["web"];
+        assert_eq!(
+            list(&web["volumes"]),
+            ["/scratch", "/var/cache/app", "web-var-lib-app:/var/lib/app"]
+        );
+        assert_eq!(list(&web["tmpfs"]), [RUN]);
+        let named = v["volumes"].as_mapping().unwrap().keys();
+        assert_eq!(named.collect::<Vec<_>>(), ["web-var-lib-app"]);
+        assert_eq!(
+            notes,
+            [
+                "web: /scratch, /var/cache/app: an anonymous volume starts with a copy of the \
+                 image's files there when compose makes it; start with docker-compose up \
+                 --renew-anon-volumes (-V) so that each start gets a fresh copy"
+            ]
+        );
+        // The spec reader takes the anonymous volumes as mounts: patched again, nothing changes.
+        let deployment = crate::spec::read(Path::new("out.yaml"), &out, &[]).unwrap();
+        let paths: Vec<&str> = deployment.targets[0]
+            .mounts
+            .iter()
+            .map(|m| m.path.as_str())
+            .collect();
+        assert_eq!(
+            paths,
+            ["/var/run/app", "/scratch", "/var/cache/app", "/var/lib/app"]
+        );
+        assert_eq!(patch(&out, Style::Full).0, out);
+        let (overlay, _) = patch(text, Style::Overlay);
+        assert!(
+            overlay.contains("    volumes:\n      - /scratch\n      - /var/cache/app\n"),
+            "{overlay}"
+        );
+    }
+
+    /// A task definition, as registered, whose one container is audited with `report`.
+    fn task(report: Report, text: &str, kind: SpecKind) -> (String, Vec<String>) {
+        let (_, profile) = testdata::seeded();
+        let path = match kind {
+            SpecKind::CloudFormation { .. } => "Resources.TaskA.Properties.ContainerDefinitions[0]",
+            _ => "containerDefinitions[0]",
+        };
+        let audited = audited([("app", path.into(), report)]);
+        write(kind, text, &audited, &profile, Style::Full, None).unwrap()
+    }
+
+    #[test]
+    fn an_ecs_mount_that_starts_with_the_images_files_gets_a_seed_container() {
+        let text = r#"{
+  "family": "app",
+  "containerDefinitions": [
+    {"name": "app", "image": "app:1", "essential": true}
+  ]
+}
+"#;
+        let kind = SpecKind::Ecs { fargate: true };
+        let (seeded, _) = testdata::seeded();
+        let (out, notes) = task(seeded.clone(), text, kind);
+        assert_eq!(notes, Vec::<String>::new());
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let containers = v["containerDefinitions"].as_array().unwrap();
+        let app = &containers[0];
+        assert_eq!(
+            app["linuxParameters"]["tmpfs"][0]["containerPath"],
+            "/var/run/app"
+        );
+        let points: Vec<&str> = app["mountPoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["containerPath"].as_str().unwrap())
+            .collect();
+        assert_eq!(points, ["/scratch", "/var/cache/app", "/var/lib/app"]);
+        let seeds = ["seed-scratch", "seed-var-cache-app", "seed-var-lib-app"];
+        let depends: Vec<&serde_json::Value> =
+            app["dependsOn"].as_array().unwrap().iter().collect();
+        assert_eq!(depends.len(), 3);
+        for (wait, name) in depends.iter().zip(seeds) {
+            assert_eq!(
+                **wait,
+                serde_json::json!({"containerName": name, "condition": "SUCCESS"})
+            );
+        }
+        let names: Vec<&str> = containers[1..]
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, seeds);
+        assert_eq!(
+            containers[2],
+            serde_json::json!({
+                "name": "seed-var-cache-app",
+                "image": "app:1",
+                "essential": false,
+                "user": "0",
+                "command": ["cp", "-a", "/var/cache/app/.", "/seed/"],
+                "readonlyRootFilesystem": true,
+                "mountPoints": [
+                    {"sourceVolume": "var-cache-app", "containerPath": "/seed", "readOnly": false}
+                ]
+            })
+        );
+        assert_eq!(containers[3]["command"][0], "sh");
+        assert_eq!(v["volumes"].as_array().unwrap().len(), 3);
+        // Patched again, nothing changes.
+        assert_eq!(task(seeded.clone(), &out, kind).0, out);
+
+        // A template spells every key of the seed container in PascalCase.
+        let (out, _) = task(
+            seeded,
+            &template(false),
+            SpecKind::CloudFormation { fargate: true },
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let definitions = &v["Resources"]["TaskA"]["Properties"]["ContainerDefinitions"];
+        assert_eq!(
+            definitions[0]["DependsOn"][0]["ContainerName"],
+            "seed-scratch"
+        );
+        let seed = &definitions[1];
+        assert_eq!(seed["Name"], "seed-scratch");
+        assert_eq!(seed["Essential"], false);
+        assert_eq!(seed["MountPoints"][0]["ContainerPath"], "/seed");
+        assert!(seed.get("essential").is_none(), "{seed:#}");
     }
 
     #[test]

@@ -51,6 +51,52 @@ pub fn unproven() -> (Report, Profile) {
     )
 }
 
+/// The proven fixture with mounts that start with the image's files, as the proof finds them
+/// needed (the analyzer's plan is the proven fixture's): /var/cache/app a tmpfs and /scratch a volume, each a fresh copy at every start, and
+/// /var/lib/app a volume of state that starts with the image's files once; /var/run/app starts
+/// empty as before.
+pub fn seeded() -> (Report, Profile) {
+    use crate::model::{MountKind, RunMount, Seed};
+    let (mut report, profile) = proven();
+    // The app needs each of them.
+    for w in &mut report.trace.writes {
+        w.fatal = Some(true);
+    }
+    let mut mounts = report.plan.mounts.clone();
+    for m in &mut mounts {
+        let (kind, seed, state, hidden) = match m.path.as_str() {
+            "/scratch" => (MountKind::Volume, Seed::Fresh, false, "/scratch/index"),
+            "/var/cache/app" => (MountKind::Tmpfs, Seed::Fresh, false, "/var/cache/app/pages"),
+            "/var/lib/app" => (MountKind::Volume, Seed::Once, true, "/var/lib/app/app.db"),
+            _ => continue,
+        };
+        (m.kind, m.seed, m.state) = (kind, seed, state);
+        (m.hides, m.hides_files) = (vec![hidden.to_string()], true);
+        m.warnings.clear();
+    }
+    // The run that passed had them all, the volumes showing the image's files.
+    let v = report.verification.as_mut().expect("a proven report");
+    let passed = &mut v.runs[2];
+    assert!(passed.passed);
+    passed.mounts = mounts
+        .iter()
+        .map(|m| match m.kind {
+            MountKind::Tmpfs if m.seed == Seed::Empty => RunMount::Tmpfs {
+                path: m.path.clone(),
+                options: "noexec,nosuid,nodev,uid=1000,gid=1000,size=16m".into(),
+            },
+            _ => RunMount::Volume {
+                path: m.path.clone(),
+                read_only: false,
+                empty: false,
+                owner: None,
+            },
+        })
+        .collect();
+    v.minimal_mounts = mounts;
+    (report, profile)
+}
+
 /// The needs-mounts fixture with temp files of random names, judged again: run 0 and run 1 name
 /// them as two runs of one image would. Two Python temp files in /tmp, a uv temp directory in
 /// the image's /app/.venv (a mount of its own), Python's atomic bytecode write, the JVM's
@@ -107,13 +153,14 @@ pub fn random_names(run: usize) -> (Report, Profile) {
     )
 }
 
-pub fn all() -> [(&'static str, (Report, Profile)); 5] {
+pub fn all() -> [(&'static str, (Report, Profile)); 6] {
     [
         ("needs_mounts", needs_mounts()),
         ("needs_changes", needs_changes()),
         ("compatible", compatible()),
         ("proven", proven()),
         ("unproven", unproven()),
+        ("seeded", seeded()),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! Kubernetes manifests written back with the proven fix: each proven container gets a read-only
 //! root and an emptyDir volume per mount of its fix, its pod the fsGroup that makes them the
-//! app's; or the same as a kustomize patch.
+//! app's and an init container per volume that must start with the image's files; or the same
+//! as a kustomize patch.
 
 use anyhow::{Context, Result};
 use serde_yaml_ng::{Mapping, Value};
@@ -8,7 +9,8 @@ use serde_yaml_ng::{Mapping, Value};
 use super::document::Document;
 use super::proven::{new_mounts, patch_each};
 use super::tree::{added, at_path, get_path, list_at, map_at, mapping};
-use crate::model::{Mount, MountKind, MultiReport, Report, TargetReport};
+use crate::model::{Mount, MountKind, MultiReport, Report, Seed, TargetReport};
+use crate::report::seed::{self, Copier, SEED_AT};
 use crate::report::yaml;
 use crate::spec::pod_spec_path;
 
@@ -23,6 +25,9 @@ pub(super) struct Place {
     container: String,
     /// The pod spec's list that holds the container: `containers` or `initContainers`.
     list: String,
+    /// The init containers the patch added to the pod for the container: those that fill its
+    /// volumes with the image's files.
+    seeds: Vec<String>,
 }
 
 /// Merges each proven container's fix into `documents`; the places of the containers patched,
@@ -36,8 +41,8 @@ pub(super) fn patch(
     let notes = patch_each(documents, places, |documents, place, target| {
         let place = place?;
         let document = &mut documents[place.document].value;
-        let notes = patch_container(document, &place, &target.report)?;
-        patched.push(place);
+        let (notes, seeds) = patch_container(document, &place, &target.report)?;
+        patched.push(Place { seeds, ..place });
         Ok(notes)
     });
     (patched, notes)
@@ -95,6 +100,7 @@ fn locate(documents: &[Document], name: &str, path: &str, nth: usize) -> Result<
         pod: pod.to_string(),
         container: path.to_string(),
         list: last.split('[').next().unwrap_or_default().to_string(),
+        seeds: vec![],
     })
 }
 
@@ -107,17 +113,28 @@ fn text(value: Option<&Value>) -> &str {
 /// mount the container does not have yet an emptyDir volume (in memory with the mount's size for
 /// a tmpfs, on the node's disk for state) and its volumeMount; and the pod's fsGroup where the
 /// mounts must be the app's group's, since an emptyDir takes no uid= or gid= as a tmpfs does.
+/// A mount that starts with the image's files gets an init container that copies them in (see
+/// [`seed_container`]), added to the pod's own; their names come back with the notes.
 /// What the manifest cannot say comes back as notes: state in an emptyDir, which goes with the
 /// pod, and an fsGroup the pod already sets to another group.
-fn patch_container(document: &mut Value, place: &Place, report: &Report) -> Result<Vec<String>> {
+fn patch_container(
+    document: &mut Value,
+    place: &Place,
+    report: &Report,
+) -> Result<(Vec<String>, Vec<String>)> {
     let no_pod = || format!("the manifests have no pod spec at {}", place.pod);
     let pod = get_path(document, &place.pod).with_context(no_pod)?;
-    let volumes = pod.get("volumes").and_then(Value::as_sequence);
-    let mut taken: Vec<String> = volumes
-        .into_iter()
-        .flatten()
-        .filter_map(|v| Some(v.get("name")?.as_str()?.to_string()))
-        .collect();
+    let names = |list: &str| -> Vec<String> {
+        let list = pod.get(list).and_then(Value::as_sequence);
+        list.into_iter()
+            .flatten()
+            .filter_map(|v| Some(v.get("name")?.as_str()?.to_string()))
+            .collect()
+    };
+    let mut taken = names("volumes");
+    // Every container's name, as an init container's must differ from them all.
+    let mut containers = names("containers");
+    containers.extend(names("initContainers"));
     let fs_group = pod
         .get("securityContext")
         .and_then(|s| s.get("fsGroup"))
@@ -140,9 +157,13 @@ fn patch_container(document: &mut Value, place: &Place, report: &Report) -> Resu
         .collect();
     let mounts = new_mounts(report, &mounted);
     let (mut volumes, mut notes, mut owner) = (vec![], vec![], None);
+    let mut seeds = vec![];
     for (mount, name) in mounts {
         let name = unique(&format!("rofs-{name}"), &taken);
         taken.push(name.clone());
+        if seed::seed(mount) != Seed::Empty {
+            seeds.push((mount, name.clone()));
+        }
         let entry = mapping([
             ("name".into(), Value::from(name.as_str())),
             ("mountPath".into(), Value::from(mount.path.as_str())),
@@ -156,6 +177,7 @@ fn patch_container(document: &mut Value, place: &Place, report: &Report) -> Resu
                     Value::from(format!("{}Mi", mount.size_mib)),
                 ),
             ]),
+            MountKind::Volume if seed::fresh(mount) => Value::Mapping(Mapping::new()),
             MountKind::Volume => {
                 notes.push(state_note(&place.kind, mount, &name));
                 Value::Mapping(Mapping::new())
@@ -167,12 +189,43 @@ fn patch_container(document: &mut Value, place: &Place, report: &Report) -> Resu
         ]));
         owner = owner.or(mount.owner);
     }
+    // The seed containers run as the app does: its image, its securityContext (a read-only root
+    // now, and its user).
+    let image = container.get("image").cloned().unwrap_or_default();
+    let security = container.get("securityContext").cloned();
+    let seeds: Vec<Value> = seeds
+        .into_iter()
+        .map(|(mount, volume)| {
+            let name = seed::unique(&format!("seed-{volume}"), |n| {
+                containers.iter().any(|c| c == n)
+            });
+            containers.push(name.clone());
+            seed_container(mount, &name, &volume, &image, security.as_ref())
+        })
+        .collect();
+    let seed_names: Vec<String> = seeds
+        .iter()
+        .filter_map(|s| Some(s.get("name")?.as_str()?.to_string()))
+        .collect();
+    if !seed_names.is_empty() && place.list == "initContainers" {
+        notes.push(format!(
+            "{} must run before the init container {}, which needs the files they copy in: move \
+             them before it in initContainers",
+            seed_names.join(", "),
+            text(container.get("name"))
+        ));
+    }
 
     let pod = at_path(document, &place.pod)
         .and_then(Value::as_mapping_mut)
         .with_context(no_pod)?;
     if !volumes.is_empty() {
         list_at(pod, "volumes")?.extend(volumes);
+    }
+    if !seeds.is_empty() {
+        // After the pod's own, which keep their places as the audit has them; by a name none of
+        // its containers has, as strategic merge tells init containers apart by name.
+        list_at(pod, "initContainers")?.extend(seeds);
     }
     match (owner, fs_group) {
         (Some(owner), None) => {
@@ -187,7 +240,39 @@ fn patch_container(document: &mut Value, place: &Place, report: &Report) -> Resu
         )),
         _ => {}
     }
-    Ok(notes)
+    Ok((notes, seed_names))
+}
+
+/// The init container `name` that fills the volume `volume` with a copy of the image's files at
+/// `mount`'s path before the app starts: the app's `image` and `security` context (a read-only
+/// root), the volume at /seed, the one place it writes. It copies entry by entry, as the app's
+/// user may not set the times of a volume it does not own, and a volume seeded once only while it
+/// is empty.
+fn seed_container(
+    mount: &Mount,
+    name: &str,
+    volume: &str,
+    image: &Value,
+    security: Option<&Value>,
+) -> Value {
+    let command = seed::command(&mount.path, seed::seed(mount), Copier::User);
+    let security = security
+        .cloned()
+        .unwrap_or_else(|| mapping([("readOnlyRootFilesystem".into(), Value::Bool(true))]));
+    let point = mapping([
+        ("name".into(), Value::from(volume)),
+        ("mountPath".into(), Value::from(SEED_AT)),
+    ]);
+    mapping([
+        ("name".into(), Value::from(name)),
+        ("image".into(), image.clone()),
+        (
+            "command".into(),
+            Value::Sequence(command.into_iter().map(Value::from).collect()),
+        ),
+        ("securityContext".into(), security),
+        ("volumeMounts".into(), Value::Sequence(vec![point])),
+    ])
 }
 
 /// What to do for a mount that keeps state, patched as an emptyDir: it goes with the pod.
@@ -225,7 +310,8 @@ fn unique(base: &str, taken: &[String]) -> String {
 /// A kustomize patch of what the `patched` containers gained, in strategic-merge documents, one
 /// per object: what picks the object (apiVersion, kind, metadata.name and namespace) and in its
 /// pod spec the securityContext keys added (fsGroup), each patched container by name with its
-/// read-only root and the volumeMounts it gained, and the volumes added. Strategic merge merges
+/// read-only root and the volumeMounts it gained, the init containers added to fill volumes with
+/// the image's files, and the volumes added. Strategic merge merges
 /// containers by name, volumeMounts by mountPath and volumes by name, so each list gains entries
 /// and keeps its own. Written in YAML whatever the manifests are written in: kustomize takes a
 /// patch of several objects as a YAML stream.
@@ -253,9 +339,18 @@ pub(super) fn overlay(documents: &[Document], patched: &[Place]) -> String {
         if let Some(security) = gained(pod_path, "securityContext") {
             pod.insert("securityContext".into(), security);
         }
-        // Init containers merge into their own list, by name as the others.
+        // Init containers merge into their own list, by name as the others; the seed containers
+        // the patch added go in whole.
+        let added_seeds = now(pod_path, "initContainers")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .filter(|c| {
+                let name = text(c.get("name"));
+                places.iter().any(|p| p.seeds.iter().any(|s| s == name))
+            });
         for list in ["initContainers", "containers"] {
-            let containers: Vec<Value> = places
+            let mut containers: Vec<Value> = places
                 .iter()
                 .filter(|place| place.list == list)
                 .map(|place| {
@@ -270,6 +365,9 @@ pub(super) fn overlay(documents: &[Document], patched: &[Place]) -> String {
                     Value::Mapping(container)
                 })
                 .collect();
+            if list == "initContainers" {
+                containers.extend(added_seeds.clone().cloned());
+            }
             if !containers.is_empty() {
                 pod.insert(list.into(), Value::Sequence(containers));
             }
@@ -607,6 +705,78 @@ spec:
                 .starts_with("StatefulSet/db/two: the pod's securityContext.fsGroup 2000 is kept"),
             "{notes:?}"
         );
+    }
+
+    /// A Deployment whose pod runs a migration first, as app:1 with user 1000.
+    const MIGRATING: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: migrate
+          image: app:1
+          command: [migrate]
+      containers:
+        - name: app
+          image: app:1
+          securityContext:
+            runAsUser: 1000
+";
+
+    #[test]
+    fn a_mount_that_starts_with_the_images_files_gets_an_init_container_that_copies_them() {
+        let (seeded, _) = testdata::seeded();
+        let targets = audited([("Deployment/web/app", APP.into(), seeded)]);
+        let (out, notes) = kubernetes(MIGRATING, &targets, Style::Full);
+        let pod = &yaml(&out)["spec"]["template"]["spec"];
+        let init = pod["initContainers"].as_sequence().unwrap();
+        let names: Vec<&str> = init.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "migrate",
+                "seed-rofs-scratch",
+                "seed-rofs-var-cache-app",
+                "seed-rofs-var-lib-app"
+            ]
+        );
+        assert_eq!(
+            init[2],
+            yaml(
+                r#"
+name: seed-rofs-var-cache-app
+image: app:1
+command: ["find", "/var/cache/app/.", "-mindepth", "1", "-maxdepth", "1", "-exec", "cp", "-a", "{}", "/seed/", ";"]
+securityContext: {runAsUser: 1000, readOnlyRootFilesystem: true}
+volumeMounts: [{name: rofs-var-cache-app, mountPath: /seed}]
+"#
+            )
+        );
+        assert_eq!(init[3]["command"][0], "sh");
+        let volumes = pod["volumes"].as_sequence().unwrap();
+        let kinds: Vec<(&str, &serde_yaml_ng::Value)> = volumes
+            .iter()
+            .map(|v| (v["name"].as_str().unwrap(), &v["emptyDir"]))
+            .collect();
+        assert_eq!(kinds[0], ("rofs-scratch", &yaml("{}")));
+        assert_eq!(kinds[1].1["medium"], "Memory");
+        assert_eq!(kinds[2], ("rofs-var-lib-app", &yaml("{}")));
+        // Only the state in an emptyDir needs a word; the fresh copies go with the pod by design.
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("/var/lib/app holds data meant to last"));
+
+        // Patched again, nothing changes.
+        assert_eq!(kubernetes(&out, &targets, Style::Full).0, out);
+        // The kustomize patch adds the seed containers whole, beside the pod's own.
+        let (overlay, _) = kubernetes(MIGRATING, &targets, Style::Overlay);
+        let patch = yaml(&overlay);
+        let added = &patch["spec"]["template"]["spec"]["initContainers"];
+        assert_eq!(added.as_sequence().map(Vec::len), Some(3), "{overlay}");
+        assert_eq!(added[0], init[1]);
     }
 
     #[test]
