@@ -453,6 +453,17 @@ impl Seed {
     }
 }
 
+impl Mount {
+    /// What it starts with as its fix makes it: a tmpfs is new at every start, so one that
+    /// starts with the image's files once starts with them every time.
+    pub fn starts_with(&self) -> Seed {
+        match (self.seed, self.kind) {
+            (Seed::Once, MountKind::Tmpfs) => Seed::Fresh,
+            (seed, _) => seed,
+        }
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -929,12 +940,15 @@ pub struct VolumeRoot {
     pub mode: u32,
 }
 
-/// An init container of the image that copies what the image ships at a path into a new volume.
+/// An init container of the image that copies what the image ships at a path into a new volume,
+/// mounted at `profile::SEED_AT`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CopyStep {
     /// Who it runs as; none: the image's user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Its command, as the fix gives it.
+    pub command: Vec<String>,
 }
 
 impl RunMount {

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{is_within, Mount, MountOwner, TmpfsSpec};
+use crate::model::{is_within, Mount, MountOwner, Seed, TmpfsSpec};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -630,5 +630,57 @@ sources: [https://example.com]
         let lambda = lines.iter().find(|l| l.starts_with("lambda ")).unwrap();
         assert!(lambda.contains(" no "), "{list}");
         assert_eq!(lines.iter().filter(|l| l.contains("(default)")).count(), 1);
+    }
+}
+
+/// Where an init container that copies the image's files into a new volume mounts it.
+pub const SEED_AT: &str = "/seed";
+
+/// Who the init container that fills a volume runs as, which decides how it may copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copier {
+    /// Root, into a volume that is root's (an ECS task volume): `cp -a` of the directory gives
+    /// the volume the owner and mode the image's directory has, and its files theirs.
+    Root,
+    /// The app's user, into a volume it may write but does not own (a Kubernetes emptyDir or
+    /// claim, made writable by fsGroup): each entry is copied on its own, since `cp -a` of the
+    /// directory would fail setting the volume's own times and mode.
+    User,
+}
+
+/// The init container's command: copy the image's `path` into [`SEED_AT`], every time for
+/// [`Seed::Fresh`], only while the volume is empty for [`Seed::Once`] (which takes `sh`). The
+/// proof runs exactly this, so a fix is proven as it will run.
+pub fn seed_command(path: &str, seed: Seed, copier: Copier) -> Vec<String> {
+    let from = format!("{}/.", path.trim_end_matches('/'));
+    let to = format!("{SEED_AT}/");
+    let copy: Vec<String> = match copier {
+        Copier::Root => vec!["cp".into(), "-a".into(), from, to],
+        Copier::User => [
+            "find",
+            &from,
+            "-mindepth",
+            "1",
+            "-maxdepth",
+            "1",
+            "-exec",
+            "cp",
+            "-a",
+            "{}",
+            &to,
+            ";",
+        ]
+        .map(String::from)
+        .to_vec(),
+    };
+    match seed {
+        Seed::Once => {
+            let quote =
+                |w: &String| shlex::try_quote(w).map_or_else(|_| w.clone(), |q| q.into_owned());
+            let words: Vec<String> = copy.iter().map(quote).collect();
+            let script = format!("[ -n \"$(ls -A {SEED_AT})\" ] || {}", words.join(" "));
+            vec!["sh".into(), "-c".into(), script]
+        }
+        _ => copy,
     }
 }

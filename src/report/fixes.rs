@@ -115,7 +115,7 @@ impl<'a> Ctx<'a> {
         }
         let seeded: Vec<_> = mounts
             .iter()
-            .filter(|(_, m)| seed::seed(m) != Seed::Empty)
+            .filter(|(_, m)| m.starts_with() != Seed::Empty)
             .collect();
         let names = seed::names(seeded.iter().map(|(name, _)| name.as_str()));
         let seeds = seeded
@@ -125,7 +125,7 @@ impl<'a> Ctx<'a> {
                 volume: volume.clone(),
                 container,
                 mount: m,
-                seed: seed::seed(m),
+                seed: m.starts_with(),
             })
             .collect();
         Ctx {
@@ -334,7 +334,7 @@ fn compose(ctx: &Ctx) -> String {
             }
         }
         for (name, m) in &named {
-            if seed::seed(m) == Seed::Once {
+            if m.starts_with() == Seed::Once {
                 let _ = writeln!(
                     out,
                     "      # {}: a new named volume starts with the image's files there.",
@@ -973,7 +973,7 @@ mod tests {
             // The seed containers when a mount starts with the image's files; a tmpfs that starts
             // with a fresh copy of them is a volume.
             let mounts = report.fix_mounts();
-            let has_seeds = mounts.iter().any(|m| seed::seed(m) != Seed::Empty);
+            let has_seeds = mounts.iter().any(|m| m.starts_with() != Seed::Empty);
             let has_volumes = mounts
                 .iter()
                 .any(|m| m.kind == MountKind::Volume || seed::fresh(m));

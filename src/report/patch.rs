@@ -176,7 +176,7 @@ fn patch_container(
             true => MountKind::Volume,
             false => mount.kind,
         };
-        if seed::seed(mount) != Seed::Empty {
+        if mount.starts_with() != Seed::Empty {
             seeds.push((mount, name.clone()));
         }
         match kind {
@@ -256,7 +256,7 @@ fn seed_container(
     image: &Value,
     key: &dyn Fn(&str) -> String,
 ) -> Value {
-    let command = seed::command(&mount.path, seed::seed(mount), Copier::Root);
+    let command = seed::command(&mount.path, mount.starts_with(), Copier::Root);
     let point = mapping([
         (key("sourceVolume"), Value::from(volume)),
         (key("containerPath"), Value::from(SEED_AT)),

@@ -5,79 +5,23 @@
 //! a container of the app's image copies the files into the volume, mounted at [`SEED_AT`],
 //! before the app starts, and writes nowhere else.
 
-use super::escape::shell_quote;
-use crate::model::{Mount, MountKind, Seed};
+use crate::model::{Mount, Seed};
 
-/// Where a seed container mounts the volume it fills.
-pub(crate) const SEED_AT: &str = "/seed";
+pub(crate) use crate::profile::{seed_command as command, Copier, SEED_AT};
 
-/// What `m` starts with, as its fix makes it: a tmpfs is new at every start, so one that starts
-/// with the image's files once starts with them every time.
-pub(crate) fn seed(m: &Mount) -> Seed {
-    match (m.seed, m.kind) {
-        (Seed::Once, MountKind::Tmpfs) => Seed::Fresh,
-        (seed, _) => seed,
-    }
-}
-
+/// `m` starts with a copy of the image's files made afresh at every start.
 pub(crate) fn fresh(m: &Mount) -> bool {
-    seed(m) == Seed::Fresh
+    m.starts_with() == Seed::Fresh
 }
 
 /// `starts with a copy of the image's /data[, copied in once, when the volume is new]`, or None
 /// for a mount that starts empty.
 pub(crate) fn describe(m: &Mount, path: &str) -> Option<String> {
     let copy = format!("starts with a copy of the image's {path}");
-    match seed(m) {
+    match m.starts_with() {
         Seed::Empty => None,
         Seed::Fresh => Some(copy),
         Seed::Once => Some(format!("{copy}, copied in once, when the volume is new")),
-    }
-}
-
-/// Who a seed container runs as, which decides how it may copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Copier {
-    /// Root, into a volume that is root's (an ECS task volume): `cp -a` of the directory gives
-    /// the volume the owner and mode the image's directory has, and its files theirs.
-    Root,
-    /// The app's user, into a volume it may write but does not own (a Kubernetes emptyDir or
-    /// claim, made writable by fsGroup): each entry is copied on its own, since `cp -a` of the
-    /// directory would fail setting the volume's own times and mode.
-    User,
-}
-
-/// The seed container's command: copy the image's `path` into [`SEED_AT`], every time for
-/// [`Seed::Fresh`], only while the volume is empty for [`Seed::Once`] (which takes `sh`).
-pub(crate) fn command(path: &str, seed: Seed, copier: Copier) -> Vec<String> {
-    let from = format!("{}/.", path.trim_end_matches('/'));
-    let to = format!("{SEED_AT}/");
-    let copy: Vec<String> = match copier {
-        Copier::Root => vec!["cp".into(), "-a".into(), from, to],
-        Copier::User => [
-            "find",
-            &from,
-            "-mindepth",
-            "1",
-            "-maxdepth",
-            "1",
-            "-exec",
-            "cp",
-            "-a",
-            "{}",
-            &to,
-            ";",
-        ]
-        .map(String::from)
-        .to_vec(),
-    };
-    match seed {
-        Seed::Once => {
-            let words: Vec<String> = copy.iter().map(|w| shell_quote(w)).collect();
-            let script = format!("[ -n \"$(ls -A {SEED_AT})\" ] || {}", words.join(" "));
-            vec!["sh".into(), "-c".into(), script]
-        }
-        _ => copy,
     }
 }
 

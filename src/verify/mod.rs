@@ -17,7 +17,7 @@ use crate::model::{
     RunMount, Seed, Symlink, TmpfsSpec, Verdict, Verification, VerifyRun, VolumeRoot, Write,
     WriteKind,
 };
-use crate::profile::{self, Profile, TmpfsOwner, VolumeStart};
+use crate::profile::{self, Copier, Profile, TmpfsOwner, VolumeStart};
 use crate::progress::Progress;
 use crate::trace::{RunOptions, Subject};
 use minimize::{Oracle, Outcomes, Subset};
@@ -146,15 +146,14 @@ impl Platform {
         let image_volume = self.image_volumes.iter().any(|v| same_path(v, &mount.path));
         let (root, copy) = match self.volume_start {
             start if start.from_image(image_volume) => (None, None),
-            VolumeStart::ImageVolume => (
-                None,
-                Some(CopyStep {
-                    user: Some("0".to_string()),
-                }),
-            ),
+            VolumeStart::ImageVolume => {
+                let command = profile::seed_command(&path, mount.starts_with(), Copier::Root);
+                let user = Some("0".to_string());
+                (None, Some(CopyStep { user, command }))
+            }
             _ => {
                 let group = mount.owner.map(|o| o.gid);
-                let mode = match mount.seed {
+                let mode = match mount.starts_with() {
                     Seed::Fresh => 0o777,
                     _ if group.is_some() => 0o775,
                     _ => 0o755,
@@ -166,7 +165,8 @@ impl Platform {
                     mode: mode | setgid,
                 };
                 let user = self.spec.user.clone();
-                (Some(root), Some(CopyStep { user }))
+                let command = profile::seed_command(&path, mount.starts_with(), Copier::User);
+                (Some(root), Some(CopyStep { user, command }))
             }
         };
         RunMount::Seeded { path, root, copy }

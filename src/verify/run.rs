@@ -233,7 +233,7 @@ async fn seed(
     root: Option<VolumeRoot>,
     copy: &CopyStep,
 ) -> Result<Option<String>> {
-    const TARGET: &str = "/rofs-seed";
+    const TARGET: &str = profile::SEED_AT;
     if let Some(r) = root {
         // What the platform does to a new volume before any container of the pod sees it.
         let owner = format!("{}:{}", r.uid, r.gid);
@@ -267,7 +267,7 @@ async fn seed(
     }
     let step = Step {
         user: copy.user.clone(),
-        argv: copy_command(path, TARGET),
+        argv: copy.command.clone(),
         what: "the copy step",
     };
     step.run(engine, run_id, role, app, name, TARGET)
@@ -333,30 +333,6 @@ impl Step {
         container.remove().await;
         Ok(failure)
     }
-}
-
-/// The copy step's command: every entry of `path` copied into `target` with its owner, mode and
-/// times, but not `target` itself, which the platform made and may not let the app's user
-/// change (`cp -a PATH/. TARGET` would, and fail). find and cp are all it needs, no shell.
-pub fn copy_command(path: &str, target: &str) -> Vec<String> {
-    let path = path.trim_end_matches('/');
-    [
-        "find",
-        path,
-        "-mindepth",
-        "1",
-        "-maxdepth",
-        "1",
-        "-exec",
-        "cp",
-        "-a",
-        "-t",
-        target,
-        "{}",
-        "+",
-    ]
-    .map(String::from)
-    .to_vec()
 }
 
 /// Removes a run's container and the volumes made for it.

@@ -161,7 +161,7 @@ fn patch_container(
     for (mount, name) in mounts {
         let name = unique(&format!("rofs-{name}"), &taken);
         taken.push(name.clone());
-        if seed::seed(mount) != Seed::Empty {
+        if mount.starts_with() != Seed::Empty {
             seeds.push((mount, name.clone()));
         }
         let entry = mapping([
@@ -255,7 +255,7 @@ fn seed_container(
     image: &Value,
     security: Option<&Value>,
 ) -> Value {
-    let command = seed::command(&mount.path, seed::seed(mount), Copier::User);
+    let command = seed::command(&mount.path, mount.starts_with(), Copier::User);
     let security = security
         .cloned()
         .unwrap_or_else(|| mapping([("readOnlyRootFilesystem".into(), Value::Bool(true))]));
