@@ -327,3 +327,184 @@ fn a_diff_applies_to_the_manifests_with_patch() {
     let service = &original[..original.find("\n---\n").unwrap() + 1];
     assert!(patched.starts_with(service), "{patched}");
 }
+
+/// Debian's PostgreSQL ships its cluster in the image, and a claim starts empty. The patch gives
+/// the socket directory an emptyDir and the data a claim that an init container of the image
+/// fills while it is empty. Started as a kubelet starts it (each volume made as Kubernetes makes
+/// it, root's and given to fsGroup; the init containers run to completion; then the server),
+/// the server answers.
+#[test]
+fn a_patched_postgres_deployment_starts_as_a_kubelet_starts_it() {
+    if !common::ready(Need::Images("tests/real/build-images.sh")) {
+        return;
+    }
+    let manifests = "tests/specs/deployment-postgres.yaml";
+    let dir = common::temp_dir("k8s-postgres");
+    let out = dir.path().join("deployment.yaml");
+    let args = [
+        "audit",
+        "-f",
+        manifests,
+        "--idle",
+        "0s",
+        "--patch",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    let run = common::run(&args);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    let spec: serde_json::Value = serde_json::from_slice(&run.stdout).expect("a JSON report");
+    let report = &spec["targets"][0]["report"];
+    assert_eq!(report["verification"]["passed"], true, "{report:#}");
+    let minimal = &report["verification"]["minimal_mounts"];
+    assert_eq!(
+        common::mount_paths(minimal),
+        ["/run/postgresql", "/var/lib/postgresql/15"],
+        "{minimal:#}"
+    );
+    assert_eq!(minimal[1]["seed"], "once", "{minimal:#}");
+
+    let patched = read(&out);
+    let deployment = deployment(&patched);
+    let pod = pod(&deployment);
+    let image = "rofs-audit-real/postgres:2";
+    let fs_group = pod
+        .security_context
+        .as_ref()
+        .and_then(|s| s.fs_group)
+        .expect("an fsGroup for the volumes");
+    let volumes = pod.volumes.as_ref().expect("volumes");
+    assert!(
+        volumes.iter().any(|v| v.persistent_volume_claim.is_some()),
+        "no claim for the data: {patched}"
+    );
+    let inits = pod.init_containers.clone().unwrap_or_default();
+    assert!(
+        inits.iter().any(|c| c
+            .command
+            .iter()
+            .flatten()
+            .any(|w| w.contains("/var/lib/postgresql/15"))),
+        "no init container fills the claim from the image: {patched}"
+    );
+    // Each volume as the kubelet makes it: empty, root's, given to fsGroup.
+    let mut made = vec![];
+    for volume in volumes {
+        let name = format!("rofs-k8s-test-{}-{}", std::process::id(), volume.name);
+        docker_ok(&["volume", "create", "--label", common::TEST_LABEL, &name]);
+        made.push(VolumeGuard(name.clone()));
+        let mode = if volume.empty_dir.is_some() {
+            "2777"
+        } else {
+            "2775"
+        };
+        let setup = format!("chown 0:{fs_group} /v && chmod {mode} /v");
+        let mount = format!("{name}:/v");
+        docker_ok(&[
+            "run",
+            "--rm",
+            "--label",
+            common::TEST_LABEL,
+            "--user",
+            "0",
+            "-v",
+            &mount,
+            "--entrypoint",
+            "sh",
+            image,
+            "-c",
+            &setup,
+        ]);
+    }
+    let volume_args = |container: &Container| -> Vec<String> {
+        mounts(container)
+            .into_iter()
+            .flat_map(|(name, path)| {
+                [
+                    "-v".to_string(),
+                    format!("rofs-k8s-test-{}-{name}:{path}", std::process::id()),
+                ]
+            })
+            .collect()
+    };
+    let user_args = |container: &Container| -> Vec<String> {
+        let user = container
+            .security_context
+            .as_ref()
+            .and_then(|s| s.run_as_user)
+            .or(pod.security_context.as_ref().and_then(|s| s.run_as_user));
+        let mut args = vec!["--group-add".to_string(), fs_group.to_string()];
+        if let Some(uid) = user {
+            args.extend(["--user".to_string(), uid.to_string()]);
+        }
+        args
+    };
+    for init in &inits {
+        let mut args: Vec<String> = ["run", "--rm", "--read-only", "--label", common::TEST_LABEL]
+            .map(String::from)
+            .to_vec();
+        args.extend(user_args(init));
+        args.extend(volume_args(init));
+        let command = init.command.clone().unwrap_or_default();
+        args.extend(["--entrypoint".to_string(), command[0].clone()]);
+        args.push(init.image.clone().unwrap_or_else(|| image.to_string()));
+        args.extend(command[1..].iter().cloned());
+        args.extend(init.args.iter().flatten().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        docker_ok(&args);
+    }
+    let app = &pod.containers[0];
+    let mut args: Vec<String> = [
+        "run",
+        "-d",
+        "--read-only",
+        "--label",
+        common::TEST_LABEL,
+        "-p",
+        "127.0.0.1::5432",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(user_args(app));
+    args.extend(volume_args(app));
+    args.push(image.to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let container = ContainerGuard(docker_ok(&args));
+    let psql = [
+        "exec",
+        container.id(),
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-Atqc",
+        "select 1",
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let answered = loop {
+        let out = common::docker(&psql);
+        if out.status.success() {
+            break String::from_utf8_lossy(&out.stdout).trim().to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the patched Deployment does not start PostgreSQL read-only: {}",
+            docker_ok(&["logs", container.id()])
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(answered, "1");
+    drop(container);
+}
+
+/// A named volume of the test's, removed when dropped.
+struct VolumeGuard(String);
+
+impl Drop for VolumeGuard {
+    fn drop(&mut self) {
+        let _ = common::docker(&["volume", "rm", "-f", &self.0]);
+    }
+}

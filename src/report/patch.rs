@@ -73,7 +73,7 @@ pub fn write(
     let mut spec = Spec::read(text)?;
     let (out, notes) = match kind {
         SpecKind::Kubernetes => {
-            let (patched, notes) = kubernetes::patch(&mut spec.documents, audited);
+            let (patched, notes) = kubernetes::patch(&mut spec.documents, audited, spec.json);
             let out = match style {
                 Style::Full => spec.text(),
                 Style::Overlay => kubernetes::overlay(&spec.documents, &patched),

@@ -35,16 +35,30 @@ pub(super) struct Place {
 pub(super) fn patch(
     documents: &mut Vec<Document>,
     audited: &MultiReport,
+    json: bool,
 ) -> (Vec<Place>, Vec<String>) {
     let places = places(documents, audited);
     let mut patched = vec![];
+    let mut claims = vec![];
     let notes = patch_each(documents, places, |documents, place, target| {
         let place = place?;
         let document = &mut documents[place.document].value;
-        let (notes, seeds) = patch_container(document, &place, &target.report)?;
+        // A claim is an object of its own, which a JSON List cannot take after its documents.
+        let claim_here = !json && place.kind != "StatefulSet";
+        let (notes, seeds, new) = patch_container(document, &place, &target.report, claim_here)?;
+        claims.extend(new);
         patched.push(Place { seeds, ..place });
         Ok(notes)
     });
+    let mut notes = notes;
+    for claim in &claims {
+        notes.push(format!(
+            "the PersistentVolumeClaim {} is new: the whole patch adds it after the manifests; \
+             with a kustomize patch, add it to the kustomization's resources",
+            text(claim.get("metadata").and_then(|m| m.get("name")))
+        ));
+    }
+    documents.extend(claims.into_iter().map(|claim| Document::new(None, claim)));
     (patched, notes)
 }
 
@@ -117,11 +131,13 @@ fn text(value: Option<&Value>) -> &str {
 /// [`seed_container`]), added to the pod's own; their names come back with the notes.
 /// What the manifest cannot say comes back as notes: state in an emptyDir, which goes with the
 /// pod, and an fsGroup the pod already sets to another group.
+#[allow(clippy::type_complexity)]
 fn patch_container(
     document: &mut Value,
     place: &Place,
     report: &Report,
-) -> Result<(Vec<String>, Vec<String>)> {
+    claim_here: bool,
+) -> Result<(Vec<String>, Vec<String>, Vec<Value>)> {
     let no_pod = || format!("the manifests have no pod spec at {}", place.pod);
     let pod = get_path(document, &place.pod).with_context(no_pod)?;
     let names = |list: &str| -> Vec<String> {
@@ -139,6 +155,9 @@ fn patch_container(
         .get("securityContext")
         .and_then(|s| s.get("fsGroup"))
         .and_then(Value::as_u64);
+    let namespace = get_path(document, &place.object)
+        .and_then(|o| o.get("metadata")?.get("namespace"))
+        .cloned();
 
     let container = at_path(document, &place.container)
         .and_then(Value::as_mapping_mut)
@@ -157,7 +176,7 @@ fn patch_container(
         .collect();
     let mounts = new_mounts(report, &mounted);
     let (mut volumes, mut notes, mut owner) = (vec![], vec![], None);
-    let mut seeds = vec![];
+    let (mut seeds, mut claims) = (vec![], vec![]);
     for (mount, name) in mounts {
         let name = unique(&format!("rofs-{name}"), &taken);
         taken.push(name.clone());
@@ -178,6 +197,18 @@ fn patch_container(
                 ),
             ]),
             MountKind::Volume if seed::fresh(mount) => Value::Mapping(Mapping::new()),
+            MountKind::Volume if claim_here && mount.starts_with() == Seed::Once => {
+                // Data the image ships: a claim of its own, which the seed container fills
+                // while it is new.
+                claims.push(claim(&name, mount.size_mib, namespace.as_ref()));
+                let source = mapping([("claimName".into(), Value::from(name.as_str()))]);
+                volumes.push(mapping([
+                    ("name".into(), Value::from(name)),
+                    ("persistentVolumeClaim".into(), source),
+                ]));
+                owner = owner.or(mount.owner);
+                continue;
+            }
             MountKind::Volume => {
                 notes.push(state_note(&place.kind, mount, &name));
                 Value::Mapping(Mapping::new())
@@ -240,7 +271,31 @@ fn patch_container(
         )),
         _ => {}
     }
-    Ok((notes, seed_names))
+    Ok((notes, seed_names, claims))
+}
+
+/// A PersistentVolumeClaim `name` of `size_mib` (at least 1 GiB, as storage classes round up),
+/// one node's at a time, in the workload's namespace.
+fn claim(name: &str, size_mib: u64, namespace: Option<&Value>) -> Value {
+    let mut metadata = mapping([("name".into(), Value::from(name))]);
+    if let (Some(namespace), Value::Mapping(m)) = (namespace, &mut metadata) {
+        m.insert("namespace".into(), namespace.clone());
+    }
+    let storage = format!("{}Mi", size_mib.max(1024));
+    let requests = mapping([("storage".into(), Value::from(storage))]);
+    let spec = mapping([
+        (
+            "accessModes".into(),
+            Value::Sequence(vec![Value::from("ReadWriteOnce")]),
+        ),
+        ("resources".into(), mapping([("requests".into(), requests)])),
+    ]);
+    mapping([
+        ("apiVersion".into(), Value::from("v1")),
+        ("kind".into(), Value::from("PersistentVolumeClaim")),
+        ("metadata".into(), metadata),
+        ("spec".into(), spec),
+    ])
 }
 
 /// The init container `name` that fills the volume `volume` with a copy of the image's files at
@@ -732,7 +787,10 @@ spec:
         let (seeded, _) = testdata::seeded();
         let targets = audited([("Deployment/web/app", APP.into(), seeded)]);
         let (out, notes) = kubernetes(MIGRATING, &targets, Style::Full);
-        let pod = &yaml(&out)["spec"]["template"]["spec"];
+        let (deployment, claim) = out
+            .split_once("\n---\n")
+            .expect("a claim after the manifests");
+        let pod = &yaml(deployment)["spec"]["template"]["spec"];
         let init = pod["initContainers"].as_sequence().unwrap();
         let names: Vec<&str> = init.iter().map(|c| c["name"].as_str().unwrap()).collect();
         assert_eq!(
@@ -764,10 +822,18 @@ volumeMounts: [{name: rofs-var-cache-app, mountPath: /seed}]
             .collect();
         assert_eq!(kinds[0], ("rofs-scratch", &yaml("{}")));
         assert_eq!(kinds[1].1["medium"], "Memory");
-        assert_eq!(kinds[2], ("rofs-var-lib-app", &yaml("{}")));
-        // Only the state in an emptyDir needs a word; the fresh copies go with the pod by design.
+        // The data the image ships goes on a claim of its own, which the seed container fills.
+        assert_eq!(
+            volumes[2],
+            yaml("{name: rofs-var-lib-app, persistentVolumeClaim: {claimName: rofs-var-lib-app}}")
+        );
+        let claim = yaml(claim);
+        assert_eq!(claim["kind"], "PersistentVolumeClaim");
+        assert_eq!(claim["metadata"]["name"], "rofs-var-lib-app");
+        assert_eq!(claim["spec"]["accessModes"][0], "ReadWriteOnce");
+        // The new claim needs a word; the fresh copies go with the pod by design.
         assert_eq!(notes.len(), 1, "{notes:?}");
-        assert!(notes[0].contains("/var/lib/app holds data meant to last"));
+        assert!(notes[0].contains("PersistentVolumeClaim rofs-var-lib-app is new"));
 
         // Patched again, nothing changes.
         assert_eq!(kubernetes(&out, &targets, Style::Full).0, out);
