@@ -610,3 +610,91 @@ fn a_randomly_named_directory_gets_its_mount_above_it_and_a_stable_baseline() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// The image ships the app's log file, empty, and the app opens it for writing: a tmpfs over
+/// its directory hides it, a proposal like any other, and the run that proves the app makes it
+/// again keeps the mount. No static rule refuses it.
+#[test]
+fn a_mount_over_a_file_the_image_ships_and_the_app_modifies_is_decided_by_a_run() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = ImageSpec::new("modifies-a-shipped-log")
+        .file("/var/log/app/app.log", "", 0, 0, 0o644)
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/log/app/app.log=64!")
+        .build();
+    let report = run_json(
+        &["audit", &image, "--profile", "docker", "--idle", "0s"],
+        &[1],
+    );
+    assert_eq!(
+        report["verdict"], "needs-mounts",
+        "{:#}",
+        report["unfixable"]
+    );
+    assert_eq!(
+        write_at(&report, "/var/log/app/app.log")["change"],
+        "modified"
+    );
+    let minimal = &report["verification"]["minimal_mounts"];
+    assert_eq!(mount_paths(minimal), ["/var/log/app"], "{minimal:#}");
+    assert_eq!(
+        minimal[0]["hides"],
+        serde_json::json!(["/var/log/app/app.log"])
+    );
+    assert!(
+        minimal[0]["warnings"]
+            .to_string()
+            .contains("proven: the app started, answered and stopped without what it hides"),
+        "{minimal:#}"
+    );
+    assert_eq!(report["unfixable"], serde_json::json!([]));
+}
+
+/// The app keeps a database beside its program: a volume there would carry this image's
+/// program over every later deploy. No profile plans one; the verdict names the file to move.
+#[test]
+fn data_beside_the_program_gets_no_volume_and_is_named_to_move() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = ImageSpec::new("data-beside-its-program")
+        .line("ENV FIXTURE_STARTUP_WRITES=/app/app.db!")
+        .build();
+    for profile in ["docker", "ecs-fargate", "kubernetes"] {
+        let report = run_json(
+            &["audit", &image, "--profile", profile, "--idle", "0s"],
+            &[1],
+        );
+        assert_eq!(report["verdict"], "needs-changes", "{profile}");
+        let over_program = |mounts: &Value| -> bool {
+            mounts
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|m| m["path"] == "/app" && m["kind"] == "volume")
+        };
+        assert!(
+            !over_program(&report["mounts"]),
+            "{profile}: {:#}",
+            report["mounts"]
+        );
+        assert!(
+            !over_program(&report["verification"]["minimal_mounts"]),
+            "{profile}: {:#}",
+            report["verification"]
+        );
+        let db = report["unfixable"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["path"] == "/app/app.db")
+            .unwrap_or_else(|| panic!("{profile}: {:#}", report["unfixable"]));
+        let reason = db["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("/app/fixture")
+                && reason.contains("move /app/app.db out of the release"),
+            "{profile}: {reason}"
+        );
+    }
+}
