@@ -698,3 +698,37 @@ fn data_beside_the_program_gets_no_volume_and_is_named_to_move() {
         );
     }
 }
+
+/// Two mounts hide the image's files, and the app needs only one of them: the proof seeds both
+/// when no plain set passes, then tries each seeded mount plain again and keeps the copy only
+/// where the app needs it.
+#[test]
+fn only_the_mount_whose_content_the_app_needs_keeps_its_copy() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = ImageSpec::new("needs-one-of-two")
+        .file("/etc/app/app.conf", "listen 8080\n", 0, 0, 0o644)
+        .file("/var/log/app/app.log", "", 0, 0, 0o644)
+        .line("ENV FIXTURE_REQUIRE_FILES=/etc/app/app.conf")
+        .line("ENV FIXTURE_STARTUP_WRITES=/etc/app/app.conf=32!,/var/log/app/app.log=64!")
+        .build();
+    let report = run_json(
+        &["audit", &image, "--profile", "docker", "--idle", "0s"],
+        &[1],
+    );
+    assert_eq!(
+        report["verdict"], "needs-mounts",
+        "{:#}",
+        report["verification"]
+    );
+    let minimal = &report["verification"]["minimal_mounts"];
+    assert_eq!(
+        mount_paths(minimal),
+        ["/etc/app", "/var/log/app"],
+        "{minimal:#}"
+    );
+    assert_eq!(minimal[0]["seed"], "fresh", "{minimal:#}");
+    assert_eq!(minimal[1]["seed"], Value::Null, "{minimal:#}");
+    assert_eq!(minimal[1]["kind"], "tmpfs", "{minimal:#}");
+}

@@ -470,9 +470,16 @@ impl Proof<'_> {
                 })
                 .collect();
             if seeded != report.plan.mounts {
-                let again = search_plan(&mut self.prover, &seeded, &symlinks).await?;
+                let mut again = search_plan(&mut self.prover, &seeded, &symlinks).await?;
                 if again.found.minimal.is_some() {
-                    report.plan.mounts = seeded;
+                    let plain = std::mem::replace(&mut report.plan.mounts, seeded);
+                    unseed(
+                        &mut self.prover,
+                        &mut report.plan.mounts,
+                        &plain,
+                        &mut again,
+                    )
+                    .await?;
                     searched = again;
                 }
             }
@@ -600,6 +607,66 @@ async fn search_plan(
         decisive,
         minimal_planned,
     })
+}
+
+/// Seeding every mount that hides files may seed some the app does without: of the minimal set,
+/// each seeded mount is tried plain again, the others kept, and those that pass plain lose
+/// their seed when the set still passes with all of them plain. A copy step is work a platform
+/// does at every start, and a seeded claim is one more thing to keep.
+async fn unseed(
+    prover: &mut Prover<'_>,
+    mounts: &mut [Mount],
+    plain: &[Mount],
+    searched: &mut Searched,
+) -> Result<()> {
+    let Some(minimal) = searched.minimal_planned.clone() else {
+        return Ok(());
+    };
+    let seeded: Vec<usize> = minimal
+        .iter()
+        .copied()
+        .filter(|&i| mounts[i] != plain[i])
+        .collect();
+    let set = |platform: &Platform, mounts: &[Mount], plain_at: &[usize]| -> Vec<RunMount> {
+        let chosen = minimal.iter().map(|&i| match plain_at.contains(&i) {
+            true => &plain[i],
+            false => &mounts[i],
+        });
+        chosen.map(|m| platform.candidate(m)).collect()
+    };
+    let sets: Vec<Vec<RunMount>> = seeded
+        .iter()
+        .map(|&i| set(&prover.platform, mounts, &[i]))
+        .collect();
+    let alarm = prover.gate == ProofGate::Clean;
+    let runs = prover.batch(&sets, alarm).await?;
+    let mut passing: Vec<(usize, usize)> = seeded
+        .iter()
+        .zip(&runs)
+        .filter(|(_, &run)| prover.runs[run].passed)
+        .map(|(&i, &run)| (i, run))
+        .collect();
+    for &(_, run) in &passing {
+        searched.outcomes.push((minimal.clone(), run));
+    }
+    if passing.len() > 1 {
+        let all: Vec<usize> = passing.iter().map(|(i, _)| *i).collect();
+        let both = set(&prover.platform, mounts, &all);
+        let run = prover.batch(&[both], alarm).await?[0];
+        if prover.runs[run].passed {
+            passing = all.into_iter().map(|i| (i, run)).collect();
+        } else {
+            passing.truncate(1);
+        }
+    }
+    if let Some(&(_, decisive)) = passing.last() {
+        for &(i, _) in &passing {
+            mounts[i] = plain[i].clone();
+        }
+        searched.decisive = decisive;
+        searched.found.minimal = Some(minimal.iter().map(|&i| mounts[i].clone()).collect());
+    }
+    Ok(())
 }
 
 /// The fewest of the clean set's mounts with which the app starts, answers and stops, read-only
