@@ -325,7 +325,12 @@ impl ImageDir {
         let mut release: Vec<String> = files
             .clone()
             .map(|(p, m)| (escape_path(p).0, m))
-            .filter(|(p, m)| is_release_content(p, m.mode, m.uid))
+            .filter(|(p, m)| {
+                // Only a regular file with content runs: links read as 0777, and the empty
+                // files the engine makes in /etc (hostname, hosts) as 0755.
+                let runs = m.file_type == Some(FileType::File) && m.size.is_some_and(|s| s > 0);
+                is_release_content(p, m.mode.filter(|_| runs), m.uid)
+            })
             .map(|(p, _)| p)
             .collect();
         // The app's own files before what its libraries bring.
