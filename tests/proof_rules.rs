@@ -33,6 +33,15 @@ fn printed_docker_flags(text: &str) -> Vec<String> {
     flags
 }
 
+/// The JSON report of an audit of `image` for `profile` with no idle, which needs mounts or
+/// changes (exit 1).
+fn audit_json(image: &str, profile: &str) -> Value {
+    run_json(
+        &["audit", image, "--profile", profile, "--idle", "0s"],
+        &[1],
+    )
+}
+
 /// Audits `image` for Docker as text, then runs its printed fix with the docker CLI alone and
 /// waits for GET /health to answer 200.
 fn printed_fix_answers(image: &str) -> (String, bool) {
@@ -356,10 +365,7 @@ fn the_clean_set_and_the_fewer_mounts_that_merely_work_are_both_reported() {
         .dir("/var/cache/app", 0, 0, 0o755)
         .line("ENV FIXTURE_STARTUP_WRITES=/var/run/app/app.pid!,/var/cache/app/blob?")
         .build();
-    let report = run_json(
-        &["audit", &image, "--profile", "docker", "--idle", "0s"],
-        &[1],
-    );
+    let report = audit_json(&image, "docker");
     let v = &report["verification"];
     assert_eq!(v["gate"], "clean");
     assert_eq!(
@@ -405,10 +411,7 @@ fn a_secret_made_at_the_first_start_and_reused_is_data_to_keep() {
         .line("ENV FIXTURE_KEEP_WRITES=/home/app/.secret/signing.key=32,/var/cache/app/index=64")
         .line("ENV FIXTURE_STARTUP_WRITES=/var/run/app.pid")
         .build();
-    let report = run_json(
-        &["audit", &image, "--profile", "docker", "--idle", "0s"],
-        &[1],
-    );
+    let report = audit_json(&image, "docker");
     let key = write_at(&report, "/home/app/.secret/signing.key");
     assert_eq!(
         (&key["kind"], &key["restart"]),
@@ -486,10 +489,7 @@ fn a_mount_that_hides_the_entrypoint_is_a_failed_candidate_not_an_error() {
             })
             .count()
     };
-    let report = run_json(
-        &["audit", &image, "--profile", "docker", "--idle", "0s"],
-        &[1],
-    );
+    let report = audit_json(&image, "docker");
     assert!(
         runs_that_hid_it(&report) >= 1,
         "{:#}",
@@ -500,10 +500,7 @@ fn a_mount_that_hides_the_entrypoint_is_a_failed_candidate_not_an_error() {
     assert_eq!(minimal[0]["seed"], "fresh", "{minimal:#}");
     assert_eq!(report["verdict"], "needs-mounts");
 
-    let report = run_json(
-        &["audit", &image, "--profile", "ecs-fargate", "--idle", "0s"],
-        &[1],
-    );
+    let report = audit_json(&image, "ecs-fargate");
     assert!(
         runs_that_hid_it(&report) >= 1,
         "{:#}",
@@ -534,10 +531,7 @@ fn a_mount_over_content_the_app_needs_starts_with_a_fresh_copy_of_it() {
         .line("ENV FIXTURE_REQUIRE_FILES=/etc/app/app.conf")
         .line("ENV FIXTURE_STARTUP_WRITES=/etc/app/app.conf=32!")
         .build();
-    let report = run_json(
-        &["audit", &image, "--profile", "docker", "--idle", "0s"],
-        &[1],
-    );
+    let report = audit_json(&image, "docker");
     assert_eq!(
         report["verdict"], "needs-mounts",
         "{:#}",
@@ -623,10 +617,7 @@ fn a_mount_over_a_file_the_image_ships_and_the_app_modifies_is_decided_by_a_run(
         .file("/var/log/app/app.log", "", 0, 0, 0o644)
         .line("ENV FIXTURE_STARTUP_WRITES=/var/log/app/app.log=64!")
         .build();
-    let report = run_json(
-        &["audit", &image, "--profile", "docker", "--idle", "0s"],
-        &[1],
-    );
+    let report = audit_json(&image, "docker");
     assert_eq!(
         report["verdict"], "needs-mounts",
         "{:#}",
@@ -662,10 +653,7 @@ fn data_beside_the_program_gets_no_volume_and_is_named_to_move() {
         .line("ENV FIXTURE_STARTUP_WRITES=/app/app.db!")
         .build();
     for profile in ["docker", "ecs-fargate", "kubernetes"] {
-        let report = run_json(
-            &["audit", &image, "--profile", profile, "--idle", "0s"],
-            &[1],
-        );
+        let report = audit_json(&image, profile);
         assert_eq!(report["verdict"], "needs-changes", "{profile}");
         let over_program = |mounts: &Value| -> bool {
             mounts
@@ -713,10 +701,7 @@ fn only_the_mount_whose_content_the_app_needs_keeps_its_copy() {
         .line("ENV FIXTURE_REQUIRE_FILES=/etc/app/app.conf")
         .line("ENV FIXTURE_STARTUP_WRITES=/etc/app/app.conf=32!,/var/log/app/app.log=64!")
         .build();
-    let report = run_json(
-        &["audit", &image, "--profile", "docker", "--idle", "0s"],
-        &[1],
-    );
+    let report = audit_json(&image, "docker");
     assert_eq!(
         report["verdict"], "needs-mounts",
         "{:#}",
