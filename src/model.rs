@@ -523,6 +523,10 @@ pub struct Remedy {
 pub struct Unfixable {
     pub path: String,
     pub reason: String,
+    /// The directory of release content that this data must leave: the proof stands a fresh
+    /// copy of the image's files in there, as if it had, to prove the rest of the fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moves_from: Option<String>,
 }
 
 /// What an audit found beyond its baseline.
@@ -629,6 +633,10 @@ pub struct Verification {
     pub jobs: u32,
     /// From the start of the first run, which in an audit goes alongside the trace.
     pub wall_ms: u64,
+    /// Directories where every run had a fresh copy of the image's files, standing in for data
+    /// that must move out of them: the fix is proven for once it has moved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stand_ins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -643,7 +643,9 @@ fn a_mount_over_a_file_the_image_ships_and_the_app_modifies_is_decided_by_a_run(
 }
 
 /// The app keeps a database beside its program: a volume there would carry this image's
-/// program over every later deploy. No profile plans one; the verdict names the file to move.
+/// program over every later deploy. No profile plans one; the verdict names the file to move,
+/// and the rest of the fix is proven with a fresh copy of the directory standing in for the
+/// move.
 #[test]
 fn data_beside_the_program_gets_no_volume_and_is_named_to_move() {
     if !common::ready(common::Need::Engine) {
@@ -684,7 +686,16 @@ fn data_beside_the_program_gets_no_volume_and_is_named_to_move() {
                 && reason.contains("move /app/app.db out of the release"),
             "{profile}: {reason}"
         );
+        let proof = &report["verification"];
+        assert_eq!(proof["passed"], true, "{profile}: {proof:#}");
+        assert_eq!(proof["stand_ins"], serde_json::json!(["/app"]), "{profile}");
     }
+    let out = run(&["audit", &image, "--profile", "docker", "--idle", "0s"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("verdict: needs changes: data must move out of /app; once it has, proven"),
+        "{text}"
+    );
 }
 
 /// Two mounts hide the image's files, and the app needs only one of them: the proof seeds both

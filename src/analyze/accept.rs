@@ -283,6 +283,7 @@ mod tests {
         report.trace.writes.push(crate::model::testing::write(conf));
         report.plan.unfixable = vec![crate::model::Unfixable {
             path: conf.into(),
+            moves_from: None,
             reason: "no mount".into(),
         }];
         let unfixable = crate::analyze::baseline::unfixable_finding(conf);

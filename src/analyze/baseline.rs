@@ -148,6 +148,7 @@ mod tests {
         report.plan.unfixable = ["/opt/tmpab12cd_e/a.conf", "/opt/tmpzz11yy_x/b.conf"]
             .map(|path| crate::model::Unfixable {
                 path: path.into(),
+                moves_from: None,
                 reason: "no mount can go there".into(),
             })
             .to_vec();

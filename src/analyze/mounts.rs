@@ -40,6 +40,7 @@ impl Planner<'_> {
             for w in failing {
                 unfixable.push(Unfixable {
                     path: w.path.clone(),
+                    moves_from: None,
                     reason: format!(
                         "{} cannot add writable mounts; only {} is writable: make the app write there",
                         self.profile.title,
@@ -55,6 +56,7 @@ impl Planner<'_> {
                 Ok(dir) => chosen.push(dir),
                 Err(reason) => unfixable.push(Unfixable {
                     path: w.path.clone(),
+                    moves_from: None,
                     reason,
                 }),
             }
@@ -90,6 +92,7 @@ impl Planner<'_> {
             for path in &m.covers {
                 unfixable.push(Unfixable {
                     path: path.clone(),
+                    moves_from: None,
                     reason: format!(
                         "{path} is written inside {}, where a mount would hide the image's {}; \
                          only the read-only proof can show that the app does without them \
@@ -180,9 +183,14 @@ impl Planner<'_> {
         under
             .iter()
             .map(|w| Unfixable {
+                moves_from: Some(m.path.clone()),
                 path: w.path.clone(),
                 reason: format!(
-                    "{} is data the app keeps in {}, among the image's release content ({files}):                      a volume there would keep this release's files over every later deploy, and                      a tmpfs loses the data; move {} out of the release (the env var or config                      option that sets its path, such as DATABASE_URL), into a directory of its                      own that a volume can hold",
+                    "{} is data the app keeps in {}, among the image's release content ({files}): \
+                     a volume there would keep this release's files over every later deploy, and \
+                     a tmpfs loses the data; move {} out of the release (the env var or config \
+                     option that sets its path, such as DATABASE_URL), into a directory of its \
+                     own that a volume can hold",
                     w.path,
                     m.path,
                     some(&data),

@@ -458,6 +458,18 @@ pub(crate) fn verdict_words(report: &Report) -> (&'static str, Cow<'static, str>
             "some writes cannot be fixed by a mount: the image or its configuration must change"
                 .into(),
         ),
+        (Verdict::NeedsChanges, Some(p)) if p.passed && !p.stand_ins.is_empty() => (
+            "needs changes",
+            format!(
+                "data must move out of {}; once it has, proven: it runs read-only with {}",
+                p.stand_ins.join(", "),
+                match p.minimal_mounts.len() {
+                    0 => "no mount".to_string(),
+                    n => plural(n, "mount", "mounts"),
+                }
+            )
+            .into(),
+        ),
         (Verdict::NeedsChanges, Some(_)) => (
             "needs changes",
             format!(

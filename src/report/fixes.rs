@@ -79,8 +79,16 @@ impl<'a> Ctx<'a> {
             } else {
                 "with these mounts"
             };
+            let once_moved = match v.stand_ins.as_slice() {
+                [] => String::new(),
+                dirs => format!(
+                    ", and a fresh copy of the image's files standing in at {} for the data that \
+                     must move out (see the report)",
+                    dirs.join(", ")
+                ),
+            };
             notes.push(format!(
-                "Proven: it ran read-only {with} ({}).",
+                "Proven: it ran read-only {with}{once_moved} ({}).",
                 plural(v.run_count as usize, "run", "runs")
             ));
         }
@@ -91,10 +99,9 @@ impl<'a> Ctx<'a> {
                 v.failure.as_deref().unwrap_or("see the report")
             ));
         }
-        let unfixable = if proven.is_some() {
-            0
-        } else {
-            plan.unfixable.len()
+        let unfixable = match proven {
+            Some(v) if v.stand_ins.is_empty() => 0,
+            _ => plan.unfixable.len(),
         };
         if unfixable > 0 {
             notes.push(format!(

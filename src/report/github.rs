@@ -332,6 +332,7 @@ mod tests {
             report.plan.unfixable.push(crate::model::Unfixable {
                 path,
                 reason: "a file of the image".into(),
+                moves_from: None,
             });
         }
         let out = github(&report, &profile);

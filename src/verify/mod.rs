@@ -38,6 +38,9 @@ struct Platform {
     /// How the profile gives a mount its owner.
     owner: TmpfsOwner,
     volume_start: VolumeStart,
+    /// Directories of release content that data must leave: every run has a fresh copy of the
+    /// image's files there, standing in for the move, so that the rest of the fix is proven.
+    stand_ins: Vec<String>,
 }
 
 impl Platform {
@@ -70,6 +73,7 @@ impl Platform {
             image_volumes_writable: profile.image_volumes_writable,
             owner: profile.tmpfs.owner,
             volume_start: profile.volume_start,
+            stand_ins: vec![],
         }
     }
 
@@ -273,6 +277,7 @@ impl Prover<'_> {
             run_count: self.runs.len() as u32,
             jobs: self.jobs as u32,
             wall_ms: self.started.elapsed().as_millis() as u64,
+            stand_ins: self.platform.stand_ins,
             runs: self.runs,
         }
     }
@@ -455,6 +460,23 @@ impl Proof<'_> {
         });
         self.prover.settle();
         let symlinks = report.trace.symlinks.clone();
+        let mut stand_ins: Vec<String> = report
+            .plan
+            .unfixable
+            .iter()
+            .filter_map(|u| u.moves_from.clone())
+            .collect();
+        stand_ins.sort();
+        stand_ins.dedup();
+        for path in &stand_ins {
+            let copy = RunMount::Seeded {
+                path: path.clone(),
+                root: None,
+                copy: None,
+            };
+            self.prover.platform.fixed.push(copy);
+        }
+        self.prover.platform.stand_ins = stand_ins;
         let mut searched = search_plan(&mut self.prover, &report.plan.mounts, &symlinks).await?;
         if searched.found.minimal.is_none() {
             // The runs showed no plain set works: the mounts that hide the image's files try
@@ -500,6 +522,8 @@ impl Proof<'_> {
         drop(outcomes);
         let found = searched.found;
         report.plan.verdict = match &found.minimal {
+            // Data still has to move out of the release, whatever the runs with it moved show.
+            _ if !self.prover.platform.stand_ins.is_empty() => Verdict::NeedsChanges,
             Some(m) if m.is_empty() => Verdict::Compatible,
             Some(_) => Verdict::NeedsMounts,
             None => Verdict::NeedsChanges,
@@ -549,7 +573,7 @@ async fn search_plan(
         functional: gate == ProofGate::Functional,
     };
     let mut seen = Outcomes::default();
-    if search.fixed.is_empty() {
+    if search.fixed.is_empty() && search.prover.platform.stand_ins.is_empty() {
         // The run with no mount is the empty subset.
         search.tested.push((vec![], 0));
         let outcome = search.outcome(&search.prover.runs[0]) == Some(true);
@@ -590,7 +614,7 @@ async fn search_plan(
         .iter()
         .map(|(subset, i)| (search.planned_of(subset), *i))
         .collect();
-    if !search.fixed.is_empty() {
+    if !search.fixed.is_empty() || !search.prover.platform.stand_ins.is_empty() {
         // The run with no mount at all is no subset of the search, but it saw what it saw.
         outcomes.push((vec![], 0));
     }
