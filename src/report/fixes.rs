@@ -667,16 +667,7 @@ fn cdk(ctx: &Ctx) -> String {
     } else {
         "const container = ".to_string()
     };
-    let _ = writeln!(
-        out,
-        "{binding}taskDefinition.addContainer({}, {{",
-        ts_str(&ctx.container)
-    );
-    let _ = writeln!(
-        out,
-        "  image: ecs.ContainerImage.fromRegistry({}),",
-        ts_str(&ctx.image)
-    );
+    cdk_container(&mut out, &binding, &ctx.container, &ctx.image);
     if let Some(user) = ctx.user_override() {
         let _ = writeln!(out, "  user: {},", ts_str(user));
     }
@@ -715,15 +706,11 @@ fn cdk(ctx: &Ctx) -> String {
             let var = format!("seed{}", pascal_case(&s.volume));
             let command = seed::command(&s.mount.path, s.seed, Copier::Root);
             let command: Vec<String> = command.iter().map(|w| ts_str(w)).collect();
-            let _ = writeln!(
-                out,
-                "const {var} = taskDefinition.addContainer({}, {{",
-                ts_str(&s.container)
-            );
-            let _ = writeln!(
-                out,
-                "  image: ecs.ContainerImage.fromRegistry({}),",
-                ts_str(&ctx.image)
+            cdk_container(
+                &mut out,
+                &format!("const {var} = "),
+                &s.container,
+                &ctx.image,
             );
             let _ = writeln!(out, "  essential: false,");
             let _ = writeln!(out, "  user: '0',");
@@ -744,6 +731,21 @@ fn cdk(ctx: &Ctx) -> String {
         }
     }
     out
+}
+
+/// The opening of a CDK `addContainer` call for `name` from `image`, bound as `binding` says
+/// (`const x = `, or nothing).
+fn cdk_container(out: &mut String, binding: &str, name: &str, image: &str) {
+    let _ = writeln!(
+        out,
+        "{binding}taskDefinition.addContainer({}, {{",
+        ts_str(name)
+    );
+    let _ = writeln!(
+        out,
+        "  image: ecs.ContainerImage.fromRegistry({}),",
+        ts_str(image)
+    );
 }
 
 /// `var-lib-app` → `VarLibApp`, for a TypeScript name.
