@@ -40,10 +40,9 @@ pub async fn run(
             RunMount::Seeded { path, root, copy } => {
                 let role = format!("{role}-volume{}", spec.volumes.len());
                 let name = engine.create_volume(run_id, &role).await?;
-                if let Some(copy) = copy {
-                    let failed =
-                        seed(engine, run_id, &role, &spec, &name, path, *root, copy).await?;
-                    seeding = seeding.or(failed);
+                // Once one copy step failed the run cannot start: the others would be wasted.
+                if let (Some(copy), None) = (copy, &seeding) {
+                    seeding = seed(engine, run_id, &role, &spec, &name, path, *root, copy).await?;
                 }
                 spec.volumes.push(VolumeMount {
                     name,
