@@ -14,6 +14,8 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 
+use super::endpoint::Endpoint;
+
 /// Present on every container and volume rofs-audit creates.
 pub const LABEL_MANAGED: &str = "dev.rofs-audit.managed";
 /// Identifies one run, so that its guard removes exactly what the run created.
@@ -26,6 +28,9 @@ pub const LABEL_HOST: &str = "dev.rofs-audit.host";
 pub struct Engine {
     docker: Docker,
     host: String,
+    /// Why probes go from inside the container's network namespace, not to a port published
+    /// on this machine: the engine is elsewhere, and its 127.0.0.1 is not ours.
+    probes_inside: Option<String>,
 }
 
 /// The engine went away in the middle of the run (stopped, restarted or crashed): the run's
@@ -41,17 +46,48 @@ pub struct EngineLost {
 }
 
 impl Engine {
+    /// Connects as the docker CLI does (see [`Endpoint`]) and negotiates the API version.
     pub async fn connect() -> Result<Engine> {
-        let host = std::env::var("DOCKER_HOST")
-            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
-        let hint = "start the Docker daemon, or point DOCKER_HOST at one";
-        let docker = Docker::connect_with_defaults()
-            .map_err(|e| anyhow!("cannot use the Docker Engine at {host}: {e}; {hint}"))?;
+        let endpoint = Endpoint::from_env()?;
+        let host = endpoint.host.clone();
+        let at = format!("{host} (from {})", endpoint.source);
+        let hint = match endpoint.is_socket() {
+            true => "start the Docker daemon, or point DOCKER_HOST or a docker context at one",
+            false => "check that the engine listens there and that this machine may reach it",
+        };
+        let docker = open(&endpoint).map_err(|e| {
+            anyhow!(
+                "cannot use the Docker Engine at {at}: {}; {hint}",
+                cause(&e)
+            )
+        })?;
         let docker = tokio::time::timeout(Duration::from_secs(15), docker.negotiate_version())
             .await
-            .map_err(|_| anyhow!("the Docker Engine at {host} did not answer in 15s; {hint}"))?
-            .map_err(|e| anyhow!("cannot reach the Docker Engine at {host}: {e}; {hint}"))?;
-        Ok(Engine { docker, host })
+            .map_err(|_| anyhow!("the Docker Engine at {at} did not answer in 15s; {hint}"))?
+            .map_err(|e| {
+                anyhow!(
+                    "cannot reach the Docker Engine at {at}: {}; {hint}",
+                    cause(&e)
+                )
+            })?;
+        let probes_inside = match std::env::var("ROFS_AUDIT_PROBE_FROM").as_deref() {
+            Ok("inside") => Some("ROFS_AUDIT_PROBE_FROM=inside".to_string()),
+            Ok("host") => None,
+            Ok(other) => bail!(
+                "ROFS_AUDIT_PROBE_FROM={other:?} is neither `host` nor `inside`; unset it to \
+                 let rofs-audit choose"
+            ),
+            Err(_) if endpoint.is_socket() => None,
+            Err(_) => Some(format!(
+                "the engine at {host} is reached over the network, so a port it publishes on \
+                 its own 127.0.0.1 is not this machine's"
+            )),
+        };
+        Ok(Engine {
+            docker,
+            host,
+            probes_inside,
+        })
     }
 
     pub fn docker(&self) -> &Docker {
@@ -74,6 +110,12 @@ impl Engine {
     /// Whether the engine runs on this machine, so its storage is readable from here.
     pub fn is_local(&self) -> bool {
         self.host.starts_with("unix://") || !self.host.contains("://")
+    }
+
+    /// Whether probes reach the app from inside its network namespace (a relay container
+    /// beside it) rather than on a port published on this machine's loopback.
+    pub fn probes_inside(&self) -> Option<&str> {
+        self.probes_inside.as_deref()
     }
 
     /// Inspects an image, pulling it first if it is not present locally.
@@ -309,6 +351,41 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
             ..
         }
     )
+}
+
+/// Opens a client for the endpoint, with TLS or ssh where it asks for them.
+fn open(endpoint: &Endpoint) -> std::result::Result<Docker, bollard::errors::Error> {
+    let (host, timeout, version) = (&endpoint.host, 120, bollard::API_DEFAULT_VERSION);
+    match &endpoint.tls {
+        Some(dir) => Docker::connect_with_ssl(
+            host,
+            &dir.join("key.pem"),
+            &dir.join("cert.pem"),
+            &dir.join("ca.pem"),
+            timeout,
+            version,
+        ),
+        None if host.starts_with("unix://") => Docker::connect_with_unix(host, timeout, version),
+        None if host.starts_with("ssh://") => {
+            Docker::connect_with_ssh(host, timeout, version, None)
+        }
+        None => Docker::connect_with_http(host, timeout, version),
+    }
+}
+
+/// An error with the causes beneath it: a TLS or ssh failure says only "client error
+/// (SendRequest)" on top, and what went wrong (an unknown CA, a refused key) below.
+pub fn cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut words = vec![one_line(&e.to_string())];
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let text = one_line(&inner.to_string());
+        if !words.iter().any(|w| w.contains(&text)) {
+            words.push(text);
+        }
+        source = inner.source();
+    }
+    words.join(": ")
 }
 
 /// Engine errors can span lines (pull progress, daemon messages); our errors are one line.

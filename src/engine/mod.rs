@@ -5,6 +5,7 @@
 
 mod client;
 mod container;
+pub mod endpoint;
 mod guard;
 pub mod reaper;
 
