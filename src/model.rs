@@ -118,6 +118,10 @@ pub struct RunInfo {
     /// HEALTHCHECK, else an answer on its port.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<String>,
+    /// How the probes reached the app: a port published on this machine, or from inside the
+    /// container's network when the engine is elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached: Option<String>,
 }
 
 impl RunInfo {

@@ -2,13 +2,15 @@
 //! 500 means up (the default), a bare TCP check for services that speak no HTTP, or a command run
 //! inside the container as the image's HEALTHCHECK.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use http_body_util::Empty;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::model::ProbeResult;
@@ -44,6 +46,40 @@ impl From<&str> for HttpGet {
             path: path.to_string(),
             headers: vec![],
         }
+    }
+}
+
+/// A byte stream to the app's port.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+pub type Conn = Box<dyn Io>;
+
+/// How a probe reaches the app's port: a port published on this machine, or a relay inside
+/// the container's network (`engine::Relay`).
+pub trait Dialer: Sync {
+    /// The `Host` a probe sends, and how errors name where it went: `127.0.0.1:49153`.
+    fn authority(&self) -> String;
+    /// The port, as errors and notes name it.
+    fn port(&self) -> u16;
+    fn dial(&self) -> Pin<Box<dyn Future<Output = Result<Conn, String>> + Send + '_>>;
+}
+
+impl Dialer for SocketAddr {
+    fn authority(&self) -> String {
+        self.to_string()
+    }
+
+    fn port(&self) -> u16 {
+        SocketAddr::port(self)
+    }
+
+    fn dial(&self) -> Pin<Box<dyn Future<Output = Result<Conn, String>> + Send + '_>> {
+        Box::pin(async move {
+            match TcpStream::connect(*self).await {
+                Ok(stream) => Ok(Box::new(stream) as Conn),
+                Err(e) => Err(format!("connect {self}: {e}")),
+            }
+        })
     }
 }
 
@@ -110,11 +146,11 @@ impl Probe {
         }
     }
 
-    /// Probes the published port once (never an exec probe: that one is the container's).
+    /// Probes the app's port once (never an exec probe: that one is the container's).
     /// `latency_ms` is the wall time of the whole exchange.
-    pub async fn check(&self, addr: SocketAddr, expect: u16, timeout: Duration) -> ProbeResult {
+    pub async fn check(&self, to: &dyn Dialer, expect: u16, timeout: Duration) -> ProbeResult {
         let started = Instant::now();
-        let outcome = tokio::time::timeout(timeout, self.exchange(addr, expect)).await;
+        let outcome = tokio::time::timeout(timeout, self.exchange(to, expect)).await;
         let latency_ms = started.elapsed().as_millis() as u64;
         let (answer, error) = match outcome {
             Ok(Ok(answer)) => (answer, None),
@@ -144,21 +180,16 @@ impl Probe {
         }
     }
 
-    async fn exchange(&self, addr: SocketAddr, expect: u16) -> Result<Answer, Failure> {
-        let connect = || async {
-            TcpStream::connect(addr)
-                .await
-                .map_err(|e| Failure::NotYet(format!("connect {addr}: {e}")))
-        };
+    async fn exchange(&self, to: &dyn Dialer, expect: u16) -> Result<Answer, Failure> {
+        let connect = || async { to.dial().await.map_err(Failure::NotYet) };
         match self {
             Probe::Tcp => tcp_accepts(connect().await?)
                 .await
                 .map(|()| Answer::default()),
-            Probe::Http(get) => http_get(connect().await?, addr, get)
+            Probe::Http(get) => http_get(connect().await?, to, get)
                 .await
                 .map(Answer::status),
-            Probe::Any(path) => match http_get(connect().await?, addr, &path.as_str().into()).await
-            {
+            Probe::Any(path) => match http_get(connect().await?, to, &path.as_str().into()).await {
                 Err(Failure::NotHttp(why) | Failure::NotYet(why)) => {
                     // Something holds the connection open but does not answer HTTP: a broker,
                     // a database. Docker's proxy closes at once when nothing listens.
@@ -168,7 +199,7 @@ impl Probe {
                         note: Some(format!(
                             "port {} speaks no HTTP ({why}): TCP readiness used; give --probe \
                              tcp to say so, or an HTTP --probe path",
-                            addr.port()
+                            to.port()
                         )),
                     })
                 }
@@ -222,7 +253,7 @@ impl std::fmt::Display for Failure {
 /// Docker's userland proxy accepts every connection on a published port and closes it at once
 /// when nothing listens inside, so an accepted connect alone proves nothing: the port counts as
 /// open when the connection stays up (or the service greets us).
-async fn tcp_accepts(mut stream: TcpStream) -> Result<(), Failure> {
+async fn tcp_accepts(mut stream: Conn) -> Result<(), Failure> {
     let mut byte = [0u8; 1];
     match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut byte)).await {
         Err(_) | Ok(Ok(1..)) => Ok(()),
@@ -233,7 +264,7 @@ async fn tcp_accepts(mut stream: TcpStream) -> Result<(), Failure> {
     }
 }
 
-async fn http_get(stream: TcpStream, addr: SocketAddr, get: &HttpGet) -> Result<u16, Failure> {
+async fn http_get(stream: Conn, to: &dyn Dialer, get: &HttpGet) -> Result<u16, Failure> {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| Failure::NotYet(format!("HTTP handshake: {e}")))?;
@@ -246,7 +277,7 @@ async fn http_get(stream: TcpStream, addr: SocketAddr, get: &HttpGet) -> Result<
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("host"))
     {
-        request = request.header(hyper::header::HOST, addr.to_string());
+        request = request.header(hyper::header::HOST, to.authority());
     }
     for (name, value) in &get.headers {
         request = request.header(name.as_str(), value.as_str());
@@ -331,7 +362,9 @@ mod tests {
         })
         .await;
         let timeout = Duration::from_secs(5);
-        let bare = Probe::Http("/ready".into()).check(addr, 200, timeout).await;
+        let bare = Probe::Http("/ready".into())
+            .check(&addr, 200, timeout)
+            .await;
         assert_eq!(bare.status, Some(404));
         let probe = Probe::Http(HttpGet {
             path: "/ready".into(),
@@ -344,7 +377,7 @@ mod tests {
             probe.describe(200),
             "GET /ready (with Host, X-Probe) answers 200"
         );
-        let answered = probe.check(addr, 200, timeout).await;
+        let answered = probe.check(&addr, 200, timeout).await;
         assert_eq!((answered.status, answered.ok), (Some(200), true));
     }
 
@@ -353,9 +386,9 @@ mod tests {
         let addr = serve(|_| "503 Service Unavailable").await;
         let timeout = Duration::from_secs(5);
         let http = Probe::Http("/health".into())
-            .check(addr, 200, timeout)
+            .check(&addr, 200, timeout)
             .await;
         assert_eq!((http.status, http.ok), (Some(503), false));
-        assert!(Probe::Tcp.check(addr, 200, timeout).await.ok);
+        assert!(Probe::Tcp.check(&addr, 200, timeout).await.ok);
     }
 }

@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 use tokio::sync::{watch, Notify};
 
 use super::client::{Engine, RunId};
+use super::relay::Relay;
 use crate::model::{ExitStatus, LogLine, ProbeResult, TmpfsSpec};
 use crate::probe::Probe;
 
@@ -53,7 +54,9 @@ pub struct VolumeMount {
 }
 
 impl ContainerSpec {
-    fn body(&self) -> ContainerCreateBody {
+    /// What the engine is asked to create. `publish` puts the port on this machine's loopback;
+    /// probes from inside the container's network need nothing published.
+    fn body(&self, publish: bool) -> ContainerCreateBody {
         let port_key = self.port.map(|p| format!("{p}/tcp"));
         let mounts = self
             .volumes
@@ -71,7 +74,7 @@ impl ContainerSpec {
             })
             .collect::<Vec<_>>();
         let host_config = HostConfig {
-            port_bindings: port_key.clone().map(|k| {
+            port_bindings: port_key.clone().filter(|_| publish).map(|k| {
                 HashMap::from([(
                     k,
                     Some(vec![PortBinding {
@@ -131,7 +134,9 @@ pub struct Container {
     /// The exit code of the current run, once it ended.
     exited: watch::Receiver<Option<i64>>,
     port: Option<u16>,
-    addr: Option<SocketAddr>,
+    run: RunId,
+    /// How probes reach the port in the current run.
+    reach: Reach,
     /// When the start request went out: startup is timed from here.
     started: Option<Instant>,
     /// Log lines kept wherever they come, however much the container prints.
@@ -179,6 +184,27 @@ fn is_client_error(status: u16) -> bool {
     (400..500).contains(&status) && status != 408 && status != 429
 }
 
+/// How probes reach the app's port in one run.
+enum Reach {
+    /// No port, or not started yet.
+    Nowhere,
+    /// Published on this machine's loopback.
+    Published(SocketAddr),
+    /// Through a relay in the container's network; why not, where it could not start.
+    Inside(std::result::Result<Relay, String>),
+}
+
+impl Reach {
+    fn dialer(&self) -> std::result::Result<&dyn crate::probe::Dialer, String> {
+        match self {
+            Reach::Published(addr) => Ok(addr),
+            Reach::Inside(Ok(relay)) => Ok(relay),
+            Reach::Inside(Err(why)) => Err(why.clone()),
+            Reach::Nowhere => Err("no port is published to probe: give --port".to_string()),
+        }
+    }
+}
+
 struct Alarm {
     matches: fn(&str) -> bool,
     sender: watch::Sender<Option<Instant>>,
@@ -191,7 +217,8 @@ impl Container {
         role: &str,
         spec: &ContainerSpec,
     ) -> Result<Self> {
-        let id = engine.create_container(run, role, spec.body()).await?;
+        let body = spec.body(engine.probes_inside().is_none());
+        let id = engine.create_container(run, role, body).await?;
         // Replaced at every start: nothing exits before the first.
         let (_, exited) = watch::channel(None);
         let (alarm_tx, alarm_rx) = watch::channel(None);
@@ -205,7 +232,8 @@ impl Container {
             keep: None,
             exited,
             port: spec.port,
-            addr: None,
+            run: run.clone(),
+            reach: Reach::Nowhere,
             started: None,
             alarm: None,
             alarmed: alarm_rx,
@@ -260,6 +288,10 @@ impl Container {
             self.logs = Arc::default();
         }
         self.started = Some(Instant::now());
+        // The last run's relay shares a network namespace that is gone.
+        if let Reach::Inside(Ok(relay)) = std::mem::replace(&mut self.reach, Reach::Nowhere) {
+            relay.remove().await;
+        }
         if let Err(e) = docker.start_container(&self.id, None).await {
             let text = e.to_string();
             return Err(match explain_start_error(&text) {
@@ -296,20 +328,39 @@ impl Container {
             alarm,
         )));
         if let Some(port) = self.port {
-            self.addr = self.published(port).await?;
+            let inspect = self.inspect().await?;
+            self.reach = match self.engine.probes_inside().is_some() {
+                true => match Relay::start(&self.engine, &self.run, &inspect, port).await {
+                    Ok(relay) => Reach::Inside(Ok(relay)),
+                    // An app that exited at once leaves no network to join: its exit is the
+                    // finding, and the wait for readiness reports it.
+                    Err(e)
+                        if !self
+                            .inspect()
+                            .await?
+                            .state
+                            .and_then(|s| s.running)
+                            .unwrap_or(false) =>
+                    {
+                        Reach::Inside(Err(format!("{e:#}")))
+                    }
+                    Err(e) => return Err(e),
+                },
+                false => published(&inspect, port).map_or(Reach::Nowhere, Reach::Published),
+            };
         }
         Ok(())
     }
 
-    async fn published(&self, port: u16) -> Result<Option<SocketAddr>> {
-        let inspect = self.inspect().await?;
-        let host_port = inspect
-            .network_settings
-            .and_then(|n| n.ports)
-            .and_then(|p| p.get(&format!("{port}/tcp")).cloned().flatten())
-            .and_then(|b| b.into_iter().find_map(|b| b.host_port))
-            .and_then(|p| p.parse::<u16>().ok());
-        Ok(host_port.map(|p| SocketAddr::from((Ipv4Addr::LOCALHOST, p))))
+    /// How probes reached the app, for the report.
+    pub fn reached(&self) -> Option<String> {
+        match &self.reach {
+            Reach::Published(_) => {
+                Some("on a port the engine published on this machine's 127.0.0.1".to_string())
+            }
+            Reach::Inside(Ok(relay)) => Some(relay.describe()),
+            Reach::Inside(Err(_)) | Reach::Nowhere => None,
+        }
     }
 
     pub fn exit_code(&self) -> Option<i64> {
@@ -335,7 +386,7 @@ impl Container {
 
     async fn poll_ready(&self, probe: &Probe, expect: u16, timeout: Duration) -> Readiness {
         let started = self.started.unwrap_or_else(Instant::now);
-        if self.addr.is_none() && !matches!(probe, Probe::Exec(_)) {
+        if matches!(self.reach, Reach::Nowhere) && !matches!(probe, Probe::Exec(_)) {
             // Without a port there is nothing to probe: ready means still running.
             let mut exited = self.exited.clone();
             return match tokio::time::timeout(timeout, exited.wait_for(Option::is_some)).await {
@@ -395,15 +446,15 @@ impl Container {
     /// Probes once: on the published port, or inside the container for the image's
     /// HEALTHCHECK.
     pub async fn check(&self, probe: &Probe, expect: u16, timeout: Duration) -> ProbeResult {
-        match (probe, self.addr) {
+        match (probe, self.reach.dialer()) {
             (Probe::Exec(command), _) => self.exec(command, timeout).await,
-            (_, Some(addr)) => probe.check(addr, expect, timeout).await,
-            (_, None) => ProbeResult {
+            (_, Ok(to)) => probe.check(to, expect, timeout).await,
+            (_, Err(why)) => ProbeResult {
                 target: probe.target().to_string(),
                 status: None,
                 latency_ms: 0,
                 ok: false,
-                error: Some("no port is published to probe: give --port".to_string()),
+                error: Some(why),
                 note: None,
             },
         }
@@ -521,10 +572,6 @@ impl Container {
         ))
     }
 
-    pub fn addr(&self) -> Option<SocketAddr> {
-        self.addr
-    }
-
     /// Stops as a platform does: the image's stop signal (SIGTERM), then SIGKILL after
     /// `timeout`. Returns how the container ended and how long stopping took.
     pub async fn stop(&mut self, timeout: Duration) -> Result<(ExitStatus, Duration)> {
@@ -553,6 +600,9 @@ impl Container {
     /// the proof starts many. A failure here is caught by the run's cleanup guard.
     pub async fn remove(mut self) {
         self.drain_logs().await;
+        if let Reach::Inside(Ok(relay)) = std::mem::replace(&mut self.reach, Reach::Nowhere) {
+            relay.remove().await;
+        }
         let options = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)
@@ -627,6 +677,20 @@ impl Container {
             tail.join(" | ")
         }
     }
+}
+
+/// The port published for `port` on this machine's loopback.
+fn published(inspect: &bollard::models::ContainerInspectResponse, port: u16) -> Option<SocketAddr> {
+    let settings = inspect.network_settings.as_ref()?;
+    let bindings = settings
+        .ports
+        .as_ref()?
+        .get(&format!("{port}/tcp"))?
+        .as_ref()?;
+    let host_port = bindings
+        .iter()
+        .find_map(|b| b.host_port.as_deref()?.parse().ok())?;
+    Some(SocketAddr::from((Ipv4Addr::LOCALHOST, host_port)))
 }
 
 /// The engine would not start a container: its command or user is not there, as the flags or a

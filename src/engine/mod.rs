@@ -8,6 +8,7 @@ mod container;
 pub mod endpoint;
 mod guard;
 pub mod reaper;
+mod relay;
 
 pub use client::{
     one_line, CleanReport, Engine, EngineLost, RunId, LABEL_HOST, LABEL_MANAGED, LABEL_PID,

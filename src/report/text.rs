@@ -260,6 +260,9 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
     for asked in &t.run.probes {
         let _ = writeln!(out, "  probe: {}", clean(asked));
     }
+    if let Some(reached) = &t.run.reached {
+        let _ = writeln!(out, "  reached: {}", clean(reached));
+    }
     for note in t.probes.iter().filter_map(|p| p.note.as_deref()) {
         let _ = writeln!(out, "  {}", clean(note));
     }

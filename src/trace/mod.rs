@@ -93,6 +93,7 @@ impl Subject {
             }),
             port,
             env_names,
+            reached: None,
             probes: match opts.completes {
                 true => vec![COMPLETES.to_string()],
                 false => probes
@@ -190,7 +191,7 @@ fn choose_port(given: Option<u16>, exposed: &[String], probes: &[Probe]) -> Resu
 pub async fn trace(
     engine: &Engine,
     run_id: &RunId,
-    subject: Subject,
+    mut subject: Subject,
     opts: &RunOptions,
     mode: ModeChoice,
     progress: &Progress,
@@ -241,6 +242,7 @@ pub async fn trace(
     };
     // The first run's: the second start's lines are its own.
     let logs = container.logs();
+    subject.run.reached = container.reached();
     let restart_took = match lived.exited_by_itself {
         // It quit by itself: a service that does so has problems of its own to fix first.
         Some(_) => None,
