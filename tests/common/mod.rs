@@ -34,6 +34,10 @@ pub enum Need {
     Compose,
     /// The engine, and kubectl, whose `kubectl kustomize` builds a kustomization offline.
     Kustomize,
+    /// The engine, the real-software images, and what makes a second host of this one: `ip`
+    /// (network namespaces), socat and python3 (the engine's socket over TCP and TLS) and
+    /// openssl.
+    Remote,
 }
 
 /// Whether the machine has what a test needs. Where it does not, the test says why on the real
@@ -46,6 +50,10 @@ pub fn ready(need: Need) -> bool {
         Need::Images(script) => engine().and_then(|()| images(script)).err(),
         Need::Compose => engine().and_then(|()| compose()).err(),
         Need::Kustomize => engine().and_then(|()| kustomize()).err(),
+        Need::Remote => engine()
+            .and_then(|()| images("tests/real/build-images.sh"))
+            .and_then(|()| commands(&["ip", "socat", "openssl", "python3"]))
+            .err(),
     };
     let Some(why) = missing else {
         return true;
@@ -87,6 +95,23 @@ fn engine() -> Result<(), String> {
             }
         })
         .clone()
+}
+
+/// Each of `names` runs (`NAME -V` or `NAME version`, whichever it takes).
+fn commands(names: &[&str]) -> Result<(), String> {
+    for name in names {
+        let runs = ["-V", "version"].iter().any(|arg| {
+            Command::new(name)
+                .arg(arg)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        if !runs {
+            let package = if *name == "ip" { "iproute2" } else { name };
+            return Err(format!("no {name}; apt-get install {package}"));
+        }
+    }
+    Ok(())
 }
 
 fn compose() -> Result<(), String> {
