@@ -131,9 +131,15 @@ impl RemoteHost {
         for (k, v) in env {
             command.env(k, v);
         }
-        command
-            .output()
-            .expect("run rofs-audit in the client's namespace")
+        let child = (command.stdout(Stdio::piped()).stderr(Stdio::piped()))
+            .spawn()
+            .expect("run rofs-audit in the client's namespace");
+        // `ip netns exec` execs rofs-audit: the pid is the one its labels carry.
+        let pid = child.id();
+        let output = child.wait_with_output().expect("wait for rofs-audit");
+        let left = common::leftovers(&format!("dev.rofs-audit.pid={pid}"));
+        assert!(left.is_empty(), "rofs-audit {args:?} left {left:?} behind");
+        output
     }
 
     fn tcp(&self) -> Vec<(&'static str, String)> {
@@ -302,6 +308,35 @@ fn an_engine_on_another_host_is_audited_over_tcp_and_tls_as_the_local_one() {
         "{reached:?}"
     );
 
+    // `docker context use` as the CLI writes it: no DOCKER_HOST, the config's current context.
+    let config = host.certs.path().join("docker-config");
+    let config_dir = config.display().to_string();
+    let engine = format!("host=tcp://{}:{TCP_PORT}", host.engine_ip);
+    for args in [
+        vec![
+            "--config",
+            &config_dir,
+            "context",
+            "create",
+            "remote",
+            "--docker",
+            &engine,
+        ],
+        vec!["--config", &config_dir, "context", "use", "remote"],
+    ] {
+        assert!(common::docker(&args).status.success(), "docker {args:?}");
+    }
+    let traced = host.audit(
+        &[("DOCKER_CONFIG", config_dir.clone())],
+        &["trace", IMAGE, "--format", "json"],
+    );
+    let reached = json(&traced, "trace through a docker context")["run"]["reached"].clone();
+    assert!(
+        (reached.as_str().unwrap_or_default())
+            .contains(&format!("tcp://{}:{TCP_PORT}", host.engine_ip)),
+        "{reached}"
+    );
+
     let certs = host.cert_dir();
     for (name, env) in [("TCP", host.tcp()), ("TLS", host.tls(&certs))] {
         let out = host.audit(&env, &args);
@@ -314,8 +349,6 @@ fn an_engine_on_another_host_is_audited_over_tcp_and_tls_as_the_local_one() {
         );
         assert_eq!(report["tracing"]["mode"], "api", "{name}");
     }
-    let left = common::leftovers("dev.rofs-audit.managed");
-    assert!(left.is_empty(), "the remote audits left {left:?}");
 }
 
 #[test]
@@ -339,5 +372,112 @@ fn a_tls_engine_the_client_cannot_trust_is_a_one_line_error_naming_it() {
             && stderr.contains("DOCKER_HOST")
             && stderr.to_lowercase().contains("certificate"),
         "{stderr}"
+    );
+}
+
+/// An sshd on the engine's side of the veth, and what the client needs to use it as
+/// `ssh://root@engine`: a key, and an `ssh` first on PATH that reads a config of this test's
+/// (ssh takes its config from the user's home in /etc/passwd, never from $HOME).
+struct Sshd {
+    daemon: Child,
+    dir: tempfile::TempDir,
+}
+
+const SSH_PORT: u16 = 23722;
+
+impl Sshd {
+    fn start(host: &RemoteHost) -> Sshd {
+        let dir = common::temp_dir("rofs-audit-ssh");
+        let d = dir.path();
+        for key in ["host_key", "client_key"] {
+            ok(
+                Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                    .arg(d.join(key)),
+                "ssh-keygen",
+            );
+        }
+        std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
+        let config = format!(
+            "ListenAddress {ip}:{SSH_PORT}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
+             PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPidFile {d}/sshd.pid\n",
+            ip = host.engine_ip,
+            d = d.display()
+        );
+        std::fs::write(d.join("sshd_config"), config).unwrap();
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let daemon = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sshd");
+        let client = format!(
+            "Host engine\n  HostName {ip}\n  Port {SSH_PORT}\n  User root\n  IdentityFile {d}/client_key\n  \
+             StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n",
+            ip = host.engine_ip,
+            d = d.display()
+        );
+        std::fs::write(d.join("ssh_config"), client).unwrap();
+        let bin = d.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let wrapper = bin.join("ssh");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nexec /usr/bin/ssh -F {}/ssh_config \"$@\"\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let addr = format!("{}:{SSH_PORT}", host.engine_ip);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "sshd never listened on {addr}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sshd { daemon, dir }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let path = std::env::var("PATH").unwrap_or_default();
+        vec![
+            ("DOCKER_HOST", "ssh://root@engine".to_string()),
+            (
+                "PATH",
+                format!("{}:{path}", self.dir.path().join("bin").display()),
+            ),
+        ]
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+#[test]
+fn an_engine_over_ssh_is_reached_as_the_docker_cli_reaches_it() {
+    if !common::ready(common::Need::Remote) {
+        return;
+    }
+    let host = RemoteHost::start();
+    let sshd = Sshd::start(&host);
+    // `docker system dial-stdio` on the engine's host, as `docker -H ssh://` runs it.
+    let out = host.audit(&sshd.env(), &["trace", IMAGE, "--format", "json"]);
+    let trace = json(&out, "trace over ssh");
+    let reached = trace["run"]["reached"].as_str().unwrap_or_default();
+    assert!(
+        reached.starts_with("from inside the container's network")
+            && reached.contains("ssh://root@engine"),
+        "{reached:?}"
+    );
+    assert!(
+        trace["writes"].as_array().is_some_and(|w| !w.is_empty()),
+        "{trace:#}"
     );
 }

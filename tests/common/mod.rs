@@ -35,8 +35,8 @@ pub enum Need {
     /// The engine, and kubectl, whose `kubectl kustomize` builds a kustomization offline.
     Kustomize,
     /// The engine, the real-software images, and what makes a second host of this one: `ip`
-    /// (network namespaces), socat and python3 (the engine's socket over TCP and TLS) and
-    /// openssl.
+    /// (network namespaces), socat and python3 (the engine's socket over TCP and TLS),
+    /// openssl, and ssh with sshd.
     Remote,
 }
 
@@ -52,7 +52,11 @@ pub fn ready(need: Need) -> bool {
         Need::Kustomize => engine().and_then(|()| kustomize()).err(),
         Need::Remote => engine()
             .and_then(|()| images("tests/real/build-images.sh"))
-            .and_then(|()| commands(&["ip", "socat", "openssl", "python3"]))
+            .and_then(|()| commands(&["ip", "socat", "openssl", "python3", "ssh"]))
+            .and_then(|()| match Path::new("/usr/sbin/sshd").exists() {
+                true => Ok(()),
+                false => Err("no sshd; apt-get install openssh-server".to_string()),
+            })
             .err(),
     };
     let Some(why) = missing else {
