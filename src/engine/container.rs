@@ -241,9 +241,7 @@ impl Container {
     }
 
     pub async fn inspect(&self) -> Result<bollard::models::ContainerInspectResponse> {
-        self.engine
-            .docker()
-            .inspect_container(&self.id, None)
+        inspect_settled(self.engine.docker(), &self.id)
             .await
             .with_context(|| format!("cannot inspect container {}", short(&self.id)))
     }
@@ -662,6 +660,39 @@ fn explain_start_error(text: &str) -> Option<String> {
     ))
 }
 
+/// How long a container may stay in a state the engine API does not name before an inspect of it
+/// fails: podman's `stopped` lasts about half a second (its cleanup process then marks it
+/// `exited`), more on a loaded host.
+const STATE_SETTLE: Duration = Duration::from_secs(10);
+/// How often such a container is inspected again meanwhile.
+const STATE_SETTLE_PAUSE: Duration = Duration::from_millis(100);
+
+/// Inspects a container, waiting out a state the engine API does not have. Podman (4.3) reports
+/// `stopped` between a process's exit and its cleanup, and bollard's model, which follows
+/// Docker's API, refuses the whole answer for it; once podman has cleaned up it says `exited`,
+/// with the exit code. Any other failure, or a state that does not settle within
+/// [`STATE_SETTLE`], is returned as it is.
+async fn inspect_settled(
+    docker: &bollard::Docker,
+    id: &str,
+) -> std::result::Result<bollard::models::ContainerInspectResponse, bollard::errors::Error> {
+    let deadline = Instant::now() + STATE_SETTLE;
+    loop {
+        match docker.inspect_container(id, None).await {
+            Err(e) if is_unknown_state(&e) && Instant::now() < deadline => {
+                tokio::time::sleep(STATE_SETTLE_PAUSE).await;
+            }
+            answer => return answer,
+        }
+    }
+}
+
+/// Whether an inspect failed only because the engine named a state bollard's model lacks.
+fn is_unknown_state(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::JsonDataError { message, .. }
+        if message.contains("unknown variant") && message.contains("`exited`"))
+}
+
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
@@ -935,7 +966,7 @@ async fn collect_logs(
     let cursor = || cursor.lock().expect("log cursor lock");
     loop {
         // A stream opened once the container has stopped holds everything: the last one.
-        let last = match docker.inspect_container(&id, None).await {
+        let last = match inspect_settled(&docker, &id).await {
             Ok(inspect) => !inspect.state.and_then(|s| s.running).unwrap_or_default(),
             // Removed, or the engine is gone: nothing more will come.
             Err(_) => return,
