@@ -214,6 +214,9 @@ pub async fn trace(
             .iter()
             .map(|v| v.target.clone().into_bytes())
             .collect(),
+        engine_dirs: (crate::engine::Flavor::of(engine).await.own_dirs().iter())
+            .map(|d| d.as_bytes().to_vec())
+            .collect(),
     };
     let recorder = Recorder::start(engine, &container, &inspect, &noise.volumes, mode).await?;
 
