@@ -5,6 +5,7 @@
 
 mod client;
 mod container;
+mod flavor;
 mod guard;
 pub mod reaper;
 
@@ -16,4 +17,5 @@ pub use container::{
     Container, ContainerSpec, LogStats, Readiness, StartRefused, VolumeMount, LOG_HEAD_LINES,
     LOG_TAIL_LINES,
 };
+pub use flavor::Flavor;
 pub use guard::{guarded, with_run, Interrupted};

@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use tokio::sync::Semaphore;
 
-use crate::engine::{ContainerSpec, Engine, RunId};
+use crate::engine::{ContainerSpec, Engine, Flavor, RunId};
 use crate::model::{
     is_within, resolve, CopyStep, HarmfulMount, Mount, MountKind, MountOwner, ProofGate, Report,
     RunMount, Seed, Symlink, TmpfsSpec, Verdict, Verification, VerifyRun, VolumeRoot, Write,
@@ -37,6 +37,9 @@ struct Platform {
     image_volumes_writable: bool,
     /// How the profile gives a mount its owner.
     owner: TmpfsOwner,
+    /// How the engine running the proof gives a tmpfs its owner: `uid=`/`gid=` on Docker,
+    /// podman's `U` (podman rejects the others).
+    engine_owner: TmpfsOwner,
     volume_start: VolumeStart,
     /// Directories of release content that data must leave: every run has a fresh copy of the
     /// image's files there, standing in for the move, so that the rest of the fix is proven.
@@ -49,6 +52,7 @@ impl Platform {
         opts: &RunOptions,
         profile: &Profile,
         declared: &[TmpfsSpec],
+        flavor: Flavor,
     ) -> Self {
         let mut spec = subject.spec(opts);
         spec.readonly_rootfs = true;
@@ -59,7 +63,10 @@ impl Platform {
         for writable in &profile.writable {
             let path = writable.path.trim_end_matches('/');
             let declared = fixed.iter().any(|m| same_path(m.path(), path));
-            if !DOCKER_OWN.contains(&path) && !declared {
+            // On podman itself, --read-only brings the podman profile's own set (owner, mode and
+            // the image's files as podman makes them): it is not emulated there.
+            let engine_own = flavor == Flavor::Podman && profile.name == "podman";
+            if !DOCKER_OWN.contains(&path) && !declared && !engine_own {
                 // podman's --read-only-tmpfs set and Lambda's /tmp: open to every user. podman
                 // copies the image's files into its set (tmpcopyup); Docker can neither do that
                 // nor copy into a tmpfs-backed volume, so these start empty here.
@@ -72,6 +79,10 @@ impl Platform {
             image_volumes: subject.image.volumes.clone(),
             image_volumes_writable: profile.image_volumes_writable,
             owner: profile.tmpfs.owner,
+            engine_owner: match flavor {
+                Flavor::Docker => TmpfsOwner::Options,
+                Flavor::Podman => TmpfsOwner::Chown,
+            },
             volume_start: profile.volume_start,
             stand_ins: vec![],
         }
@@ -122,7 +133,9 @@ impl Platform {
             return self.seeded(mount);
         }
         if mount.kind == MountKind::Tmpfs {
-            return profile::docker_tmpfs(mount, self.owner).into();
+            let mut options = profile::mount_options(mount, self.owner, self.engine_owner);
+            options.push(format!("size={}m", mount.size_mib));
+            return TmpfsSpec::new(&mount.path, options.join(",")).into();
         }
         let image_volume = self.image_volumes.iter().any(|v| same_path(v, &mount.path));
         let empty = !self.volume_start.from_image(image_volume);
@@ -419,7 +432,7 @@ pub async fn begin<'a>(
         engine,
         run_id,
         opts,
-        platform: Platform::new(subject, opts, profile, declared),
+        platform: Platform::new(subject, opts, profile, declared, Flavor::of(engine).await),
         jobs,
         gate,
         writable_stop: None,
