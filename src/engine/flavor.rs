@@ -47,14 +47,16 @@ impl Flavor {
         }
     }
 
-    /// Directories the engine itself changes in every container, which are not the app's writes
-    /// when nothing is reported below them: podman makes the mount points of its hosts, hostname
-    /// and resolv.conf in /etc of the container's own layer (Docker, in an init layer below
-    /// it), and its changes API then calls /etc modified without naming them.
-    pub fn own_dirs(self) -> &'static [&'static str] {
+    /// Paths the engine itself writes in every container's own layer as it starts it, which are
+    /// not the app's writes when nothing written below them is reported. Podman has no init
+    /// layer: it makes the mount points of hosts, hostname and resolv.conf in /etc (its
+    /// changes API then calls /etc modified without naming them), and adds the container's
+    /// user and group to /etc/passwd and /etc/group where the image lacks them (Docker does
+    /// neither). An app's own write to these two is not told apart on podman.
+    pub fn own_paths(self) -> &'static [&'static str] {
         match self {
             Flavor::Docker => &[],
-            Flavor::Podman => &["/etc"],
+            Flavor::Podman => &["/etc", "/etc/passwd", "/etc/group"],
         }
     }
 }

@@ -55,9 +55,9 @@ pub trait Image {
 /// and what is written below them is marked as a volume write.
 pub struct Noise {
     pub volumes: Vec<CPath>,
-    /// Directories the engine itself changes (see [`crate::engine::Flavor::own_dirs`]): not a
-    /// write when nothing written below them is reported.
-    pub engine_dirs: Vec<CPath>,
+    /// Paths the engine itself writes (see [`crate::engine::Flavor::own_paths`]): not a write
+    /// when nothing written below them is reported.
+    pub engine_paths: Vec<CPath>,
 }
 
 /// Files the engine bind-mounts or creates in every container: Docker's, and podman's, which has
@@ -79,7 +79,7 @@ impl Noise {
     fn is_noise(&self, path: &[u8]) -> bool {
         ENGINE_MANAGED.iter().any(|m| is_within(path, m.as_bytes()))
             || self.volumes.iter().any(|m| m.as_slice() == path)
-            || self.engine_dirs.iter().any(|m| m.as_slice() == path)
+            || self.engine_paths.iter().any(|m| m.as_slice() == path)
     }
 
     fn in_volume(&self, path: &[u8]) -> bool {
@@ -426,7 +426,7 @@ mod tests {
         let image = FakeImage(vec!["/var", "/etc/app.conf"]);
         let noise = Noise {
             volumes: vec![],
-            engine_dirs: vec![],
+            engine_paths: vec![],
         };
         let startup = seg(
             Phase::Startup,
@@ -465,7 +465,7 @@ mod tests {
         let image = FakeImage(vec!["/tmp"]);
         let noise = Noise {
             volumes: vec![],
-            engine_dirs: vec![],
+            engine_paths: vec![],
         };
         let startup = seg(Phase::Startup, &[("/tmp", dir())], &[]);
         let writes = assemble(&Snapshot::new(), &[startup], &image, &noise);
@@ -480,7 +480,7 @@ mod tests {
         let image = FakeImage(vec![]);
         let noise = Noise {
             volumes: vec![],
-            engine_dirs: vec![],
+            engine_paths: vec![],
         };
         let startup = seg(Phase::Startup, &[("/run.lock", file(1))], &[]);
         let idle = seg(Phase::Idle, &[], &[]);
@@ -496,7 +496,7 @@ mod tests {
         let image = FakeImage(vec!["/bin/ls", "/etc/hosts"]);
         let noise = Noise {
             volumes: vec![b"/data".to_vec()],
-            engine_dirs: vec![],
+            engine_paths: vec![],
         };
         let whiteout = Meta {
             whiteout: true,
@@ -534,7 +534,7 @@ mod tests {
         let image = FakeImage(vec!["/etc", "/etc/app.conf"]);
         let noise = Noise {
             volumes: vec![],
-            engine_dirs: vec![b"/etc".to_vec()],
+            engine_paths: vec![b"/etc".to_vec()],
         };
         // Podman's changes API after it made its mount points in /etc.
         let alone = seg(Phase::Startup, &[("/etc", dir())], &[]);
@@ -584,7 +584,7 @@ mod tests {
         let image = FakeImage(vec![]);
         let noise = Noise {
             volumes: vec![],
-            engine_dirs: vec![],
+            engine_paths: vec![],
         };
         let startup = seg(
             Phase::Startup,
@@ -648,7 +648,7 @@ mod tests {
         let image = FakeImage(vec![]);
         let noise = Noise {
             volumes: vec![],
-            engine_dirs: vec![],
+            engine_paths: vec![],
         };
         let baseline: Snapshot = [(b"/data/seed".to_vec(), file(4))].into();
         let unchanged = seg(Phase::Startup, &[("/data/seed", file(4))], &[]);

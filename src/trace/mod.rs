@@ -214,7 +214,7 @@ pub async fn trace(
             .iter()
             .map(|v| v.target.clone().into_bytes())
             .collect(),
-        engine_dirs: (crate::engine::Flavor::of(engine).await.own_dirs().iter())
+        engine_paths: (crate::engine::Flavor::of(engine).await.own_paths().iter())
             .map(|d| d.as_bytes().to_vec())
             .collect(),
     };
