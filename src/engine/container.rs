@@ -191,7 +191,10 @@ impl Container {
         role: &str,
         spec: &ContainerSpec,
     ) -> Result<Self> {
-        let id = engine.create_container(run, role, spec.body()).await?;
+        let id = engine
+            .create_container(run, role, spec.body())
+            .await
+            .map_err(|e| explain_create_error(e, spec))?;
         // Replaced at every start: nothing exits before the first.
         let (_, exited) = watch::channel(None);
         let (alarm_tx, alarm_rx) = watch::channel(None);
@@ -693,6 +696,30 @@ fn is_unknown_state(e: &bollard::errors::Error) -> bool {
         if message.contains("unknown variant") && message.contains("`exited`"))
 }
 
+/// A create the engine refused for a reason the user can fix: podman takes no `uid=` or `gid=` on
+/// a tmpfs (a `--tmpfs` given for Docker); its tmpfs is world-writable by default, and its `U`
+/// option (which `--tmpfs` here refuses, Docker having none) owns one.
+fn explain_create_error(e: anyhow::Error, spec: &ContainerSpec) -> anyhow::Error {
+    let text = format!("{e:#}");
+    let Some(rest) = text.split("unknown mount option \"").nth(1) else {
+        return e;
+    };
+    let option = rest.split('"').next().unwrap_or(rest);
+    if !(option.starts_with("uid=") || option.starts_with("gid=")) {
+        return e;
+    }
+    let path = spec
+        .tmpfs
+        .iter()
+        .find(|t| t.options.split(',').any(|o| o == option))
+        .map_or("PATH", |t| t.path.as_str());
+    anyhow::anyhow!(
+        "podman rejects the tmpfs option {option} on {path}: leave uid= and gid= out (a podman \
+         tmpfs is writable by every user, mode 1777, unless mode= says otherwise; `podman run \
+         --tmpfs {path}:U` makes it the container user's)"
+    )
+}
+
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
@@ -1168,6 +1195,32 @@ mod tests {
             .ends_with(&format!("({} bytes cut)", long.len() - LOG_LINE_BYTES)));
         assert!(lines[1].line.len() > LOG_LINE_BYTES * 2);
         assert_eq!(buffer.stats.cut_lines, 2);
+    }
+
+    #[test]
+    fn podman_s_refusal_of_tmpfs_uid_names_the_mount_and_its_u_option() {
+        let spec = ContainerSpec {
+            tmpfs: vec![TmpfsSpec::new("/var/www", "uid=33,gid=33,size=16m")],
+            ..Default::default()
+        };
+        // As podman 4.3.1 words it.
+        let refused = anyhow::anyhow!(
+            "Docker responded with status code 500: container create: unknown mount option \
+             \"uid=33\": invalid mount option"
+        )
+        .context("cannot create container rofs-audit-1-verify1");
+        let e = explain_create_error(refused, &spec).to_string();
+        assert!(!e.contains('\n'), "{e}");
+        assert!(
+            e.starts_with("podman rejects the tmpfs option uid=33 on /var/www: "),
+            "{e}"
+        );
+        assert!(e.contains("leave uid= and gid= out"), "{e}");
+        let other = anyhow::anyhow!("no such image");
+        assert_eq!(
+            explain_create_error(other, &spec).to_string(),
+            "no such image"
+        );
     }
 
     #[test]
