@@ -23,6 +23,12 @@ use crate::trace::{RunOptions, Subject};
 use minimize::{Oracle, Outcomes, Subset};
 use run::WritableStop;
 
+/// The tmpfs mounts podman gives every container run with --read-only (--read-only-tmpfs, which
+/// its Docker-compatible API cannot turn off) that a read-only volume can stand over. Not /run:
+/// podman must make /run/.containerenv there, and a container with a read-only /run does not
+/// start, so /run stays writable in a proof on podman whatever the profile.
+const PODMAN_READ_ONLY_TMPFS: &[&str] = &["/tmp", "/var/tmp"];
+
 /// Writable paths a profile lists that Docker gives every container anyway.
 const DOCKER_OWN: &[&str] = &["/dev", "/dev/shm"];
 
@@ -41,6 +47,10 @@ struct Platform {
     /// podman's `U` (podman rejects the others).
     engine_owner: TmpfsOwner,
     volume_start: VolumeStart,
+    /// Where podman's --read-only keeps a tmpfs that the profile's platform does not give: each
+    /// run mounts a read-only volume of ours there (the image's files, unwritable, as under a
+    /// read-only root) unless a mount of the run takes that path.
+    shadowed: Vec<String>,
     /// Directories of release content that data must leave: every run has a fresh copy of the
     /// image's files there, standing in for the move, so that the rest of the fix is proven.
     stand_ins: Vec<String>,
@@ -73,9 +83,21 @@ impl Platform {
                 fixed.push(TmpfsSpec::new(path, "mode=1777").into());
             }
         }
+        // Podman's compatible API always gives a read-only container its --read-only-tmpfs set:
+        // where the profile's platform keeps those paths read-only, so must the proof.
+        let shadowed = match flavor {
+            Flavor::Podman if profile.name != "podman" => PODMAN_READ_ONLY_TMPFS
+                .iter()
+                .filter(|p| !profile.is_writable(p))
+                .filter(|p| !fixed.iter().any(|m| same_path(m.path(), p)))
+                .map(|p| p.to_string())
+                .collect(),
+            _ => vec![],
+        };
         Platform {
             spec,
             fixed,
+            shadowed,
             image_volumes: subject.image.volumes.clone(),
             image_volumes_writable: profile.image_volumes_writable,
             owner: profile.tmpfs.owner,
@@ -112,6 +134,16 @@ impl Platform {
     fn mounts(&self, extra: &[RunMount]) -> Vec<RunMount> {
         let mut mounts = self.fixed.clone();
         mounts.extend(extra.iter().cloned());
+        for path in &self.shadowed {
+            if !extra.iter().any(|m| same_path(m.path(), path)) {
+                mounts.push(RunMount::Volume {
+                    path: path.clone(),
+                    read_only: true,
+                    empty: false,
+                    owner: None,
+                });
+            }
+        }
         for volume in &self.image_volumes {
             if !mounts.iter().any(|m| same_path(m.path(), volume)) {
                 mounts.push(RunMount::Volume {
