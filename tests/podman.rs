@@ -335,3 +335,31 @@ fn twenty_audits_in_a_row_on_podman_end_without_an_error() {
         started.elapsed().as_secs_f64()
     );
 }
+
+#[test]
+fn another_profile_s_proof_on_podman_keeps_tmp_read_only() {
+    if !ready(Need::Podman) {
+        return;
+    }
+    // Podman gives every read-only container a writable /tmp; Kubernetes does not. An app
+    // that cannot start without writing there needs a mount on /tmp, on podman as on Docker.
+    let image = ImageSpec::new("podman-tmp")
+        .line("ENV FIXTURE_STARTUP_WRITES=/tmp/app.lock!")
+        .build();
+    in_podman(&image);
+    let _one = one_at_a_time();
+    let args = [
+        "audit",
+        &image,
+        "--profile",
+        "kubernetes",
+        "--idle",
+        "0s",
+        "--format",
+        "json",
+    ];
+    let pm = report(&on_podman(&args), &args, "podman");
+    assert_eq!(pm["verdict"], "needs-mounts", "{pm:#}");
+    assert_eq!(minimal(&pm), ["/tmp"], "{:#}", pm["verification"]);
+    assert_failed_runs_have_their_error(&pm, "the /tmp writer");
+}
