@@ -218,7 +218,10 @@ impl Container {
         spec: &ContainerSpec,
     ) -> Result<Self> {
         let body = spec.body(engine.probes_inside().is_none());
-        let id = engine.create_container(run, role, body).await?;
+        let id = engine
+            .create_container(run, role, body)
+            .await
+            .map_err(|e| explain_create_error(e, spec))?;
         // Replaced at every start: nothing exits before the first.
         let (_, exited) = watch::channel(None);
         let (alarm_tx, alarm_rx) = watch::channel(None);
@@ -269,9 +272,7 @@ impl Container {
     }
 
     pub async fn inspect(&self) -> Result<bollard::models::ContainerInspectResponse> {
-        self.engine
-            .docker()
-            .inspect_container(&self.id, None)
+        inspect_settled(self.engine.docker(), &self.id)
             .await
             .with_context(|| format!("cannot inspect container {}", short(&self.id)))
     }
@@ -726,6 +727,63 @@ fn explain_start_error(text: &str) -> Option<String> {
     ))
 }
 
+/// How long a container may stay in a state the engine API does not name before an inspect of it
+/// fails: podman's `stopped` lasts about half a second (its cleanup process then marks it
+/// `exited`), more on a loaded host.
+const STATE_SETTLE: Duration = Duration::from_secs(10);
+/// How often such a container is inspected again meanwhile.
+const STATE_SETTLE_PAUSE: Duration = Duration::from_millis(100);
+
+/// Inspects a container, waiting out a state the engine API does not have. Podman (4.3) reports
+/// `stopped` between a process's exit and its cleanup, and bollard's model, which follows
+/// Docker's API, refuses the whole answer for it; once podman has cleaned up it says `exited`,
+/// with the exit code. Any other failure, or a state that does not settle within
+/// [`STATE_SETTLE`], is returned as it is.
+async fn inspect_settled(
+    docker: &bollard::Docker,
+    id: &str,
+) -> std::result::Result<bollard::models::ContainerInspectResponse, bollard::errors::Error> {
+    let deadline = Instant::now() + STATE_SETTLE;
+    loop {
+        match docker.inspect_container(id, None).await {
+            Err(e) if is_unknown_state(&e) && Instant::now() < deadline => {
+                tokio::time::sleep(STATE_SETTLE_PAUSE).await;
+            }
+            answer => return answer,
+        }
+    }
+}
+
+/// Whether an inspect failed only because the engine named a state bollard's model lacks.
+fn is_unknown_state(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::JsonDataError { message, .. }
+        if message.contains("unknown variant") && message.contains("`exited`"))
+}
+
+/// A create the engine refused for a reason the user can fix: podman takes no `uid=` or `gid=` on
+/// a tmpfs (a `--tmpfs` given for Docker); its tmpfs is world-writable by default, and its `U`
+/// option (which `--tmpfs` here refuses, Docker having none) owns one.
+fn explain_create_error(e: anyhow::Error, spec: &ContainerSpec) -> anyhow::Error {
+    let text = format!("{e:#}");
+    let Some(rest) = text.split("unknown mount option \"").nth(1) else {
+        return e;
+    };
+    let option = rest.split('"').next().unwrap_or(rest);
+    if !(option.starts_with("uid=") || option.starts_with("gid=")) {
+        return e;
+    }
+    let path = spec
+        .tmpfs
+        .iter()
+        .find(|t| t.options.split(',').any(|o| o == option))
+        .map_or("PATH", |t| t.path.as_str());
+    anyhow::anyhow!(
+        "podman rejects the tmpfs option {option} on {path}: leave uid= and gid= out (a podman \
+         tmpfs is writable by every user, mode 1777, unless mode= says otherwise; `podman run \
+         --tmpfs {path}:U` makes it the container user's)"
+    )
+}
+
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
@@ -999,7 +1057,7 @@ async fn collect_logs(
     let cursor = || cursor.lock().expect("log cursor lock");
     loop {
         // A stream opened once the container has stopped holds everything: the last one.
-        let last = match docker.inspect_container(&id, None).await {
+        let last = match inspect_settled(&docker, &id).await {
             Ok(inspect) => !inspect.state.and_then(|s| s.running).unwrap_or_default(),
             // Removed, or the engine is gone: nothing more will come.
             Err(_) => return,
@@ -1201,6 +1259,32 @@ mod tests {
             .ends_with(&format!("({} bytes cut)", long.len() - LOG_LINE_BYTES)));
         assert!(lines[1].line.len() > LOG_LINE_BYTES * 2);
         assert_eq!(buffer.stats.cut_lines, 2);
+    }
+
+    #[test]
+    fn podman_s_refusal_of_tmpfs_uid_names_the_mount_and_its_u_option() {
+        let spec = ContainerSpec {
+            tmpfs: vec![TmpfsSpec::new("/var/www", "uid=33,gid=33,size=16m")],
+            ..Default::default()
+        };
+        // As podman 4.3.1 words it.
+        let refused = anyhow::anyhow!(
+            "Docker responded with status code 500: container create: unknown mount option \
+             \"uid=33\": invalid mount option"
+        )
+        .context("cannot create container rofs-audit-1-verify1");
+        let e = explain_create_error(refused, &spec).to_string();
+        assert!(!e.contains('\n'), "{e}");
+        assert!(
+            e.starts_with("podman rejects the tmpfs option uid=33 on /var/www: "),
+            "{e}"
+        );
+        assert!(e.contains("leave uid= and gid= out"), "{e}");
+        let other = anyhow::anyhow!("no such image");
+        assert_eq!(
+            explain_create_error(other, &spec).to_string(),
+            "no such image"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod client;
 mod container;
 pub mod endpoint;
+mod flavor;
 mod guard;
 pub mod reaper;
 mod relay;
@@ -18,4 +19,5 @@ pub use container::{
     Container, ContainerSpec, LogStats, Readiness, StartRefused, VolumeMount, LOG_HEAD_LINES,
     LOG_TAIL_LINES,
 };
+pub use flavor::Flavor;
 pub use guard::{guarded, with_run, Interrupted};

@@ -55,15 +55,21 @@ pub trait Image {
 /// and what is written below them is marked as a volume write.
 pub struct Noise {
     pub volumes: Vec<CPath>,
+    /// Paths the engine itself writes (see [`crate::engine::Flavor::own_paths`]): not a write
+    /// when nothing written below them is reported.
+    pub engine_paths: Vec<CPath>,
 }
 
-/// Files the engine bind-mounts or creates in every container.
+/// Files the engine bind-mounts or creates in every container: Docker's, and podman's, which has
+/// no init layer and so makes its mount points (and the directories above them) in the
+/// container's own writable layer.
 const ENGINE_MANAGED: &[&str] = &[
     "/etc/hosts",
     "/etc/hostname",
     "/etc/resolv.conf",
     "/etc/mtab",
     "/.dockerenv",
+    "/run/.containerenv",
     "/dev",
     "/proc",
     "/sys",
@@ -73,6 +79,7 @@ impl Noise {
     fn is_noise(&self, path: &[u8]) -> bool {
         ENGINE_MANAGED.iter().any(|m| is_within(path, m.as_bytes()))
             || self.volumes.iter().any(|m| m.as_slice() == path)
+            || self.engine_paths.iter().any(|m| m.as_slice() == path)
     }
 
     fn in_volume(&self, path: &[u8]) -> bool {
@@ -417,7 +424,10 @@ mod tests {
     #[test]
     fn attributes_each_write_to_its_phase_and_keeps_only_leaves() {
         let image = FakeImage(vec!["/var", "/etc/app.conf"]);
-        let noise = Noise { volumes: vec![] };
+        let noise = Noise {
+            volumes: vec![],
+            engine_paths: vec![],
+        };
         let startup = seg(
             Phase::Startup,
             &[
@@ -453,7 +463,10 @@ mod tests {
     #[test]
     fn a_directory_written_into_with_nothing_left_below_is_reported() {
         let image = FakeImage(vec!["/tmp"]);
-        let noise = Noise { volumes: vec![] };
+        let noise = Noise {
+            volumes: vec![],
+            engine_paths: vec![],
+        };
         let startup = seg(Phase::Startup, &[("/tmp", dir())], &[]);
         let writes = assemble(&Snapshot::new(), &[startup], &image, &noise);
         assert_eq!(
@@ -465,7 +478,10 @@ mod tests {
     #[test]
     fn a_file_created_then_removed_in_a_later_phase_is_transient() {
         let image = FakeImage(vec![]);
-        let noise = Noise { volumes: vec![] };
+        let noise = Noise {
+            volumes: vec![],
+            engine_paths: vec![],
+        };
         let startup = seg(Phase::Startup, &[("/run.lock", file(1))], &[]);
         let idle = seg(Phase::Idle, &[], &[]);
         let writes = assemble(&Snapshot::new(), &[startup, idle], &image, &noise);
@@ -480,6 +496,7 @@ mod tests {
         let image = FakeImage(vec!["/bin/ls", "/etc/hosts"]);
         let noise = Noise {
             volumes: vec![b"/data".to_vec()],
+            engine_paths: vec![],
         };
         let whiteout = Meta {
             whiteout: true,
@@ -490,6 +507,9 @@ mod tests {
             &[
                 ("/bin/ls", whiteout),
                 ("/etc/hosts", file(100)),
+                // Podman's, made with /run for it in an image that has none.
+                ("/run", dir()),
+                ("/run/.containerenv", file(0)),
                 ("/data", dir()),
                 ("/data/v", file(2)),
                 ("/data2", dir()),
@@ -507,6 +527,28 @@ mod tests {
         );
         assert!(writes[1].volume && !writes[2].volume);
         assert_eq!(writes[0].file_type, FileType::File);
+    }
+
+    #[test]
+    fn an_engine_directory_is_noise_only_with_nothing_written_below() {
+        let image = FakeImage(vec!["/etc", "/etc/app.conf"]);
+        let noise = Noise {
+            volumes: vec![],
+            engine_paths: vec![b"/etc".to_vec()],
+        };
+        // Podman's changes API after it made its mount points in /etc.
+        let alone = seg(Phase::Startup, &[("/etc", dir())], &[]);
+        assert!(assemble(&Snapshot::new(), &[alone], &image, &noise).is_empty());
+        let written = seg(
+            Phase::Startup,
+            &[("/etc", dir()), ("/etc/app.conf", file(3))],
+            &[],
+        );
+        let writes = assemble(&Snapshot::new(), &[written], &image, &noise);
+        assert_eq!(
+            summary(&writes),
+            vec![("/etc/app.conf".into(), Change::Modified, Phase::Startup)]
+        );
     }
 
     #[test]
@@ -540,7 +582,10 @@ mod tests {
         assert_eq!(restart_outcome(&key, None, false, false), Restart::Deleted);
 
         let image = FakeImage(vec![]);
-        let noise = Noise { volumes: vec![] };
+        let noise = Noise {
+            volumes: vec![],
+            engine_paths: vec![],
+        };
         let startup = seg(
             Phase::Startup,
             &[("/home/app/.key", file(32)), ("/run/app.pid", file(4))],
@@ -601,7 +646,10 @@ mod tests {
     #[test]
     fn content_present_before_start_is_not_a_write_until_it_changes() {
         let image = FakeImage(vec![]);
-        let noise = Noise { volumes: vec![] };
+        let noise = Noise {
+            volumes: vec![],
+            engine_paths: vec![],
+        };
         let baseline: Snapshot = [(b"/data/seed".to_vec(), file(4))].into();
         let unchanged = seg(Phase::Startup, &[("/data/seed", file(4))], &[]);
         assert!(assemble(&baseline, &[unchanged], &image, &noise).is_empty());

@@ -215,6 +215,9 @@ pub async fn trace(
             .iter()
             .map(|v| v.target.clone().into_bytes())
             .collect(),
+        engine_paths: (crate::engine::Flavor::of(engine).await.own_paths().iter())
+            .map(|d| d.as_bytes().to_vec())
+            .collect(),
     };
     let recorder = Recorder::start(engine, &container, &inspect, &noise.volumes, mode).await?;
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use tokio::sync::Semaphore;
 
-use crate::engine::{ContainerSpec, Engine, RunId};
+use crate::engine::{ContainerSpec, Engine, Flavor, RunId};
 use crate::model::{
     is_within, resolve, CopyStep, HarmfulMount, Mount, MountKind, MountOwner, ProofGate, Report,
     RunMount, Seed, Symlink, TmpfsSpec, Verdict, Verification, VerifyRun, VolumeRoot, Write,
@@ -22,6 +22,12 @@ use crate::progress::Progress;
 use crate::trace::{RunOptions, Subject};
 use minimize::{Oracle, Outcomes, Subset};
 use run::WritableStop;
+
+/// The tmpfs mounts podman gives every container run with --read-only (--read-only-tmpfs, which
+/// its Docker-compatible API cannot turn off) that a read-only volume can stand over. Not /run:
+/// podman must make /run/.containerenv there, and a container with a read-only /run does not
+/// start, so /run stays writable in a proof on podman whatever the profile.
+const PODMAN_READ_ONLY_TMPFS: &[&str] = &["/tmp", "/var/tmp"];
 
 /// Writable paths a profile lists that Docker gives every container anyway.
 const DOCKER_OWN: &[&str] = &["/dev", "/dev/shm"];
@@ -37,7 +43,14 @@ struct Platform {
     image_volumes_writable: bool,
     /// How the profile gives a mount its owner.
     owner: TmpfsOwner,
+    /// How the engine running the proof gives a tmpfs its owner: `uid=`/`gid=` on Docker,
+    /// podman's `U` (podman rejects the others).
+    engine_owner: TmpfsOwner,
     volume_start: VolumeStart,
+    /// Where podman's --read-only keeps a tmpfs that the profile's platform does not give: each
+    /// run mounts a read-only volume of ours there (the image's files, unwritable, as under a
+    /// read-only root) unless a mount of the run takes that path.
+    shadowed: Vec<String>,
     /// Directories of release content that data must leave: every run has a fresh copy of the
     /// image's files there, standing in for the move, so that the rest of the fix is proven.
     stand_ins: Vec<String>,
@@ -49,6 +62,7 @@ impl Platform {
         opts: &RunOptions,
         profile: &Profile,
         declared: &[TmpfsSpec],
+        flavor: Flavor,
     ) -> Self {
         let mut spec = subject.spec(opts);
         spec.readonly_rootfs = true;
@@ -59,19 +73,38 @@ impl Platform {
         for writable in &profile.writable {
             let path = writable.path.trim_end_matches('/');
             let declared = fixed.iter().any(|m| same_path(m.path(), path));
-            if !DOCKER_OWN.contains(&path) && !declared {
+            // On podman itself, --read-only brings the podman profile's own set (owner, mode and
+            // the image's files as podman makes them): it is not emulated there.
+            let engine_own = flavor == Flavor::Podman && profile.name == "podman";
+            if !DOCKER_OWN.contains(&path) && !declared && !engine_own {
                 // podman's --read-only-tmpfs set and Lambda's /tmp: open to every user. podman
                 // copies the image's files into its set (tmpcopyup); Docker can neither do that
                 // nor copy into a tmpfs-backed volume, so these start empty here.
                 fixed.push(TmpfsSpec::new(path, "mode=1777").into());
             }
         }
+        // Podman's compatible API always gives a read-only container its --read-only-tmpfs set:
+        // where the profile's platform keeps those paths read-only, so must the proof.
+        let shadowed = match flavor {
+            Flavor::Podman if profile.name != "podman" => PODMAN_READ_ONLY_TMPFS
+                .iter()
+                .filter(|p| !profile.is_writable(p))
+                .filter(|p| !fixed.iter().any(|m| same_path(m.path(), p)))
+                .map(|p| p.to_string())
+                .collect(),
+            _ => vec![],
+        };
         Platform {
             spec,
             fixed,
+            shadowed,
             image_volumes: subject.image.volumes.clone(),
             image_volumes_writable: profile.image_volumes_writable,
             owner: profile.tmpfs.owner,
+            engine_owner: match flavor {
+                Flavor::Docker => TmpfsOwner::Options,
+                Flavor::Podman => TmpfsOwner::Chown,
+            },
             volume_start: profile.volume_start,
             stand_ins: vec![],
         }
@@ -101,6 +134,16 @@ impl Platform {
     fn mounts(&self, extra: &[RunMount]) -> Vec<RunMount> {
         let mut mounts = self.fixed.clone();
         mounts.extend(extra.iter().cloned());
+        for path in &self.shadowed {
+            if !extra.iter().any(|m| same_path(m.path(), path)) {
+                mounts.push(RunMount::Volume {
+                    path: path.clone(),
+                    read_only: true,
+                    empty: false,
+                    owner: None,
+                });
+            }
+        }
         for volume in &self.image_volumes {
             if !mounts.iter().any(|m| same_path(m.path(), volume)) {
                 mounts.push(RunMount::Volume {
@@ -122,7 +165,9 @@ impl Platform {
             return self.seeded(mount);
         }
         if mount.kind == MountKind::Tmpfs {
-            return profile::docker_tmpfs(mount, self.owner).into();
+            let mut options = profile::mount_options(mount, self.owner, self.engine_owner);
+            options.push(format!("size={}m", mount.size_mib));
+            return TmpfsSpec::new(&mount.path, options.join(",")).into();
         }
         let image_volume = self.image_volumes.iter().any(|v| same_path(v, &mount.path));
         let empty = !self.volume_start.from_image(image_volume);
@@ -419,7 +464,7 @@ pub async fn begin<'a>(
         engine,
         run_id,
         opts,
-        platform: Platform::new(subject, opts, profile, declared),
+        platform: Platform::new(subject, opts, profile, declared, Flavor::of(engine).await),
         jobs,
         gate,
         writable_stop: None,

@@ -38,6 +38,16 @@ pub enum Need {
     /// (network namespaces), socat and python3 (the engine's socket over TCP and TLS),
     /// openssl, and ssh with sshd.
     Remote,
+    /// The engine (whose images are copied into podman), and podman's Docker-compatible service
+    /// at [`PODMAN_HOST`], as root (`podman system service`, see .ci/run).
+    Podman,
+}
+
+/// Where the podman tests find podman's Docker-compatible service: ROFS_AUDIT_PODMAN_HOST, else
+/// the socket rootful `podman system service` listens on by default.
+pub fn podman_host() -> String {
+    std::env::var("ROFS_AUDIT_PODMAN_HOST")
+        .unwrap_or_else(|_| "unix:///run/podman/podman.sock".to_owned())
 }
 
 /// Whether the machine has what a test needs. Where it does not, the test says why on the real
@@ -58,6 +68,7 @@ pub fn ready(need: Need) -> bool {
                 false => Err("no sshd; apt-get install openssh-server".to_string()),
             })
             .err(),
+        Need::Podman => engine().and_then(|()| podman()).err(),
     };
     let Some(why) = missing else {
         return true;
@@ -116,6 +127,32 @@ fn commands(names: &[&str]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Podman's CLI, and its service answering at [`podman_host`] as a Podman Engine.
+fn podman() -> Result<(), String> {
+    match Command::new("podman").arg("--version").output() {
+        Ok(out) if out.status.success() => {}
+        _ => return Err("no podman CLI; apt-get install podman".to_owned()),
+    }
+    let host = podman_host();
+    let Some(path) = host.strip_prefix("unix://") else {
+        return Err(format!("{host} is not a unix:// socket"));
+    };
+    let start = format!("podman system service --time=0 {host} &");
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| format!("nothing listens on {host} ({e}); start it: {start}"))?;
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(15)));
+    let mut answer = String::new();
+    stream
+        .write_all(b"GET /version HTTP/1.0\r\nHost: d\r\n\r\n")
+        .and_then(|()| stream.read_to_string(&mut answer))
+        .map_err(|e| format!("{host} does not answer ({e}); start it: {start}"))?;
+    match answer.contains("Podman Engine") {
+        true => Ok(()),
+        false => Err(format!("{host} is not podman's service; start it: {start}")),
+    }
 }
 
 fn compose() -> Result<(), String> {
