@@ -15,6 +15,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 use super::endpoint::Endpoint;
+use super::flavor::Flavor;
 
 /// Present on every container and volume rofs-audit creates.
 pub const LABEL_MANAGED: &str = "dev.rofs-audit.managed";
@@ -31,6 +32,7 @@ pub struct Engine {
     /// Why probes go from inside the container's network namespace, not to a port published
     /// on this machine: the engine is elsewhere, and its 127.0.0.1 is not ours.
     probes_inside: Option<String>,
+    flavor: Flavor,
 }
 
 /// The engine went away in the middle of the run (stopped, restarted or crashed): the run's
@@ -83,10 +85,12 @@ impl Engine {
                  its own 127.0.0.1 is not this machine's"
             )),
         };
+        let flavor = Flavor::of(&docker).await;
         Ok(Engine {
             docker,
             host,
             probes_inside,
+            flavor,
         })
     }
 
@@ -114,6 +118,11 @@ impl Engine {
 
     /// Whether probes reach the app from inside its network namespace (a relay container
     /// beside it) rather than on a port published on this machine's loopback.
+    /// Docker, or podman's compatible service: where a proof must follow the engine.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
     pub fn probes_inside(&self) -> Option<&str> {
         self.probes_inside.as_deref()
     }

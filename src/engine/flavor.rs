@@ -3,11 +3,6 @@
 //! one instead), gives a read-only container its own tmpfs set, and writes mount points of its
 //! own into the container's layer.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-
-use super::client::Engine;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
     Docker,
@@ -15,29 +10,15 @@ pub enum Flavor {
 }
 
 impl Flavor {
-    /// The engine's flavor, asked once per engine and process: podman names a "Podman Engine"
-    /// component in its version. An engine that does not say is taken for Docker.
-    pub async fn of(engine: &Engine) -> Flavor {
-        static KNOWN: OnceLock<Mutex<HashMap<String, Flavor>>> = OnceLock::new();
-        let known = KNOWN.get_or_init(Mutex::default);
-        if let Some(flavor) = known.lock().expect("flavor lock").get(engine.host()) {
-            return *flavor;
-        }
-        let flavor = match engine.docker().version().await {
+    /// The engine's flavor: podman names a "Podman Engine" component in its version. An
+    /// engine that does not say is taken for Docker.
+    pub(super) async fn of(docker: &bollard::Docker) -> Flavor {
+        match docker.version().await {
             Ok(version) => Self::from_components(
-                version
-                    .components
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|c| c.name.as_str()),
+                (version.components.unwrap_or_default().iter()).map(|c| c.name.as_str()),
             ),
             Err(_) => Flavor::Docker,
-        };
-        known
-            .lock()
-            .expect("flavor lock")
-            .insert(engine.host().to_string(), flavor);
-        flavor
+        }
     }
 
     fn from_components<'a>(mut names: impl Iterator<Item = &'a str>) -> Flavor {

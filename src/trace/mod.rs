@@ -215,7 +215,7 @@ pub async fn trace(
             .iter()
             .map(|v| v.target.clone().into_bytes())
             .collect(),
-        engine_paths: (crate::engine::Flavor::of(engine).await.own_paths().iter())
+        engine_paths: (engine.flavor().own_paths().iter())
             .map(|d| d.as_bytes().to_vec())
             .collect(),
     };

@@ -464,7 +464,7 @@ pub async fn begin<'a>(
         engine,
         run_id,
         opts,
-        platform: Platform::new(subject, opts, profile, declared, Flavor::of(engine).await),
+        platform: Platform::new(subject, opts, profile, declared, engine.flavor()),
         jobs,
         gate,
         writable_stop: None,
