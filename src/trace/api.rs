@@ -69,6 +69,10 @@ const POLL_GAP: Duration = Duration::from_millis(150);
 /// fuse-overlayfs) one poll can take seconds.
 const POLL_COST_FACTOR: u32 = 4;
 
+/// A first listing of the changes that took longer than this means no polling: polls would be
+/// seconds apart, too far to catch a short-lived file, and would slow the app under audit.
+const POLL_COST_LIMIT: Duration = Duration::from_millis(1000);
+
 /// What the polls of the changes API saw since the last boundary: each path with the kind it
 /// was first listed with.
 #[derive(Default)]
@@ -100,6 +104,9 @@ pub struct ApiRecorder {
     widest_gap: Duration,
     polls: u32,
     slowest_poll: Duration,
+    /// How long the engine took to list the changes of the container before it started, where
+    /// that was too long to poll.
+    too_slow_to_poll: Option<Duration>,
     /// What the app added, as the boundary that first saw it described it: a file it removes
     /// later (a pid file, a socket) keeps its type and owner, which a mount's owner comes from.
     early: HashMap<CPath, Meta>,
@@ -143,6 +150,7 @@ impl ApiRecorder {
             widest_gap: Duration::ZERO,
             polls: 0,
             slowest_poll: Duration::ZERO,
+            too_slow_to_poll: None,
             early: HashMap::new(),
             scratch: BTreeMap::new(),
         };
@@ -161,11 +169,20 @@ impl ApiRecorder {
                 recorder.scratch.insert(dir, stat.modification_time);
             }
         }
-        recorder.poller = Some(tokio::spawn(poll(
-            recorder.docker.clone(),
-            recorder.container.clone(),
-            recorder.polled.clone(),
-        )));
+        // What one listing costs is measured before the app runs, so that it slows nothing.
+        let asked = Instant::now();
+        (recorder.docker.container_changes(&recorder.container).await)
+            .context("cannot read the container's changes")?;
+        let took = asked.elapsed();
+        if took > POLL_COST_LIMIT {
+            recorder.too_slow_to_poll = Some(took);
+        } else {
+            recorder.poller = Some(tokio::spawn(poll(
+                recorder.docker.clone(),
+                recorder.container.clone(),
+                recorder.polled.clone(),
+            )));
+        }
         Ok(recorder)
     }
 
@@ -274,14 +291,25 @@ impl ApiRecorder {
                 .max(self.slowest_poll * POLL_COST_FACTOR)
                 .as_millis(),
         );
-        let transient = format!(
-            "transient files: a file created and removed within {apart} ms may fall between two \
-             polls of the changes API and not be seen ({} polls; the engine took up to \
-             {slowest} ms to answer one, and polls pause {POLL_COST_FACTOR} times that, at least \
-             {} ms, to keep its load low)",
-            self.polls,
-            POLL_GAP.as_millis()
-        );
+        let transient = match (self.too_slow_to_poll, self.polls) {
+            (Some(took), _) => format!(
+                "transient files: a file created and removed between two phase boundaries is \
+                 not seen: the engine took {} ms to list the container's changes once (its \
+                 storage driver compares the whole root with the image), too long to poll them \
+                 in between without slowing the app",
+                took.as_millis()
+            ),
+            (None, 0) => "transient files: a file created and removed between two phase \
+                          boundaries is not seen: no poll of the changes API completed"
+                .to_string(),
+            (None, polls) => format!(
+                "transient files: a file created and removed within {apart} ms may fall between \
+                 two polls of the changes API and not be seen ({polls} polls; the engine took up \
+                 to {slowest} ms to answer one, and polls pause {POLL_COST_FACTOR} times that, \
+                 at least {} ms, to keep its load low)",
+                POLL_GAP.as_millis()
+            ),
+        };
         std::iter::once(transient)
             .chain(BLIND_SPOTS.iter().map(|s| s.to_string()))
             .chain([links_blind_spot()])
