@@ -146,13 +146,17 @@ impl RunInfo {
 pub enum TracingMode {
     /// inotify on the container's overlay upper dir plus walks at phase boundaries.
     Overlay,
-    /// The engine's changes API, polled at phase boundaries.
+    /// The engine's changes API, at phase boundaries and polled in between.
     Api,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Tracing {
     pub mode: TracingMode,
+    /// Why this mode: the flag that asked for it, or what made overlay mode impossible here
+    /// (a remote engine, an upper dir this user cannot read). Empty in traces made before it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
     pub blind_spots: Vec<String>,
 }
 

@@ -114,9 +114,15 @@ struct Audit {
 
 /// Runs the audit of `app` with `--format json -o FILE` and reads the file.
 fn audit_json(app: App) -> Result<Audit, String> {
+    audit_json_with(app, &[])
+}
+
+/// As [`audit_json`], with `extra` arguments.
+fn audit_json_with(app: App, extra: &[&str]) -> Result<Audit, String> {
     let dir = temp_dir("rofs-audit-real");
     let file = dir.path().join("report.json");
     let mut args = app.audit_args();
+    args.extend(extra.iter().map(|a| a.to_string()));
     args.extend(["--format".to_string(), "json".to_string(), "-o".to_string()]);
     args.push(file.to_string_lossy().into_owned());
     let (code, stdout, stderr) = audit(&args);
@@ -1474,4 +1480,86 @@ fn notes_with_its_database_among_its_code_needs_changes_on_every_profile() {
         assert_eq!(report["verdict"], "needs-changes", "{profile}:\n{all}");
         assert!(over_code(&report).is_empty(), "{profile}:\n{all}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// API mode against overlay mode.
+
+/// What a mode's audit concluded: the verdict and the fix's mounts, by kind and path.
+fn conclusion(report: &Value) -> (String, Vec<(String, String)>) {
+    let mut mounts: Vec<(String, String)> = fix_mounts(report)
+        .iter()
+        .map(|m| {
+            (
+                m["kind"].as_str().unwrap_or("?").to_string(),
+                path_of(m).to_string(),
+            )
+        })
+        .collect();
+    mounts.sort();
+    (
+        report["verdict"].as_str().unwrap_or("?").to_string(),
+        mounts,
+    )
+}
+
+/// One row of the comparison table.
+fn row(app: App, report: &Value) -> String {
+    let (verdict, mounts) = conclusion(report);
+    let mounts: Vec<String> = mounts.iter().map(|(k, p)| format!("{k} {p}")).collect();
+    format!(
+        "{:<28} {:<8} writes {:>3}  {:<14} proof runs {:>2}  {}",
+        app.image(),
+        report["tracing"]["mode"].as_str().unwrap_or("?"),
+        array(report, "writes").len(),
+        verdict,
+        array(&report["verification"], "runs").len(),
+        mounts.join(", ")
+    )
+}
+
+/// The engine's changes API (--mode api, for engines whose storage is elsewhere) must lead to
+/// the same verdict and the same minimal set of mounts as the overlay's writable layer, on
+/// every image: a remote engine's user gets the fix a local one gets. The overlay audits are
+/// the ones the other tests here share.
+#[test]
+fn api_mode_gives_the_verdict_and_minimal_mounts_of_overlay_mode() {
+    if !common::ready(common::Need::Images("tests/real/build-images.sh")) {
+        return;
+    }
+    let mut table = vec![];
+    let mut differ = vec![];
+    for app in App::ALL {
+        let overlay = report(app);
+        assert_eq!(
+            overlay["tracing"]["mode"],
+            "overlay",
+            "the shared audit of {} did not trace the overlay: {:#}",
+            app.image(),
+            overlay["tracing"]
+        );
+        let api = audit_json_with(app, &["--mode", "api"]).unwrap_or_else(|e| panic!("{e}"));
+        let api = &api.report;
+        assert_eq!(
+            api["tracing"]["reason"], "api: --mode api",
+            "{:#}",
+            api["tracing"]
+        );
+        table.push(row(app, overlay));
+        table.push(row(app, api));
+        if conclusion(overlay) != conclusion(api) {
+            differ.push(format!(
+                "{}:\n--- overlay\n{}--- api\n{}",
+                app.image(),
+                findings(overlay),
+                findings(api)
+            ));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "api mode concludes otherwise than overlay mode:\n{}\n\n{}",
+        table.join("\n"),
+        differ.join("\n")
+    );
 }

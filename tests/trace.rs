@@ -165,7 +165,7 @@ fn every_phase_write_is_attributed_and_the_json_matches_the_contract() {
 }
 
 #[test]
-fn api_mode_sees_the_same_persistent_paths_but_not_the_transient_file() {
+fn api_mode_sees_the_same_persistent_paths_and_says_what_it_may_miss() {
     if !common::ready(common::Need::Engine) {
         return;
     }
@@ -177,6 +177,12 @@ fn api_mode_sees_the_same_persistent_paths_but_not_the_transient_file() {
     let api = trace_json(&args);
 
     assert_eq!(api["tracing"]["mode"], "api");
+    assert_eq!(api["tracing"]["reason"], "api: --mode api");
+    let chosen = overlay["tracing"]["reason"].as_str().unwrap();
+    assert!(
+        chosen.starts_with("overlay: the engine's storage is readable here"),
+        "{chosen}"
+    );
     let blind: Vec<&str> = api["tracing"]["blind_spots"]
         .as_array()
         .unwrap()
@@ -184,15 +190,23 @@ fn api_mode_sees_the_same_persistent_paths_but_not_the_transient_file() {
         .map(|s| s.as_str().unwrap())
         .collect();
     assert!(
-        blind.iter().any(|s| s.starts_with("transient")),
+        blind
+            .iter()
+            .any(|s| s.starts_with("transient files: a file created and removed within")),
         "{blind:?}"
     );
     assert_eq!(persistent_files(&api), persistent_files(&overlay));
-    // The engine's own diff misses the short-lived lock file; overlay tracing does not.
+    // A lock file that lives 20 ms falls between the polls of the changes API as a rule; where
+    // a poll catches it, it is what overlay mode calls it.
     assert_eq!(write(&overlay, "/tmp/startup.lock")["change"], "transient");
-    assert!(writes(&api)
+    let lock = writes(&api)
         .iter()
-        .all(|w| w["path"] != "/tmp/startup.lock"));
+        .find(|w| w["path"] == "/tmp/startup.lock");
+    assert!(
+        lock.is_none_or(|w| w["change"] == "transient"),
+        "{:#}",
+        api["writes"]
+    );
     // Phases still hold at api granularity, and sizes come from the archive API.
     assert_eq!(write(&api, "/var/lib/app/requests.log")["phase"], "probe");
     assert_eq!(write(&api, "/var/lib/app/state.json")["phase"], "shutdown");
@@ -514,4 +528,90 @@ fn a_restart_tells_what_the_app_keeps_from_what_it_makes_anew() {
     }
     let blind = api["tracing"]["blind_spots"].to_string();
     assert!(blind.contains("reads at a restart"), "{blind}");
+}
+
+/// A file that lives longer than the pause between two polls of the changes API, but is gone
+/// by the next phase boundary, is a write in api mode too.
+#[test]
+fn api_mode_sees_a_file_made_and_removed_between_two_boundaries() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = ImageSpec::new("between-boundaries")
+        .line("ENV FIXTURE_TRANSIENT_WRITES=/var/lib/app/short.lock")
+        .line("ENV FIXTURE_TRANSIENT_MS=1500")
+        .build();
+    let api = trace_json(&[image.as_str(), "--idle", "0s", "--mode", "api"]);
+    let lock = write(&api, "/var/lib/app/short.lock");
+    assert_eq!(
+        (lock["change"].as_str(), lock["phase"].as_str()),
+        (Some("transient"), Some("startup")),
+        "{:#}",
+        api["writes"]
+    );
+}
+
+/// Forwards connections to 127.0.0.1:PORT to this host's engine socket, so that a tcp://
+/// DOCKER_HOST reaches the engine whose storage is right here.
+fn engine_over_tcp() -> u16 {
+    use std::net::{Shutdown, TcpListener};
+    use std::os::unix::net::UnixStream;
+    let socket = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
+        .unwrap_or_else(|| "/var/run/docker.sock".to_string());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let Ok(unix) = UnixStream::connect(&socket) else {
+                continue;
+            };
+            let (mut tcp_in, mut unix_out) = (tcp.try_clone().unwrap(), unix.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut tcp_in, &mut unix_out);
+                let _ = unix_out.shutdown(Shutdown::Write);
+            });
+            let (mut unix_in, mut tcp_out) = (unix, tcp);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut unix_in, &mut tcp_out);
+                let _ = tcp_out.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+/// An engine reached over TCP may be this host's own: overlay mode is judged by whether its
+/// storage is here, not by DOCKER_HOST's scheme.
+#[test]
+fn overlay_mode_traces_this_hosts_engine_reached_over_tcp() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = ImageSpec::new("over-tcp")
+        .line("ENV FIXTURE_STARTUP_WRITES=/var/run/app.pid")
+        .build();
+    let host = format!("tcp://127.0.0.1:{}", engine_over_tcp());
+    for (mode, reason) in [
+        ("overlay", "overlay: --mode overlay"),
+        ("auto", "overlay: the engine's storage is readable here"),
+    ] {
+        let out = rofs_audit()
+            .args([
+                "trace", &image, "--idle", "0s", "--mode", mode, "--format", "json",
+            ])
+            .env("DOCKER_HOST", &host)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "--mode {mode} over {host}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let trace: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let chosen = trace["tracing"]["reason"].as_str().unwrap_or_default();
+        assert!(chosen.starts_with(reason), "--mode {mode}: {chosen}");
+        assert_eq!(write(&trace, "/var/run/app.pid")["change"], "created");
+    }
 }

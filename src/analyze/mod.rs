@@ -10,7 +10,9 @@ pub mod remedies;
 
 use std::collections::HashSet;
 
-use crate::model::{Change, MultiReport, Plan, Report, TmpfsSpec, Trace, Verdict, WriteKind};
+use crate::model::{
+    Change, FileType, MultiReport, Plan, Report, TmpfsSpec, Trace, Verdict, WriteKind,
+};
 use crate::profile::Profile;
 
 pub use kinds::restart_note;
@@ -34,7 +36,9 @@ pub fn analyze(
         w.fatal = None;
         w.kind = kinds::classify(w);
     }
-    // A file modified without being created first was the image's (or a volume's seed).
+    // A file modified without being created first was the image's (or a volume's seed). A
+    // directory the app wrote in and left as it found it (a temporary file made and removed)
+    // hides nothing of the image's by being mounted over: what it holds is counted apart.
     let made: HashSet<&str> = trace
         .writes
         .iter()
@@ -44,7 +48,8 @@ pub fn analyze(
     let modified = trace
         .writes
         .iter()
-        .filter(|w| w.change == Change::Modified && !w.volume && !made.contains(w.path.as_str()))
+        .filter(|w| w.change == Change::Modified && !w.volume && w.file_type != FileType::Dir)
+        .filter(|w| !made.contains(w.path.as_str()))
         .map(|w| w.path.as_str())
         .collect();
     let failing: Vec<&crate::model::Write> = trace

@@ -43,9 +43,14 @@ pub fn trace(t: &Trace) -> String {
                 "overlay (inotify and fanotify on the writable layer and volumes)"
             }
             TracingMode::Overlay => "overlay (inotify on the writable layer and volumes)",
-            TracingMode::Api => "api (the engine's changes API, polled at phase boundaries)",
+            TracingMode::Api => {
+                "api (the engine's changes API at phase boundaries and polled in between)"
+            }
         }
     );
+    if let Some(why) = reason(t) {
+        let _ = writeln!(out, "  why: {}", clean(why));
+    }
     for spot in &t.tracing.blind_spots {
         let _ = writeln!(out, "  cannot see: {spot}");
     }
@@ -128,6 +133,13 @@ pub fn trace(t: &Trace) -> String {
 }
 
 /// The command as a person would type it.
+/// Why the trace's mode was chosen, without the mode's name it begins with.
+fn reason(t: &Trace) -> Option<&str> {
+    let why = t.tracing.reason.as_str();
+    let why = why.split_once(": ").map_or(why, |(_, w)| w);
+    (!why.is_empty()).then_some(why)
+}
+
 pub fn shell_words(entrypoint: &[String], cmd: &[String]) -> String {
     let words: Vec<String> = entrypoint
         .iter()
@@ -278,6 +290,14 @@ pub fn report(r: &Report, profile: &Profile, options: &RenderOptions) -> String 
             let _ = write!(out, " ({})", clean(e));
         }
         out.push('\n');
+    }
+    if let Some(why) = reason(t) {
+        let mode = match t.tracing.mode {
+            TracingMode::Overlay => "overlay",
+            TracingMode::Api => "api",
+        };
+        let line = format!("tracing: {mode} mode ({})", clean(why));
+        let _ = writeln!(out, "{}", s.dim(&line));
     }
     for spot in &t.tracing.blind_spots {
         let _ = writeln!(out, "{}", s.dim(&format!("cannot see: {}", clean(spot))));

@@ -519,11 +519,14 @@ enum Recorder {
         recorder: overlay::OverlayRecorder,
         lower: overlay::LowerDirs,
         assembler: assemble::Assembler,
+        /// Why this mode, for the report.
+        reason: String,
         restart: Option<Restarting>,
         restarted: Restarted,
     },
     Api {
         recorder: api::ApiRecorder,
+        reason: String,
         restart: Option<Restarting>,
         restarted: Restarted,
     },
@@ -538,36 +541,40 @@ impl Recorder {
         mode: ModeChoice,
     ) -> Result<Self> {
         let driver = inspect.graph_driver.clone().unwrap_or_default().data;
-        let upper = driver.get("UpperDir").map(PathBuf::from);
-        let readable =
-            engine.is_local() && upper.as_ref().is_some_and(|u| std::fs::read_dir(u).is_ok());
-        let use_overlay = match mode {
-            ModeChoice::Overlay if !readable => bail!(
-                "cannot read the container's overlay upper dir ({}); run as root on the engine's \
-                 own host, or use --mode api",
-                upper.map_or_else(
-                    || "the storage driver has none".to_string(),
-                    |u| u.display().to_string()
-                )
+        let access = overlay_access(engine, container, inspect);
+        let reason = match (mode, &access) {
+            (ModeChoice::Overlay, Err(why)) => bail!(
+                "cannot trace in overlay mode: {why}; use --mode api (the engine's changes API) \
+                 or --mode auto"
             ),
-            ModeChoice::Api => false,
-            _ => readable,
+            (ModeChoice::Overlay, Ok(_)) => "overlay: --mode overlay".to_string(),
+            (ModeChoice::Api, _) => "api: --mode api".to_string(),
+            (ModeChoice::Auto, Ok(upper)) => format!(
+                "overlay: the engine's storage is readable here, at {}",
+                upper.display()
+            ),
+            (ModeChoice::Auto, Err(why)) => format!("api: {why}"),
         };
-        if !use_overlay {
-            let volumes = volumes.to_vec();
-            return Ok(Recorder::Api {
-                recorder: api::ApiRecorder::start(
-                    engine.docker().clone(),
-                    container.id.clone(),
-                    volumes,
-                )
-                .await?,
-                restart: None,
-                restarted: Restarted::default(),
-            });
-        }
+        let upper = match (mode, access) {
+            (ModeChoice::Api, _) | (_, Err(_)) => {
+                let volumes = volumes.to_vec();
+                return Ok(Recorder::Api {
+                    recorder: api::ApiRecorder::start(
+                        engine.docker().clone(),
+                        container.id.clone(),
+                        volumes,
+                        workdir(inspect),
+                    )
+                    .await?,
+                    reason,
+                    restart: None,
+                    restarted: Restarted::default(),
+                });
+            }
+            (_, Ok(upper)) => upper,
+        };
         let mut roots = vec![layer::Root {
-            host: upper.expect("readable"),
+            host: upper,
             container: b"/".to_vec(),
         }];
         for mount in inspect.mounts.clone().unwrap_or_default() {
@@ -592,6 +599,7 @@ impl Recorder {
             recorder,
             lower: overlay::LowerDirs::new(lower),
             assembler,
+            reason,
             restart: None,
             restarted: Restarted::default(),
         })
@@ -747,11 +755,12 @@ impl Recorder {
     }
 
     async fn finish(self, noise: &Noise) -> Recorded {
-        let (mode, mut blind_spots, mut writes, dirs, symlinks, restarted) = match self {
+        let (mode, reason, mut blind_spots, mut writes, dirs, symlinks, restarted) = match self {
             Recorder::Overlay {
                 recorder,
                 lower,
                 assembler,
+                reason,
                 restarted,
                 ..
             } => {
@@ -764,6 +773,7 @@ impl Recorder {
                 let symlinks = lower.dir_symlinks();
                 (
                     TracingMode::Overlay,
+                    reason,
                     recorder.blind_spots(),
                     writes,
                     dirs,
@@ -773,6 +783,7 @@ impl Recorder {
             }
             Recorder::Api {
                 mut recorder,
+                reason,
                 restarted,
                 ..
             } => {
@@ -784,13 +795,14 @@ impl Recorder {
                 for dir in assemble::mount_candidates(&writes) {
                     dirs.push(recorder.image_dir(&dir, &written).await);
                 }
-                let blind_spots = api::BLIND_SPOTS.iter().map(|s| s.to_string()).collect();
+                let symlinks = recorder.dir_symlinks().await;
                 (
                     TracingMode::Api,
-                    blind_spots,
+                    reason,
+                    recorder.blind_spots(),
                     writes,
                     dirs,
-                    vec![],
+                    symlinks,
                     restarted,
                 )
             }
@@ -799,11 +811,70 @@ impl Recorder {
         blind_spots.extend(restarted.blind_spots);
         release_freed_memory();
         Recorded {
-            tracing: Tracing { mode, blind_spots },
+            tracing: Tracing {
+                mode,
+                reason,
+                blind_spots,
+            },
             writes,
             image_dirs: dirs,
             symlinks,
         }
+    }
+}
+
+/// The container's working directory, where it is not the root.
+fn workdir(inspect: &bollard::models::ContainerInspectResponse) -> Option<CPath> {
+    let dir = inspect.config.as_ref()?.working_dir.as_deref()?;
+    let dir = dir.trim_end_matches('/');
+    (!dir.is_empty()).then(|| dir.as_bytes().to_vec())
+}
+
+/// The container's overlay upper dir, where this machine can read it as the engine's own host
+/// does; else why not, naming the engine. Whether the engine is on this machine is told by its
+/// own directory for this container (that of its hostname file) being here, not by how it is
+/// reached: a tcp:// engine may be this host's, and a unix socket may lead to another machine's
+/// or into a VM (Docker Desktop).
+fn overlay_access(
+    engine: &Engine,
+    container: &Container,
+    inspect: &bollard::models::ContainerInspectResponse,
+) -> std::result::Result<PathBuf, String> {
+    let host = engine.host();
+    let graph = inspect.graph_driver.clone().unwrap_or_default();
+    let Some(upper) = graph.data.get("UpperDir").map(PathBuf::from) else {
+        return Err(format!(
+            "the engine at {host} uses the {} storage driver, which has no overlay upper dir",
+            graph.name
+        ));
+    };
+    // Named after the container (/var/lib/docker/containers/ID, podman's
+    // overlay-containers/ID/userdata): no other engine's directory has that path.
+    let own_dir = (inspect.hostname_path.as_deref())
+        .or(inspect.resolv_conf_path.as_deref())
+        .and_then(|p| std::path::Path::new(p).parent())
+        .filter(|d| d.to_string_lossy().contains(&container.id));
+    if let Some(dir) = own_dir {
+        if !dir.is_dir() {
+            return Err(format!(
+                "the engine at {host} keeps its storage on another machine: its directory for \
+                 this container ({}) is not on this one",
+                dir.display()
+            ));
+        }
+    }
+    match std::fs::read_dir(&upper) {
+        Ok(_) => Ok(upper),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "the engine at {host} keeps its storage on another machine: the container's overlay \
+             upper dir ({}) is not on this one",
+            upper.display()
+        )),
+        Err(e) => Err(format!(
+            "the overlay upper dir {} of the engine at {host} is not readable by this user ({e}): \
+             a rootless engine's, or one that only root may read",
+            upper.display()
+        )),
     }
 }
 
