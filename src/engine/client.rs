@@ -111,11 +111,6 @@ impl Engine {
         .into()
     }
 
-    /// Whether the engine runs on this machine, so its storage is readable from here.
-    pub fn is_local(&self) -> bool {
-        self.host.starts_with("unix://") || !self.host.contains("://")
-    }
-
     /// Whether probes reach the app from inside its network namespace (a relay container
     /// beside it) rather than on a port published on this machine's loopback.
     /// Docker, or podman's compatible service: where a proof must follow the engine.
