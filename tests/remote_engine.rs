@@ -117,9 +117,22 @@ impl RemoteHost {
 
     /// rofs-audit in the client's namespace, with `env` as its engine settings.
     fn audit(&self, env: &[(&str, String)], args: &[&str]) -> Output {
+        // Another host does not see the engine's storage either: a mount namespace of the
+        // client's own hides it under an empty tmpfs, then execs rofs-audit.
+        let root = common::docker_ok(&["info", "--format", "{{.DockerRootDir}}"]);
+        let hide = format!("mount -t tmpfs tmpfs {} && exec \"$0\" \"$@\"", root.trim());
         let mut command = Command::new("ip");
         command
-            .args(["netns", "exec", &self.netns])
+            .args([
+                "netns",
+                "exec",
+                &self.netns,
+                "unshare",
+                "--mount",
+                "sh",
+                "-c",
+                &hide,
+            ])
             .arg(env!("CARGO_BIN_EXE_rofs-audit"))
             .args(args)
             // Nothing of this machine's may leak into the client's view of the engine.
@@ -134,7 +147,8 @@ impl RemoteHost {
         let child = (command.stdout(Stdio::piped()).stderr(Stdio::piped()))
             .spawn()
             .expect("run rofs-audit in the client's namespace");
-        // `ip netns exec` execs rofs-audit: the pid is the one its labels carry.
+        // `ip netns exec`, unshare and sh each exec the next: the pid is the one rofs-audit's
+        // labels carry.
         let pid = child.id();
         let output = child.wait_with_output().expect("wait for rofs-audit");
         let left = common::leftovers(&format!("dev.rofs-audit.pid={pid}"));
