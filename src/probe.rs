@@ -301,6 +301,51 @@ async fn http_get(stream: Conn, to: &dyn Dialer, get: &HttpGet) -> Result<u16, F
     Ok(response?.status().as_u16())
 }
 
+/// The ports a log line says the app listens on: `Listening at: http://0.0.0.0:8000`,
+/// `listening on port 3000`, `Uvicorn running on http://0.0.0.0:8000`, `bound to [::]:80`.
+/// Only what follows such words counts, so a timestamp's `12:34` is no port.
+pub fn announced_ports(line: &str) -> Vec<u16> {
+    const SAYS: [&str; 6] = [
+        "listen",
+        "running on",
+        "serving on",
+        "bound to",
+        "started on",
+        "available at",
+    ];
+    // A port announcement is short; a long line is a payload, not worth the search.
+    if line.len() > 512 {
+        return vec![];
+    }
+    let lower = line.to_ascii_lowercase();
+    let Some(at) = SAYS.iter().filter_map(|w| lower.find(w)).min() else {
+        return vec![];
+    };
+    let rest = &lower[at..];
+    let mut ports = vec![];
+    let bytes = rest.as_bytes();
+    for (i, _) in rest.match_indices(':') {
+        ports.extend(number_at(&bytes[i + 1..]));
+    }
+    for (i, word) in rest.match_indices("port") {
+        let after = rest[i + word.len()..].trim_start_matches([' ', '=', ':', 's']);
+        ports.extend(number_at(after.as_bytes()));
+    }
+    ports.retain(|&p| p > 0);
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// The number `bytes` starts with, if it ends there and fits a port.
+fn number_at(bytes: &[u8]) -> Option<u16> {
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || bytes.get(digits).is_some_and(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    std::str::from_utf8(&bytes[..digits]).ok()?.parse().ok()
+}
+
 /// `30s`, or `1.5s`.
 pub fn seconds(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
@@ -314,6 +359,31 @@ pub fn shell_words(words: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ports_are_read_from_what_servers_announce_and_nothing_else() {
+        for (line, ports) in [
+            (
+                "[2026-12-07 12:34:56 +0000] [1] [INFO] Listening at: http://0.0.0.0:8000 (1)",
+                vec![8000],
+            ),
+            (
+                "INFO:     Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C to quit)",
+                vec![8000],
+            ),
+            (" * Running on http://127.0.0.1:5000", vec![5000]),
+            ("Server listening on port 3000", vec![3000]),
+            (
+                "2026/12/07 12:34:56 listening on [::]:8080 and :9090",
+                vec![8080, 9090],
+            ),
+            ("12:34:56 ready to accept connections", vec![]),
+            ("12:34:56 GET /health 200", vec![]),
+            ("listening on unix:/run/app.sock", vec![]),
+        ] {
+            assert_eq!(announced_ports(line), ports, "{line}");
+        }
+    }
 
     #[test]
     fn parses_paths_and_tcp() {

@@ -1563,3 +1563,43 @@ fn api_mode_gives_the_verdict_and_minimal_mounts_of_overlay_mode() {
         differ.join("\n")
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// A wrong --port
+
+/// gunicorn announces `Listening at: http://0.0.0.0:8000`; probed on another port, the trace
+/// ends as soon as the log has said so, however long the startup budget, and names the ports.
+#[test]
+fn a_wrong_port_ends_the_trace_naming_the_exposed_and_announced_ports() {
+    if !common::ready(common::Need::Images("tests/real/build-images.sh")) {
+        return;
+    }
+    let mut child = common::rofs_audit()
+        .args(["audit", App::Pyapp.image(), "--port", "9999"])
+        .args(["--startup-timeout", "600s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run rofs-audit");
+    // Far beyond the few seconds the early end takes, far below the budget it would wait out.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().expect("wait for rofs-audit").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("a wrong --port waited on: rofs-audit still ran after 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().expect("rofs-audit's output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    for says in [
+        "nothing answers on port 9999",
+        "Listening at: http://0.0.0.0:8000",
+        "EXPOSEs 8000/tcp",
+        "--port 8000",
+    ] {
+        assert!(stderr.contains(says), "{says:?} missing from: {stderr}");
+    }
+}

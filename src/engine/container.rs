@@ -146,12 +146,19 @@ pub struct Container {
     alarm: Option<fn(&str) -> bool>,
     /// When the first such line arrived.
     alarmed: watch::Receiver<Option<Instant>>,
+    /// Whether the wait for readiness ends once the log names other ports than the one probed
+    /// and that one stays closed (see [`Self::other_ports_end_the_wait`]).
+    other_ports_end_wait: bool,
     alarm_sender: Option<watch::Sender<Option<Instant>>>,
 }
 
 /// How long a doomed run goes on after its first alarming log line, to collect the lines that
 /// follow it (a stack trace, the next failed write).
 pub const ALARM_GRACE: Duration = Duration::from_secs(1);
+
+/// How long the probed port may stay closed after the log said the app listens on others: an
+/// app that announces one port before it opens the next gets this long.
+pub const OTHER_PORT_PATIENCE: Duration = Duration::from_secs(3);
 
 /// How long a probe may keep answering a client error (404, 403, ...) before the wait ends: the
 /// app is up and answers, just not on that path, and waiting out the budget changes nothing.
@@ -239,6 +246,7 @@ impl Container {
             reach: Reach::Nowhere,
             started: None,
             alarm: None,
+            other_ports_end_wait: false,
             alarmed: alarm_rx,
             alarm_sender: Some(alarm_tx),
         })
@@ -248,6 +256,18 @@ impl Container {
     /// ends `ALARM_GRACE` after the first one.
     pub fn alarm_on(&mut self, alarm: fn(&str) -> bool) {
         self.alarm = Some(alarm);
+    }
+
+    /// Before `start`: the wait for readiness ends, [`OTHER_PORT_PATIENCE`] after the log
+    /// first says the app listens on other ports than the one probed, if that one has not
+    /// answered by then: a wrong `--port` shows in seconds, not after the whole budget.
+    pub fn other_ports_end_the_wait(&mut self) {
+        self.other_ports_end_wait = true;
+    }
+
+    /// The ports the app's log says it listens on, if it said so.
+    pub fn announced(&self) -> Option<Announced> {
+        self.log_buffer().announced.clone()
     }
 
     /// Before `start`: log lines for which `keep` holds are kept wherever they come, however
@@ -421,6 +441,13 @@ impl Container {
                 return Readiness::Ready {
                     elapsed: started.elapsed(),
                 };
+            }
+            if self.other_ports_end_wait && result.status.is_none() {
+                let other =
+                    (self.announced()).filter(|a| self.port.is_some_and(|p| !a.ports.contains(&p)));
+                if other.is_some_and(|a| a.at.elapsed() >= OTHER_PORT_PATIENCE) {
+                    return Readiness::NeverOpened { last: Some(result) };
+                }
             }
             // The budget's last sliver cuts an attempt short: that says nothing about the app.
             let cut_short = left < Duration::from_secs(1) && result.status.is_none();
@@ -842,6 +869,16 @@ struct LogBuffer {
     /// before it sends one, the engine reads the log file from its start (seconds for 50 MB on
     /// a loaded host), and that silence is not a stall.
     resumed: Option<Instant>,
+    /// The ports the app's log says it listens on, the first line that said so, and when.
+    announced: Option<Announced>,
+}
+
+/// What the app's log says of the ports it listens on.
+#[derive(Debug, Clone)]
+pub struct Announced {
+    pub ports: Vec<u16>,
+    pub line: String,
+    pub at: Instant,
 }
 
 /// A line in the ring, cut to its bounded length.
@@ -866,6 +903,17 @@ impl RawLine {
 impl LogBuffer {
     fn push(&mut self, stream: &'static str, line: &str, time: Option<&str>, picked: bool) {
         self.stats.lines += 1;
+        let ports = crate::probe::announced_ports(line);
+        if !ports.is_empty() {
+            let announced = self.announced.get_or_insert_with(|| Announced {
+                ports: vec![],
+                line: crate::model::escape_text(line),
+                at: Instant::now(),
+            });
+            announced.ports.extend(ports);
+            announced.ports.sort_unstable();
+            announced.ports.dedup();
+        }
         self.stats.bytes += line.len() as u64 + 1;
         let limit = match picked {
             true => LOG_PICKED_LINE_BYTES,

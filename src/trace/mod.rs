@@ -208,6 +208,8 @@ pub async fn trace(
         });
     }
     let mut container = Container::create(engine, run_id, "trace", &spec).await?;
+    // A wrong --port shows in the trace, with a writable root: say so in seconds.
+    container.other_ports_end_the_wait();
     let inspect = container.inspect().await?;
     let noise = Noise {
         volumes: spec
@@ -373,6 +375,16 @@ fn exposed_hint(run: &RunInfo, exposed: &[String]) -> String {
     format!(" (the image EXPOSEs {})", exposed.join(", "))
 }
 
+/// `8000`, `8000 and 9090`.
+fn join_ports(ports: &[u16]) -> String {
+    let words: Vec<String> = ports.iter().map(u16::to_string).collect();
+    match words.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 fn not_ready_error(
     container: &Container,
     readiness: Readiness,
@@ -404,13 +416,30 @@ fn not_ready_error(
                     port_of(run)
                 )
             }
-            _ => anyhow!(
-                "nothing answered on port {} within {budget}s {NOT_READ_ONLY}; check --port{}, \
-                 that the app listens on 0.0.0.0, or raise --startup-timeout; last log lines: \
-                 {logs}",
-                port_of(run),
-                exposed_hint(run, exposed),
-            ),
+            _ => match container
+                .announced()
+                .filter(|a| run.port.is_some_and(|p| !a.ports.contains(&p)))
+            {
+                Some(said) => anyhow!(
+                    "nothing answers on port {}, and the app's log says it listens on {} \
+                     ({:?}){}: give --port {}",
+                    port_of(run),
+                    join_ports(&said.ports),
+                    said.line,
+                    match exposed.is_empty() {
+                        true => String::new(),
+                        false => format!("; the image EXPOSEs {}", exposed.join(", ")),
+                    },
+                    said.ports[0],
+                ),
+                None => anyhow!(
+                    "nothing answered on port {} within {budget}s {NOT_READ_ONLY}; check \
+                     --port{}, that the app listens on 0.0.0.0, or raise --startup-timeout; last \
+                     log lines: {logs}",
+                    port_of(run),
+                    exposed_hint(run, exposed),
+                ),
+            },
         },
         Readiness::ProbeFailing { last } => match last.status {
             Some(status) => anyhow!(
