@@ -728,3 +728,52 @@ fn only_the_mount_whose_content_the_app_needs_keeps_its_copy() {
     assert_eq!(minimal[1]["seed"], Value::Null, "{minimal:#}");
     assert_eq!(minimal[1]["kind"], "tmpfs", "{minimal:#}");
 }
+
+/// An app that stays up and answers its probe 500 while it cannot write (a hit counter) is not
+/// waited on for the whole startup budget once the writable run shows it should have been ready
+/// long before: the run that fails ends a few seconds after the writable run's ready time, and
+/// says so, and the audit still finds the mount it needs.
+#[test]
+fn an_app_alive_but_failing_is_not_waited_out_for_the_budget() {
+    if !common::ready(common::Need::Engine) {
+        return;
+    }
+    let image = ImageSpec::new("alive-but-failing")
+        .dir("/var/cache/app", 0, 0, 0o755)
+        .line("ENV FIXTURE_REQUEST_WRITES=/health>/var/cache/app/hits!")
+        .line("ENV FIXTURE_STAY_UP=1")
+        .build();
+    let report = run_json(
+        &[
+            "audit",
+            &image,
+            "--profile",
+            "docker",
+            "--probe",
+            "/health",
+            "--idle",
+            "0s",
+            "--startup-timeout",
+            "300s",
+        ],
+        &[1],
+    );
+    let runs = report["verification"]["runs"].as_array().expect("runs");
+    let failures: Vec<&str> = runs.iter().filter_map(|r| r["failure"].as_str()).collect();
+    assert!(
+        failures.iter().all(|f| !f.contains("within the 300s")),
+        "a run waited out the budget: {failures:#?}"
+    );
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.contains("ended then, not at the 300s startup budget")),
+        "no run ended early on the writable run's yardstick: {failures:#?}"
+    );
+    assert_eq!(
+        mount_paths(&report["verification"]["minimal_mounts"]),
+        ["/var/cache/app"],
+        "{:#}",
+        report["verification"]
+    );
+}

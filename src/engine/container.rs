@@ -149,6 +149,8 @@ pub struct Container {
     /// Whether the wait for readiness ends once the log names other ports than the one probed
     /// and that one stays closed (see [`Self::other_ports_end_the_wait`]).
     other_ports_end_wait: bool,
+    /// How long the same app took to get ready with a writable root, when known.
+    yardstick: Option<Duration>,
     alarm_sender: Option<watch::Sender<Option<Instant>>>,
 }
 
@@ -184,6 +186,19 @@ pub enum Readiness {
     },
     /// A log line doomed the run before it was ready (see [`Container::alarm_on`]).
     Doomed,
+    /// Not ready long after the writable run was, with a failed write in its log (see
+    /// [`Container::measure_against`]); `last` is the probe's last failure.
+    Outrun {
+        last: ProbeResult,
+        writable: Duration,
+    },
+}
+
+/// How long after the start a run may be not ready when the writable run was ready after
+/// `writable`: three times that, and at least 3 s more, so a loaded machine's slower start
+/// and a readiness window (a 503 for a moment after the port opens) still pass.
+pub fn outrun(writable: Duration) -> Duration {
+    (writable * 3).max(writable + Duration::from_secs(3))
 }
 
 /// A 4xx that waiting does not cure: not 408 (timeout) or 429 (too many requests).
@@ -247,6 +262,7 @@ impl Container {
             started: None,
             alarm: None,
             other_ports_end_wait: false,
+            yardstick: None,
             alarmed: alarm_rx,
             alarm_sender: Some(alarm_tx),
         })
@@ -263,6 +279,14 @@ impl Container {
     /// answered by then: a wrong `--port` shows in seconds, not after the whole budget.
     pub fn other_ports_end_the_wait(&mut self) {
         self.other_ports_end_wait = true;
+    }
+
+    /// Before `start`: `writable` is how long the same app took to get ready with a writable
+    /// root. A run still not ready [`outrun`] later, whose log holds a failed write (a line
+    /// the keep predicate picks) and whose probe fails, has failed: the wait ends then rather
+    /// than at the end of the startup budget. A slow run with no such sign keeps the budget.
+    pub fn measure_against(&mut self, writable: Duration) {
+        self.yardstick = Some(writable);
     }
 
     /// The ports the app's log says it listens on, if it said so.
@@ -441,6 +465,15 @@ impl Container {
                 return Readiness::Ready {
                     elapsed: started.elapsed(),
                 };
+            }
+            if let Some(writable) = self.yardstick {
+                let failed_write = self.log_buffer().first_picked;
+                if started.elapsed() >= outrun(writable) && failed_write.is_some() {
+                    return Readiness::Outrun {
+                        last: result,
+                        writable,
+                    };
+                }
             }
             if self.other_ports_end_wait && result.status.is_none() {
                 let other =
@@ -871,6 +904,8 @@ struct LogBuffer {
     resumed: Option<Instant>,
     /// The ports the app's log says it listens on, the first line that said so, and when.
     announced: Option<Announced>,
+    /// When the first line the keep or alarm predicate picked arrived: a write that failed.
+    first_picked: Option<Instant>,
 }
 
 /// What the app's log says of the ports it listens on.
@@ -947,6 +982,9 @@ impl LogBuffer {
                 kept.push_str(time);
             }
             (time, kept) => *kept = time.map(str::to_string),
+        }
+        if picked && self.first_picked.is_none() {
+            self.first_picked = Some(Instant::now());
         }
         if self.head.len() < LOG_HEAD_LINES {
             self.head.push(raw.log_line());

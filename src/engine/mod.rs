@@ -16,8 +16,8 @@ pub use client::{
     LABEL_RUN,
 };
 pub use container::{
-    Container, ContainerSpec, LogStats, Readiness, StartRefused, VolumeMount, LOG_HEAD_LINES,
-    LOG_TAIL_LINES,
+    outrun, Container, ContainerSpec, LogStats, Readiness, StartRefused, VolumeMount,
+    LOG_HEAD_LINES, LOG_TAIL_LINES,
 };
 pub use flavor::Flavor;
 pub use guard::{guarded, with_run, Interrupted};

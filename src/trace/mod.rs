@@ -456,7 +456,10 @@ fn not_ready_error(
             ),
         },
         // The trace sets no alarm, so nothing dooms it.
-        Readiness::Ready { .. } | Readiness::Doomed => unreachable!("only called when not ready"),
+        // The trace sets no yardstick: it is the yardstick.
+        Readiness::Ready { .. } | Readiness::Doomed | Readiness::Outrun { .. } => {
+            unreachable!("only called when not ready")
+        }
     }
 }
 

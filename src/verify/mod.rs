@@ -6,7 +6,7 @@ mod logscan;
 mod minimize;
 mod run;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use tokio::sync::Semaphore;
@@ -237,6 +237,9 @@ struct Prover<'a> {
     /// How the app stopped with a writable root: known once the trace has run, and only then
     /// are the runs' shutdowns judged.
     writable_stop: Option<WritableStop>,
+    /// How long the app took to get ready with a writable root, once the trace has run: a run
+    /// that fails ends this much later (see [`crate::engine::outrun`]), not at the budget.
+    yardstick: Option<Duration>,
     runs: Vec<VerifyRun>,
     started: Instant,
     progress: Progress,
@@ -278,7 +281,10 @@ impl Prover<'_> {
                     spec,
                     &mounts,
                     this.opts,
-                    gate,
+                    run::Judging {
+                        gate,
+                        yardstick: this.yardstick,
+                    },
                 )
                 .await?;
                 step.done(format!(
@@ -468,6 +474,7 @@ pub async fn begin<'a>(
         jobs,
         gate,
         writable_stop: None,
+        yardstick: None,
         runs: vec![],
         started,
         progress: progress.clone(),
@@ -503,6 +510,7 @@ impl Proof<'_> {
             killed: report.trace.exit.signal == Some(9),
             code: report.trace.exit.code,
         });
+        self.prover.yardstick = Some(Duration::from_millis(report.trace.startup_ms));
         self.prover.settle();
         let symlinks = report.trace.symlinks.clone();
         let mut stand_ins: Vec<String> = report
@@ -906,7 +914,10 @@ pub async fn check(
             control,
             &volumes,
             opts,
-            ProofGate::Functional,
+            run::Judging {
+                gate: ProofGate::Functional,
+                yardstick: None,
+            },
         )
         .await?;
         writable_stop = WritableStop {

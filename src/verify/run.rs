@@ -18,8 +18,19 @@ use crate::profile;
 use crate::trace::lifecycle;
 use crate::trace::RunOptions;
 
-/// Runs `spec` with `mounts` added and judges the run by `gate`, all but its shutdown: whether a
-/// kill after the stop timeout is a finding depends on a writable run, which [`settle`] takes.
+/// How a run is judged while it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Judging {
+    /// Under [`ProofGate::Clean`] a read-only error in the logs dooms the run.
+    pub gate: ProofGate,
+    /// How long the app took to get ready with a writable root, once known: a run that has
+    /// failed ends then (see [`crate::engine::outrun`]).
+    pub yardstick: Option<Duration>,
+}
+
+/// Runs `spec` with `mounts` added and judges the run as `judging` says, all but its shutdown:
+/// whether a kill after the stop timeout is a finding depends on a writable run, which
+/// [`settle`] takes.
 /// Under the clean gate a read-only error in the logs dooms the run, which then ends
 /// [`ALARM_GRACE`](crate::engine::ALARM_GRACE) later instead of waiting out its budgets.
 /// Engine errors (the daemon refuses a mount option, say) are errors; everything the app does is
@@ -31,8 +42,9 @@ pub async fn run(
     mut spec: ContainerSpec,
     mounts: &[RunMount],
     opts: &RunOptions,
-    gate: ProofGate,
+    judging: Judging,
 ) -> Result<VerifyRun> {
+    let Judging { gate, yardstick } = judging;
     let mut seeding = None;
     for mount in mounts {
         match mount {
@@ -97,6 +109,9 @@ pub async fn run(
     if gate == ProofGate::Clean {
         container.alarm_on(|line| logscan::scan_line(line).is_some());
     }
+    if let Some(writable) = yardstick {
+        container.measure_against(writable);
+    }
     let lived = match lifecycle::live(&mut container, opts, &mut lifecycle::NoBoundaries).await {
         Ok(lived) => lived,
         // A mount that hides the command or the user is a candidate that fails, not an error.
@@ -144,6 +159,18 @@ pub async fn run(
             cut_short = true;
             None
         }
+        Readiness::Outrun { last, writable } => Some(format!(
+            "not ready after {}, where the writable run was ready after {} ms, with a failed \
+             write in its log and its probe {}: ended then, not at the {} startup budget",
+            seconds(crate::engine::outrun(writable)),
+            writable.as_millis(),
+            match (last.status, &last.error) {
+                (Some(status), _) => format!("answering {status}"),
+                (None, Some(error)) => format!("failing ({error})"),
+                (None, None) => "failing".to_string(),
+            },
+            seconds(opts.startup_timeout),
+        )),
     };
     if let Some(code) = lived.exited_by_itself {
         // A probe that failed because the app had gone is the exit's doing.
