@@ -293,9 +293,11 @@ fn a_port_the_image_does_not_expose_is_named_with_the_ones_it_does() {
     let out = run(&["trace", &image, "--port", "9999", "--startup-timeout", "2s"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
+    // The fixture announces `listening on 0.0.0.0:8080`: the message names that too.
     assert!(
-        stderr.contains("nothing answered on port 9999")
-            && stderr.contains("the image EXPOSEs 8080/tcp"),
+        stderr.contains("nothing answers on port 9999")
+            && stderr.contains("the image EXPOSEs 8080/tcp")
+            && stderr.contains("--port 8080"),
         "{stderr}"
     );
 }
