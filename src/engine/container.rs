@@ -797,7 +797,8 @@ const STATE_SETTLE_PAUSE: Duration = Duration::from_millis(100);
 /// Inspects a container, waiting out a state the engine API does not have. Podman (4.3) reports
 /// `stopped` between a process's exit and its cleanup, and bollard's model, which follows
 /// Docker's API, refuses the whole answer for it; once podman has cleaned up it says `exited`,
-/// with the exit code. Any other failure, or a state that does not settle within
+/// with the exit code. In the same moment podman may fail the inspect itself, reading the
+/// cgroup of the process that just exited. Any other failure, or a state that does not settle within
 /// [`STATE_SETTLE`], is returned as it is.
 async fn inspect_settled(
     docker: &bollard::Docker,
@@ -814,10 +815,20 @@ async fn inspect_settled(
     }
 }
 
-/// Whether an inspect failed only because the engine named a state bollard's model lacks.
+/// Whether an inspect failed only because the container was between two states: the engine
+/// named a state bollard's model lacks, or (podman) it read the cgroup of a process that had
+/// just exited (`read /proc/N/cgroup: no such process`).
 fn is_unknown_state(e: &bollard::errors::Error) -> bool {
-    matches!(e, bollard::errors::Error::JsonDataError { message, .. }
-        if message.contains("unknown variant") && message.contains("`exited`"))
+    match e {
+        bollard::errors::Error::JsonDataError { message, .. } => {
+            message.contains("unknown variant") && message.contains("`exited`")
+        }
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 500,
+            message,
+        } => message.contains("/cgroup") && message.contains("no such process"),
+        _ => false,
+    }
 }
 
 /// A create the engine refused for a reason the user can fix: podman takes no `uid=` or `gid=` on
@@ -1223,6 +1234,21 @@ async fn collect_logs(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn podman_s_moment_between_exit_and_cleanup_is_waited_out_and_nothing_else() {
+        let answer =
+            |status_code, message: &str| bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message: message.to_string(),
+            };
+        assert!(is_unknown_state(&answer(
+            500,
+            "read /proc/22929/cgroup: no such process"
+        )));
+        assert!(!is_unknown_state(&answer(500, "no such container")));
+        assert!(!is_unknown_state(&answer(404, "no such container")));
+    }
     use super::*;
 
     #[test]
