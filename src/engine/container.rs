@@ -334,9 +334,7 @@ impl Container {
         }
         self.started = Some(Instant::now());
         // The last run's relay shares a network namespace that is gone.
-        if let Reach::Inside(Ok(relay)) = std::mem::replace(&mut self.reach, Reach::Nowhere) {
-            relay.remove().await;
-        }
+        self.remove_relay().await;
         if let Err(e) = docker.start_container(&self.id, None).await {
             let text = e.to_string();
             return Err(match explain_start_error(&text) {
@@ -395,6 +393,13 @@ impl Container {
             };
         }
         Ok(())
+    }
+
+    /// Removes the relay of the current run, if it has one.
+    async fn remove_relay(&mut self) {
+        if let Reach::Inside(Ok(relay)) = std::mem::replace(&mut self.reach, Reach::Nowhere) {
+            relay.remove().await;
+        }
     }
 
     /// How probes reached the app, for the report.
@@ -661,9 +666,7 @@ impl Container {
     /// the proof starts many. A failure here is caught by the run's cleanup guard.
     pub async fn remove(mut self) {
         self.drain_logs().await;
-        if let Reach::Inside(Ok(relay)) = std::mem::replace(&mut self.reach, Reach::Nowhere) {
-            relay.remove().await;
-        }
+        self.remove_relay().await;
         let options = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)

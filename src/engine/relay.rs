@@ -70,7 +70,6 @@ impl Relay {
             cmd: Some(vec![]),
             // Nobody: connecting needs no rights, and no name has to exist in the image.
             user: Some("65534:65534".to_string()),
-            network_disabled: None,
             host_config: Some(HostConfig {
                 network_mode: Some(format!("container:{app_id}")),
                 privileged: Some(false),
